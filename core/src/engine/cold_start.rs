@@ -1,0 +1,60 @@
+//! Cold start: the first invocation a process serves.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Tracks whether the next invocation is the cold one.
+///
+/// The engine asks once per invocation; exactly one invocation of a [`ColdStart`] — the
+/// first — sees `true`, even when many start at once. Platforms that initialise a process
+/// before any request reaches it (provisioned or pre-warmed instances, snapshot restore)
+/// start from [`ColdStart::pre_initialized`] instead, because their first request does not
+/// pay the start-up cost.
+///
+/// ```
+/// use otel_faas_core::ColdStart;
+///
+/// let cold = ColdStart::new();
+/// assert!(cold.take());
+/// assert!(!cold.take());
+///
+/// let warm = ColdStart::pre_initialized();
+/// assert!(!warm.take());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ColdStart {
+    pending: Arc<AtomicBool>,
+}
+
+impl ColdStart {
+    /// The first invocation is cold.
+    pub fn new() -> Self {
+        Self {
+            pending: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// No invocation is cold: the platform initialised the process ahead of traffic.
+    pub fn pre_initialized() -> Self {
+        Self {
+            pending: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether the calling invocation is the cold one; `true` at most once.
+    pub fn take(&self) -> bool {
+        self.pending.swap(false, Ordering::AcqRel)
+    }
+
+    /// Marks the process warm without an invocation, for a platform hook that learns late
+    /// that the process was pre-initialised.
+    pub fn mark_warm(&self) {
+        self.pending.store(false, Ordering::Release);
+    }
+}
+
+impl Default for ColdStart {
+    fn default() -> Self {
+        Self::new()
+    }
+}

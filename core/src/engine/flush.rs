@@ -1,0 +1,163 @@
+//! Flushing without blocking the executor.
+//!
+//! The SDK's batch processor exports on its own thread, and `force_flush` blocks its caller
+//! until that thread is done. Calling it inside `poll` would stall every other task of the
+//! executor thread (on a current-thread runtime: every task of the process), so the
+//! [`Flusher`] runs it on tokio's blocking pool and only *awaits* the result, bounded by a
+//! budget. Concurrent invocations share flushes: a flush that starts after an invocation's
+//! span ended covers that invocation too, so 50 invocations ending together cause one or two
+//! exports, not 50.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+/// When the spans of an invocation are exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlushPolicy {
+    /// Export before the invocation returns, waiting at most `budget` and never past the
+    /// invocation's deadline. For platforms that freeze or reclaim the instance once the
+    /// response is sent.
+    EndOfInvocation {
+        /// The longest an invocation waits for its export.
+        budget: Duration,
+    },
+    /// Leave export to the batch processor's own schedule. For long-lived servers that keep
+    /// running between requests.
+    Background,
+}
+
+impl FlushPolicy {
+    /// `EndOfInvocation` with a budget of 2 seconds.
+    pub const fn end_of_invocation() -> Self {
+        Self::EndOfInvocation {
+            budget: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Default for FlushPolicy {
+    fn default() -> Self {
+        Self::end_of_invocation()
+    }
+}
+
+/// Why a flush did not complete.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// The budget ran out first; the spans stay queued and the batch processor exports them
+    /// later.
+    #[error("flush did not finish within {0:?}; the spans stay queued for the next export")]
+    Timeout(Duration),
+    /// The exporter reported an error.
+    #[error("exporting spans failed: {0}")]
+    Export(String),
+}
+
+/// Flushes a tracer provider from async code without blocking the executor.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+/// use otel_faas_core::Flusher;
+///
+/// let provider = SdkTracerProvider::builder()
+///     .with_batch_exporter(InMemorySpanExporter::default())
+///     .build();
+/// let flusher = Flusher::new(provider);
+/// flusher.flush(Duration::from_secs(1)).await.expect("in-memory export cannot fail");
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Flusher {
+    state: Arc<FlushState>,
+}
+
+#[derive(Debug)]
+struct FlushState {
+    provider: Option<SdkTracerProvider>,
+    /// Spans ended so far; each ending invocation takes the next number as its ticket.
+    ended: AtomicU64,
+    /// Every ticket up to this number has been exported.
+    flushed: AtomicU64,
+    /// One `force_flush` at a time: the SDK refuses a flood of concurrent control messages.
+    in_flight: tokio::sync::Mutex<()>,
+}
+
+impl Flusher {
+    /// A flusher for `provider`.
+    pub fn new(provider: SdkTracerProvider) -> Self {
+        Self::with_provider(Some(provider))
+    }
+
+    /// A flusher with nothing to flush, for a disabled pipeline.
+    pub fn disabled() -> Self {
+        Self::with_provider(None)
+    }
+
+    fn with_provider(provider: Option<SdkTracerProvider>) -> Self {
+        Self {
+            state: Arc::new(FlushState {
+                provider,
+                ended: AtomicU64::new(0),
+                flushed: AtomicU64::new(0),
+                in_flight: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// Records that a span has ended and returns the ticket to flush it with.
+    pub(crate) fn span_ended(&self) -> u64 {
+        self.state.ended.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Exports everything ended so far, waiting at most `budget`.
+    pub async fn flush(&self, budget: Duration) -> Result<(), FlushError> {
+        let ticket = self.state.ended.load(Ordering::Acquire);
+        self.flush_ticket(ticket, budget).await
+    }
+
+    /// Exports at least everything up to `ticket`, waiting at most `budget`.
+    pub(crate) async fn flush_ticket(&self, ticket: u64, budget: Duration) -> Result<(), FlushError> {
+        let Some(provider) = self.state.provider.clone() else {
+            return Ok(());
+        };
+        let state = &self.state;
+        let work = async move {
+            let _turn = state.in_flight.lock().await;
+            if state.flushed.load(Ordering::Acquire) >= ticket {
+                return Ok(());
+            }
+            let covers = state.ended.load(Ordering::Acquire);
+            let result = tokio::task::spawn_blocking(move || provider.force_flush())
+                .await
+                .map_err(|join| FlushError::Export(join.to_string()))?;
+            result.map_err(|error| FlushError::Export(error.to_string()))?;
+            state.flushed.fetch_max(covers, Ordering::AcqRel);
+            Ok(())
+        };
+        tokio::time::timeout(budget, work)
+            .await
+            .unwrap_or(Err(FlushError::Timeout(budget)))
+    }
+
+    /// Shuts the provider down, exporting what is left, without blocking the executor.
+    pub async fn shutdown(&self, budget: Duration) -> Result<(), FlushError> {
+        let Some(provider) = self.state.provider.clone() else {
+            return Ok(());
+        };
+        let work = tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(budget));
+        match tokio::time::timeout(budget, work).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(error))) => Err(FlushError::Export(error.to_string())),
+            Ok(Err(join)) => Err(FlushError::Export(join.to_string())),
+            Err(_) => Err(FlushError::Timeout(budget)),
+        }
+    }
+}

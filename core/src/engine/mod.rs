@@ -1,0 +1,442 @@
+//! The invocation engine: one span per invocation, on every platform.
+//!
+//! For each invocation the engine asks the [`TriggerAdapter`] for an [`InvocationSpec`],
+//! starts the span with its parent and links, and makes it the current OpenTelemetry
+//! context while the handler runs, so `tracing` spans (through `tracing-opentelemetry`) and
+//! manual spans nest under it. It then records the outcome — response, error or panic —,
+//! ends the span and flushes as the [`FlushPolicy`] says. Given a deadline, a watchdog ends
+//! and exports the span with a timeout error shortly before the platform stops the process.
+//!
+//! Everything an invocation needs travels with it: the engine keeps no per-invocation state
+//! in globals or in the process environment, so any number of invocations can run at once
+//! in one process.
+
+mod cold_start;
+mod flush;
+mod layer;
+
+pub use cold_start::ColdStart;
+pub use flush::{FlushError, FlushPolicy, Flusher};
+pub use layer::{InvocationLayer, InvocationService};
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt as _;
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::{Status, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_semantic_conventions::attribute::{
+    ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, FAAS_COLDSTART, FAAS_INVOCATION_ID,
+    FAAS_TRIGGER,
+};
+
+use crate::propagation::{CompositePropagation, Propagation};
+use crate::trigger::{InvocationContext, Outcome, TriggerAdapter};
+
+/// `error.type` of an invocation stopped by its deadline (an example value of the
+/// conventions).
+pub const TIMEOUT_ERROR_TYPE: &str = "timeout";
+/// `error.type` of an invocation whose handler panicked. Rust panics have no exception
+/// class, so the conventions' "exception type" is this fixed value.
+pub const PANIC_ERROR_TYPE: &str = "panic";
+
+/// Runs handlers inside invocation spans. Cheap to clone; clones share one configuration,
+/// one cold-start flag and one flusher.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+/// use otel_faas_core::{
+///     FaasTrigger, InvocationContext, InvocationEngine, InvocationSpec, Propagation,
+///     TriggerAdapter,
+/// };
+///
+/// struct Ping;
+/// impl TriggerAdapter<String, usize> for Ping {
+///     fn invocation_spec(&self, _: &String, _: &InvocationContext, _: &dyn Propagation) -> InvocationSpec {
+///         InvocationSpec::new("ping", FaasTrigger::Other)
+///     }
+/// }
+///
+/// let exporter = InMemorySpanExporter::default();
+/// let provider = SdkTracerProvider::builder().with_batch_exporter(exporter.clone()).build();
+/// let engine = InvocationEngine::builder(&provider).build();
+///
+/// let reply = engine
+///     .invoke(&Ping, "hello".to_owned(), |event| async move { Ok::<_, std::io::Error>(event.len()) })
+///     .await;
+/// assert_eq!(reply.unwrap(), 5);
+///
+/// let spans = exporter.get_finished_spans().unwrap();
+/// assert_eq!(spans[0].name, "ping");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct InvocationEngine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    tracer: SdkTracer,
+    propagation: Arc<dyn Propagation>,
+    flusher: Flusher,
+    flush_policy: FlushPolicy,
+    deadline_margin: Duration,
+    cold_start: ColdStart,
+}
+
+impl fmt::Debug for InvocationEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvocationEngine")
+            .field("propagation", &self.inner.propagation)
+            .field("flush_policy", &self.inner.flush_policy)
+            .field("deadline_margin", &self.inner.deadline_margin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures an [`InvocationEngine`].
+#[derive(Debug)]
+pub struct EngineBuilder {
+    provider: Option<SdkTracerProvider>,
+    tracer: SdkTracer,
+    propagation: Arc<dyn Propagation>,
+    flush_policy: FlushPolicy,
+    deadline_margin: Duration,
+    cold_start: ColdStart,
+}
+
+impl EngineBuilder {
+    /// How context is read from events; W3C tracecontext and baggage by default. The
+    /// pipeline sets it from `OTEL_PROPAGATORS`.
+    #[must_use]
+    pub fn propagation(mut self, propagation: Arc<dyn Propagation>) -> Self {
+        self.propagation = propagation;
+        self
+    }
+
+    /// When spans are exported; [`FlushPolicy::EndOfInvocation`] by default.
+    #[must_use]
+    pub fn flush_policy(mut self, policy: FlushPolicy) -> Self {
+        self.flush_policy = policy;
+        self
+    }
+
+    /// How long before the deadline the watchdog ends and exports a running invocation's
+    /// span; 500 ms by default. The export must fit in this margin.
+    #[must_use]
+    pub fn deadline_margin(mut self, margin: Duration) -> Self {
+        self.deadline_margin = margin;
+        self
+    }
+
+    /// The cold-start tracker; [`ColdStart::new`] by default. Platforms that pre-initialise
+    /// processes pass [`ColdStart::pre_initialized`].
+    #[must_use]
+    pub fn cold_start(mut self, cold_start: ColdStart) -> Self {
+        self.cold_start = cold_start;
+        self
+    }
+
+    /// Builds the engine.
+    pub fn build(self) -> InvocationEngine {
+        let flusher = self.provider.map_or_else(Flusher::disabled, Flusher::new);
+        InvocationEngine {
+            inner: Arc::new(EngineInner {
+                tracer: self.tracer,
+                propagation: self.propagation,
+                flusher,
+                flush_policy: self.flush_policy,
+                deadline_margin: self.deadline_margin,
+                cold_start: self.cold_start,
+            }),
+        }
+    }
+}
+
+impl InvocationEngine {
+    /// Starts configuring an engine that records into `provider`.
+    pub fn builder(provider: &SdkTracerProvider) -> EngineBuilder {
+        EngineBuilder {
+            tracer: scoped_tracer(provider),
+            provider: Some(provider.clone()),
+            propagation: Arc::new(CompositePropagation::w3c()),
+            flush_policy: FlushPolicy::default(),
+            deadline_margin: Duration::from_millis(500),
+            cold_start: ColdStart::new(),
+        }
+    }
+
+    /// The propagation the engine hands adapters; use it to inject context into outgoing
+    /// requests and messages too.
+    pub fn propagation(&self) -> &Arc<dyn Propagation> {
+        &self.inner.propagation
+    }
+
+    /// The flusher, for platform hooks that flush outside an invocation (shutdown signals,
+    /// after-response extensions).
+    pub fn flusher(&self) -> &Flusher {
+        &self.inner.flusher
+    }
+
+    /// Runs `handler` for `event` inside an invocation span, with the invocation context the
+    /// adapter reads from the event.
+    ///
+    /// A panic in the handler is recorded, the span is ended and flushed, and the panic is
+    /// then resumed, so the runtime around the engine handles it exactly as it would without
+    /// the engine (lambda_runtime, for instance, reports it as an invocation error). Put a
+    /// panic-catching layer outside the engine to turn panics into responses instead.
+    pub async fn invoke<E, R, Err, A, F, Fut>(&self, adapter: &A, event: E, handler: F) -> Result<R, Err>
+    where
+        A: TriggerAdapter<E, R> + ?Sized,
+        F: FnOnce(E) -> Fut,
+        Fut: Future<Output = Result<R, Err>>,
+        Err: fmt::Display,
+    {
+        let context = adapter.invocation_context(&event);
+        self.invoke_with_context(adapter, event, context, handler).await
+    }
+
+    /// Like [`invoke`](Self::invoke), with the invocation context given explicitly, for
+    /// platforms that deliver it beside the event.
+    pub async fn invoke_with_context<E, R, Err, A, F, Fut>(
+        &self,
+        adapter: &A,
+        event: E,
+        context: InvocationContext,
+        handler: F,
+    ) -> Result<R, Err>
+    where
+        A: TriggerAdapter<E, R> + ?Sized,
+        F: FnOnce(E) -> Fut,
+        Fut: Future<Output = Result<R, Err>>,
+        Err: fmt::Display,
+    {
+        let invocation = self.start(adapter, &event, &context);
+        let cx = invocation.cx.clone();
+        let future = {
+            // Some services do work in `call` itself, before the first poll.
+            let _current = cx.clone().attach();
+            handler(event)
+        };
+        let result = AssertUnwindSafe(future.with_context(cx)).catch_unwind().await;
+
+        let (outcome, panic) = match result {
+            Ok(Ok(response)) => {
+                let outcome = adapter.outcome(&response);
+                (Ended::Outcome(outcome), Ok(Ok(response)))
+            }
+            Ok(Err(error)) => {
+                let ended = Ended::Error {
+                    error_type: short_type_name::<Err>(),
+                    message: error.to_string(),
+                };
+                (ended, Ok(Err(error)))
+            }
+            Err(payload) => {
+                let ended = Ended::Panic(panic_message(payload.as_ref()));
+                (ended, Err(payload))
+            }
+        };
+        if let Some(ticket) = invocation.finish(outcome) {
+            self.flush_after(ticket, &context).await;
+        }
+        match panic {
+            Ok(result) => result,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    fn start<E, R, A>(&self, adapter: &A, event: &E, context: &InvocationContext) -> Invocation
+    where
+        A: TriggerAdapter<E, R> + ?Sized,
+    {
+        let spec = adapter.invocation_spec(event, context, self.inner.propagation.as_ref());
+        let (name, kind, trigger, mut attributes, parent, links) = spec.into_parts();
+        attributes.push(KeyValue::new(FAAS_TRIGGER, trigger.as_str()));
+        attributes.push(KeyValue::new(FAAS_COLDSTART, self.inner.cold_start.take()));
+        if let Some(id) = context.invocation_id() {
+            attributes.push(KeyValue::new(FAAS_INVOCATION_ID, id.to_owned()));
+        }
+        let tracer = &self.inner.tracer;
+        let span = tracer
+            .span_builder(name)
+            .with_kind(kind)
+            .with_attributes(attributes)
+            .with_links(links)
+            .start_with_context(tracer, &parent);
+        let cx = parent.with_span(span);
+        let ended = Arc::new(AtomicBool::new(false));
+        let watchdog = context.deadline().map(|deadline| {
+            let watchdog = Watchdog {
+                cx: cx.clone(),
+                ended: Arc::clone(&ended),
+                flusher: self.inner.flusher.clone(),
+                deadline,
+                margin: self.inner.deadline_margin,
+            };
+            tokio::spawn(watchdog.run())
+        });
+        Invocation {
+            cx,
+            ended,
+            flusher: self.inner.flusher.clone(),
+            watchdog,
+        }
+    }
+
+    async fn flush_after(&self, ticket: u64, context: &InvocationContext) {
+        let FlushPolicy::EndOfInvocation { budget } = self.inner.flush_policy else {
+            return;
+        };
+        let budget = context
+            .time_left()
+            .map_or(budget, |left| budget.min(left));
+        if budget.is_zero() {
+            return;
+        }
+        if let Err(error) = self.inner.flusher.flush_ticket(ticket, budget).await {
+            tracing::debug!(target: "otel_faas", %error, "end-of-invocation flush incomplete");
+        }
+    }
+}
+
+/// The tracer every engine records with: named after this crate, with the semantic
+/// conventions' schema URL so back ends can translate attribute names.
+fn scoped_tracer(provider: &SdkTracerProvider) -> SdkTracer {
+    provider.tracer_with_scope(
+        InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
+            .build(),
+    )
+}
+
+/// How the handler ended.
+enum Ended {
+    Outcome(Outcome),
+    Error { error_type: String, message: String },
+    Panic(String),
+}
+
+/// One running invocation: its context and who ends its span.
+struct Invocation {
+    cx: Context,
+    /// Set by whichever ends the span first: the invocation or its watchdog.
+    ended: Arc<AtomicBool>,
+    flusher: Flusher,
+    watchdog: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Invocation {
+    /// Records how the handler ended and ends the span, unless the watchdog already did.
+    /// Returns the flush ticket when this call ended the span.
+    fn finish(&self, ended: Ended) -> Option<u64> {
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let span = self.cx.span();
+        match ended {
+            Ended::Outcome(outcome) => {
+                span.set_attributes(outcome.attributes().iter().cloned());
+                if let Some(failure) = outcome.failure() {
+                    span.set_attribute(KeyValue::new(ERROR_TYPE, failure.error_type().to_owned()));
+                    span.set_status(Status::error(failure.description().unwrap_or_default().to_owned()));
+                }
+            }
+            Ended::Error { error_type, message } => record_exception(&self.cx, error_type, message),
+            Ended::Panic(message) => record_exception(&self.cx, PANIC_ERROR_TYPE.to_owned(), message),
+        }
+        span.end();
+        Some(self.flusher.span_ended())
+    }
+}
+
+impl Drop for Invocation {
+    /// A dropped invocation future (a client that hung up) still ends its span and stops
+    /// its watchdog, so nothing outlives the request.
+    fn drop(&mut self) {
+        if let Some(watchdog) = self.watchdog.take() {
+            watchdog.abort();
+        }
+        if !self.ended.swap(true, Ordering::AcqRel) {
+            self.cx.span().end();
+            self.flusher.span_ended();
+        }
+    }
+}
+
+fn record_exception(cx: &Context, error_type: String, message: String) {
+    let span = cx.span();
+    span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
+    span.add_event(
+        "exception",
+        vec![
+            KeyValue::new(EXCEPTION_TYPE, error_type),
+            KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
+        ],
+    );
+    span.set_status(Status::error(message));
+}
+
+/// Ends and exports a span whose handler is about to be stopped by the platform.
+struct Watchdog {
+    cx: Context,
+    ended: Arc<AtomicBool>,
+    flusher: Flusher,
+    deadline: Instant,
+    margin: Duration,
+}
+
+impl Watchdog {
+    async fn run(self) {
+        let fire_at = self.deadline.checked_sub(self.margin).unwrap_or(self.deadline);
+        tokio::time::sleep_until(fire_at.into()).await;
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        record_exception(
+            &self.cx,
+            TIMEOUT_ERROR_TYPE.to_owned(),
+            format!(
+                "the invocation was still running {} ms before its deadline",
+                self.margin.as_millis()
+            ),
+        );
+        self.cx.span().end();
+        let ticket = self.flusher.span_ended();
+        let budget = self.deadline.saturating_duration_since(Instant::now());
+        if let Err(error) = self.flusher.flush_ticket(ticket, budget).await {
+            tracing::warn!(target: "otel_faas", %error, "could not export the timed-out invocation before its deadline");
+        }
+    }
+}
+
+/// The error's type name for `error.type`: the full path, so it stays unambiguous, with the
+/// standard library's prefixes trimmed (`Box<dyn Error + Send + Sync>`, not
+/// `alloc::boxed::Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>`).
+fn short_type_name<T: ?Sized>() -> String {
+    std::any::type_name::<T>()
+        .replace("alloc::boxed::", "")
+        .replace("core::error::", "")
+        .replace("core::marker::", "")
+        .replace("alloc::string::", "")
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "the handler panicked with a non-string payload".to_owned()
+    }
+}

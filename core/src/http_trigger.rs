@@ -1,0 +1,376 @@
+//! A cloud-free trigger for [`http::Request`]: the reference adapter.
+//!
+//! It follows the stable HTTP server conventions: span `{method} {route}` (or `{method}`
+//! when no route is known), kind SERVER, `http.request.method`, `url.path`, `url.query`,
+//! `url.scheme`, `server.address`, `server.port`, `client.address`, `user_agent.original`,
+//! `network.protocol.version`, and `http.response.status_code` from the response. Status is
+//! ERROR for 5xx only: a 4xx is the client's failure, not the server's.
+//!
+//! Privacy: no header is recorded, and query values the conventions name as credentials
+//! (`AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`) are replaced by `REDACTED`.
+
+use std::sync::Arc;
+
+use http::{Method, Request, Response};
+use opentelemetry::KeyValue;
+use opentelemetry_semantic_conventions::attribute::{
+    CLIENT_ADDRESS, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
+    HTTP_ROUTE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY,
+    URL_SCHEME, USER_AGENT_ORIGINAL,
+};
+
+use crate::propagation::{Carrier, Chained, Propagation};
+use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpec, Outcome, TriggerAdapter};
+
+/// The route template that matched a request (`/users/{id}`), for routers to put in the
+/// request's extensions. [`HttpTrigger`] uses it for `http.route` and the span name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRoute(pub String);
+
+type RouteFn = dyn Fn(&http::Extensions) -> Option<String> + Send + Sync;
+
+/// Describes invocations started by an HTTP request.
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+/// use otel_faas_core::{CompositePropagation, HttpRoute, HttpTrigger, InvocationContext, TriggerAdapter};
+///
+/// let mut request = http::Request::post("https://api.example.com/orders/42?expand=items")
+///     .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+///     .body(())
+///     .unwrap();
+/// request.extensions_mut().insert(HttpRoute("/orders/{id}".into()));
+///
+/// let spec = TriggerAdapter::<_, http::Response<()>>::invocation_spec(
+///     &HttpTrigger::new(),
+///     &request,
+///     &InvocationContext::new(),
+///     &CompositePropagation::w3c(),
+/// );
+/// assert_eq!(spec.name(), "POST /orders/{id}");
+/// assert!(spec.parent().span().span_context().is_remote());
+/// ```
+#[derive(Clone, Default)]
+pub struct HttpTrigger {
+    route: Option<Arc<RouteFn>>,
+    default_scheme: Option<&'static str>,
+}
+
+impl std::fmt::Debug for HttpTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTrigger")
+            .field("route", &self.route.as_ref().map(|_| "fn"))
+            .field("default_scheme", &self.default_scheme)
+            .finish()
+    }
+}
+
+impl HttpTrigger {
+    /// An adapter that reads the route from an [`HttpRoute`] extension, if present.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads the matched route from the request's extensions with `route`, for routers that
+    /// store it in their own type (axum's `MatchedPath`, when the layer is a `route_layer`).
+    ///
+    /// ```
+    /// use otel_faas_core::HttpTrigger;
+    ///
+    /// /// What a router stores after matching.
+    /// #[derive(Clone)]
+    /// struct MatchedPath(String);
+    ///
+    /// let trigger = HttpTrigger::new().with_route(|extensions| {
+    ///     extensions.get::<MatchedPath>().map(|path| path.0.clone())
+    /// });
+    /// ```
+    #[must_use]
+    pub fn with_route<F>(mut self, route: F) -> Self
+    where
+        F: Fn(&http::Extensions) -> Option<String> + Send + Sync + 'static,
+    {
+        self.route = Some(Arc::new(route));
+        self
+    }
+
+    /// The scheme to report when neither the URI nor `X-Forwarded-Proto` says (`http` by
+    /// default). Platforms that terminate TLS in front of the function set `https`.
+    #[must_use]
+    pub fn with_default_scheme(mut self, scheme: &'static str) -> Self {
+        self.default_scheme = Some(scheme);
+        self
+    }
+
+    fn route_of(&self, extensions: &http::Extensions) -> Option<String> {
+        match &self.route {
+            Some(route) => route(extensions),
+            None => extensions.get::<HttpRoute>().map(|route| route.0.clone()),
+        }
+    }
+}
+
+impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for HttpTrigger {
+    fn invocation_spec(
+        &self,
+        request: &Request<B>,
+        context: &InvocationContext,
+        propagation: &dyn Propagation,
+    ) -> InvocationSpec {
+        let headers = request.headers();
+        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+        let mut attributes = Vec::with_capacity(12);
+
+        let (method, known) = normalized_method(request.method());
+        attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
+        if !known {
+            attributes.push(KeyValue::new(
+                HTTP_REQUEST_METHOD_ORIGINAL,
+                request.method().as_str().to_owned(),
+            ));
+        }
+        let route = self.route_of(request.extensions());
+        let name = match (&route, known) {
+            (Some(route), true) => format!("{method} {route}"),
+            (None, true) => method.to_owned(),
+            (Some(route), false) => format!("HTTP {route}"),
+            (None, false) => "HTTP".to_owned(),
+        };
+        if let Some(route) = route {
+            attributes.push(KeyValue::new(HTTP_ROUTE, route));
+        }
+
+        let uri = request.uri();
+        attributes.push(KeyValue::new(URL_PATH, uri.path().to_owned()));
+        if let Some(query) = uri.query().filter(|q| !q.is_empty()) {
+            attributes.push(KeyValue::new(URL_QUERY, redact_query(query)));
+        }
+        let scheme = uri
+            .scheme_str()
+            .or_else(|| header("x-forwarded-proto").and_then(|p| p.split(',').next()).map(str::trim))
+            .unwrap_or(self.default_scheme.unwrap_or("http"))
+            .to_ascii_lowercase();
+
+        let authority = uri
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| header("host"));
+        if let Some((host, port)) = authority.and_then(split_host_port) {
+            attributes.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
+            if let Some(port) = port.or(match scheme.as_str() {
+                "https" => Some(443),
+                "http" => Some(80),
+                _ => None,
+            }) {
+                attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
+            }
+        }
+        attributes.push(KeyValue::new(URL_SCHEME, scheme));
+
+        if let Some(client) = client_address(headers) {
+            attributes.push(KeyValue::new(CLIENT_ADDRESS, client));
+        }
+        if let Some(agent) = header("user-agent") {
+            attributes.push(KeyValue::new(USER_AGENT_ORIGINAL, agent.to_owned()));
+        }
+        if let Some(version) = protocol_version(request.version()) {
+            attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+        }
+
+        // The request's own headers first, then whatever the platform delivered beside it.
+        let carrier = Chained::new([headers as &dyn Carrier, context.carrier()]);
+        InvocationSpec::new(name, FaasTrigger::Http)
+            .with_attributes(attributes)
+            .with_parent(propagation.extract_from(&carrier))
+    }
+
+    fn outcome(&self, response: &Response<RB>) -> Outcome {
+        let status = response.status();
+        let outcome = if status.is_server_error() {
+            Outcome::failed(status.as_str(), None)
+        } else {
+            Outcome::success()
+        };
+        outcome.with_attribute(KeyValue::new(
+            HTTP_RESPONSE_STATUS_CODE,
+            i64::from(status.as_u16()),
+        ))
+    }
+}
+
+/// The conventions' method value and whether the method is a known one; unknown methods are
+/// reported as `_OTHER` so that a client cannot blow up the cardinality.
+fn normalized_method(method: &Method) -> (&'static str, bool) {
+    let known = match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => return ("_OTHER", false),
+    };
+    (known, true)
+}
+
+/// Splits `host[:port]`, including bracketed IPv6 literals. `None` for an empty host.
+pub(crate) fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let authority = authority.rsplit('@').next().unwrap_or(authority).trim();
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') => (host, Some(port)),
+            _ => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some((host, port.and_then(|p| p.parse().ok())))
+}
+
+/// The original client: the first `X-Forwarded-For` hop, else the `for=` of `Forwarded`.
+fn client_address(headers: &http::HeaderMap) -> Option<String> {
+    if let Some(first) = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        return Some(first.to_owned());
+    }
+    let forwarded = headers.get("forwarded")?.to_str().ok()?;
+    let element = forwarded.split(',').next()?;
+    element.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        if !key.eq_ignore_ascii_case("for") {
+            return None;
+        }
+        let value = value.trim_matches('"');
+        let host = match value.strip_prefix('[') {
+            Some(v6) => v6.split(']').next()?,
+            None => value.split(':').next()?,
+        };
+        (!host.is_empty()).then(|| host.to_owned())
+    })
+}
+
+fn protocol_version(version: http::Version) -> Option<&'static str> {
+    match version {
+        http::Version::HTTP_09 => Some("0.9"),
+        http::Version::HTTP_10 => Some("1.0"),
+        http::Version::HTTP_11 => Some("1.1"),
+        http::Version::HTTP_2 => Some("2"),
+        http::Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
+}
+
+/// Query parameters whose values the conventions require to be redacted.
+const CREDENTIAL_PARAMETERS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+
+/// Replaces credential values in a raw query string, keeping everything else byte for byte.
+pub(crate) fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if CREDENTIAL_PARAMETERS.contains(&key) => format!("{key}=REDACTED"),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::Value;
+
+    use super::*;
+    use crate::CompositePropagation;
+
+    fn spec_of(request: &Request<()>) -> InvocationSpec {
+        TriggerAdapter::<_, Response<()>>::invocation_spec(
+            &HttpTrigger::new(),
+            request,
+            &InvocationContext::new(),
+            &CompositePropagation::w3c(),
+        )
+    }
+
+    fn attribute(spec: &InvocationSpec, key: &str) -> Option<Value> {
+        spec.attributes()
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.clone())
+    }
+
+    #[test]
+    fn records_the_stable_server_attributes() {
+        let request = Request::get("/search?q=rust&sig=secret")
+            .header("host", "api.example.com:8443")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-for", "203.0.113.7, 10.0.0.1")
+            .header("user-agent", "curl/8.5.0")
+            .header("authorization", "Bearer hunter2")
+            .body(())
+            .unwrap();
+        let spec = spec_of(&request);
+        assert_eq!(spec.name(), "GET");
+        assert_eq!(attribute(&spec, "http.request.method"), Some("GET".into()));
+        assert_eq!(attribute(&spec, "url.path"), Some("/search".into()));
+        assert_eq!(attribute(&spec, "url.query"), Some("q=rust&sig=REDACTED".into()));
+        assert_eq!(attribute(&spec, "url.scheme"), Some("https".into()));
+        assert_eq!(attribute(&spec, "server.address"), Some("api.example.com".into()));
+        assert_eq!(attribute(&spec, "server.port"), Some(8443_i64.into()));
+        assert_eq!(attribute(&spec, "client.address"), Some("203.0.113.7".into()));
+        assert_eq!(attribute(&spec, "user_agent.original"), Some("curl/8.5.0".into()));
+        assert_eq!(attribute(&spec, "network.protocol.version"), Some("1.1".into()));
+        let recorded = format!("{:?}", spec.attributes());
+        assert!(!recorded.contains("hunter2"), "a credential leaked: {recorded}");
+        assert!(!recorded.contains("secret"), "a credential leaked: {recorded}");
+    }
+
+    #[test]
+    fn unknown_methods_are_other() {
+        let request = Request::builder()
+            .method("PURGE")
+            .uri("/cache")
+            .body(())
+            .unwrap();
+        let spec = spec_of(&request);
+        assert_eq!(spec.name(), "HTTP");
+        assert_eq!(attribute(&spec, "http.request.method"), Some("_OTHER".into()));
+        assert_eq!(attribute(&spec, "http.request.method_original"), Some("PURGE".into()));
+    }
+
+    #[test]
+    fn only_server_errors_fail() {
+        let outcome = |code: u16| {
+            let response = Response::builder().status(code).body(()).unwrap();
+            TriggerAdapter::<Request<()>, _>::outcome(&HttpTrigger::new(), &response)
+        };
+        assert!(outcome(404).failure().is_none());
+        assert_eq!(outcome(503).failure().map(|f| f.error_type().to_owned()), Some("503".into()));
+        assert_eq!(
+            outcome(201).attributes()[0],
+            KeyValue::new("http.response.status_code", 201_i64)
+        );
+    }
+
+    #[test]
+    fn forwarded_and_ipv6_hosts_parse() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("forwarded", "for=\"[2001:db8::1]:4711\";proto=https".parse().unwrap());
+        assert_eq!(client_address(&headers).as_deref(), Some("2001:db8::1"));
+        assert_eq!(split_host_port("[::1]:8080"), Some(("::1", Some(8080))));
+        assert_eq!(split_host_port("example.com"), Some(("example.com", None)));
+        assert_eq!(split_host_port(""), None);
+        assert_eq!(split_host_port("host:notaport"), Some(("host", None)));
+    }
+}

@@ -1,0 +1,226 @@
+//! Carriers: the places where trace context travels.
+//!
+//! A [`Carrier`] is anything context can be read from (HTTP headers, message attributes, a
+//! CloudEvent's extensions, a JSON object); a [`CarrierMut`] is anything it can be written
+//! to. Cloud and messaging crates implement these two small traits for their own types and
+//! never deal with OpenTelemetry's propagation traits directly.
+
+use std::collections::{BTreeMap, HashMap};
+
+use opentelemetry::propagation::{Extractor, Injector};
+
+/// A read-only view of key/value pairs that may hold trace context.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use otel_faas_core::Carrier;
+///
+/// let attributes = HashMap::from([("traceparent".to_owned(), "00-…".to_owned())]);
+/// assert_eq!(Carrier::get(&attributes, "traceparent"), Some("00-…"));
+/// ```
+pub trait Carrier {
+    /// The value stored under `key`, if any. HTTP-style carriers compare keys without case.
+    fn get(&self, key: &str) -> Option<&str>;
+    /// Every key present, for formats that scan keys by prefix (baggage, jaeger).
+    fn keys(&self) -> Vec<&str>;
+}
+
+/// A writable carrier.
+///
+/// `set` cannot fail: a carrier that cannot take a value (a full SQS attribute set, a header
+/// value with bytes HTTP forbids) drops it and keeps the message, because telemetry must
+/// never fail the user's send. Such carriers record what they dropped in their own way.
+pub trait CarrierMut {
+    /// Stores `value` under `key`, replacing an earlier value.
+    fn set(&mut self, key: &str, value: String);
+}
+
+impl Carrier for http::HeaderMap {
+    fn get(&self, key: &str) -> Option<&str> {
+        http::HeaderMap::get(self, key).and_then(|value| value.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        http::HeaderMap::keys(self).map(http::HeaderName::as_str).collect()
+    }
+}
+
+impl CarrierMut for http::HeaderMap {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.insert(name, value);
+        }
+    }
+}
+
+impl<S: std::hash::BuildHasher> Carrier for HashMap<String, String, S> {
+    fn get(&self, key: &str) -> Option<&str> {
+        HashMap::get(self, key).map(String::as_str)
+    }
+    fn keys(&self) -> Vec<&str> {
+        HashMap::keys(self).map(String::as_str).collect()
+    }
+}
+
+impl<S: std::hash::BuildHasher> CarrierMut for HashMap<String, String, S> {
+    fn set(&mut self, key: &str, value: String) {
+        self.insert(key.to_owned(), value);
+    }
+}
+
+impl Carrier for BTreeMap<String, String> {
+    fn get(&self, key: &str) -> Option<&str> {
+        BTreeMap::get(self, key).map(String::as_str)
+    }
+    fn keys(&self) -> Vec<&str> {
+        BTreeMap::keys(self).map(String::as_str).collect()
+    }
+}
+
+impl CarrierMut for BTreeMap<String, String> {
+    fn set(&mut self, key: &str, value: String) {
+        self.insert(key.to_owned(), value);
+    }
+}
+
+impl<C: Carrier + ?Sized> Carrier for &C {
+    fn get(&self, key: &str) -> Option<&str> {
+        (**self).get(key)
+    }
+    fn keys(&self) -> Vec<&str> {
+        (**self).keys()
+    }
+}
+
+/// Reads a string map whose keys arrive in any case, as HTTP headers do once an event
+/// source has turned them into JSON (`Traceparent`, `X-Amzn-Trace-Id`, …).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use otel_faas_core::{Carrier, IgnoreCase};
+///
+/// let headers = HashMap::from([("TraceParent".to_owned(), "value".to_owned())]);
+/// assert_eq!(IgnoreCase(&headers).get("traceparent"), Some("value"));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct IgnoreCase<'a, C: ?Sized>(pub &'a C);
+
+impl<C: Carrier + ?Sized> Carrier for IgnoreCase<'_, C> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).or_else(|| {
+            let found = self
+                .0
+                .keys()
+                .into_iter()
+                .find(|candidate| candidate.eq_ignore_ascii_case(key))?;
+            self.0.get(found)
+        })
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys()
+    }
+}
+
+/// Several carriers read as one: the first that holds a key answers.
+///
+/// Platforms hand context over in more than one place; Lambda, for instance, puts one trace
+/// header in the invocation's metadata and the caller's headers in the event. A chain lets a
+/// propagator see both without knowing where each came from.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use otel_faas_core::{Carrier, Chained};
+///
+/// let event = HashMap::from([("traceparent".to_owned(), "from-event".to_owned())]);
+/// let platform = HashMap::from([
+///     ("traceparent".to_owned(), "ignored".to_owned()),
+///     ("x-platform-trace".to_owned(), "from-platform".to_owned()),
+/// ]);
+/// let both = Chained::new([&event as &dyn Carrier, &platform]);
+/// assert_eq!(both.get("traceparent"), Some("from-event"));
+/// assert_eq!(both.get("x-platform-trace"), Some("from-platform"));
+/// ```
+pub struct Chained<'a, const N: usize> {
+    carriers: [&'a dyn Carrier; N],
+}
+
+impl<'a, const N: usize> Chained<'a, N> {
+    /// Chains `carriers`, earliest first.
+    pub fn new(carriers: [&'a dyn Carrier; N]) -> Self {
+        Self { carriers }
+    }
+}
+
+impl<const N: usize> Carrier for Chained<'_, N> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.carriers.iter().find_map(|carrier| carrier.get(key))
+    }
+    fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.carriers.iter().flat_map(|c| c.keys()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+}
+
+/// An empty carrier: for invocations that carry no context at all.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCarrier;
+
+impl Carrier for NoCarrier {
+    fn get(&self, _key: &str) -> Option<&str> {
+        None
+    }
+    fn keys(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+/// Lets an OpenTelemetry propagator read a [`Carrier`].
+pub(crate) struct AsExtractor<'a>(pub(crate) &'a dyn Carrier);
+
+impl Extractor for AsExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys()
+    }
+}
+
+/// Lets an OpenTelemetry propagator write a [`CarrierMut`].
+pub(crate) struct AsInjector<'a>(pub(crate) &'a mut dyn CarrierMut);
+
+impl Injector for AsInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.set(key, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_map_drops_values_http_forbids() {
+        let mut headers = http::HeaderMap::new();
+        CarrierMut::set(&mut headers, "traceparent", "ok".into());
+        CarrierMut::set(&mut headers, "bad header", "x".into());
+        CarrierMut::set(&mut headers, "x-bad-value", "line\nbreak".into());
+        assert_eq!(Carrier::get(&headers, "TraceParent"), Some("ok"));
+        assert_eq!(headers.len(), 1);
+    }
+
+    #[test]
+    fn ignore_case_prefers_exact_match() {
+        let map = HashMap::from([
+            ("Key".to_owned(), "upper".to_owned()),
+            ("key".to_owned(), "exact".to_owned()),
+        ]);
+        assert_eq!(IgnoreCase(&map).get("key"), Some("exact"));
+        assert_eq!(IgnoreCase(&map).get("KEY"), IgnoreCase(&map).get("KEY"));
+        assert!(IgnoreCase(&map).get("absent").is_none());
+    }
+}

@@ -1,0 +1,413 @@
+//! What started an invocation: the trigger model.
+//!
+//! A [`TriggerAdapter`] looks at an event before the handler runs and describes the
+//! invocation span as an [`InvocationSpec`]; after the handler it reads the response into an
+//! [`Outcome`]. That is the whole contract: the engine owns the span, the clock, the context
+//! and the flush, so an adapter is a pure function of the event and stays short.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use opentelemetry::trace::{Link, SpanKind};
+use opentelemetry::{Context, KeyValue};
+
+use crate::propagation::Propagation;
+
+/// The `faas.trigger` values of the semantic conventions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FaasTrigger {
+    /// A response to a data source operation (a database or object store change).
+    Datasource,
+    /// An inbound HTTP request.
+    Http,
+    /// A message sent to a queue, topic or bus.
+    PubSub,
+    /// A schedule.
+    Timer,
+    /// Anything else.
+    Other,
+}
+
+impl FaasTrigger {
+    /// The attribute value, as the conventions spell it.
+    ///
+    /// ```
+    /// assert_eq!(otel_faas_core::FaasTrigger::PubSub.as_str(), "pubsub");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Datasource => "datasource",
+            Self::Http => "http",
+            Self::PubSub => "pubsub",
+            Self::Timer => "timer",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// What the platform says about one invocation, beside the event itself.
+///
+/// Everything here belongs to this invocation only; it is handed from the adapter to the
+/// engine by value and never stored in the process environment or a global.
+///
+/// ```
+/// use std::time::Duration;
+/// use otel_faas_core::InvocationContext;
+///
+/// let context = InvocationContext::new()
+///     .with_invocation_id("req-1")
+///     .with_deadline_in(Duration::from_secs(3))
+///     .with_carrier_field("x-platform-trace-id", "Root=…");
+/// assert_eq!(context.invocation_id(), Some("req-1"));
+/// assert!(context.time_left().unwrap() <= Duration::from_secs(3));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct InvocationContext {
+    invocation_id: Option<String>,
+    deadline: Option<Instant>,
+    carrier: HashMap<String, String>,
+}
+
+impl InvocationContext {
+    /// An empty context: no id, no deadline, no platform carrier.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the platform's id for this invocation (`faas.invocation_id`).
+    #[must_use]
+    pub fn with_invocation_id(mut self, id: impl Into<String>) -> Self {
+        self.invocation_id = Some(id.into());
+        self
+    }
+
+    /// Sets the instant at which the platform stops the invocation.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Sets the deadline `time_left` from now.
+    #[must_use]
+    pub fn with_deadline_in(self, time_left: Duration) -> Self {
+        self.with_deadline(Instant::now() + time_left)
+    }
+
+    /// Sets the deadline from a wall-clock time, as platforms send it (for instance
+    /// milliseconds since the Unix epoch). A deadline already past is kept as "now".
+    #[must_use]
+    pub fn with_deadline_at(self, deadline: SystemTime) -> Self {
+        let time_left = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        self.with_deadline_in(time_left)
+    }
+
+    /// Adds a propagation field the platform delivered outside the event (a trace header in
+    /// the invocation's metadata, for instance). Adapters read it through
+    /// [`carrier`](Self::carrier).
+    #[must_use]
+    pub fn with_carrier_field(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.carrier.insert(key.into(), value.into());
+        self
+    }
+
+    /// The platform's id for this invocation.
+    pub fn invocation_id(&self) -> Option<&str> {
+        self.invocation_id.as_deref()
+    }
+
+    /// The instant at which the platform stops the invocation.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Time left before the deadline, zero once it has passed.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Propagation fields the platform delivered outside the event.
+    pub fn carrier(&self) -> &HashMap<String, String> {
+        &self.carrier
+    }
+}
+
+/// The invocation span an adapter asks for.
+///
+/// The engine adds `faas.trigger`, `faas.coldstart` and `faas.invocation_id` itself.
+///
+/// ```
+/// use opentelemetry::KeyValue;
+/// use opentelemetry::trace::SpanKind;
+/// use otel_faas_core::{FaasTrigger, InvocationSpec};
+///
+/// let spec = InvocationSpec::new("nightly-report", FaasTrigger::Timer)
+///     .with_attribute(KeyValue::new("faas.cron", "0 3 * * *"));
+/// assert_eq!(spec.kind(), &SpanKind::Server);
+/// assert_eq!(spec.trigger(), FaasTrigger::Timer);
+/// ```
+#[derive(Debug, Clone)]
+pub struct InvocationSpec {
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    trigger: FaasTrigger,
+    attributes: Vec<KeyValue>,
+    parent: Context,
+    links: Vec<Link>,
+}
+
+impl InvocationSpec {
+    /// A SERVER span named `name` with no parent, as the FaaS conventions describe the
+    /// invocation span of most triggers.
+    pub fn new(name: impl Into<Cow<'static, str>>, trigger: FaasTrigger) -> Self {
+        Self {
+            name: name.into(),
+            kind: SpanKind::Server,
+            trigger,
+            attributes: Vec::new(),
+            parent: Context::new(),
+            links: Vec::new(),
+        }
+    }
+
+    /// Sets the span kind.
+    #[must_use]
+    pub fn with_kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Adds one attribute.
+    #[must_use]
+    pub fn with_attribute(mut self, attribute: KeyValue) -> Self {
+        self.attributes.push(attribute);
+        self
+    }
+
+    /// Adds attributes.
+    #[must_use]
+    pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.attributes.extend(attributes);
+        self
+    }
+
+    /// Sets the parent, usually what a [`Propagation`] extracted from the event.
+    #[must_use]
+    pub fn with_parent(mut self, parent: Context) -> Self {
+        self.parent = parent;
+        self
+    }
+
+    /// Adds a link, for instance to the producer of one message of a batch.
+    #[must_use]
+    pub fn with_link(mut self, link: Link) -> Self {
+        self.links.push(link);
+        self
+    }
+
+    /// Adds links.
+    #[must_use]
+    pub fn with_links(mut self, links: impl IntoIterator<Item = Link>) -> Self {
+        self.links.extend(links);
+        self
+    }
+
+    /// The span name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The span kind.
+    pub fn kind(&self) -> &SpanKind {
+        &self.kind
+    }
+    /// The trigger type.
+    pub fn trigger(&self) -> FaasTrigger {
+        self.trigger
+    }
+    /// The attributes the adapter set.
+    pub fn attributes(&self) -> &[KeyValue] {
+        &self.attributes
+    }
+    /// The parent context.
+    pub fn parent(&self) -> &Context {
+        &self.parent
+    }
+    /// The links.
+    pub fn links(&self) -> &[Link] {
+        &self.links
+    }
+
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        Cow<'static, str>,
+        SpanKind,
+        FaasTrigger,
+        Vec<KeyValue>,
+        Context,
+        Vec<Link>,
+    ) {
+        (
+            self.name,
+            self.kind,
+            self.trigger,
+            self.attributes,
+            self.parent,
+            self.links,
+        )
+    }
+}
+
+/// How an invocation ended, as its adapter reads the response.
+///
+/// ```
+/// use opentelemetry::KeyValue;
+/// use otel_faas_core::Outcome;
+///
+/// let ok = Outcome::success().with_attribute(KeyValue::new("http.response.status_code", 200));
+/// assert!(ok.failure().is_none());
+///
+/// let failed = Outcome::failed("503", None);
+/// assert_eq!(failed.failure().unwrap().error_type(), "503");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    attributes: Vec<KeyValue>,
+    failure: Option<Failure>,
+}
+
+impl Outcome {
+    /// The handler succeeded.
+    pub fn success() -> Self {
+        Self::default()
+    }
+
+    /// The handler returned normally, but its response reports a failure (an HTTP 5xx, a
+    /// batch with failed items). `error_type` is low-cardinality, as `error.type` must be.
+    pub fn failed(error_type: impl Into<String>, description: Option<String>) -> Self {
+        Self {
+            attributes: Vec::new(),
+            failure: Some(Failure {
+                error_type: error_type.into(),
+                description,
+            }),
+        }
+    }
+
+    /// Adds an attribute read from the response.
+    #[must_use]
+    pub fn with_attribute(mut self, attribute: KeyValue) -> Self {
+        self.attributes.push(attribute);
+        self
+    }
+
+    /// The attributes read from the response.
+    pub fn attributes(&self) -> &[KeyValue] {
+        &self.attributes
+    }
+
+    /// The failure, if the response reports one.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
+    }
+}
+
+/// A failure reported by a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    error_type: String,
+    description: Option<String>,
+}
+
+impl Failure {
+    /// The `error.type` value.
+    pub fn error_type(&self) -> &str {
+        &self.error_type
+    }
+    /// The span status description, if any.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+}
+
+/// Describes the invocations one kind of event starts.
+///
+/// `E` is the event the handler receives and `R` its response. An adapter for a new trigger
+/// needs only this crate:
+///
+/// ```
+/// use opentelemetry::KeyValue;
+/// use otel_faas_core::{
+///     FaasTrigger, IgnoreCase, InvocationContext, InvocationSpec, Outcome, Propagation,
+///     TriggerAdapter,
+/// };
+/// use std::collections::HashMap;
+///
+/// /// A job runner that posts `{"job": "...", "headers": {...}}`.
+/// struct Job { name: String, headers: HashMap<String, String> }
+/// struct JobReport { failed: usize }
+///
+/// struct JobTrigger;
+///
+/// impl TriggerAdapter<Job, JobReport> for JobTrigger {
+///     fn invocation_spec(
+///         &self,
+///         job: &Job,
+///         _context: &InvocationContext,
+///         propagation: &dyn Propagation,
+///     ) -> InvocationSpec {
+///         InvocationSpec::new(job.name.clone(), FaasTrigger::Other)
+///             .with_attribute(KeyValue::new("job.name", job.name.clone()))
+///             .with_parent(propagation.extract_from(&IgnoreCase(&job.headers)))
+///     }
+///
+///     fn outcome(&self, report: &JobReport) -> Outcome {
+///         match report.failed {
+///             0 => Outcome::success(),
+///             n => Outcome::failed("job_failed", Some(format!("{n} steps failed"))),
+///         }
+///     }
+/// }
+/// ```
+pub trait TriggerAdapter<E, R>: Send + Sync {
+    /// What the platform says about this invocation, when the event carries it (a runtime
+    /// envelope holding both event and metadata). The default is an empty context.
+    fn invocation_context(&self, _event: &E) -> InvocationContext {
+        InvocationContext::default()
+    }
+
+    /// Describes the invocation span, before the handler runs.
+    fn invocation_spec(
+        &self,
+        event: &E,
+        context: &InvocationContext,
+        propagation: &dyn Propagation,
+    ) -> InvocationSpec;
+
+    /// Reads the handler's response. The default reports success.
+    fn outcome(&self, _response: &R) -> Outcome {
+        Outcome::success()
+    }
+}
+
+impl<E, R, A: TriggerAdapter<E, R> + ?Sized> TriggerAdapter<E, R> for std::sync::Arc<A> {
+    fn invocation_context(&self, event: &E) -> InvocationContext {
+        (**self).invocation_context(event)
+    }
+    fn invocation_spec(
+        &self,
+        event: &E,
+        context: &InvocationContext,
+        propagation: &dyn Propagation,
+    ) -> InvocationSpec {
+        (**self).invocation_spec(event, context, propagation)
+    }
+    fn outcome(&self, response: &R) -> Outcome {
+        (**self).outcome(response)
+    }
+}

@@ -1,0 +1,67 @@
+//! Configuration warnings.
+//!
+//! A function must never fail to start because of its telemetry configuration. Every
+//! invalid value is turned into one [`ConfigWarning`] that names the variable, says what
+//! was wrong and which values are accepted, and the spec default is used instead.
+
+use std::fmt;
+
+/// One problem found in the configuration, and the default used instead.
+///
+/// ```
+/// use otel_faas_core::ConfigWarning;
+///
+/// let warning = ConfigWarning::new("OTEL_TRACES_SAMPLER", "sometimes", "always_on, always_off", "parentbased_always_on");
+/// assert_eq!(
+///     warning.to_string(),
+///     "OTEL_TRACES_SAMPLER=\"sometimes\" is not valid (accepted: always_on, always_off); using parentbased_always_on"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    /// The variable that held the invalid value.
+    pub variable: String,
+    /// The value as it was found.
+    pub value: String,
+    /// What the variable accepts.
+    pub accepted: String,
+    /// What is used instead.
+    pub fallback: String,
+}
+
+impl ConfigWarning {
+    /// Creates a warning.
+    pub fn new(
+        variable: impl Into<String>,
+        value: impl Into<String>,
+        accepted: impl Into<String>,
+        fallback: impl Into<String>,
+    ) -> Self {
+        Self {
+            variable: variable.into(),
+            value: value.into(),
+            accepted: accepted.into(),
+            fallback: fallback.into(),
+        }
+    }
+
+    /// Emits the warning once: through `tracing` when a subscriber is installed, otherwise
+    /// on standard error, which every FaaS platform collects as logs.
+    pub fn emit(&self) {
+        if tracing::dispatcher::has_been_set() {
+            tracing::warn!(target: "otel_faas", variable = %self.variable, "{self}");
+        } else {
+            eprintln!("otel-faas warning: {self}");
+        }
+    }
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}={:?} is not valid (accepted: {}); using {}",
+            self.variable, self.value, self.accepted, self.fallback
+        )
+    }
+}
