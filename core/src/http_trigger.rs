@@ -147,7 +147,11 @@ impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for HttpTrigger {
         }
         let scheme = uri
             .scheme_str()
-            .or_else(|| header("x-forwarded-proto").and_then(|p| p.split(',').next()).map(str::trim))
+            .or_else(|| {
+                header("x-forwarded-proto")
+                    .and_then(|p| p.split(',').next())
+                    .map(str::trim)
+            })
             .unwrap_or(self.default_scheme.unwrap_or("http"))
             .to_ascii_lowercase();
 
@@ -324,16 +328,37 @@ mod tests {
         assert_eq!(spec.name(), "GET");
         assert_eq!(attribute(&spec, "http.request.method"), Some("GET".into()));
         assert_eq!(attribute(&spec, "url.path"), Some("/search".into()));
-        assert_eq!(attribute(&spec, "url.query"), Some("q=rust&sig=REDACTED".into()));
+        assert_eq!(
+            attribute(&spec, "url.query"),
+            Some("q=rust&sig=REDACTED".into())
+        );
         assert_eq!(attribute(&spec, "url.scheme"), Some("https".into()));
-        assert_eq!(attribute(&spec, "server.address"), Some("api.example.com".into()));
+        assert_eq!(
+            attribute(&spec, "server.address"),
+            Some("api.example.com".into())
+        );
         assert_eq!(attribute(&spec, "server.port"), Some(8443_i64.into()));
-        assert_eq!(attribute(&spec, "client.address"), Some("203.0.113.7".into()));
-        assert_eq!(attribute(&spec, "user_agent.original"), Some("curl/8.5.0".into()));
-        assert_eq!(attribute(&spec, "network.protocol.version"), Some("1.1".into()));
+        assert_eq!(
+            attribute(&spec, "client.address"),
+            Some("203.0.113.7".into())
+        );
+        assert_eq!(
+            attribute(&spec, "user_agent.original"),
+            Some("curl/8.5.0".into())
+        );
+        assert_eq!(
+            attribute(&spec, "network.protocol.version"),
+            Some("1.1".into())
+        );
         let recorded = format!("{:?}", spec.attributes());
-        assert!(!recorded.contains("hunter2"), "a credential leaked: {recorded}");
-        assert!(!recorded.contains("secret"), "a credential leaked: {recorded}");
+        assert!(
+            !recorded.contains("hunter2"),
+            "a credential leaked: {recorded}"
+        );
+        assert!(
+            !recorded.contains("secret"),
+            "a credential leaked: {recorded}"
+        );
     }
 
     #[test]
@@ -345,8 +370,14 @@ mod tests {
             .unwrap();
         let spec = spec_of(&request);
         assert_eq!(spec.name(), "HTTP");
-        assert_eq!(attribute(&spec, "http.request.method"), Some("_OTHER".into()));
-        assert_eq!(attribute(&spec, "http.request.method_original"), Some("PURGE".into()));
+        assert_eq!(
+            attribute(&spec, "http.request.method"),
+            Some("_OTHER".into())
+        );
+        assert_eq!(
+            attribute(&spec, "http.request.method_original"),
+            Some("PURGE".into())
+        );
     }
 
     #[test]
@@ -356,7 +387,10 @@ mod tests {
             TriggerAdapter::<Request<()>, _>::outcome(&HttpTrigger::new(), &response)
         };
         assert!(outcome(404).failure().is_none());
-        assert_eq!(outcome(503).failure().map(|f| f.error_type().to_owned()), Some("503".into()));
+        assert_eq!(
+            outcome(503).failure().map(|f| f.error_type().to_owned()),
+            Some("503".into())
+        );
         assert_eq!(
             outcome(201).attributes()[0],
             KeyValue::new("http.response.status_code", 201_i64)
@@ -366,7 +400,10 @@ mod tests {
     #[test]
     fn forwarded_and_ipv6_hosts_parse() {
         let mut headers = http::HeaderMap::new();
-        headers.insert("forwarded", "for=\"[2001:db8::1]:4711\";proto=https".parse().unwrap());
+        headers.insert(
+            "forwarded",
+            "for=\"[2001:db8::1]:4711\";proto=https".parse().unwrap(),
+        );
         assert_eq!(client_address(&headers).as_deref(), Some("2001:db8::1"));
         assert_eq!(split_host_port("[::1]:8080"), Some(("::1", Some(8080))));
         assert_eq!(split_host_port("example.com"), Some(("example.com", None)));

@@ -106,12 +106,14 @@ mod trigger;
 mod warning;
 
 pub use engine::{
-    ColdStart, EngineBuilder, FlushError, FlushPolicy, Flusher, InvocationEngine,
-    InvocationLayer, InvocationService, PANIC_ERROR_TYPE, TIMEOUT_ERROR_TYPE,
+    ColdStart, EngineBuilder, FlushError, FlushPolicy, Flusher, InvocationEngine, InvocationLayer,
+    InvocationService, PANIC_ERROR_TYPE, TIMEOUT_ERROR_TYPE,
 };
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use http_trigger::{HttpRoute, HttpTrigger};
-pub use pipeline::{OtlpProtocol, Pipeline, PipelineConfig, SamplerConfig, Telemetry, TracesExporter};
+pub use pipeline::{
+    OtlpProtocol, Pipeline, PipelineConfig, SamplerConfig, Telemetry, TracesExporter,
+};
 pub use propagation::{
     Carrier, CarrierMut, Chained, CompositePropagation, IgnoreCase, NoCarrier, Propagation,
     PropagatorFactory, PropagatorRegistry,

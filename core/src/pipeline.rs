@@ -167,7 +167,10 @@ fn signal_var(env: &dyn Environment, general: &'static str) -> Option<(String, S
     let specific = general.replacen("OTEL_EXPORTER_OTLP_", "OTEL_EXPORTER_OTLP_TRACES_", 1);
     env.get_non_empty(&specific)
         .map(|value| (specific, value))
-        .or_else(|| env.get_non_empty(general).map(|value| (general.to_owned(), value)))
+        .or_else(|| {
+            env.get_non_empty(general)
+                .map(|value| (general.to_owned(), value))
+        })
 }
 
 fn read_bool(env: &dyn Environment, var: &str, default: bool, w: &mut Vec<ConfigWarning>) -> bool {
@@ -176,7 +179,12 @@ fn read_bool(env: &dyn Environment, var: &str, default: bool, w: &mut Vec<Config
         Some(value) if value.eq_ignore_ascii_case("true") => true,
         Some(value) if value.eq_ignore_ascii_case("false") => false,
         Some(value) => {
-            w.push(ConfigWarning::new(var, value, "true, false", default.to_string()));
+            w.push(ConfigWarning::new(
+                var,
+                value,
+                "true, false",
+                default.to_string(),
+            ));
             default
         }
     }
@@ -195,7 +203,12 @@ fn read_exporters(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> Vec<Trac
             "none" => return Vec::new(),
             "" => continue,
             _ => {
-                w.push(ConfigWarning::new(VAR, name, "otlp, console, none", "the other listed exporters"));
+                w.push(ConfigWarning::new(
+                    VAR,
+                    name,
+                    "otlp, console, none",
+                    "the other listed exporters",
+                ));
                 continue;
             }
         };
@@ -241,9 +254,17 @@ fn read_protocol(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> OtlpProto
 
 /// Resolves the traces URL as the OTLP exporter spec says: a signal-specific endpoint is
 /// used as given; the general one gets `/v1/traces` appended for HTTP.
-fn read_endpoint(env: &dyn Environment, protocol: OtlpProtocol, w: &mut Vec<ConfigWarning>) -> String {
+fn read_endpoint(
+    env: &dyn Environment,
+    protocol: OtlpProtocol,
+    w: &mut Vec<ConfigWarning>,
+) -> String {
     let http = protocol != OtlpProtocol::Grpc;
-    let default_base = if http { "http://localhost:4318" } else { "http://localhost:4317" };
+    let default_base = if http {
+        "http://localhost:4318"
+    } else {
+        "http://localhost:4317"
+    };
     let with_path = |base: &str| {
         if http {
             format!("{}/v1/traces", base.trim_end_matches('/'))
@@ -261,7 +282,12 @@ fn read_endpoint(env: &dyn Environment, protocol: OtlpProtocol, w: &mut Vec<Conf
             continue;
         };
         if !is_http_url(&value) {
-            w.push(ConfigWarning::new(var, value, "an http:// or https:// URL", default));
+            w.push(ConfigWarning::new(
+                var,
+                value,
+                "an http:// or https:// URL",
+                default,
+            ));
             return with_path(default_base);
         }
         return if append { with_path(&value) } else { value };
@@ -284,7 +310,9 @@ fn read_headers(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> Vec<(Strin
     for pair in raw.split(',').filter(|p| !p.trim().is_empty()) {
         let parsed = pair.split_once('=').and_then(|(key, value)| {
             let key = key.trim();
-            let value = percent_encoding::percent_decode_str(value.trim()).decode_utf8().ok()?;
+            let value = percent_encoding::percent_decode_str(value.trim())
+                .decode_utf8()
+                .ok()?;
             let valid = http::HeaderName::from_bytes(key.as_bytes()).is_ok()
                 && http::HeaderValue::from_str(&value).is_ok();
             valid.then(|| (key.to_owned(), value.into_owned()))
@@ -314,7 +342,12 @@ fn read_timeout(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> Duration {
     match value.parse::<u64>() {
         Ok(millis) => Duration::from_millis(millis),
         Err(_) => {
-            w.push(ConfigWarning::new(var, value, "a whole number of milliseconds", "10000"));
+            w.push(ConfigWarning::new(
+                var,
+                value,
+                "a whole number of milliseconds",
+                "10000",
+            ));
             DEFAULT
         }
     }
@@ -331,7 +364,12 @@ fn read_sampler(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> SamplerCon
         match raw.parse::<f64>() {
             Ok(ratio) if (0.0..=1.0).contains(&ratio) => ratio,
             _ => {
-                w.push(ConfigWarning::new("OTEL_TRACES_SAMPLER_ARG", raw, "a number from 0 to 1", "1.0"));
+                w.push(ConfigWarning::new(
+                    "OTEL_TRACES_SAMPLER_ARG",
+                    raw,
+                    "a number from 0 to 1",
+                    "1.0",
+                ));
                 1.0
             }
         }
@@ -347,7 +385,12 @@ fn read_sampler(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> SamplerCon
         "parentbased_always_off" => SamplerConfig::ParentBasedAlwaysOff,
         "parentbased_traceidratio" => SamplerConfig::ParentBasedTraceIdRatio(ratio(w)),
         _ => {
-            w.push(ConfigWarning::new(VAR, name, ACCEPTED, "parentbased_always_on"));
+            w.push(ConfigWarning::new(
+                VAR,
+                name,
+                ACCEPTED,
+                "parentbased_always_on",
+            ));
             SamplerConfig::ParentBasedAlwaysOn
         }
     }
@@ -433,7 +476,8 @@ impl Pipeline {
         let env = self.env.as_ref();
         let config = PipelineConfig::from_env(env);
         let mut warnings = config.warnings.clone();
-        let detectors: Vec<&dyn ResourceDetector> = self.detectors.iter().map(|d| d.as_ref()).collect();
+        let detectors: Vec<&dyn ResourceDetector> =
+            self.detectors.iter().map(|d| d.as_ref()).collect();
         let (resource, resource_warnings) = build_resource(env, &detectors);
         warnings.extend(resource_warnings);
         let (propagation, propagation_warnings) = self.registry.from_env(env);
@@ -446,8 +490,12 @@ impl Pipeline {
             builder = builder.with_sampler(config.sampler.to_sampler());
             for exporter in &config.exporters {
                 match build_exporter(*exporter, &config) {
-                    Ok(ExporterChoice::Otlp(exporter)) => builder = builder.with_batch_exporter(exporter),
-                    Ok(ExporterChoice::Console(exporter)) => builder = builder.with_batch_exporter(exporter),
+                    Ok(ExporterChoice::Otlp(exporter)) => {
+                        builder = builder.with_batch_exporter(exporter)
+                    }
+                    Ok(ExporterChoice::Console(exporter)) => {
+                        builder = builder.with_batch_exporter(exporter)
+                    }
                     Err(message) => warnings.push(ConfigWarning::new(
                         "OTEL_TRACES_EXPORTER",
                         format!("{exporter:?}"),
@@ -481,7 +529,9 @@ enum ExporterChoice {
 fn build_exporter(kind: TracesExporter, config: &PipelineConfig) -> Result<ExporterChoice, String> {
     use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
     match kind {
-        TracesExporter::Console => Ok(ExporterChoice::Console(opentelemetry_stdout::SpanExporter::default())),
+        TracesExporter::Console => Ok(ExporterChoice::Console(
+            opentelemetry_stdout::SpanExporter::default(),
+        )),
         TracesExporter::Otlp => {
             let exporter = match config.protocol {
                 OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
@@ -504,7 +554,9 @@ fn build_exporter(kind: TracesExporter, config: &PipelineConfig) -> Result<Expor
                     let mut metadata = tonic::metadata::MetadataMap::new();
                     for (key, value) in &config.headers {
                         if let (Ok(key), Ok(value)) = (
-                            tonic::metadata::MetadataKey::from_bytes(key.to_ascii_lowercase().as_bytes()),
+                            tonic::metadata::MetadataKey::from_bytes(
+                                key.to_ascii_lowercase().as_bytes(),
+                            ),
                             value.parse(),
                         ) {
                             metadata.insert(key, value);
@@ -518,7 +570,9 @@ fn build_exporter(kind: TracesExporter, config: &PipelineConfig) -> Result<Expor
                         .build()
                 }
                 #[cfg(not(feature = "otlp-grpc"))]
-                OtlpProtocol::Grpc => return Err("grpc needs the otlp-grpc cargo feature".to_owned()),
+                OtlpProtocol::Grpc => {
+                    return Err("grpc needs the otlp-grpc cargo feature".to_owned());
+                }
             };
             exporter
                 .map(ExporterChoice::Otlp)
@@ -619,7 +673,10 @@ mod tests {
     fn traces_specific_variables_win() {
         let config = config(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://general:4318"),
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://specific:9999/custom"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://specific:9999/custom",
+            ),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "100"),
             ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "250"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "a=general"),
@@ -629,7 +686,10 @@ mod tests {
         assert_eq!(config.timeout, Duration::from_millis(250));
         assert_eq!(
             config.headers,
-            [("api-key".to_owned(), "s=cret".to_owned()), ("x".to_owned(), "1".to_owned())]
+            [
+                ("api-key".to_owned(), "s=cret".to_owned()),
+                ("x".to_owned(), "1".to_owned())
+            ]
         );
     }
 
@@ -640,7 +700,10 @@ mod tests {
             ("OTEL_TRACES_EXPORTER", "zipkin"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"),
-            ("OTEL_EXPORTER_OTLP_HEADERS", "good=1,Authorization=Bearer%0Asecret"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "good=1,Authorization=Bearer%0Asecret",
+            ),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "-5"),
             ("OTEL_TRACES_SAMPLER", "sometimes"),
             ("OTEL_TRACES_SAMPLER_ARG", "2"),
@@ -652,7 +715,11 @@ mod tests {
         assert_eq!(config.headers, [("good".to_owned(), "1".to_owned())]);
         assert_eq!(config.timeout, Duration::from_secs(10));
         assert_eq!(config.sampler, SamplerConfig::ParentBasedAlwaysOn);
-        let variables: Vec<&str> = config.warnings().iter().map(|w| w.variable.as_str()).collect();
+        let variables: Vec<&str> = config
+            .warnings()
+            .iter()
+            .map(|w| w.variable.as_str())
+            .collect();
         assert_eq!(
             variables,
             [
@@ -682,7 +749,9 @@ mod tests {
 
     #[test]
     fn disabled_sdk_records_nothing() {
-        let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_SDK_DISABLED", "TRUE")])).install();
+        let telemetry =
+            Pipeline::with_environment(MapEnvironment::from([("OTEL_SDK_DISABLED", "TRUE")]))
+                .install();
         assert!(telemetry.config().sdk_disabled);
         use opentelemetry::trace::{Span as _, Tracer as _};
         let span = telemetry.tracer("t").start("s");

@@ -19,7 +19,9 @@ use std::fmt;
 
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::resource::{ResourceDetector as SdkResourceDetector, TelemetryResourceDetector};
+use opentelemetry_sdk::resource::{
+    ResourceDetector as SdkResourceDetector, TelemetryResourceDetector,
+};
 use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 
 use crate::environment::Environment;
@@ -102,9 +104,10 @@ impl<D: ResourceDetector + ?Sized> ResourceDetector for Box<D> {
 
 impl<D: ResourceDetector> ResourceDetector for Vec<D> {
     fn detect(&self, env: &dyn Environment) -> Resource {
-        self.iter().fold(Resource::builder_empty().build(), |acc, detector| {
-            merge(&acc, &detector.detect(env))
-        })
+        self.iter()
+            .fold(Resource::builder_empty().build(), |acc, detector| {
+                merge(&acc, &detector.detect(env))
+            })
     }
 }
 
@@ -133,7 +136,12 @@ impl OtelEnvResourceDetector {
         if let Some(name) = env.get_non_empty("OTEL_SERVICE_NAME") {
             attributes.push(KeyValue::new(SERVICE_NAME, name));
         }
-        (Resource::builder_empty().with_attributes(attributes).build(), warnings)
+        (
+            Resource::builder_empty()
+                .with_attributes(attributes)
+                .build(),
+            warnings,
+        )
     }
 }
 
@@ -191,7 +199,10 @@ pub fn build_resource(
         resource = merge(&resource, &without_empty_strings(&detector.detect(env)));
     }
     let (standard, warnings) = OtelEnvResourceDetector.detect_with_warnings(env);
-    (merge(&resource, &without_empty_strings(&standard)), warnings)
+    (
+        merge(&resource, &without_empty_strings(&standard)),
+        warnings,
+    )
 }
 
 /// `update` on top of `base`: on a shared key, `update` wins (the SDK's own merge rule).
@@ -263,7 +274,10 @@ mod tests {
         let detector = Fixed(&[("faas.version", ""), ("faas.name", "f")]);
         let (resource, _) = build_resource(&MapEnvironment::default(), &[&detector]);
         assert_eq!(get(&resource, "faas.version"), None);
-        assert_eq!(get(&resource, "service.name").as_deref(), Some("unknown_service"));
+        assert_eq!(
+            get(&resource, "service.name").as_deref(),
+            Some("unknown_service")
+        );
     }
 
     #[test]

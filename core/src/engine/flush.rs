@@ -124,7 +124,11 @@ impl Flusher {
     }
 
     /// Exports at least everything up to `ticket`, waiting at most `budget`.
-    pub(crate) async fn flush_ticket(&self, ticket: u64, budget: Duration) -> Result<(), FlushError> {
+    pub(crate) async fn flush_ticket(
+        &self,
+        ticket: u64,
+        budget: Duration,
+    ) -> Result<(), FlushError> {
         let Some(provider) = self.state.provider.clone() else {
             return Ok(());
         };

@@ -33,8 +33,7 @@ use opentelemetry::trace::{Status, TraceContextExt, Tracer, TracerProvider as _}
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, FAAS_COLDSTART, FAAS_INVOCATION_ID,
-    FAAS_TRIGGER,
+    ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, FAAS_COLDSTART, FAAS_INVOCATION_ID, FAAS_TRIGGER,
 };
 
 use crate::propagation::{CompositePropagation, Propagation};
@@ -194,7 +193,12 @@ impl InvocationEngine {
     /// then resumed, so the runtime around the engine handles it exactly as it would without
     /// the engine (lambda_runtime, for instance, reports it as an invocation error). Put a
     /// panic-catching layer outside the engine to turn panics into responses instead.
-    pub async fn invoke<E, R, Err, A, F, Fut>(&self, adapter: &A, event: E, handler: F) -> Result<R, Err>
+    pub async fn invoke<E, R, Err, A, F, Fut>(
+        &self,
+        adapter: &A,
+        event: E,
+        handler: F,
+    ) -> Result<R, Err>
     where
         A: TriggerAdapter<E, R> + ?Sized,
         F: FnOnce(E) -> Fut,
@@ -202,7 +206,8 @@ impl InvocationEngine {
         Err: fmt::Display,
     {
         let context = adapter.invocation_context(&event);
-        self.invoke_with_context(adapter, event, context, handler).await
+        self.invoke_with_context(adapter, event, context, handler)
+            .await
     }
 
     /// Like [`invoke`](Self::invoke), with the invocation context given explicitly, for
@@ -227,7 +232,9 @@ impl InvocationEngine {
             let _current = cx.clone().attach();
             handler(event)
         };
-        let result = AssertUnwindSafe(future.with_context(cx)).catch_unwind().await;
+        let result = AssertUnwindSafe(future.with_context(cx))
+            .catch_unwind()
+            .await;
 
         let (outcome, panic) = match result {
             Ok(Ok(response)) => {
@@ -297,9 +304,7 @@ impl InvocationEngine {
         let FlushPolicy::EndOfInvocation { budget } = self.inner.flush_policy else {
             return;
         };
-        let budget = context
-            .time_left()
-            .map_or(budget, |left| budget.min(left));
+        let budget = context.time_left().map_or(budget, |left| budget.min(left));
         if budget.is_zero() {
             return;
         }
@@ -349,11 +354,18 @@ impl Invocation {
                 span.set_attributes(outcome.attributes().iter().cloned());
                 if let Some(failure) = outcome.failure() {
                     span.set_attribute(KeyValue::new(ERROR_TYPE, failure.error_type().to_owned()));
-                    span.set_status(Status::error(failure.description().unwrap_or_default().to_owned()));
+                    span.set_status(Status::error(
+                        failure.description().unwrap_or_default().to_owned(),
+                    ));
                 }
             }
-            Ended::Error { error_type, message } => record_exception(&self.cx, error_type, message),
-            Ended::Panic(message) => record_exception(&self.cx, PANIC_ERROR_TYPE.to_owned(), message),
+            Ended::Error {
+                error_type,
+                message,
+            } => record_exception(&self.cx, error_type, message),
+            Ended::Panic(message) => {
+                record_exception(&self.cx, PANIC_ERROR_TYPE.to_owned(), message)
+            }
         }
         span.end();
         Some(self.flusher.span_ended())
@@ -398,7 +410,10 @@ struct Watchdog {
 
 impl Watchdog {
     async fn run(self) {
-        let fire_at = self.deadline.checked_sub(self.margin).unwrap_or(self.deadline);
+        let fire_at = self
+            .deadline
+            .checked_sub(self.margin)
+            .unwrap_or(self.deadline);
         tokio::time::sleep_until(fire_at.into()).await;
         if self.ended.swap(true, Ordering::AcqRel) {
             return;

@@ -40,7 +40,9 @@ impl Carrier for http::HeaderMap {
         http::HeaderMap::get(self, key).and_then(|value| value.to_str().ok())
     }
     fn keys(&self) -> Vec<&str> {
-        http::HeaderMap::keys(self).map(http::HeaderName::as_str).collect()
+        http::HeaderMap::keys(self)
+            .map(http::HeaderName::as_str)
+            .collect()
     }
 }
 

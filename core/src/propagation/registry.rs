@@ -13,7 +13,8 @@ use crate::environment::Environment;
 use crate::warning::ConfigWarning;
 
 /// Builds a fresh propagator; registered under a name in a [`PropagatorRegistry`].
-pub type PropagatorFactory = Arc<dyn Fn() -> Box<dyn TextMapPropagator + Send + Sync> + Send + Sync>;
+pub type PropagatorFactory =
+    Arc<dyn Fn() -> Box<dyn TextMapPropagator + Send + Sync> + Send + Sync>;
 
 /// The value the specification gives `OTEL_PROPAGATORS` when it is unset.
 const DEFAULT_PROPAGATORS: &str = "tracecontext,baggage";
@@ -210,13 +211,16 @@ mod tests {
 
     #[test]
     fn unset_means_tracecontext_and_baggage() {
-        let (propagation, warnings) = PropagatorRegistry::new().from_env(&MapEnvironment::default());
+        let (propagation, warnings) =
+            PropagatorRegistry::new().from_env(&MapEnvironment::default());
         assert!(warnings.is_empty());
         assert_eq!(propagation.names(), ["tracecontext", "baggage"]);
         let cx = propagation.extract_from(&carrier());
         assert!(cx.span().span_context().is_remote());
         assert_eq!(
-            opentelemetry::baggage::BaggageExt::baggage(&cx).get("tenant").map(|v| v.to_string()),
+            opentelemetry::baggage::BaggageExt::baggage(&cx)
+                .get("tenant")
+                .map(|v| v.to_string()),
             Some("acme".to_owned())
         );
     }

@@ -1,0 +1,16 @@
+//! Test support for otel-faas: an OTLP receiver on loopback that decodes what exporters
+//! really send (with `opentelemetry-proto`), and a renderer that prints traces as a
+//! waterfall.
+//!
+//! Tests assert on spans only after they have crossed the wire as OTLP, so that what is
+//! checked is what a collector would see.
+
+#![warn(missing_docs)]
+
+mod receiver;
+mod span;
+mod waterfall;
+
+pub use receiver::{OtlpReceiver, ReceiverError};
+pub use span::{AttrValue, ReceivedEvent, ReceivedLink, ReceivedSpan, SpanKind, StatusCode};
+pub use waterfall::render_waterfall;

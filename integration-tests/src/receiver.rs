@@ -1,0 +1,280 @@
+//! An OTLP/HTTP receiver on 127.0.0.1, for tests and the demo.
+//!
+//! It runs on its own thread with its own tokio runtime, so it keeps answering even when
+//! the code under test stalls its executor — which is exactly what some tests check.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use tokio::sync::{Notify, oneshot};
+
+use crate::span::{ReceivedSpan, decode_attributes};
+
+/// Why the receiver could not start or a wait failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    /// Binding or starting the server failed.
+    #[error("the OTLP receiver could not start: {0}")]
+    Start(String),
+    /// The expected spans did not arrive in time.
+    #[error("timed out after {timeout:?} waiting for spans; received so far:\n{received}")]
+    Timeout {
+        /// How long the wait lasted.
+        timeout: Duration,
+        /// The names of what did arrive.
+        received: String,
+    },
+}
+
+#[derive(Default)]
+struct Shared {
+    spans: Mutex<Vec<ReceivedSpan>>,
+    requests: Mutex<Vec<String>>,
+    arrived: Notify,
+    delay: Mutex<Duration>,
+}
+
+impl Shared {
+    fn spans(&self) -> MutexGuard<'_, Vec<ReceivedSpan>> {
+        self.spans.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running receiver. Dropping it stops the server.
+pub struct OtlpReceiver {
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl OtlpReceiver {
+    /// Starts a receiver on an ephemeral port of 127.0.0.1.
+    pub fn start() -> Result<Self, ReceiverError> {
+        let shared = Arc::new(Shared::default());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let state = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("otlp-receiver".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(error.to_string()));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+                        Ok(listener) => listener,
+                        Err(error) => {
+                            let _ = ready_tx.send(Err(error.to_string()));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(listener.local_addr().map_err(|e| e.to_string()));
+                    let app = Router::new()
+                        .route("/v1/traces", post(export))
+                        .with_state(state);
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = stop_rx.await;
+                        })
+                        .await;
+                });
+            })
+            .map_err(|error| ReceiverError::Start(error.to_string()))?;
+        let address = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|error| ReceiverError::Start(error.to_string()))?
+            .map_err(ReceiverError::Start)?;
+        Ok(Self {
+            address,
+            shared,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The base URL, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The full traces URL, for `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
+    pub fn traces_endpoint(&self) -> String {
+        format!("http://{}/v1/traces", self.address)
+    }
+
+    /// Makes every export request wait `delay` before it is answered: a slow collector.
+    pub fn set_response_delay(&self, delay: Duration) {
+        *self
+            .shared
+            .delay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = delay;
+    }
+
+    /// Every span received so far.
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.shared.spans().clone()
+    }
+
+    /// The content types of the export requests received so far.
+    pub fn request_content_types(&self) -> Vec<String> {
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits until `done` holds for the spans received, then returns them all.
+    pub async fn wait_until<F>(
+        &self,
+        timeout: Duration,
+        mut done: F,
+    ) -> Result<Vec<ReceivedSpan>, ReceiverError>
+    where
+        F: FnMut(&[ReceivedSpan]) -> bool,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let arrived = self.shared.arrived.notified();
+            {
+                let spans = self.shared.spans();
+                if done(&spans) {
+                    return Ok(spans.clone());
+                }
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                let received = self
+                    .spans()
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "  {} (trace {}, parent {:?})",
+                            s.name, s.trace_id, s.parent_span_id
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                return Err(ReceiverError::Timeout { timeout, received });
+            }
+        }
+    }
+
+    /// Waits until at least `count` spans have arrived.
+    pub async fn wait_for_spans(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ReceivedSpan>, ReceiverError> {
+        self.wait_until(timeout, |spans| spans.len() >= count).await
+    }
+
+    /// Waits for the first span named `name`.
+    pub async fn wait_for_span(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<ReceivedSpan, ReceiverError> {
+        let spans = self
+            .wait_until(timeout, |spans| spans.iter().any(|s| s.name == name))
+            .await?;
+        spans
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| ReceiverError::Timeout {
+                timeout,
+                received: String::new(),
+            })
+    }
+}
+
+impl Drop for OtlpReceiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn export(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let received_at = Instant::now();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let json = content_type.starts_with("application/json");
+    let request = if json {
+        serde_json::from_slice::<ExportTraceServiceRequest>(&body).map_err(|e| e.to_string())
+    } else {
+        ExportTraceServiceRequest::decode(body.as_ref()).map_err(|e| e.to_string())
+    };
+    let request = match request {
+        Ok(request) => request,
+        Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
+    };
+    shared
+        .requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(content_type);
+    let delay = *shared.delay.lock().unwrap_or_else(PoisonError::into_inner);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    {
+        let mut spans = shared.spans();
+        for resource_spans in &request.resource_spans {
+            let resource = resource_spans
+                .resource
+                .as_ref()
+                .map(|r| decode_attributes(&r.attributes))
+                .unwrap_or_default();
+            for scope_spans in &resource_spans.scope_spans {
+                let scope = scope_spans
+                    .scope
+                    .as_ref()
+                    .map(|s| s.name.as_str())
+                    .unwrap_or_default();
+                for span in &scope_spans.spans {
+                    spans.push(ReceivedSpan::decode(span, &resource, scope, received_at));
+                }
+            }
+        }
+    }
+    shared.arrived.notify_waiters();
+    let response = ExportTraceServiceResponse::default();
+    if json {
+        let body = serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec());
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/x-protobuf")],
+            response.encode_to_vec(),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,491 @@
+//! The engine end to end: handlers wrapped by the engine export over real OTLP/HTTP on
+//! loopback, and the assertions read what the receiver decoded off the wire.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt as _;
+use opentelemetry::Context;
+use opentelemetry::trace::{TraceContextExt, Tracer as _};
+use otel_faas_core::{
+    FaasTrigger, FlushPolicy, HttpRoute, HttpTrigger, InvocationContext, InvocationLayer,
+    InvocationSpec, MapEnvironment, Pipeline, Propagation, Telemetry, TriggerAdapter,
+};
+use otel_faas_integration_tests::{AttrValue, OtlpReceiver, SpanKind, StatusCode};
+use tower::{Layer, ServiceExt, service_fn};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn telemetry(receiver: &OtlpReceiver, extra: &[(&str, &str)]) -> Telemetry {
+    let mut env = MapEnvironment::from([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_SERVICE_NAME", "e2e".to_owned()),
+    ]);
+    for (key, value) in extra {
+        env.insert(*key, *value);
+    }
+    Pipeline::with_environment(env).install()
+}
+
+fn traceparent(trace_id: &str, span_id: &str) -> String {
+    format!("00-{trace_id}-{span_id}-01")
+}
+
+/// A trigger for a plain string event that carries its context in a header map.
+struct JobTrigger;
+
+struct Job {
+    headers: HashMap<String, String>,
+}
+
+impl<R> TriggerAdapter<Job, R> for JobTrigger {
+    fn invocation_spec(
+        &self,
+        job: &Job,
+        _: &InvocationContext,
+        propagation: &dyn Propagation,
+    ) -> InvocationSpec {
+        InvocationSpec::new("job", FaasTrigger::Other)
+            .with_parent(propagation.extract_from(&job.headers))
+    }
+}
+
+fn job(parent: Option<String>) -> Job {
+    Job {
+        headers: parent
+            .map(|p| HashMap::from([("traceparent".to_owned(), p)]))
+            .unwrap_or_default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parent_is_taken_from_the_incoming_traceparent() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = telemetry(&receiver, &[]);
+    let engine = telemetry.engine().build();
+    let handler = service_fn(|_request: http::Request<String>| async {
+        Ok::<_, Infallible>(
+            http::Response::builder()
+                .status(201)
+                .body(String::new())
+                .unwrap(),
+        )
+    });
+    let service = InvocationLayer::new(engine, HttpTrigger::new()).layer(handler);
+
+    let mut request = http::Request::post("/orders/42?expand=items")
+        .header("host", "orders.internal:8080")
+        .header(
+            "traceparent",
+            traceparent("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
+        )
+        .header("authorization", "Bearer do-not-record")
+        .body(String::new())
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(HttpRoute("/orders/{id}".into()));
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 201);
+
+    let span = receiver
+        .wait_for_span("POST /orders/{id}", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(span.trace_id, "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(span.parent_span_id, "b7ad6b7169203331");
+    assert_eq!(span.kind, SpanKind::Server);
+    assert_eq!(span.scope, "otel-faas-core");
+    assert_eq!(span.attr_str("faas.trigger"), Some("http"));
+    assert_eq!(span.attr("faas.coldstart"), Some(&AttrValue::Bool(true)));
+    assert_eq!(span.attr_str("http.request.method"), Some("POST"));
+    assert_eq!(span.attr_str("http.route"), Some("/orders/{id}"));
+    assert_eq!(span.attr_str("url.path"), Some("/orders/42"));
+    assert_eq!(span.attr_str("url.query"), Some("expand=items"));
+    assert_eq!(span.attr_str("server.address"), Some("orders.internal"));
+    assert_eq!(span.attr("server.port"), Some(&AttrValue::Int(8080)));
+    assert_eq!(
+        span.attr("http.response.status_code"),
+        Some(&AttrValue::Int(201))
+    );
+    assert_eq!(span.status, StatusCode::Unset);
+    assert_eq!(
+        span.resource_attr("service.name"),
+        Some(&AttrValue::from("e2e"))
+    );
+    let everything = format!("{span:?}");
+    assert!(
+        !everything.contains("do-not-record"),
+        "a credential was exported"
+    );
+    telemetry.shutdown(WAIT).await.unwrap();
+}
+
+#[tracing::instrument]
+async fn load_order(order_id: u32) -> u32 {
+    tokio::task::yield_now().await;
+    order_id * 2
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn instrumented_functions_nest_under_the_invocation_span() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = telemetry(&receiver, &[]);
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(telemetry.tracer("app")));
+    // A current-thread runtime runs every task on this thread, so a thread-local default
+    // subscriber covers the whole test.
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let engine = telemetry.engine().build();
+
+    let parent = traceparent("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let doubled = engine
+        .invoke(&JobTrigger, job(Some(parent)), |_job| async {
+            Ok::<_, Infallible>(load_order(21).await)
+        })
+        .await
+        .unwrap();
+    assert_eq!(doubled, 42);
+
+    let spans = receiver.wait_for_spans(2, WAIT).await.unwrap();
+    let invocation = spans
+        .iter()
+        .find(|s| s.name == "job")
+        .expect("invocation span");
+    let child = spans
+        .iter()
+        .find(|s| s.name == "load_order")
+        .expect("instrumented span");
+    assert_eq!(invocation.parent_span_id, "00f067aa0ba902b7");
+    assert_eq!(child.trace_id, invocation.trace_id);
+    assert_eq!(child.parent_span_id, invocation.span_id);
+    // #[instrument] records arguments with their Debug form.
+    assert_eq!(child.attr_str("order_id"), Some("21"));
+    telemetry.shutdown(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_exports_an_error_span_and_the_panic_resumes() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = telemetry(&receiver, &[]);
+    let engine = telemetry.engine().build();
+
+    let result = AssertUnwindSafe(engine.invoke(&JobTrigger, job(None), |_job| async {
+        if std::hint::black_box(true) {
+            panic!("inventory service returned garbage");
+        }
+        Ok::<(), Infallible>(())
+    }))
+    .catch_unwind()
+    .await;
+    let payload = result.expect_err("the panic must reach the caller");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"inventory service returned garbage")
+    );
+
+    // EndOfInvocation: the span was exported before the panic was resumed, no waiting.
+    let spans = receiver.spans();
+    let span = spans
+        .iter()
+        .find(|s| s.name == "job")
+        .expect("exported before the panic resumed");
+    assert_eq!(span.status, StatusCode::Error);
+    assert_eq!(span.attr_str("error.type"), Some("panic"));
+    let exception = span.event("exception").expect("exception event");
+    assert_eq!(
+        exception.attributes.get("exception.message"),
+        Some(&AttrValue::from("inventory service returned garbage"))
+    );
+    telemetry.shutdown(WAIT).await.unwrap();
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("payment declined for order {0}")]
+struct PaymentDeclined(u32);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_handler_records_error_type_and_exception() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = telemetry(&receiver, &[]);
+    let engine = telemetry.engine().build();
+
+    let result = engine
+        .invoke(&JobTrigger, job(None), |_job| async {
+            Err::<(), _>(PaymentDeclined(7))
+        })
+        .await;
+    assert!(result.is_err());
+    let span = receiver.wait_for_span("job", WAIT).await.unwrap();
+    assert_eq!(span.status, StatusCode::Error);
+    assert_eq!(span.status_message, "payment declined for order 7");
+    assert_eq!(
+        span.attr_str("error.type"),
+        Some("engine_over_otlp::PaymentDeclined")
+    );
+    assert_eq!(
+        span.event("exception")
+            .and_then(|e| e.attributes.get("exception.type")),
+        Some(&AttrValue::from("engine_over_otlp::PaymentDeclined"))
+    );
+    telemetry.shutdown(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_outlives_its_deadline_exports_a_timeout_span_before_the_deadline() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = telemetry(&receiver, &[]);
+    let engine = telemetry
+        .engine()
+        .deadline_margin(Duration::from_millis(400))
+        .build();
+
+    let deadline = Instant::now() + Duration::from_millis(1200);
+    let context = InvocationContext::new()
+        .with_invocation_id("inv-timeout")
+        .with_deadline(deadline);
+    let running = tokio::spawn({
+        let engine = engine.clone();
+        async move {
+            engine
+                .invoke_with_context(&JobTrigger, job(None), context, |_job| async {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    Ok::<_, Infallible>(())
+                })
+                .await
+        }
+    });
+
+    let span = receiver.wait_for_span("job", WAIT).await.unwrap();
+    assert!(
+        span.received_at < deadline,
+        "the timeout span arrived {:?} after the deadline",
+        span.received_at - deadline
+    );
+    assert_eq!(span.status, StatusCode::Error);
+    assert_eq!(span.attr_str("error.type"), Some("timeout"));
+    assert_eq!(span.attr_str("faas.invocation_id"), Some("inv-timeout"));
+    assert!(span.event("exception").is_some());
+    assert!(
+        !running.is_finished(),
+        "the handler itself is left to the platform"
+    );
+
+    // The late return neither panics nor exports the span a second time.
+    running.await.unwrap().unwrap();
+    telemetry.shutdown(WAIT).await.unwrap();
+    assert_eq!(
+        receiver.spans().iter().filter(|s| s.name == "job").count(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_invocations_each_keep_their_own_parent() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = Arc::new(telemetry(&receiver, &[]));
+    let engine = telemetry.engine().build();
+    let tracer = telemetry.tracer("app");
+    let handler = service_fn(move |request: http::Request<String>| {
+        let tracer = tracer.clone();
+        async move {
+            // Interleave: invocations sleep different times and yield in between.
+            let pause = request.uri().path().len() as u64 % 7;
+            tokio::time::sleep(Duration::from_millis(3 * pause)).await;
+            tokio::task::yield_now().await;
+            let cx = Context::current();
+            let seen = cx.span().span_context().trace_id().to_string();
+            let _work = tracer.start_with_context("work", &cx);
+            Ok::<_, Infallible>(http::Response::new(seen))
+        }
+    });
+    let service = InvocationLayer::new(engine, HttpTrigger::new()).layer(handler);
+
+    let mut tasks = Vec::new();
+    for i in 0..50_u32 {
+        let trace_id = format!("{:032x}", 0xabc0_0000_u64 + u64::from(i));
+        let parent_id = format!("{:016x}", 0x1000 + u64::from(i));
+        let request = http::Request::get(format!("/item/{}", "x".repeat(i as usize)))
+            .header("traceparent", traceparent(&trace_id, &parent_id))
+            .body(String::new())
+            .unwrap();
+        let service = service.clone();
+        tasks.push(tokio::spawn(async move {
+            let response = service.oneshot(request).await.unwrap();
+            (trace_id, parent_id, response.into_body())
+        }));
+    }
+    let mut expected = HashMap::new();
+    for task in tasks {
+        let (trace_id, parent_id, seen) = task.await.unwrap();
+        assert_eq!(
+            seen, trace_id,
+            "the handler saw another invocation's context"
+        );
+        expected.insert(trace_id, parent_id);
+    }
+
+    let spans = receiver.wait_for_spans(100, WAIT).await.unwrap();
+    let invocations: Vec<_> = spans.iter().filter(|s| s.name == "GET").collect();
+    assert_eq!(invocations.len(), 50);
+    for invocation in &invocations {
+        assert_eq!(
+            Some(&invocation.parent_span_id),
+            expected.get(&invocation.trace_id)
+        );
+        let work = spans
+            .iter()
+            .find(|s| s.name == "work" && s.parent_span_id == invocation.span_id)
+            .expect("each invocation's own child");
+        assert_eq!(work.trace_id, invocation.trace_id);
+    }
+    let cold: Vec<_> = invocations
+        .iter()
+        .filter(|s| s.attr("faas.coldstart") == Some(&AttrValue::Bool(true)))
+        .collect();
+    assert_eq!(
+        cold.len(),
+        1,
+        "exactly one invocation of the process is cold"
+    );
+    telemetry.shutdown(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_otel_values_warn_and_the_defaults_still_export() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = telemetry(
+        &receiver,
+        &[
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+            ("OTEL_PROPAGATORS", "tracecontext,bogus"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "team"),
+            ("OTEL_SDK_DISABLED", "perhaps"),
+        ],
+    );
+    let mut variables: Vec<&str> = telemetry
+        .warnings()
+        .iter()
+        .map(|w| w.variable.as_str())
+        .collect();
+    variables.sort_unstable();
+    assert_eq!(
+        variables,
+        [
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "OTEL_PROPAGATORS",
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "OTEL_SDK_DISABLED",
+            "OTEL_TRACES_SAMPLER",
+        ]
+    );
+    for warning in telemetry.warnings() {
+        assert!(
+            !warning.accepted.is_empty() && !warning.fallback.is_empty(),
+            "{warning}"
+        );
+    }
+    assert_eq!(telemetry.config().timeout, Duration::from_secs(10));
+    assert_eq!(telemetry.propagation().names(), ["tracecontext"]);
+
+    // The defaults are in force: sampled, exported, resource intact.
+    let engine = telemetry.engine().build();
+    engine
+        .invoke(&JobTrigger, job(None), |_job| async {
+            Ok::<_, Infallible>(())
+        })
+        .await
+        .unwrap();
+    let span = receiver.wait_for_span("job", WAIT).await.unwrap();
+    assert_eq!(
+        span.resource_attr("service.name"),
+        Some(&AttrValue::from("e2e"))
+    );
+    assert_eq!(span.resource_attr("team"), None);
+    telemetry.shutdown(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_json_protocol_is_understood_by_the_receiver() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = telemetry(&receiver, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]);
+    let engine = telemetry.engine().build();
+    let parent = traceparent("11111111111111111111111111111111", "2222222222222222");
+    engine
+        .invoke(&JobTrigger, job(Some(parent)), |_job| async {
+            Ok::<_, Infallible>(())
+        })
+        .await
+        .unwrap();
+    let span = receiver.wait_for_span("job", WAIT).await.unwrap();
+    assert_eq!(span.trace_id, "11111111111111111111111111111111");
+    assert_eq!(span.parent_span_id, "2222222222222222");
+    assert!(
+        receiver
+            .request_content_types()
+            .iter()
+            .all(|t| t.starts_with("application/json"))
+    );
+    telemetry.shutdown(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn flushing_never_blocks_a_current_thread_executor() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let export_delay = Duration::from_millis(800);
+    receiver.set_response_delay(export_delay);
+    let telemetry = telemetry(&receiver, &[]);
+    let engine = telemetry
+        .engine()
+        .flush_policy(FlushPolicy::EndOfInvocation {
+            budget: Duration::from_secs(5),
+        })
+        .build();
+
+    let ticks = Arc::new(AtomicU64::new(0));
+    let ticker = tokio::spawn({
+        let ticks = Arc::clone(&ticks);
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                ticks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+
+    let started = Instant::now();
+    engine
+        .invoke(&JobTrigger, job(None), |_job| async {
+            Ok::<_, Infallible>(())
+        })
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    let ticked = ticks.load(Ordering::Relaxed);
+    ticker.abort();
+
+    // The invocation really waited for the slow export...
+    assert!(
+        waited >= export_delay,
+        "the flush returned after {waited:?}, before the export finished"
+    );
+    assert_eq!(
+        receiver.spans().len(),
+        1,
+        "the span was exported before the invocation returned"
+    );
+    // ...and meanwhile the only executor thread kept running the other task. A blocking
+    // flush would leave the ticker at zero; allow for a noisy 2-core machine.
+    assert!(
+        ticked >= 20,
+        "the ticker ran only {ticked} times in {waited:?}: the executor was blocked"
+    );
+    telemetry.shutdown(WAIT).await.unwrap();
+}
