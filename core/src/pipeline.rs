@@ -29,7 +29,9 @@ use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{IdGenerator, Sampler, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    IdGenerator, Sampler, SdkTracer, SdkTracerProvider, TracerProviderBuilder,
+};
 
 use crate::engine::{EngineBuilder, FlushError, Flusher, InvocationEngine};
 use crate::environment::{Environment, ProcessEnvironment};
@@ -489,20 +491,7 @@ impl Pipeline {
         } else {
             builder = builder.with_sampler(config.sampler.to_sampler());
             for exporter in &config.exporters {
-                match build_exporter(*exporter, &config) {
-                    Ok(ExporterChoice::Otlp(exporter)) => {
-                        builder = builder.with_batch_exporter(exporter)
-                    }
-                    Ok(ExporterChoice::Console(exporter)) => {
-                        builder = builder.with_batch_exporter(exporter)
-                    }
-                    Err(message) => warnings.push(ConfigWarning::new(
-                        "OTEL_TRACES_EXPORTER",
-                        format!("{exporter:?}"),
-                        message,
-                        "no exporter: spans are dropped",
-                    )),
-                }
+                builder = add_exporter(builder, *exporter, &config, &mut warnings);
             }
         }
         if let Some(generator) = self.id_generator {
@@ -521,17 +510,27 @@ impl Pipeline {
     }
 }
 
-enum ExporterChoice {
-    Otlp(opentelemetry_otlp::SpanExporter),
-    Console(opentelemetry_stdout::SpanExporter),
-}
-
-fn build_exporter(kind: TracesExporter, config: &PipelineConfig) -> Result<ExporterChoice, String> {
+/// Adds one exporter behind a batch processor. An exporter that cannot be built is reported
+/// as a warning and left out: the function runs on without it.
+fn add_exporter(
+    builder: TracerProviderBuilder,
+    kind: TracesExporter,
+    config: &PipelineConfig,
+    warnings: &mut Vec<ConfigWarning>,
+) -> TracerProviderBuilder {
+    let mut fail = |reason: String| {
+        warnings.push(ConfigWarning::new(
+            "OTEL_TRACES_EXPORTER",
+            format!("{kind:?}").to_ascii_lowercase(),
+            reason,
+            "no exporter: spans are dropped",
+        ));
+    };
     use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
     match kind {
-        TracesExporter::Console => Ok(ExporterChoice::Console(
-            opentelemetry_stdout::SpanExporter::default(),
-        )),
+        TracesExporter::Console => {
+            builder.with_batch_exporter(opentelemetry_stdout::SpanExporter::default())
+        }
         TracesExporter::Otlp => {
             let exporter = match config.protocol {
                 OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
@@ -571,12 +570,17 @@ fn build_exporter(kind: TracesExporter, config: &PipelineConfig) -> Result<Expor
                 }
                 #[cfg(not(feature = "otlp-grpc"))]
                 OtlpProtocol::Grpc => {
-                    return Err("grpc needs the otlp-grpc cargo feature".to_owned());
+                    fail("grpc needs the otlp-grpc cargo feature".to_owned());
+                    return builder;
                 }
             };
-            exporter
-                .map(ExporterChoice::Otlp)
-                .map_err(|error| format!("the OTLP exporter could not be built: {error}"))
+            match exporter {
+                Ok(exporter) => builder.with_batch_exporter(exporter),
+                Err(error) => {
+                    fail(format!("the OTLP exporter could not be built: {error}"));
+                    builder
+                }
+            }
         }
     }
 }
