@@ -1,0 +1,179 @@
+//! `cargo xtask demo`: the example function, an embedded OTLP receiver, a few requests,
+//! and the traces printed as a waterfall.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use otel_faas_integration_tests::{OtlpReceiver, SpanKind, render_waterfall};
+
+/// One request of the scenario.
+struct Call {
+    what: &'static str,
+    method: &'static str,
+    path: &'static str,
+    traceparent: bool,
+}
+
+const SCENARIO: [Call; 4] = [
+    Call {
+        what: "a caller with a trace of its own reads an order",
+        method: "GET",
+        path: "/orders/42",
+        traceparent: true,
+    },
+    Call {
+        what: "a new order is created (no incoming trace: the function starts one)",
+        method: "POST",
+        path: "/orders",
+        traceparent: false,
+    },
+    Call {
+        what: "an order that does not exist (404: the client's failure, status stays unset)",
+        method: "GET",
+        path: "/orders/0",
+        traceparent: false,
+    },
+    Call {
+        what: "a dependency is down (503: an ERROR span with error.type)",
+        method: "GET",
+        path: "/fail",
+        traceparent: false,
+    },
+];
+
+/// Stops the function when the demo ends, however it ends.
+struct Function(Child);
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
+    println!("building the example function…");
+    let status = crate::cargo()
+        .args(["build", "--quiet", "-p", "example-http-function"])
+        .status()
+        .context("could not run cargo build")?;
+    if !status.success() {
+        bail!("building example-http-function failed");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| root.join("target"));
+    let binary = target.join("debug").join("http-function");
+
+    let receiver = OtlpReceiver::start().context("starting the embedded OTLP receiver")?;
+    let port = free_port()?;
+    let log_dir = target.join("demo");
+    std::fs::create_dir_all(&log_dir)?;
+    let log = std::fs::File::create(log_dir.join("http-function.log"))?;
+    let child = Command::new(&binary)
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_SERVICE_NAME", "orders-demo")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let _function = Function(child);
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_until_ready(address)?;
+    println!(
+        "the function listens on http://{address}; the receiver on {}\n",
+        receiver.endpoint()
+    );
+
+    let now = nanos_now();
+    let caller_trace = format!("{:016x}{:016x}", now.rotate_left(29) as u64, now as u64);
+    for call in &SCENARIO {
+        let traceparent = call
+            .traceparent
+            .then(|| format!("00-{caller_trace}-00f067aa0ba902b7-01"));
+        let status = request(address, call.method, call.path, traceparent.as_deref())?;
+        println!(
+            "  {} {:<12} → {status}   {}",
+            call.method, call.path, call.what
+        );
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let spans = runtime
+        .block_on(receiver.wait_until(Duration::from_secs(15), |spans| {
+            spans.iter().filter(|s| s.kind == SpanKind::Server).count() >= SCENARIO.len()
+                && spans.iter().filter(|s| s.name == "load_order").count() >= 2
+        }))
+        .context("the function's spans did not reach the receiver")?;
+
+    println!(
+        "\n{} spans received over OTLP/HTTP (decoded with opentelemetry-proto):\n",
+        spans.len()
+    );
+    print!("{}", render_waterfall(&spans));
+    println!(
+        "Each block is one trace; █ marks when a span ran on the trace's time axis.\n\
+         The first trace continues the caller's trace {caller_trace}.\n\
+         The function's own log is in {}.",
+        log_dir.join("http-function.log").display()
+    );
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn wait_until_ready(address: SocketAddr) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if request(address, "GET", "/healthz", None).is_ok_and(|status| status == 200) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("the example function did not answer on http://{address}/healthz within 30 s")
+}
+
+/// A minimal HTTP/1.1 request: the demo needs no client library.
+fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    traceparent: Option<&str>,
+) -> anyhow::Result<u16> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nUser-Agent: otel-faas-demo\r\nContent-Length: 0\r\nConnection: close\r\n"
+    );
+    if let Some(traceparent) = traceparent {
+        head.push_str(&format!("traceparent: {traceparent}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .with_context(|| format!("not an HTTP response: {response:?}"))
+}
+
+fn nanos_now() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(1)
+}

@@ -1,0 +1,143 @@
+//! Project tasks, run as `cargo xtask <command>`.
+//!
+//! Nothing here needs more than the Rust toolchain: the demo's collector is embedded.
+
+mod demo;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+Commands:
+  test [--no-lint]   The whole check CI runs: cargo fmt --check, clippy -D warnings (also
+                     with the otlp-grpc feature), cargo doc with warnings denied, every
+                     unit, doc and integration test, and a run of the demo.
+                     --no-lint skips fmt, clippy and doc, for a quicker local loop.
+  demo               Builds the example HTTP function, runs it against an embedded OTLP
+                     receiver, sends it a few realistic requests and prints each trace as
+                     a waterfall. Needs nothing but the Rust toolchain.
+  help               This text.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("demo") => demo::run(&workspace_root()),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: xtask lives one level below it.
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub(crate) fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.current_dir(workspace_root());
+    command
+}
+
+/// Runs one step, printing its name and duration; fails the task if the step fails.
+fn step(name: &str, mut command: Command) -> anyhow::Result<()> {
+    println!("\n==> {name}");
+    let started = Instant::now();
+    let status = command
+        .status()
+        .with_context(|| format!("could not start `{name}`"))?;
+    println!(
+        "<== {name}: {} in {:.1?}",
+        if status.success() { "ok" } else { "FAILED" },
+        started.elapsed()
+    );
+    if !status.success() {
+        bail!("step `{name}` failed ({status})");
+    }
+    Ok(())
+}
+
+fn test(args: &[String]) -> anyhow::Result<()> {
+    let mut lint = true;
+    for arg in args {
+        match arg.as_str() {
+            "--no-lint" => lint = false,
+            other => bail!("unknown option `{other}` for test\n\n{HELP}"),
+        }
+    }
+    // In CI the lock file must be respected exactly.
+    let locked = std::env::var("CI").is_ok_and(|ci| ci == "true");
+    let with_lock = |mut command: Command| {
+        if locked {
+            command.arg("--locked");
+        }
+        command
+    };
+    let started = Instant::now();
+    if lint {
+        let mut fmt = cargo();
+        fmt.args(["fmt", "--all", "--", "--check"]);
+        step("cargo fmt --check", fmt)?;
+
+        let mut clippy = cargo();
+        clippy.args(["clippy", "--workspace", "--all-targets"]);
+        let mut clippy = with_lock(clippy);
+        clippy.args(["--", "-D", "warnings"]);
+        step("cargo clippy -D warnings", clippy)?;
+
+        let mut clippy_grpc = cargo();
+        clippy_grpc.args([
+            "clippy",
+            "-p",
+            "otel-faas-core",
+            "--all-targets",
+            "--features",
+            "otlp-grpc",
+        ]);
+        let mut clippy_grpc = with_lock(clippy_grpc);
+        clippy_grpc.args(["--", "-D", "warnings"]);
+        step(
+            "cargo clippy -p otel-faas-core --features otlp-grpc -D warnings",
+            clippy_grpc,
+        )?;
+
+        let mut doc = cargo();
+        doc.args(["doc", "--workspace", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings");
+        step("cargo doc (warnings denied)", with_lock(doc))?;
+    }
+    let mut tests = cargo();
+    tests.args(["test", "--workspace"]);
+    step(
+        "cargo test --workspace (unit, doc and integration tests)",
+        with_lock(tests),
+    )?;
+
+    println!("\n==> cargo xtask demo (smoke run)");
+    demo::run(&workspace_root()).context("the demo failed")?;
+
+    println!(
+        "\nxtask test: every step passed in {:.1?}",
+        started.elapsed()
+    );
+    Ok(())
+}
