@@ -127,7 +127,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     }
     let mut tests = cargo();
     tests.args(["test", "--workspace"]);
-    step(
+    let totals = test_step(
         "cargo test --workspace (unit, doc and integration tests)",
         with_lock(tests),
     )?;
@@ -139,5 +139,89 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         "\nxtask test: every step passed in {:.1?}",
         started.elapsed()
     );
+    // One closing line for the whole workspace, in the plain form CI reads.
+    println!(
+        "tests: {} passed, {} failed, {} ignored",
+        totals.passed, totals.failed, totals.ignored
+    );
     Ok(())
+}
+
+#[derive(Debug, Default)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Totals {
+    /// Adds one `test result: ok. 9 passed; 0 failed; 1 ignored; …` line.
+    fn add(&mut self, line: &str) {
+        let Some(counts) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in counts.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(number)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(number) = number.parse::<u64>() else {
+                continue;
+            };
+            match label {
+                "passed" => self.passed += number,
+                "failed" => self.failed += number,
+                "ignored" => self.ignored += number,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs the test step, echoing its output and adding up every crate's result line.
+fn test_step(name: &str, mut command: Command) -> anyhow::Result<Totals> {
+    use std::io::BufRead as _;
+
+    println!("\n==> {name}");
+    let started = Instant::now();
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start `{name}`"))?;
+    let mut totals = Totals::default();
+    if let Some(stdout) = child.stdout.take() {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line?;
+            totals.add(&line);
+            println!("{line}");
+        }
+    }
+    let status = child.wait()?;
+    println!(
+        "<== {name}: {} in {:.1?}",
+        if status.success() { "ok" } else { "FAILED" },
+        started.elapsed()
+    );
+    if !status.success() {
+        println!("tests: {} passed, {} failed", totals.passed, totals.failed);
+        bail!("step `{name}` failed ({status})");
+    }
+    if totals.passed == 0 {
+        bail!("`{name}` ran no test at all");
+    }
+    Ok(totals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Totals;
+
+    #[test]
+    fn totals_add_up_cargo_result_lines() {
+        let mut totals = Totals::default();
+        totals.add("test result: ok. 21 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s");
+        totals.add("test result: FAILED. 8 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 3.01s");
+        totals.add("running 9 tests");
+        assert_eq!((totals.passed, totals.failed, totals.ignored), (29, 1, 2));
+    }
 }
