@@ -106,8 +106,8 @@ mod trigger;
 mod warning;
 
 pub use engine::{
-    ColdStart, EngineBuilder, FlushError, FlushPolicy, Flusher, InvocationEngine, InvocationLayer,
-    InvocationService, PANIC_ERROR_TYPE, TIMEOUT_ERROR_TYPE,
+    ColdStart, EngineBuilder, FlushError, FlushPolicy, Flusher, HandlerPanic, InvocationEngine,
+    InvocationLayer, InvocationService, PANIC_ERROR_TYPE, TIMEOUT_ERROR_TYPE,
 };
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use http_trigger::{HttpRoute, HttpTrigger};

@@ -45,10 +45,13 @@ impl ConfigWarning {
         }
     }
 
-    /// Emits the warning once: through `tracing` when a subscriber is installed, otherwise
-    /// on standard error, which every FaaS platform collects as logs.
+    /// Emits the warning once: through `tracing` when a subscriber is in effect (global or
+    /// scoped), otherwise on standard error, which every FaaS platform collects as logs.
     pub fn emit(&self) {
-        if tracing::dispatcher::has_been_set() {
+        let subscribed = tracing::dispatcher::get_default(|dispatch| {
+            !dispatch.is::<tracing::subscriber::NoSubscriber>()
+        });
+        if subscribed {
             tracing::warn!(target: "otel_faas", variable = %self.variable, "{self}");
         } else {
             eprintln!("otel-faas warning: {self}");

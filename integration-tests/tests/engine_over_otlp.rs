@@ -489,3 +489,91 @@ async fn flushing_never_blocks_a_current_thread_executor() {
     );
     telemetry.shutdown(WAIT).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_can_be_turned_into_an_error_after_the_span_is_exported() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = telemetry(&receiver, &[]);
+    let engine = telemetry.engine().build();
+
+    let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = engine
+        .invoke_catching(&JobTrigger, job(None), |_job| async {
+            if std::hint::black_box(true) {
+                panic!("index out of bounds");
+            }
+            Ok(())
+        })
+        .await;
+    let error = result.expect_err("the panic comes back as an error");
+    assert_eq!(
+        error.to_string(),
+        "the handler panicked: index out of bounds"
+    );
+    assert!(
+        error
+            .downcast_ref::<otel_faas_core::HandlerPanic>()
+            .is_some()
+    );
+
+    let spans = receiver.spans();
+    let span = spans
+        .iter()
+        .find(|s| s.name == "job")
+        .expect("exported before returning");
+    assert_eq!(span.status, StatusCode::Error);
+    assert_eq!(span.attr_str("error.type"), Some("panic"));
+    telemetry.shutdown(WAIT).await.unwrap();
+}
+
+/// Collects the warn-level events emitted while it is the current subscriber.
+#[derive(Clone, Default)]
+struct WarningLog(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WarningLog {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message<'a>(&'a mut String);
+        impl tracing::field::Visit for Message<'_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    *self.0 = format!("{value:?}");
+                }
+            }
+        }
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut message = String::new();
+            event.record(&mut Message(&mut message));
+            self.0.lock().unwrap().push(message);
+        }
+    }
+}
+
+#[test]
+fn each_invalid_value_is_logged_once_with_variable_and_accepted_values() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let log = WarningLog::default();
+    let subscriber = tracing_subscriber::registry().with(log.clone());
+    let telemetry = tracing::subscriber::with_default(subscriber, || {
+        Pipeline::with_environment(MapEnvironment::from([
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "smoke-signals"),
+        ]))
+        .install()
+    });
+    let logged = log.0.lock().unwrap().clone();
+    assert_eq!(logged.len(), 2, "{logged:#?}");
+    assert!(
+        logged
+            .iter()
+            .any(|m| m.contains("OTEL_TRACES_SAMPLER=\"sometimes\"")
+                && m.contains("parentbased_always_on")
+                && m.contains("traceidratio"))
+    );
+    assert!(
+        logged
+            .iter()
+            .any(|m| m.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && m.contains("http/protobuf"))
+    );
+    assert_eq!(telemetry.warnings().len(), 2);
+}

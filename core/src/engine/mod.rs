@@ -46,6 +46,20 @@ pub const TIMEOUT_ERROR_TYPE: &str = "timeout";
 /// class, so the conventions' "exception type" is this fixed value.
 pub const PANIC_ERROR_TYPE: &str = "panic";
 
+/// A handler's panic, as an error: see [`InvocationEngine::invoke_catching`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the handler panicked: {message}")]
+pub struct HandlerPanic {
+    message: String,
+}
+
+impl HandlerPanic {
+    /// The panic message, or a note that the payload was not a string.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 /// Runs handlers inside invocation spans. Cheap to clone; clones share one configuration,
 /// one cold-start flag and one flusher.
 ///
@@ -225,6 +239,94 @@ impl InvocationEngine {
         Fut: Future<Output = Result<R, Err>>,
         Err: fmt::Display,
     {
+        match self.run(adapter, event, context, handler).await {
+            Ok(result) => result,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    /// Like [`invoke`](Self::invoke), but a panic comes back as an error built from
+    /// [`HandlerPanic`], for runtimes that expect a failed invocation rather than an
+    /// unwinding task. Any error type with `From<HandlerPanic>` works, including
+    /// `Box<dyn std::error::Error + Send + Sync>`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    /// use otel_faas_core::{FaasTrigger, InvocationContext, InvocationEngine, InvocationSpec, Propagation, TriggerAdapter};
+    ///
+    /// struct Job;
+    /// impl TriggerAdapter<(), ()> for Job {
+    ///     fn invocation_spec(&self, _: &(), _: &InvocationContext, _: &dyn Propagation) -> InvocationSpec {
+    ///         InvocationSpec::new("job", FaasTrigger::Other)
+    ///     }
+    /// }
+    ///
+    /// let provider = SdkTracerProvider::builder().with_batch_exporter(InMemorySpanExporter::default()).build();
+    /// let engine = InvocationEngine::builder(&provider).build();
+    /// let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = engine
+    ///     .invoke_catching(&Job, (), |_| async { panic!("out of cheese") })
+    ///     .await;
+    /// assert_eq!(result.unwrap_err().to_string(), "the handler panicked: out of cheese");
+    /// # }
+    /// ```
+    pub async fn invoke_catching<E, R, Err, A, F, Fut>(
+        &self,
+        adapter: &A,
+        event: E,
+        handler: F,
+    ) -> Result<R, Err>
+    where
+        A: TriggerAdapter<E, R> + ?Sized,
+        F: FnOnce(E) -> Fut,
+        Fut: Future<Output = Result<R, Err>>,
+        Err: fmt::Display + From<HandlerPanic>,
+    {
+        let context = adapter.invocation_context(&event);
+        self.invoke_catching_with_context(adapter, event, context, handler)
+            .await
+    }
+
+    /// [`invoke_catching`](Self::invoke_catching) with the invocation context given
+    /// explicitly.
+    pub async fn invoke_catching_with_context<E, R, Err, A, F, Fut>(
+        &self,
+        adapter: &A,
+        event: E,
+        context: InvocationContext,
+        handler: F,
+    ) -> Result<R, Err>
+    where
+        A: TriggerAdapter<E, R> + ?Sized,
+        F: FnOnce(E) -> Fut,
+        Fut: Future<Output = Result<R, Err>>,
+        Err: fmt::Display + From<HandlerPanic>,
+    {
+        match self.run(adapter, event, context, handler).await {
+            Ok(result) => result,
+            Err(payload) => Err(HandlerPanic {
+                message: panic_message(payload.as_ref()),
+            }
+            .into()),
+        }
+    }
+
+    /// Runs one invocation; a panic comes back as its payload, after the span is ended and
+    /// flushed, for the caller to resume or convert.
+    async fn run<E, R, Err, A, F, Fut>(
+        &self,
+        adapter: &A,
+        event: E,
+        context: InvocationContext,
+        handler: F,
+    ) -> Result<Result<R, Err>, Box<dyn Any + Send>>
+    where
+        A: TriggerAdapter<E, R> + ?Sized,
+        F: FnOnce(E) -> Fut,
+        Fut: Future<Output = Result<R, Err>>,
+        Err: fmt::Display,
+    {
         let invocation = self.start(adapter, &event, &context);
         let cx = invocation.cx.clone();
         let future = {
@@ -236,30 +338,18 @@ impl InvocationEngine {
             .catch_unwind()
             .await;
 
-        let (outcome, panic) = match result {
-            Ok(Ok(response)) => {
-                let outcome = adapter.outcome(&response);
-                (Ended::Outcome(outcome), Ok(Ok(response)))
-            }
-            Ok(Err(error)) => {
-                let ended = Ended::Error {
-                    error_type: short_type_name::<Err>(),
-                    message: error.to_string(),
-                };
-                (ended, Ok(Err(error)))
-            }
-            Err(payload) => {
-                let ended = Ended::Panic(panic_message(payload.as_ref()));
-                (ended, Err(payload))
-            }
+        let ended = match &result {
+            Ok(Ok(response)) => Ended::Outcome(adapter.outcome(response)),
+            Ok(Err(error)) => Ended::Error {
+                error_type: short_type_name::<Err>(),
+                message: error.to_string(),
+            },
+            Err(payload) => Ended::Panic(panic_message(payload.as_ref())),
         };
-        if let Some(ticket) = invocation.finish(outcome) {
+        if let Some(ticket) = invocation.finish(ended) {
             self.flush_after(ticket, &context).await;
         }
-        match panic {
-            Ok(result) => result,
-            Err(payload) => std::panic::resume_unwind(payload),
-        }
+        result
     }
 
     fn start<E, R, A>(&self, adapter: &A, event: &E, context: &InvocationContext) -> Invocation
