@@ -741,6 +741,24 @@ mod tests {
         assert!(!headers_warning.contains("secret"), "{headers_warning}");
     }
 
+    #[cfg(not(feature = "otlp-grpc"))]
+    #[test]
+    fn grpc_without_the_feature_warns_and_uses_http() {
+        let config = config(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+        assert_eq!(config.protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(config.endpoint, "http://localhost:4318/v1/traces");
+        assert!(config.warnings()[0].accepted.contains("otlp-grpc"));
+    }
+
+    #[cfg(feature = "otlp-grpc")]
+    #[test]
+    fn grpc_uses_the_grpc_default_port() {
+        let config = config(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+        assert_eq!(config.protocol, OtlpProtocol::Grpc);
+        assert_eq!(config.endpoint, "http://localhost:4317");
+        assert!(config.warnings().is_empty());
+    }
+
     #[test]
     fn sampler_ratio_is_validated_for_ratio_samplers() {
         let config = config(&[

@@ -1,4 +1,5 @@
-//! An OTLP/HTTP receiver on 127.0.0.1, for tests and the demo.
+//! An OTLP receiver on 127.0.0.1 — HTTP (protobuf and JSON) and gRPC — for tests and the
+//! demo.
 //!
 //! It runs on its own thread with its own tokio runtime, so it keeps answering even when
 //! the code under test stalls its executor — which is exactly what some tests check.
@@ -13,6 +14,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -54,6 +58,7 @@ impl Shared {
 /// A running receiver. Dropping it stops the server.
 pub struct OtlpReceiver {
     address: SocketAddr,
+    grpc_address: SocketAddr,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -81,31 +86,50 @@ impl OtlpReceiver {
                     }
                 };
                 runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-                        Ok(listener) => listener,
+                    let bound = async {
+                        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                        let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                        std::io::Result::Ok((http, grpc))
+                    };
+                    let (http, grpc) = match bound.await {
+                        Ok(listeners) => listeners,
                         Err(error) => {
                             let _ = ready_tx.send(Err(error.to_string()));
                             return;
                         }
                     };
-                    let _ = ready_tx.send(listener.local_addr().map_err(|e| e.to_string()));
+                    let addresses = http
+                        .local_addr()
+                        .and_then(|h| Ok((h, grpc.local_addr()?)))
+                        .map_err(|e| e.to_string());
+                    let _ = ready_tx.send(addresses);
+                    let (stop_grpc_tx, stop_grpc_rx) = oneshot::channel::<()>();
+                    let grpc_server = tonic::transport::Server::builder()
+                        .add_service(TraceServiceServer::new(GrpcSink(Arc::clone(&state))))
+                        .serve_with_incoming_shutdown(
+                            tonic::transport::server::TcpIncoming::from(grpc),
+                            async {
+                                let _ = stop_grpc_rx.await;
+                            },
+                        );
                     let app = Router::new()
                         .route("/v1/traces", post(export))
                         .with_state(state);
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = stop_rx.await;
-                        })
-                        .await;
+                    let http_server = axum::serve(http, app).with_graceful_shutdown(async {
+                        let _ = stop_rx.await;
+                        let _ = stop_grpc_tx.send(());
+                    });
+                    let _ = tokio::join!(http_server, grpc_server);
                 });
             })
             .map_err(|error| ReceiverError::Start(error.to_string()))?;
-        let address = ready_rx
+        let (address, grpc_address) = ready_rx
             .recv_timeout(Duration::from_secs(10))
             .map_err(|error| ReceiverError::Start(error.to_string()))?
             .map_err(ReceiverError::Start)?;
         Ok(Self {
             address,
+            grpc_address,
             shared,
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -115,6 +139,11 @@ impl OtlpReceiver {
     /// The base URL, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.address)
+    }
+
+    /// The OTLP/gRPC URL, for `OTEL_EXPORTER_OTLP_ENDPOINT` with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`.
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://{}", self.grpc_address)
     }
 
     /// The full traces URL, for `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
@@ -236,6 +265,27 @@ async fn export(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         Ok(request) => request,
         Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
     };
+    record(&shared, &request, content_type, received_at).await;
+    let response = ExportTraceServiceResponse::default();
+    if json {
+        let body = serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec());
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/x-protobuf")],
+            response.encode_to_vec(),
+        )
+            .into_response()
+    }
+}
+
+/// Stores the spans of one export request, after the configured delay.
+async fn record(
+    shared: &Shared,
+    request: &ExportTraceServiceRequest,
+    content_type: String,
+    received_at: Instant,
+) {
     shared
         .requests
         .lock()
@@ -266,15 +316,25 @@ async fn export(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         }
     }
     shared.arrived.notify_waiters();
-    let response = ExportTraceServiceResponse::default();
-    if json {
-        let body = serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec());
-        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-    } else {
-        (
-            [(header::CONTENT_TYPE, "application/x-protobuf")],
-            response.encode_to_vec(),
+}
+
+/// The OTLP/gRPC trace service, feeding the same store as the HTTP endpoint.
+struct GrpcSink(Arc<Shared>);
+
+#[tonic::async_trait]
+impl TraceService for GrpcSink {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let received_at = Instant::now();
+        record(
+            &self.0,
+            request.get_ref(),
+            "application/grpc".to_owned(),
+            received_at,
         )
-            .into_response()
+        .await;
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }

@@ -577,3 +577,35 @@ fn each_invalid_value_is_logged_once_with_variable_and_accepted_values() {
     );
     assert_eq!(telemetry.warnings().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_protocol_exports_through_the_otlp_grpc_feature() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = Pipeline::with_environment(MapEnvironment::from([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.grpc_endpoint()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_SERVICE_NAME", "e2e-grpc".to_owned()),
+    ]))
+    .install();
+    assert!(
+        telemetry.warnings().is_empty(),
+        "{:?}",
+        telemetry.warnings()
+    );
+    let engine = telemetry.engine().build();
+    let parent = traceparent("33333333333333333333333333333333", "4444444444444444");
+    engine
+        .invoke(&JobTrigger, job(Some(parent)), |_job| async {
+            Ok::<_, Infallible>(())
+        })
+        .await
+        .unwrap();
+    let span = receiver.wait_for_span("job", WAIT).await.unwrap();
+    assert_eq!(span.parent_span_id, "4444444444444444");
+    assert_eq!(
+        span.resource_attr("service.name"),
+        Some(&AttrValue::from("e2e-grpc"))
+    );
+    assert_eq!(receiver.request_content_types(), ["application/grpc"]);
+    telemetry.shutdown(WAIT).await.unwrap();
+}
