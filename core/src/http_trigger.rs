@@ -24,6 +24,13 @@ use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpec, Outcome, Tr
 
 /// The route template that matched a request (`/users/{id}`), for routers to put in the
 /// request's extensions. [`HttpTrigger`] uses it for `http.route` and the span name.
+///
+/// ```
+/// use otel_faas_core::HttpRoute;
+///
+/// let mut request = http::Request::get("/users/7").body(()).unwrap();
+/// request.extensions_mut().insert(HttpRoute("/users/{id}".to_owned()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRoute(pub String);
 

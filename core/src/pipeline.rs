@@ -40,6 +40,13 @@ use crate::resource::{ResourceDetector, build_resource};
 use crate::warning::ConfigWarning;
 
 /// Where finished spans go (`OTEL_TRACES_EXPORTER`).
+///
+/// ```
+/// use otel_faas_core::{MapEnvironment, PipelineConfig, TracesExporter};
+///
+/// let config = PipelineConfig::from_env(&MapEnvironment::from([("OTEL_TRACES_EXPORTER", "console")]));
+/// assert_eq!(config.exporters, [TracesExporter::Console]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TracesExporter {
@@ -50,6 +57,13 @@ pub enum TracesExporter {
 }
 
 /// The OTLP wire protocol (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+///
+/// ```
+/// use otel_faas_core::{MapEnvironment, OtlpProtocol, PipelineConfig};
+///
+/// let config = PipelineConfig::from_env(&MapEnvironment::from([("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]));
+/// assert_eq!(config.protocol, OtlpProtocol::HttpJson);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OtlpProtocol {
@@ -62,6 +76,18 @@ pub enum OtlpProtocol {
 }
 
 /// The sampler asked for by `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`.
+///
+/// ```
+/// use otel_faas_core::{MapEnvironment, PipelineConfig, SamplerConfig};
+///
+/// let env = MapEnvironment::from([
+///     ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+///     ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+/// ]);
+/// let sampler = PipelineConfig::from_env(&env).sampler;
+/// assert_eq!(sampler, SamplerConfig::ParentBasedTraceIdRatio(0.1));
+/// let _sdk_sampler = sampler.to_sampler();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum SamplerConfig {
@@ -599,6 +625,20 @@ impl IdGenerator for BoxedIdGenerator {
 }
 
 /// The installed pipeline: tracer provider, resource and propagation.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use otel_faas_core::{MapEnvironment, Pipeline};
+///
+/// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")])).install();
+/// let engine = telemetry.engine().build();
+/// // ... serve invocations with `engine` ...
+/// # drop(engine);
+/// telemetry.shutdown(Duration::from_secs(2)).await.unwrap();
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Telemetry {
     provider: SdkTracerProvider,

@@ -83,7 +83,8 @@ pub trait ResourceDetector: Send + Sync + fmt::Debug {
     }
 }
 
-/// Two detectors applied in order; built by [`ResourceDetector::and`].
+/// Two detectors applied in order; built by [`ResourceDetector::and`], whose documentation
+/// has an example.
 #[derive(Debug, Clone)]
 pub struct Chain<A, B> {
     first: A,
@@ -114,6 +115,14 @@ impl<D: ResourceDetector> ResourceDetector for Vec<D> {
 /// The standard variables: `OTEL_RESOURCE_ATTRIBUTES`, then `OTEL_SERVICE_NAME` on top.
 ///
 /// [`build_resource`] always applies it last; use it directly only to compose by hand.
+///
+/// ```
+/// use otel_faas_core::{MapEnvironment, OtelEnvResourceDetector, ResourceDetector};
+///
+/// let env = MapEnvironment::from([("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=prod")]);
+/// let resource = OtelEnvResourceDetector.detect(&env);
+/// assert_eq!(resource.get(&"deployment.environment.name".into()), Some("prod".into()));
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OtelEnvResourceDetector;
 
@@ -229,6 +238,14 @@ fn without_empty_strings(resource: &Resource) -> Resource {
 
 /// Lets any detector from the OpenTelemetry SDK or a contrib crate take part, as long as it
 /// reads nothing from the environment it is not handed.
+///
+/// ```
+/// use opentelemetry_sdk::resource::TelemetryResourceDetector;
+/// use otel_faas_core::{MapEnvironment, ResourceDetector, SdkDetector};
+///
+/// let resource = SdkDetector(TelemetryResourceDetector).detect(&MapEnvironment::default());
+/// assert_eq!(resource.get(&"telemetry.sdk.language".into()), Some("rust".into()));
+/// ```
 #[derive(Debug)]
 pub struct SdkDetector<D>(pub D);
 

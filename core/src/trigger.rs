@@ -15,6 +15,13 @@ use opentelemetry::{Context, KeyValue};
 use crate::propagation::Propagation;
 
 /// The `faas.trigger` values of the semantic conventions.
+///
+/// ```
+/// use otel_faas_core::{FaasTrigger, InvocationSpec};
+///
+/// let spec = InvocationSpec::new("orders process", FaasTrigger::PubSub);
+/// assert_eq!(spec.trigger().as_str(), "pubsub");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FaasTrigger {
@@ -90,10 +97,12 @@ impl InvocationContext {
         self
     }
 
-    /// Sets the deadline `time_left` from now.
+    /// Sets the deadline `time_left` from now. A deadline too far away to represent (a
+    /// platform sending garbage) is treated as no deadline rather than a panic.
     #[must_use]
-    pub fn with_deadline_in(self, time_left: Duration) -> Self {
-        self.with_deadline(Instant::now() + time_left)
+    pub fn with_deadline_in(mut self, time_left: Duration) -> Self {
+        self.deadline = Instant::now().checked_add(time_left);
+        self
     }
 
     /// Sets the deadline from a wall-clock time, as platforms send it (for instance
@@ -318,6 +327,15 @@ impl Outcome {
 }
 
 /// A failure reported by a response.
+///
+/// ```
+/// use otel_faas_core::Outcome;
+///
+/// let outcome = Outcome::failed("batch_item_failures", Some("2 of 10 records failed".to_owned()));
+/// let failure = outcome.failure().unwrap();
+/// assert_eq!(failure.error_type(), "batch_item_failures");
+/// assert_eq!(failure.description(), Some("2 of 10 records failed"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     error_type: String,
@@ -409,5 +427,25 @@ impl<E, R, A: TriggerAdapter<E, R> + ?Sized> TriggerAdapter<E, R> for std::sync:
     }
     fn outcome(&self, response: &R) -> Outcome {
         (**self).outcome(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_deadlines_do_not_panic() {
+        let far = InvocationContext::new().with_deadline_in(Duration::MAX);
+        assert_eq!(far.deadline(), None);
+        let epoch_max = SystemTime::UNIX_EPOCH + Duration::from_millis(u64::MAX);
+        let context = InvocationContext::new().with_deadline_at(epoch_max);
+        assert!(
+            context
+                .time_left()
+                .is_none_or(|left| left > Duration::from_secs(3600))
+        );
+        let past = InvocationContext::new().with_deadline_at(SystemTime::UNIX_EPOCH);
+        assert_eq!(past.time_left(), Some(Duration::ZERO));
     }
 }

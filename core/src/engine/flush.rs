@@ -15,6 +15,18 @@ use std::time::Duration;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 /// When the spans of an invocation are exported.
+///
+/// ```
+/// use std::time::Duration;
+/// use otel_faas_core::FlushPolicy;
+///
+/// // A platform that freezes the instance after the response: export first, within 1 s.
+/// let frozen_after_response = FlushPolicy::EndOfInvocation { budget: Duration::from_secs(1) };
+/// // A long-lived server: let the batch processor export on its schedule.
+/// let long_lived = FlushPolicy::Background;
+/// assert_ne!(frozen_after_response, long_lived);
+/// assert_eq!(FlushPolicy::default(), FlushPolicy::end_of_invocation());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FlushPolicy {
@@ -46,6 +58,14 @@ impl Default for FlushPolicy {
 }
 
 /// Why a flush did not complete.
+///
+/// ```
+/// use std::time::Duration;
+/// use otel_faas_core::FlushError;
+///
+/// let error = FlushError::Timeout(Duration::from_millis(300));
+/// assert!(error.to_string().contains("stay queued"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FlushError {

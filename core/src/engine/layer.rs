@@ -83,7 +83,7 @@ impl<S, A> Layer<S> for InvocationLayer<A> {
     }
 }
 
-/// The service [`InvocationLayer`] produces.
+/// The service [`InvocationLayer`] produces; see the layer for an example.
 pub struct InvocationService<S, A> {
     inner: S,
     engine: InvocationEngine,

@@ -47,6 +47,14 @@ pub const TIMEOUT_ERROR_TYPE: &str = "timeout";
 pub const PANIC_ERROR_TYPE: &str = "panic";
 
 /// A handler's panic, as an error: see [`InvocationEngine::invoke_catching`].
+///
+/// ```
+/// use otel_faas_core::HandlerPanic;
+///
+/// fn report<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a str> {
+///     error.downcast_ref::<HandlerPanic>().map(HandlerPanic::message)
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the handler panicked: {message}")]
 pub struct HandlerPanic {
@@ -117,6 +125,20 @@ impl fmt::Debug for InvocationEngine {
 }
 
 /// Configures an [`InvocationEngine`].
+///
+/// ```
+/// use std::time::Duration;
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use otel_faas_core::{ColdStart, FlushPolicy, InvocationEngine};
+///
+/// let provider = SdkTracerProvider::builder().build();
+/// let engine = InvocationEngine::builder(&provider)
+///     .flush_policy(FlushPolicy::EndOfInvocation { budget: Duration::from_millis(800) })
+///     .deadline_margin(Duration::from_millis(300))
+///     .cold_start(ColdStart::pre_initialized())
+///     .build();
+/// # drop(engine);
+/// ```
 #[derive(Debug)]
 pub struct EngineBuilder {
     provider: Option<SdkTracerProvider>,
@@ -205,8 +227,11 @@ impl InvocationEngine {
     ///
     /// A panic in the handler is recorded, the span is ended and flushed, and the panic is
     /// then resumed, so the runtime around the engine handles it exactly as it would without
-    /// the engine (lambda_runtime, for instance, reports it as an invocation error). Put a
-    /// panic-catching layer outside the engine to turn panics into responses instead.
+    /// the engine (lambda_runtime, for instance, reports it as an invocation error). Use
+    /// [`invoke_catching`](Self::invoke_catching) to get an error instead.
+    ///
+    /// Runs on a tokio runtime with the time driver enabled (the deadline watchdog and the
+    /// flush budget are tokio timers).
     pub async fn invoke<E, R, Err, A, F, Fut>(
         &self,
         adapter: &A,

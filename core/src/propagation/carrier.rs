@@ -30,6 +30,38 @@ pub trait Carrier {
 /// `set` cannot fail: a carrier that cannot take a value (a full SQS attribute set, a header
 /// value with bytes HTTP forbids) drops it and keeps the message, because telemetry must
 /// never fail the user's send. Such carriers record what they dropped in their own way.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState, TraceContextExt};
+/// use opentelemetry::Context;
+/// use otel_faas_core::{CarrierMut, CompositePropagation, Propagation};
+///
+/// /// Message attributes with a limit, as queues have.
+/// struct Attributes { values: HashMap<String, String>, dropped: Vec<String> }
+///
+/// impl CarrierMut for Attributes {
+///     fn set(&mut self, key: &str, value: String) {
+///         if self.values.len() < 10 {
+///             self.values.insert(key.to_owned(), value);
+///         } else {
+///             self.dropped.push(key.to_owned()); // keep the message, remember why
+///         }
+///     }
+/// }
+///
+/// let span = SpanContext::new(
+///     TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+///     SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+///     TraceFlags::SAMPLED,
+///     false,
+///     TraceState::default(),
+/// );
+/// let cx = Context::new().with_remote_span_context(span);
+/// let mut attributes = Attributes { values: HashMap::new(), dropped: Vec::new() };
+/// CompositePropagation::w3c().inject_into(&cx, &mut attributes);
+/// assert!(attributes.values.contains_key("traceparent"));
+/// ```
 pub trait CarrierMut {
     /// Stores `value` under `key`, replacing an earlier value.
     fn set(&mut self, key: &str, value: String);
@@ -168,6 +200,13 @@ impl<const N: usize> Carrier for Chained<'_, N> {
 }
 
 /// An empty carrier: for invocations that carry no context at all.
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+/// use otel_faas_core::{CompositePropagation, NoCarrier, Propagation};
+///
+/// assert!(!CompositePropagation::w3c().extract_from(&NoCarrier).has_active_span());
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoCarrier;
 

@@ -13,6 +13,15 @@ use crate::environment::Environment;
 use crate::warning::ConfigWarning;
 
 /// Builds a fresh propagator; registered under a name in a [`PropagatorRegistry`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use opentelemetry_sdk::propagation::BaggagePropagator;
+/// use otel_faas_core::PropagatorFactory;
+///
+/// let factory: PropagatorFactory = Arc::new(|| Box::new(BaggagePropagator::new()));
+/// let _propagator = factory();
+/// ```
 pub type PropagatorFactory =
     Arc<dyn Fn() -> Box<dyn TextMapPropagator + Send + Sync> + Send + Sync>;
 
@@ -147,6 +156,20 @@ impl PropagatorRegistry {
 /// Injection writes every format. Extraction runs each in turn on the growing context, so a
 /// later format that finds a valid context replaces what an earlier one found, which is the
 /// composite behaviour of every OpenTelemetry SDK.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use opentelemetry::trace::TraceContextExt;
+/// use otel_faas_core::{CompositePropagation, Propagation};
+///
+/// let propagation = CompositePropagation::w3c();
+/// assert_eq!(propagation.names(), ["tracecontext", "baggage"]);
+/// let carrier = HashMap::from([(
+///     "traceparent".to_owned(),
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+/// )]);
+/// assert!(propagation.extract_from(&carrier).span().span_context().is_remote());
+/// ```
 #[derive(Debug)]
 pub struct CompositePropagation {
     names: Vec<String>,
