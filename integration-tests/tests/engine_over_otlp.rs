@@ -609,3 +609,38 @@ async fn grpc_protocol_exports_through_the_otlp_grpc_feature() {
     assert_eq!(receiver.request_content_types(), ["application/grpc"]);
     telemetry.shutdown(WAIT).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_of_invocation_flush_never_waits_past_the_deadline() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    // A collector far slower than the time the invocation has left.
+    receiver.set_response_delay(Duration::from_secs(3));
+    let telemetry = telemetry(&receiver, &[]);
+    let engine = telemetry
+        .engine()
+        .flush_policy(FlushPolicy::EndOfInvocation {
+            budget: Duration::from_secs(10),
+        })
+        .deadline_margin(Duration::from_millis(100))
+        .build();
+    let deadline = Instant::now() + Duration::from_millis(600);
+    let context = InvocationContext::new().with_deadline(deadline);
+
+    engine
+        .invoke_with_context(&JobTrigger, job(None), context, |_job| async {
+            Ok::<_, Infallible>(())
+        })
+        .await
+        .unwrap();
+    let returned = Instant::now();
+    // The 10 s budget was cut to the time left; the 3 s export did not hold the response.
+    assert!(
+        returned <= deadline + Duration::from_millis(250),
+        "returned {:?} after the deadline",
+        returned - deadline
+    );
+    // The span was not lost: the export completes after the response.
+    let span = receiver.wait_for_span("job", WAIT).await.unwrap();
+    assert_eq!(span.status, StatusCode::Unset);
+    telemetry.shutdown(WAIT).await.unwrap();
+}
