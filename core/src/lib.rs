@@ -120,7 +120,7 @@ pub use propagation::{
 };
 pub use resource::{Chain, OtelEnvResourceDetector, ResourceDetector, SdkDetector, build_resource};
 pub use trigger::{
-    FaasTrigger, Failure, InvocationContext, InvocationSpec, Outcome, TriggerAdapter,
+    FaasTrigger, Failure, InnerSpan, InvocationContext, InvocationSpec, Outcome, TriggerAdapter,
 };
 pub use warning::ConfigWarning;
 

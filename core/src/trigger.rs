@@ -162,12 +162,86 @@ impl InvocationContext {
 /// ```
 #[derive(Debug, Clone)]
 pub struct InvocationSpec {
-    name: Cow<'static, str>,
-    kind: SpanKind,
-    trigger: FaasTrigger,
-    attributes: Vec<KeyValue>,
-    parent: Context,
-    links: Vec<Link>,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) kind: SpanKind,
+    pub(crate) trigger: FaasTrigger,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) parent: Context,
+    pub(crate) links: Vec<Link>,
+    pub(crate) inner: Option<InnerSpan>,
+}
+
+/// A span the engine starts inside the invocation span and makes current while the handler
+/// runs: for instance the CONSUMER span that processes a batch of messages, which the
+/// messaging conventions want as a child of the invocation span, linked to every producer.
+///
+/// ```
+/// use opentelemetry::KeyValue;
+/// use opentelemetry::trace::SpanKind;
+/// use otel_faas_core::{FaasTrigger, InnerSpan, InvocationSpec};
+///
+/// let spec = InvocationSpec::new("orders", FaasTrigger::PubSub).with_inner_span(
+///     InnerSpan::new("orders process", SpanKind::Consumer)
+///         .with_attribute(KeyValue::new("messaging.batch.message_count", 3)),
+/// );
+/// assert_eq!(spec.inner_span().unwrap().name(), "orders process");
+/// ```
+#[derive(Debug, Clone)]
+pub struct InnerSpan {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) kind: SpanKind,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) links: Vec<Link>,
+}
+
+impl InnerSpan {
+    /// A span named `name` of kind `kind`.
+    pub fn new(name: impl Into<Cow<'static, str>>, kind: SpanKind) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            attributes: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    /// Adds one attribute.
+    #[must_use]
+    pub fn with_attribute(mut self, attribute: KeyValue) -> Self {
+        self.attributes.push(attribute);
+        self
+    }
+
+    /// Adds attributes.
+    #[must_use]
+    pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.attributes.extend(attributes);
+        self
+    }
+
+    /// Adds links.
+    #[must_use]
+    pub fn with_links(mut self, links: impl IntoIterator<Item = Link>) -> Self {
+        self.links.extend(links);
+        self
+    }
+
+    /// The span name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The span kind.
+    pub fn kind(&self) -> &SpanKind {
+        &self.kind
+    }
+    /// The attributes.
+    pub fn attributes(&self) -> &[KeyValue] {
+        &self.attributes
+    }
+    /// The links.
+    pub fn links(&self) -> &[Link] {
+        &self.links
+    }
 }
 
 impl InvocationSpec {
@@ -181,7 +255,20 @@ impl InvocationSpec {
             attributes: Vec::new(),
             parent: Context::new(),
             links: Vec::new(),
+            inner: None,
         }
+    }
+
+    /// Runs the handler inside `inner`, a child of the invocation span.
+    #[must_use]
+    pub fn with_inner_span(mut self, inner: InnerSpan) -> Self {
+        self.inner = Some(inner);
+        self
+    }
+
+    /// The inner span, if the adapter asked for one.
+    pub fn inner_span(&self) -> Option<&InnerSpan> {
+        self.inner.as_ref()
     }
 
     /// Sets the span kind.
@@ -249,26 +336,6 @@ impl InvocationSpec {
     /// The links.
     pub fn links(&self) -> &[Link] {
         &self.links
-    }
-
-    pub(crate) fn into_parts(
-        self,
-    ) -> (
-        Cow<'static, str>,
-        SpanKind,
-        FaasTrigger,
-        Vec<KeyValue>,
-        Context,
-        Vec<Link>,
-    ) {
-        (
-            self.name,
-            self.kind,
-            self.trigger,
-            self.attributes,
-            self.parent,
-            self.links,
-        )
     }
 }
 

@@ -644,3 +644,82 @@ async fn the_end_of_invocation_flush_never_waits_past_the_deadline() {
     assert_eq!(span.status, StatusCode::Unset);
     telemetry.shutdown(WAIT).await.unwrap();
 }
+
+/// A batch trigger: the handler runs in a CONSUMER span linked to each message's producer.
+struct BatchTrigger;
+
+impl<R> TriggerAdapter<Vec<String>, R> for BatchTrigger {
+    fn invocation_spec(
+        &self,
+        batch: &Vec<String>,
+        _: &InvocationContext,
+        propagation: &dyn Propagation,
+    ) -> InvocationSpec {
+        let links = batch.iter().filter_map(|traceparent| {
+            let carrier = HashMap::from([("traceparent".to_owned(), traceparent.clone())]);
+            let cx = propagation.extract_from(&carrier);
+            let span_context = cx.span().span_context().clone();
+            span_context
+                .is_valid()
+                .then(|| opentelemetry::trace::Link::with_context(span_context))
+        });
+        InvocationSpec::new("batch", FaasTrigger::PubSub).with_inner_span(
+            otel_faas_core::InnerSpan::new(
+                "queue process",
+                opentelemetry::trace::SpanKind::Consumer,
+            )
+            .with_links(links.collect::<Vec<_>>()),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inner_span_sits_between_the_invocation_and_the_handler_and_shares_its_failure() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = telemetry(&receiver, &[]);
+    let engine = telemetry.engine().build();
+    let tracer = telemetry.tracer("app");
+    let batch = vec![
+        traceparent("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "1111111111111111"),
+        "garbage".to_owned(),
+        traceparent("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "2222222222222222"),
+    ];
+    let result = engine
+        .invoke(&BatchTrigger, batch, |_batch| async move {
+            let _work = tracer.start_with_context("handle", &Context::current());
+            Err::<(), _>(PaymentDeclined(1))
+        })
+        .await;
+    assert!(result.is_err());
+
+    let spans = receiver.wait_for_spans(3, WAIT).await.unwrap();
+    let invocation = spans.iter().find(|s| s.name == "batch").unwrap();
+    let inner = spans.iter().find(|s| s.name == "queue process").unwrap();
+    let handler = spans.iter().find(|s| s.name == "handle").unwrap();
+    assert_eq!(invocation.kind, SpanKind::Server);
+    assert_eq!(inner.kind, SpanKind::Consumer);
+    assert_eq!(inner.parent_span_id, invocation.span_id);
+    assert_eq!(handler.parent_span_id, inner.span_id);
+    let linked: Vec<(&str, &str)> = inner
+        .links
+        .iter()
+        .map(|l| (l.trace_id.as_str(), l.span_id.as_str()))
+        .collect();
+    assert_eq!(
+        linked,
+        [
+            ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "1111111111111111"),
+            ("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "2222222222222222"),
+        ]
+    );
+    for span in [invocation, inner] {
+        assert_eq!(span.status, StatusCode::Error, "{}", span.name);
+        assert_eq!(
+            span.attr_str("error.type"),
+            Some("engine_over_otlp::PaymentDeclined")
+        );
+    }
+    assert!(invocation.event("exception").is_some());
+    assert!(inner.end_unix_nanos <= invocation.end_unix_nanos);
+    telemetry.shutdown(WAIT).await.unwrap();
+}

@@ -353,7 +353,7 @@ impl InvocationEngine {
         Err: fmt::Display,
     {
         let invocation = self.start(adapter, &event, &context);
-        let cx = invocation.cx.clone();
+        let cx = invocation.spans.handler_cx().clone();
         let future = {
             // Some services do work in `call` itself, before the first poll.
             let _current = cx.clone().attach();
@@ -381,25 +381,40 @@ impl InvocationEngine {
     where
         A: TriggerAdapter<E, R> + ?Sized,
     {
-        let spec = adapter.invocation_spec(event, context, self.inner.propagation.as_ref());
-        let (name, kind, trigger, mut attributes, parent, links) = spec.into_parts();
-        attributes.push(KeyValue::new(FAAS_TRIGGER, trigger.as_str()));
-        attributes.push(KeyValue::new(FAAS_COLDSTART, self.inner.cold_start.take()));
+        let mut spec = adapter.invocation_spec(event, context, self.inner.propagation.as_ref());
+        spec.attributes
+            .push(KeyValue::new(FAAS_TRIGGER, spec.trigger.as_str()));
+        spec.attributes
+            .push(KeyValue::new(FAAS_COLDSTART, self.inner.cold_start.take()));
         if let Some(id) = context.invocation_id() {
-            attributes.push(KeyValue::new(FAAS_INVOCATION_ID, id.to_owned()));
+            spec.attributes
+                .push(KeyValue::new(FAAS_INVOCATION_ID, id.to_owned()));
         }
         let tracer = &self.inner.tracer;
         let span = tracer
-            .span_builder(name)
-            .with_kind(kind)
-            .with_attributes(attributes)
-            .with_links(links)
-            .start_with_context(tracer, &parent);
-        let cx = parent.with_span(span);
+            .span_builder(spec.name)
+            .with_kind(spec.kind)
+            .with_attributes(spec.attributes)
+            .with_links(spec.links)
+            .start_with_context(tracer, &spec.parent);
+        let invocation_cx = spec.parent.with_span(span);
+        let inner_cx = spec.inner.map(|inner| {
+            let span = tracer
+                .span_builder(inner.name)
+                .with_kind(inner.kind)
+                .with_attributes(inner.attributes)
+                .with_links(inner.links)
+                .start_with_context(tracer, &invocation_cx);
+            invocation_cx.with_span(span)
+        });
+        let spans = Spans {
+            invocation: invocation_cx,
+            inner: inner_cx,
+        };
         let ended = Arc::new(AtomicBool::new(false));
         let watchdog = context.deadline().map(|deadline| {
             let watchdog = Watchdog {
-                cx: cx.clone(),
+                spans: spans.clone(),
                 ended: Arc::clone(&ended),
                 flusher: self.inner.flusher.clone(),
                 deadline,
@@ -408,7 +423,7 @@ impl InvocationEngine {
             tokio::spawn(watchdog.run())
         });
         Invocation {
-            cx,
+            spans,
             ended,
             flusher: self.inner.flusher.clone(),
             watchdog,
@@ -447,76 +462,111 @@ enum Ended {
     Panic(String),
 }
 
-/// One running invocation: its context and who ends its span.
+/// The spans of one invocation: the invocation span and, if the adapter asked for one, the
+/// inner span the handler runs in.
+#[derive(Clone)]
+struct Spans {
+    invocation: Context,
+    inner: Option<Context>,
+}
+
+impl Spans {
+    /// The context the handler runs in: the innermost span.
+    fn handler_cx(&self) -> &Context {
+        self.inner.as_ref().unwrap_or(&self.invocation)
+    }
+
+    /// Records how the handler ended. Response attributes and the exception event go on the
+    /// invocation span; an inner span gets the same status and `error.type`.
+    fn record(&self, ended: Ended) {
+        let failure = match ended {
+            Ended::Outcome(outcome) => {
+                let span = self.invocation.span();
+                span.set_attributes(outcome.attributes().iter().cloned());
+                outcome.failure().map(|failure| {
+                    let description = failure.description().unwrap_or_default().to_owned();
+                    (failure.error_type().to_owned(), description)
+                })
+            }
+            Ended::Error {
+                error_type,
+                message,
+            } => {
+                record_exception(&self.invocation, &error_type, &message);
+                Some((error_type, message))
+            }
+            Ended::Panic(message) => {
+                record_exception(&self.invocation, PANIC_ERROR_TYPE, &message);
+                Some((PANIC_ERROR_TYPE.to_owned(), message))
+            }
+        };
+        if let Some((error_type, description)) = failure {
+            for cx in self.inner.iter().chain([&self.invocation]) {
+                let span = cx.span();
+                span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
+                span.set_status(Status::error(description.clone()));
+            }
+        }
+    }
+
+    /// Ends the inner span, then the invocation span.
+    fn end(&self) {
+        if let Some(inner) = &self.inner {
+            inner.span().end();
+        }
+        self.invocation.span().end();
+    }
+}
+
+/// One running invocation: its spans and who ends them.
 struct Invocation {
-    cx: Context,
-    /// Set by whichever ends the span first: the invocation or its watchdog.
+    spans: Spans,
+    /// Set by whichever ends the spans first: the invocation or its watchdog.
     ended: Arc<AtomicBool>,
     flusher: Flusher,
     watchdog: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Invocation {
-    /// Records how the handler ended and ends the span, unless the watchdog already did.
-    /// Returns the flush ticket when this call ended the span.
+    /// Records how the handler ended and ends the spans, unless the watchdog already did.
+    /// Returns the flush ticket when this call ended them.
     fn finish(&self, ended: Ended) -> Option<u64> {
         if self.ended.swap(true, Ordering::AcqRel) {
             return None;
         }
-        let span = self.cx.span();
-        match ended {
-            Ended::Outcome(outcome) => {
-                span.set_attributes(outcome.attributes().iter().cloned());
-                if let Some(failure) = outcome.failure() {
-                    span.set_attribute(KeyValue::new(ERROR_TYPE, failure.error_type().to_owned()));
-                    span.set_status(Status::error(
-                        failure.description().unwrap_or_default().to_owned(),
-                    ));
-                }
-            }
-            Ended::Error {
-                error_type,
-                message,
-            } => record_exception(&self.cx, error_type, message),
-            Ended::Panic(message) => {
-                record_exception(&self.cx, PANIC_ERROR_TYPE.to_owned(), message)
-            }
-        }
-        span.end();
+        self.spans.record(ended);
+        self.spans.end();
         Some(self.flusher.span_ended())
     }
 }
 
 impl Drop for Invocation {
-    /// A dropped invocation future (a client that hung up) still ends its span and stops
+    /// A dropped invocation future (a client that hung up) still ends its spans and stops
     /// its watchdog, so nothing outlives the request.
     fn drop(&mut self) {
         if let Some(watchdog) = self.watchdog.take() {
             watchdog.abort();
         }
         if !self.ended.swap(true, Ordering::AcqRel) {
-            self.cx.span().end();
+            self.spans.end();
             self.flusher.span_ended();
         }
     }
 }
 
-fn record_exception(cx: &Context, error_type: String, message: String) {
-    let span = cx.span();
-    span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
-    span.add_event(
+fn record_exception(cx: &Context, error_type: &str, message: &str) {
+    cx.span().add_event(
         "exception",
         vec![
-            KeyValue::new(EXCEPTION_TYPE, error_type),
-            KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
+            KeyValue::new(EXCEPTION_TYPE, error_type.to_owned()),
+            KeyValue::new(EXCEPTION_MESSAGE, message.to_owned()),
         ],
     );
-    span.set_status(Status::error(message));
 }
 
-/// Ends and exports a span whose handler is about to be stopped by the platform.
+/// Ends and exports the spans of an invocation that is about to be stopped by the platform.
 struct Watchdog {
-    cx: Context,
+    spans: Spans,
     ended: Arc<AtomicBool>,
     flusher: Flusher,
     deadline: Instant,
@@ -533,15 +583,14 @@ impl Watchdog {
         if self.ended.swap(true, Ordering::AcqRel) {
             return;
         }
-        record_exception(
-            &self.cx,
-            TIMEOUT_ERROR_TYPE.to_owned(),
-            format!(
+        self.spans.record(Ended::Error {
+            error_type: TIMEOUT_ERROR_TYPE.to_owned(),
+            message: format!(
                 "the invocation was still running {} ms before its deadline",
                 self.margin.as_millis()
             ),
-        );
-        self.cx.span().end();
+        });
+        self.spans.end();
         let ticket = self.flusher.span_ended();
         let budget = self.deadline.saturating_duration_since(Instant::now());
         if let Err(error) = self.flusher.flush_ticket(ticket, budget).await {
