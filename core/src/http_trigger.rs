@@ -11,16 +11,11 @@
 
 use std::sync::Arc;
 
-use http::{Method, Request, Response};
-use opentelemetry::KeyValue;
-use opentelemetry_semantic_conventions::attribute::{
-    CLIENT_ADDRESS, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
-    HTTP_ROUTE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY,
-    URL_SCHEME, USER_AGENT_ORIGINAL,
-};
+use http::{Request, Response};
 
+use crate::http_semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};
 use crate::propagation::{Carrier, Chained, Propagation};
-use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpec, Outcome, TriggerAdapter};
+use crate::trigger::{InvocationContext, InvocationSpec, Outcome, TriggerAdapter};
 
 /// The route template that matched a request (`/users/{id}`), for routers to put in the
 /// request's extensions. [`HttpTrigger`] uses it for `http.route` and the span name.
@@ -126,32 +121,7 @@ impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for HttpTrigger {
     ) -> InvocationSpec {
         let headers = request.headers();
         let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-        let mut attributes = Vec::with_capacity(12);
-
-        let (method, known) = normalized_method(request.method());
-        attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
-        if !known {
-            attributes.push(KeyValue::new(
-                HTTP_REQUEST_METHOD_ORIGINAL,
-                request.method().as_str().to_owned(),
-            ));
-        }
-        let route = self.route_of(request.extensions());
-        let name = match (&route, known) {
-            (Some(route), true) => format!("{method} {route}"),
-            (None, true) => method.to_owned(),
-            (Some(route), false) => format!("HTTP {route}"),
-            (None, false) => "HTTP".to_owned(),
-        };
-        if let Some(route) = route {
-            attributes.push(KeyValue::new(HTTP_ROUTE, route));
-        }
-
         let uri = request.uri();
-        attributes.push(KeyValue::new(URL_PATH, uri.path().to_owned()));
-        if let Some(query) = uri.query().filter(|q| !q.is_empty()) {
-            attributes.push(KeyValue::new(URL_QUERY, redact_query(query)));
-        }
         let scheme = uri
             .scheme_str()
             .or_else(|| {
@@ -159,117 +129,38 @@ impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for HttpTrigger {
                     .and_then(|p| p.split(',').next())
                     .map(str::trim)
             })
-            .unwrap_or(self.default_scheme.unwrap_or("http"))
-            .to_ascii_lowercase();
-
-        let authority = uri
+            .unwrap_or(self.default_scheme.unwrap_or("http"));
+        let mut attributes = HttpServerAttributes::new(request.method().as_str())
+            .route(self.route_of(request.extensions()))
+            .path(uri.path())
+            .query(uri.query().unwrap_or_default())
+            .scheme(scheme);
+        if let Some(authority) = uri
             .authority()
             .map(|a| a.as_str())
-            .or_else(|| header("host"));
-        if let Some((host, port)) = authority.and_then(split_host_port) {
-            attributes.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
-            if let Some(port) = port.or(match scheme.as_str() {
-                "https" => Some(443),
-                "http" => Some(80),
-                _ => None,
-            }) {
-                attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
-            }
+            .or_else(|| header("host"))
+        {
+            attributes = attributes.authority(authority);
         }
-        attributes.push(KeyValue::new(URL_SCHEME, scheme));
-
-        if let Some(client) = client_address(headers) {
-            attributes.push(KeyValue::new(CLIENT_ADDRESS, client));
+        if let Some(client) = forwarded_client_address(header) {
+            attributes = attributes.client_address(client);
         }
         if let Some(agent) = header("user-agent") {
-            attributes.push(KeyValue::new(USER_AGENT_ORIGINAL, agent.to_owned()));
+            attributes = attributes.user_agent(agent);
         }
         if let Some(version) = protocol_version(request.version()) {
-            attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+            attributes = attributes.protocol_version(version);
         }
-
         // The request's own headers first, then whatever the platform delivered beside it.
         let carrier = Chained::new([headers as &dyn Carrier, context.carrier()]);
-        InvocationSpec::new(name, FaasTrigger::Http)
-            .with_attributes(attributes)
+        attributes
+            .into_spec()
             .with_parent(propagation.extract_from(&carrier))
     }
 
     fn outcome(&self, response: &Response<RB>) -> Outcome {
-        let status = response.status();
-        let outcome = if status.is_server_error() {
-            Outcome::failed(status.as_str(), None)
-        } else {
-            Outcome::success()
-        };
-        outcome.with_attribute(KeyValue::new(
-            HTTP_RESPONSE_STATUS_CODE,
-            i64::from(status.as_u16()),
-        ))
+        http_response_outcome(response.status().as_u16())
     }
-}
-
-/// The conventions' method value and whether the method is a known one; unknown methods are
-/// reported as `_OTHER` so that a client cannot blow up the cardinality.
-fn normalized_method(method: &Method) -> (&'static str, bool) {
-    let known = match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::CONNECT => "CONNECT",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::PATCH => "PATCH",
-        _ => return ("_OTHER", false),
-    };
-    (known, true)
-}
-
-/// Splits `host[:port]`, including bracketed IPv6 literals. `None` for an empty host.
-pub(crate) fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
-    let authority = authority.rsplit('@').next().unwrap_or(authority).trim();
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) if !host.contains(':') => (host, Some(port)),
-            _ => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some((host, port.and_then(|p| p.parse().ok())))
-}
-
-/// The original client: the first `X-Forwarded-For` hop, else the `for=` of `Forwarded`.
-fn client_address(headers: &http::HeaderMap) -> Option<String> {
-    if let Some(first) = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-    {
-        return Some(first.to_owned());
-    }
-    let forwarded = headers.get("forwarded")?.to_str().ok()?;
-    let element = forwarded.split(',').next()?;
-    element.split(';').find_map(|pair| {
-        let (key, value) = pair.trim().split_once('=')?;
-        if !key.eq_ignore_ascii_case("for") {
-            return None;
-        }
-        let value = value.trim_matches('"');
-        let host = match value.strip_prefix('[') {
-            Some(v6) => v6.split(']').next()?,
-            None => value.split(':').next()?,
-        };
-        (!host.is_empty()).then(|| host.to_owned())
-    })
 }
 
 fn protocol_version(version: http::Version) -> Option<&'static str> {
@@ -281,21 +172,6 @@ fn protocol_version(version: http::Version) -> Option<&'static str> {
         http::Version::HTTP_3 => Some("3"),
         _ => None,
     }
-}
-
-/// Query parameters whose values the conventions require to be redacted.
-const CREDENTIAL_PARAMETERS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
-
-/// Replaces credential values in a raw query string, keeping everything else byte for byte.
-pub(crate) fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if CREDENTIAL_PARAMETERS.contains(&key) => format!("{key}=REDACTED"),
-            _ => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 #[cfg(test)]
@@ -400,21 +276,7 @@ mod tests {
         );
         assert_eq!(
             outcome(201).attributes()[0],
-            KeyValue::new("http.response.status_code", 201_i64)
+            opentelemetry::KeyValue::new("http.response.status_code", 201_i64)
         );
-    }
-
-    #[test]
-    fn forwarded_and_ipv6_hosts_parse() {
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            "forwarded",
-            "for=\"[2001:db8::1]:4711\";proto=https".parse().unwrap(),
-        );
-        assert_eq!(client_address(&headers).as_deref(), Some("2001:db8::1"));
-        assert_eq!(split_host_port("[::1]:8080"), Some(("::1", Some(8080))));
-        assert_eq!(split_host_port("example.com"), Some(("example.com", None)));
-        assert_eq!(split_host_port(""), None);
-        assert_eq!(split_host_port("host:notaport"), Some(("host", None)));
     }
 }

@@ -98,6 +98,7 @@
 
 mod engine;
 mod environment;
+mod http_semconv;
 mod http_trigger;
 mod pipeline;
 mod propagation;
@@ -110,6 +111,7 @@ pub use engine::{
     InvocationLayer, InvocationService, PANIC_ERROR_TYPE, TIMEOUT_ERROR_TYPE,
 };
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
+pub use http_semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};
 pub use http_trigger::{HttpRoute, HttpTrigger};
 pub use pipeline::{
     OtlpProtocol, Pipeline, PipelineConfig, SamplerConfig, Telemetry, TracesExporter,
