@@ -197,10 +197,10 @@ impl HttpServerAttributes {
             Some("http") => Some(80),
             _ => None,
         };
-        if self.server_address.is_some() {
-            if let Some(port) = self.server_port.or(default_port) {
-                attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
-            }
+        if self.server_address.is_some()
+            && let Some(port) = self.server_port.or(default_port)
+        {
+            attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
         attributes
     }
