@@ -108,7 +108,7 @@ mod warning;
 
 pub use engine::{
     ColdStart, EngineBuilder, FlushError, FlushPolicy, Flusher, HandlerPanic, InvocationEngine,
-    InvocationLayer, InvocationService, PANIC_ERROR_TYPE, TIMEOUT_ERROR_TYPE,
+    InvocationLayer, InvocationScope, InvocationService, PANIC_ERROR_TYPE, TIMEOUT_ERROR_TYPE,
 };
 pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
 pub use http_semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};

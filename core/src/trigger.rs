@@ -259,6 +259,13 @@ impl InvocationSpec {
         }
     }
 
+    /// Renames the span (a platform wrapper applies its naming rule to every trigger).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// Runs the handler inside `inner`, a child of the invocation span.
     #[must_use]
     pub fn with_inner_span(mut self, inner: InnerSpan) -> Self {

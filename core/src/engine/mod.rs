@@ -46,6 +46,69 @@ pub const TIMEOUT_ERROR_TYPE: &str = "timeout";
 /// class, so the conventions' "exception type" is this fixed value.
 pub const PANIC_ERROR_TYPE: &str = "panic";
 
+/// The engine's tracer and propagation, available to code running inside an invocation.
+///
+/// The engine puts it into the context every handler runs in, so that helpers — a span per
+/// message of a batch, context injection into an outgoing request — record with the same
+/// pipeline as the invocation, without a global tracer provider.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use opentelemetry::trace::{Tracer, TraceContextExt};
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+/// use otel_faas_core::{FaasTrigger, InvocationContext, InvocationEngine, InvocationScope, InvocationSpec, Propagation, TriggerAdapter};
+///
+/// struct Job;
+/// impl TriggerAdapter<(), ()> for Job {
+///     fn invocation_spec(&self, _: &(), _: &InvocationContext, _: &dyn Propagation) -> InvocationSpec {
+///         InvocationSpec::new("job", FaasTrigger::Other)
+///     }
+/// }
+///
+/// let exporter = InMemorySpanExporter::default();
+/// let provider = SdkTracerProvider::builder().with_batch_exporter(exporter.clone()).build();
+/// let engine = InvocationEngine::builder(&provider).build();
+/// engine.invoke(&Job, (), |_| async {
+///     let scope = InvocationScope::current().expect("inside an invocation");
+///     let _step = scope.tracer().start("step");
+///     Ok::<_, std::convert::Infallible>(())
+/// }).await.unwrap();
+/// assert!(InvocationScope::current().is_none());
+/// assert_eq!(exporter.get_finished_spans().unwrap().len(), 2);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct InvocationScope {
+    tracer: SdkTracer,
+    propagation: Arc<dyn Propagation>,
+}
+
+impl fmt::Debug for InvocationScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvocationScope")
+            .field("propagation", &self.propagation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InvocationScope {
+    /// The scope of the invocation running on this task, if any.
+    pub fn current() -> Option<Self> {
+        Context::current().get::<Self>().cloned()
+    }
+
+    /// The engine's tracer.
+    pub fn tracer(&self) -> &SdkTracer {
+        &self.tracer
+    }
+
+    /// The engine's propagation.
+    pub fn propagation(&self) -> &Arc<dyn Propagation> {
+        &self.propagation
+    }
+}
+
 /// A handler's panic, as an error: see [`InvocationEngine::invoke_catching`].
 ///
 /// ```
@@ -391,13 +454,19 @@ impl InvocationEngine {
                 .push(KeyValue::new(FAAS_INVOCATION_ID, id.to_owned()));
         }
         let tracer = &self.inner.tracer;
+        // Helpers inside the handler (per-message spans, outgoing injection) find the
+        // engine's tracer and propagation here instead of in a global.
+        let parent = spec.parent.with_value(InvocationScope {
+            tracer: tracer.clone(),
+            propagation: Arc::clone(&self.inner.propagation),
+        });
         let span = tracer
             .span_builder(spec.name)
             .with_kind(spec.kind)
             .with_attributes(spec.attributes)
             .with_links(spec.links)
-            .start_with_context(tracer, &spec.parent);
-        let invocation_cx = spec.parent.with_span(span);
+            .start_with_context(tracer, &parent);
+        let invocation_cx = parent.with_span(span);
         let inner_cx = spec.inner.map(|inner| {
             let span = tracer
                 .span_builder(inner.name)
