@@ -1,0 +1,278 @@
+//! X-Ray trace headers: the `xray` and `xray-lambda` propagators, and X-Ray-compatible ids.
+//!
+//! Parsing and formatting of the `X-Amzn-Trace-Id` header are reused from
+//! `opentelemetry-aws`. What these wrappers add is strictness: `opentelemetry-aws` turns a
+//! header without `Parent` (as an ALB sends) into an *invalid* span context that then
+//! overwrites a valid one found by an earlier propagator. Here a header that does not yield
+//! a complete, valid context is ignored — never trusted partially.
+
+use opentelemetry::Context;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry_aws::trace::xray_propagator::{span_context_from_str, span_context_to_string};
+use otel_faas_core::PropagatorRegistry;
+
+pub use opentelemetry_aws::trace::XrayIdGenerator;
+
+/// The HTTP header X-Ray uses.
+pub const XRAY_HEADER: &str = "x-amzn-trace-id";
+
+/// The carrier key under which [`Lambda`](crate::Lambda) hands the invocation's own trace
+/// header (the Runtime API's `Lambda-Runtime-Trace-Id`) to propagators. Only
+/// [`XrayLambdaPropagator`] reads it.
+pub const LAMBDA_TRACE_HEADER: &str = "lambda-runtime-trace-id";
+
+fn parse_valid(header: Option<&str>) -> Option<SpanContext> {
+    span_context_from_str(header?.trim()).filter(SpanContext::is_valid)
+}
+
+/// The `xray` propagator: the `X-Amzn-Trace-Id` header of the carrier.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use opentelemetry::trace::TraceContextExt;
+/// use otel_faas_aws::XrayPropagator;
+/// use otel_faas_core::Propagation;
+///
+/// let headers = HashMap::from([(
+///     "x-amzn-trace-id".to_owned(),
+///     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
+/// )]);
+/// let cx = XrayPropagator::new().extract_from(&headers);
+/// assert_eq!(cx.span().span_context().trace_id().to_string(), "5759e988bd862e3fe1be46a994272793");
+///
+/// // An ALB's header has no Parent: it is not a parent.
+/// let alb = HashMap::from([("x-amzn-trace-id".to_owned(), "Root=1-67891233-abcdef012345678912345678".to_owned())]);
+/// assert!(!XrayPropagator::new().extract_from(&alb).has_active_span());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct XrayPropagator;
+
+impl XrayPropagator {
+    /// The propagator.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl TextMapPropagator for XrayPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        if let Some(header) = span_context_to_string(cx.span().span_context()) {
+            injector.set(XRAY_HEADER, header);
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        match parse_valid(extractor.get(XRAY_HEADER)) {
+            Some(span_context) => cx.with_remote_span_context(span_context),
+            None => cx.clone(),
+        }
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(xray_fields())
+    }
+}
+
+fn xray_fields() -> &'static [String] {
+    static XRAY_FIELDS: std::sync::OnceLock<[String; 1]> = std::sync::OnceLock::new();
+    XRAY_FIELDS.get_or_init(|| [XRAY_HEADER.to_owned()])
+}
+
+/// The `xray-lambda` propagator, with the semantics of the conventions: a valid context
+/// from the carrier (or from a propagator listed before it) wins; only without one does the
+/// invocation's own Lambda trace header become the parent.
+///
+/// The Lambda header is read from the carrier key [`LAMBDA_TRACE_HEADER`], which
+/// [`Lambda`](crate::Lambda) fills from the invocation context — never from the
+/// `_X_AMZN_TRACE_ID` variable, which concurrent invocations would overwrite.
+///
+/// **`Sampled=0`.** Lambda sends a trace header with every invocation, also when X-Ray
+/// active tracing is off, and then it says `Sampled=0`. Trusting it would make a
+/// parent-based sampler drop every trace of a function that does not use X-Ray — silently.
+/// So by default a Lambda header that says `Sampled=0` is ignored: the invocation starts a
+/// new trace and `OTEL_TRACES_SAMPLER` decides. A function that uses X-Ray active tracing
+/// and wants X-Ray's "not sampled" honoured uses [`XrayLambdaPropagator::honoring_unsampled`].
+/// Headers from callers (the carrier) are always honoured as they are.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use opentelemetry::trace::TraceContextExt;
+/// use otel_faas_aws::{LAMBDA_TRACE_HEADER, XrayLambdaPropagator};
+/// use otel_faas_core::Propagation;
+///
+/// let lambda_header = |sampled: &str| HashMap::from([(
+///     LAMBDA_TRACE_HEADER.to_owned(),
+///     format!("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled={sampled}"),
+/// )]);
+/// let propagator = XrayLambdaPropagator::new();
+/// assert!(propagator.extract_from(&lambda_header("1")).span().span_context().is_sampled());
+/// // Active tracing off: no parent, so the function's own sampler decides.
+/// assert!(!propagator.extract_from(&lambda_header("0")).has_active_span());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct XrayLambdaPropagator {
+    honor_unsampled: bool,
+}
+
+impl XrayLambdaPropagator {
+    /// The propagator, ignoring a Lambda header that says `Sampled=0`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Honours a Lambda header that says `Sampled=0`, for functions that run X-Ray active
+    /// tracing and want its sampling decision to stand.
+    pub fn honoring_unsampled() -> Self {
+        Self {
+            honor_unsampled: true,
+        }
+    }
+}
+
+impl TextMapPropagator for XrayLambdaPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        XrayPropagator.inject_context(cx, injector);
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let from_carrier = XrayPropagator.extract_with_context(cx, extractor);
+        if from_carrier.span().span_context().is_valid() {
+            return from_carrier;
+        }
+        match parse_valid(extractor.get(LAMBDA_TRACE_HEADER)) {
+            Some(span_context) if span_context.is_sampled() || self.honor_unsampled => {
+                cx.with_remote_span_context(span_context)
+            }
+            _ => cx.clone(),
+        }
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(xray_fields())
+    }
+}
+
+/// Registers `xray` and `xray-lambda` in `registry`, so `OTEL_PROPAGATORS` can name them.
+///
+/// ```
+/// use otel_faas_core::{MapEnvironment, PropagatorRegistry};
+///
+/// let mut registry = PropagatorRegistry::new();
+/// otel_faas_aws::register_propagators(&mut registry);
+/// let env = MapEnvironment::from([("OTEL_PROPAGATORS", "tracecontext,xray-lambda")]);
+/// let (propagation, warnings) = registry.from_env(&env);
+/// assert!(warnings.is_empty());
+/// assert_eq!(propagation.names(), ["tracecontext", "xray-lambda"]);
+/// ```
+pub fn register_propagators(registry: &mut PropagatorRegistry) {
+    registry.register("xray", || Box::new(XrayPropagator::new()));
+    registry.register("xray-lambda", || Box::new(XrayLambdaPropagator::new()));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
+    use otel_faas_core::{MapEnvironment, Propagation};
+
+    use super::*;
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+    fn carrier(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn composite(names: &str) -> otel_faas_core::CompositePropagation {
+        let mut registry = PropagatorRegistry::new();
+        register_propagators(&mut registry);
+        registry.from_env(&MapEnvironment::from([("OTEL_PROPAGATORS", names)])).0
+    }
+
+    fn trace_id(cx: &Context) -> String {
+        cx.span().span_context().trace_id().to_string()
+    }
+
+    #[test]
+    fn an_alb_header_without_parent_does_not_erase_a_valid_traceparent() {
+        let headers = carrier(&[
+            ("traceparent", TRACEPARENT),
+            ("x-amzn-trace-id", "Root=1-67891233-abcdef012345678912345678"),
+        ]);
+        let cx = composite("tracecontext,xray").extract_from(&headers);
+        assert_eq!(trace_id(&cx), "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+
+    #[test]
+    fn invalid_xray_headers_are_ignored_whole() {
+        for bad in [
+            "",
+            "Root=garbage;Parent=53995c3f42cd8ad8;Sampled=1",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=zz;Sampled=1",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=0000000000000000",
+            "Parent=53995c3f42cd8ad8",
+        ] {
+            let cx = XrayPropagator.extract_from(&carrier(&[("x-amzn-trace-id", bad)]));
+            assert!(!cx.span().span_context().is_valid(), "{bad:?} was trusted");
+        }
+    }
+
+    #[test]
+    fn xray_lambda_prefers_the_carrier_then_the_lambda_header() {
+        let lambda = "Root=1-11111111-222222222222222222222222;Parent=3333333333333333;Sampled=1";
+        let propagation = composite("tracecontext,xray-lambda");
+        // A traceparent from the caller wins over the Lambda header.
+        let cx = propagation.extract_from(&carrier(&[("traceparent", TRACEPARENT), (LAMBDA_TRACE_HEADER, lambda)]));
+        assert_eq!(trace_id(&cx), "4bf92f3577b34da6a3ce929d0e0e4736");
+        // So does a caller's X-Ray header.
+        let cx = propagation.extract_from(&carrier(&[("x-amzn-trace-id", XRAY), (LAMBDA_TRACE_HEADER, lambda)]));
+        assert_eq!(trace_id(&cx), "5759e988bd862e3fe1be46a994272793");
+        // Without either, the Lambda header is the parent.
+        let cx = propagation.extract_from(&carrier(&[(LAMBDA_TRACE_HEADER, lambda)]));
+        assert_eq!(trace_id(&cx), "11111111222222222222222222222222");
+        assert_eq!(cx.span().span_context().span_id().to_string(), "3333333333333333");
+    }
+
+    #[test]
+    fn plain_xray_never_reads_the_lambda_header() {
+        let lambda = "Root=1-11111111-222222222222222222222222;Parent=3333333333333333;Sampled=1";
+        let cx = XrayPropagator.extract_from(&carrier(&[(LAMBDA_TRACE_HEADER, lambda)]));
+        assert!(!cx.has_active_span());
+    }
+
+    #[test]
+    fn unsampled_lambda_header_policy() {
+        let lambda = "Root=1-11111111-222222222222222222222222;Parent=3333333333333333;Sampled=0";
+        let headers = carrier(&[(LAMBDA_TRACE_HEADER, lambda)]);
+        assert!(!XrayLambdaPropagator::new().extract_from(&headers).has_active_span());
+        let honored = XrayLambdaPropagator::honoring_unsampled().extract_from(&headers);
+        assert!(honored.span().span_context().is_valid());
+        assert!(!honored.span().span_context().is_sampled());
+        // A caller's unsampled X-Ray header is the caller's decision and stands.
+        let caller = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+        let headers = carrier(&[("X-Amzn-Trace-Id", caller), (LAMBDA_TRACE_HEADER, lambda)]);
+        let cx = XrayLambdaPropagator::new().extract_from(&otel_faas_core::IgnoreCase(&headers));
+        assert!(cx.span().span_context().is_valid() && !cx.span().span_context().is_sampled());
+    }
+
+    #[test]
+    fn injection_round_trips() {
+        let span_context = SpanContext::new(
+            TraceId::from_hex("5759e988bd862e3fe1be46a994272793").unwrap(),
+            SpanId::from_hex("53995c3f42cd8ad8").unwrap(),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        let cx = Context::new().with_remote_span_context(span_context.clone());
+        let mut out = HashMap::new();
+        XrayPropagator.inject_into(&cx, &mut out);
+        assert_eq!(out.get(XRAY_HEADER).map(String::as_str), Some(XRAY));
+        let back = XrayPropagator.extract_from(&out);
+        assert_eq!(back.span().span_context().trace_id(), span_context.trace_id());
+    }
+}
