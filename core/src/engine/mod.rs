@@ -37,7 +37,7 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 
 use crate::propagation::{CompositePropagation, Propagation};
-use crate::trigger::{InvocationContext, Outcome, TriggerAdapter};
+use crate::trigger::{InnerSpan, InvocationContext, Outcome, TriggerAdapter};
 
 /// `error.type` of an invocation stopped by its deadline (an example value of the
 /// conventions).
@@ -106,6 +106,74 @@ impl InvocationScope {
     /// The engine's propagation.
     pub fn propagation(&self) -> &Arc<dyn Propagation> {
         &self.propagation
+    }
+
+    /// Runs `future` in a child of the current span, described by `span`, and records a
+    /// returned error or a panic on it the way the engine does for invocations. The panic is
+    /// resumed after the span has ended.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use opentelemetry::trace::SpanKind;
+    /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    /// use otel_faas_core::{FaasTrigger, InnerSpan, InvocationContext, InvocationEngine, InvocationScope, InvocationSpec, Propagation, TriggerAdapter};
+    ///
+    /// struct Job;
+    /// impl TriggerAdapter<(), ()> for Job {
+    ///     fn invocation_spec(&self, _: &(), _: &InvocationContext, _: &dyn Propagation) -> InvocationSpec {
+    ///         InvocationSpec::new("job", FaasTrigger::Other)
+    ///     }
+    /// }
+    ///
+    /// let exporter = InMemorySpanExporter::default();
+    /// let provider = SdkTracerProvider::builder().with_batch_exporter(exporter.clone()).build();
+    /// let engine = InvocationEngine::builder(&provider).build();
+    /// let _ = engine.invoke(&Job, (), |_| async {
+    ///     let scope = InvocationScope::current().unwrap();
+    ///     scope.in_span(InnerSpan::new("step", SpanKind::Internal), async {
+    ///         Err::<(), _>(std::io::Error::other("disk full"))
+    ///     }).await
+    /// }).await;
+    /// let spans = exporter.get_finished_spans().unwrap();
+    /// let step = spans.iter().find(|s| s.name == "step").unwrap();
+    /// assert_eq!(step.status, opentelemetry::trace::Status::error("disk full"));
+    /// # }
+    /// ```
+    pub async fn in_span<F, T, E>(&self, span: InnerSpan, future: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: fmt::Display,
+    {
+        let parent = Context::current();
+        let started = self
+            .tracer
+            .span_builder(span.name)
+            .with_kind(span.kind)
+            .with_attributes(span.attributes)
+            .with_links(span.links)
+            .start_with_context(&self.tracer, &parent);
+        let cx = parent.with_span(started);
+        let result = AssertUnwindSafe(future.with_context(cx.clone()))
+            .catch_unwind()
+            .await;
+        let spans = Spans {
+            invocation: cx,
+            inner: None,
+        };
+        match &result {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => spans.record(Ended::Error {
+                error_type: short_type_name::<E>(),
+                message: error.to_string(),
+            }),
+            Err(payload) => spans.record(Ended::Panic(panic_message(payload.as_ref()))),
+        }
+        spans.end();
+        match result {
+            Ok(result) => result,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
     }
 }
 
