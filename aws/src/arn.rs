@@ -29,7 +29,15 @@ impl<'a> FunctionArn<'a> {
     /// Parses `arn`; `None` unless it is a well-formed Lambda function ARN.
     pub fn parse(arn: &'a str) -> Option<Self> {
         let mut parts = arn.split(':');
-        let (Some("arn"), Some(partition), Some("lambda"), Some(region), Some(account_id), Some("function"), Some(function_name)) = (
+        let (
+            Some("arn"),
+            Some(partition),
+            Some("lambda"),
+            Some(region),
+            Some(account_id),
+            Some("function"),
+            Some(function_name),
+        ) = (
             parts.next(),
             parts.next(),
             parts.next(),
@@ -37,7 +45,8 @@ impl<'a> FunctionArn<'a> {
             parts.next(),
             parts.next(),
             parts.next(),
-        ) else {
+        )
+        else {
             return None;
         };
         let qualifier = parts.next();
@@ -110,7 +119,8 @@ mod tests {
         ] {
             assert_eq!(FunctionArn::parse(bad), None, "{bad:?}");
         }
-        let arn = FunctionArn::parse("arn:aws-cn:lambda:cn-north-1:123456789012:function:f").unwrap();
+        let arn =
+            FunctionArn::parse("arn:aws-cn:lambda:cn-north-1:123456789012:function:f").unwrap();
         assert_eq!(arn.partition(), "aws-cn");
         assert_eq!(arn.qualifier(), None);
     }

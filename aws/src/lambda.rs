@@ -7,7 +7,9 @@ use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::{
     AWS_LAMBDA_INVOKED_ARN, CLOUD_ACCOUNT_ID, CLOUD_RESOURCE_ID,
 };
-use otel_faas_core::{InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter};
+use otel_faas_core::{
+    FaasTrigger, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+};
 
 use crate::arn::FunctionArn;
 use crate::xray::LAMBDA_TRACE_HEADER;
@@ -65,10 +67,7 @@ pub fn invocation_context(context: &LambdaContext) -> InvocationContext {
     if !context.request_id.is_empty() {
         invocation = invocation.with_invocation_id(context.request_id.clone());
     }
-    // The Runtime API gives the deadline in milliseconds since the epoch; 0 means none.
-    if context.deadline > 0
-        && let Some(deadline) = UNIX_EPOCH.checked_add(Duration::from_millis(context.deadline))
-    {
+    if let Some(deadline) = deadline_time(context.deadline) {
         invocation = invocation.with_deadline_at(deadline);
     }
     if let Some(header) = context.xray_trace_id.as_deref().filter(|h| !h.is_empty()) {
@@ -111,9 +110,18 @@ where
         context: &InvocationContext,
         propagation: &dyn Propagation,
     ) -> InvocationSpec {
-        self.adapter
+        let spec = self
+            .adapter
             .invocation_spec(&event.payload, context, propagation)
-            .with_attributes(invocation_attributes(&event.context))
+            .with_attributes(invocation_attributes(&event.context));
+        // The AWS Lambda conventions name every invocation span after the function, except
+        // for HTTP triggers, which follow the HTTP server conventions.
+        let function = event.context.env_config.function_name.as_str();
+        if spec.trigger() != FaasTrigger::Http && !function.is_empty() {
+            spec.with_name(function.to_owned())
+        } else {
+            spec
+        }
     }
 
     fn outcome(&self, response: &R) -> Outcome {
@@ -121,7 +129,8 @@ where
     }
 }
 
-/// When `deadline_ms` is, as a wall-clock time (`None` for 0 or out of range).
+/// The Runtime API's deadline (milliseconds since the epoch) as a wall-clock time; `None`
+/// for 0 (no deadline) or a value out of range.
 pub(crate) fn deadline_time(deadline_ms: u64) -> Option<SystemTime> {
     (deadline_ms > 0)
         .then(|| UNIX_EPOCH.checked_add(Duration::from_millis(deadline_ms)))
@@ -164,7 +173,10 @@ mod tests {
             value(&attributes, "aws.lambda.invoked_arn").as_deref(),
             Some("arn:aws:lambda:us-east-1:123456789012:function:orders:live")
         );
-        assert_eq!(value(&attributes, "cloud.account.id").as_deref(), Some("123456789012"));
+        assert_eq!(
+            value(&attributes, "cloud.account.id").as_deref(),
+            Some("123456789012")
+        );
     }
 
     #[test]
@@ -182,7 +194,10 @@ mod tests {
     #[test]
     fn a_malformed_arn_is_recorded_as_received_and_nothing_derived() {
         let attributes = invocation_attributes(&context("not-an-arn", "1"));
-        assert_eq!(value(&attributes, "aws.lambda.invoked_arn").as_deref(), Some("not-an-arn"));
+        assert_eq!(
+            value(&attributes, "aws.lambda.invoked_arn").as_deref(),
+            Some("not-an-arn")
+        );
         assert_eq!(value(&attributes, "cloud.account.id"), None);
         assert_eq!(value(&attributes, "cloud.resource_id"), None);
         assert!(invocation_attributes(&LambdaContext::default()).is_empty());

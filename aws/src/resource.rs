@@ -71,7 +71,9 @@ impl ResourceDetector for LambdaResourceDetector {
                 Value::Array(Array::String(vec![StringValue::from(group)])),
             ));
         }
-        Resource::builder_empty().with_attributes(attributes).build()
+        Resource::builder_empty()
+            .with_attributes(attributes)
+            .build()
     }
 }
 
@@ -105,17 +107,30 @@ mod tests {
         assert_eq!(get(&resource, "faas.name"), Some("orders".into()));
         assert_eq!(get(&resource, "service.name"), Some("orders".into()));
         assert_eq!(get(&resource, "faas.version"), Some("$LATEST".into()));
-        assert_eq!(get(&resource, "faas.instance"), Some("2026/11/21/[$LATEST]abc123".into()));
-        assert_eq!(get(&resource, "faas.max_memory"), Some(134_217_728_i64.into()));
+        assert_eq!(
+            get(&resource, "faas.instance"),
+            Some("2026/11/21/[$LATEST]abc123".into())
+        );
+        assert_eq!(
+            get(&resource, "faas.max_memory"),
+            Some(134_217_728_i64.into())
+        );
         assert_eq!(
             get(&resource, "aws.log.group.names"),
-            Some(Value::Array(Array::String(vec!["/aws/lambda/orders".into()])))
+            Some(Value::Array(Array::String(vec![
+                "/aws/lambda/orders".into()
+            ])))
         );
     }
 
     #[test]
     fn outside_lambda_nothing_is_detected_and_bad_values_are_left_out() {
-        assert_eq!(LambdaResourceDetector.detect(&MapEnvironment::default()).len(), 0);
+        assert_eq!(
+            LambdaResourceDetector
+                .detect(&MapEnvironment::default())
+                .len(),
+            0
+        );
         let env = lambda_env()
             .with("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots")
             .with("AWS_LAMBDA_FUNCTION_VERSION", "");

@@ -7,8 +7,8 @@
 //! a complete, valid context is ignored — never trusted partially.
 
 use opentelemetry::Context;
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry_aws::trace::xray_propagator::{span_context_from_str, span_context_to_string};
 use otel_faas_core::PropagatorRegistry;
@@ -184,13 +184,18 @@ mod tests {
     const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
     fn carrier(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn composite(names: &str) -> otel_faas_core::CompositePropagation {
         let mut registry = PropagatorRegistry::new();
         register_propagators(&mut registry);
-        registry.from_env(&MapEnvironment::from([("OTEL_PROPAGATORS", names)])).0
+        registry
+            .from_env(&MapEnvironment::from([("OTEL_PROPAGATORS", names)]))
+            .0
     }
 
     fn trace_id(cx: &Context) -> String {
@@ -201,7 +206,10 @@ mod tests {
     fn an_alb_header_without_parent_does_not_erase_a_valid_traceparent() {
         let headers = carrier(&[
             ("traceparent", TRACEPARENT),
-            ("x-amzn-trace-id", "Root=1-67891233-abcdef012345678912345678"),
+            (
+                "x-amzn-trace-id",
+                "Root=1-67891233-abcdef012345678912345678",
+            ),
         ]);
         let cx = composite("tracecontext,xray").extract_from(&headers);
         assert_eq!(trace_id(&cx), "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -226,15 +234,24 @@ mod tests {
         let lambda = "Root=1-11111111-222222222222222222222222;Parent=3333333333333333;Sampled=1";
         let propagation = composite("tracecontext,xray-lambda");
         // A traceparent from the caller wins over the Lambda header.
-        let cx = propagation.extract_from(&carrier(&[("traceparent", TRACEPARENT), (LAMBDA_TRACE_HEADER, lambda)]));
+        let cx = propagation.extract_from(&carrier(&[
+            ("traceparent", TRACEPARENT),
+            (LAMBDA_TRACE_HEADER, lambda),
+        ]));
         assert_eq!(trace_id(&cx), "4bf92f3577b34da6a3ce929d0e0e4736");
         // So does a caller's X-Ray header.
-        let cx = propagation.extract_from(&carrier(&[("x-amzn-trace-id", XRAY), (LAMBDA_TRACE_HEADER, lambda)]));
+        let cx = propagation.extract_from(&carrier(&[
+            ("x-amzn-trace-id", XRAY),
+            (LAMBDA_TRACE_HEADER, lambda),
+        ]));
         assert_eq!(trace_id(&cx), "5759e988bd862e3fe1be46a994272793");
         // Without either, the Lambda header is the parent.
         let cx = propagation.extract_from(&carrier(&[(LAMBDA_TRACE_HEADER, lambda)]));
         assert_eq!(trace_id(&cx), "11111111222222222222222222222222");
-        assert_eq!(cx.span().span_context().span_id().to_string(), "3333333333333333");
+        assert_eq!(
+            cx.span().span_context().span_id().to_string(),
+            "3333333333333333"
+        );
     }
 
     #[test]
@@ -248,7 +265,11 @@ mod tests {
     fn unsampled_lambda_header_policy() {
         let lambda = "Root=1-11111111-222222222222222222222222;Parent=3333333333333333;Sampled=0";
         let headers = carrier(&[(LAMBDA_TRACE_HEADER, lambda)]);
-        assert!(!XrayLambdaPropagator::new().extract_from(&headers).has_active_span());
+        assert!(
+            !XrayLambdaPropagator::new()
+                .extract_from(&headers)
+                .has_active_span()
+        );
         let honored = XrayLambdaPropagator::honoring_unsampled().extract_from(&headers);
         assert!(honored.span().span_context().is_valid());
         assert!(!honored.span().span_context().is_sampled());
@@ -273,6 +294,9 @@ mod tests {
         XrayPropagator.inject_into(&cx, &mut out);
         assert_eq!(out.get(XRAY_HEADER).map(String::as_str), Some(XRAY));
         let back = XrayPropagator.extract_from(&out);
-        assert_eq!(back.span().span_context().trace_id(), span_context.trace_id());
+        assert_eq!(
+            back.span().span_context().trace_id(),
+            span_context.trace_id()
+        );
     }
 }

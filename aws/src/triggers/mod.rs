@@ -1,0 +1,10 @@
+//! One adapter per Lambda trigger. Each reads the payload type `aws_lambda_events` defines
+//! for it; wrap it in [`Lambda`](crate::Lambda) for the runtime's `LambdaEvent`.
+
+pub(crate) mod alb;
+pub(crate) mod apigw_http;
+pub(crate) mod apigw_rest;
+pub(crate) mod common;
+pub(crate) mod function_url;
+pub(crate) mod http;
+pub(crate) mod sqs;

@@ -1,0 +1,267 @@
+//! SQS: a batch of messages per invocation.
+//!
+//! Spans, as the AWS Lambda conventions describe them:
+//!
+//! * the SERVER invocation span (named after the function; `faas.trigger=pubsub`), whose
+//!   parent is the Lambda trace header when `xray-lambda` is configured;
+//! * inside it, the CONSUMER span of the batch, `<queue> process` — `multiple_sources
+//!   process` when the batch mixes queues — with `faas.trigger=pubsub`,
+//!   `messaging.system=aws_sqs`, `messaging.operation.type=process`,
+//!   `messaging.operation.name=process`, `messaging.batch.message_count`, and for a single
+//!   queue `messaging.destination.name` and `aws.sqs.queue.url`. It carries one link per
+//!   message to the message's producer, with `messaging.message.id` on the link;
+//! * per message, in user code, a CONSUMER span `<queue> process` with
+//!   `messaging.message.id`, linked to its producer: [`process_message`], or the
+//!   partial-batch helpers in [`batch`](crate::batch).
+//!
+//! A producer's context is read from the `AWSTraceHeader` system attribute (X-Ray format,
+//! which AWS sets from the `SendMessage` call) and from the message attributes through the
+//! configured propagation (`traceparent`, …). The conventions name only `AWSTraceHeader`;
+//! W3C producers that put `traceparent` in the message attributes are common enough that
+//! ignoring it would cut their traces. When both name the same span, one link is kept.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Link, SpanKind};
+use opentelemetry_semantic_conventions::attribute::{
+    AWS_SQS_QUEUE_URL, FAAS_TRIGGER, MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_DESTINATION_NAME,
+    MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+};
+use otel_faas_core::{
+    FaasTrigger, InnerSpan, InvocationContext, InvocationScope, InvocationSpec, Outcome,
+    Propagation, TriggerAdapter,
+};
+use otel_faas_messaging::{SqsMessageAttributes, SqsSystemAttributes};
+
+use super::common::{arn_parts, arn_resource, push_link, remote_context};
+use crate::response::{LambdaResponse, batch_outcome};
+use crate::xray::XrayPropagator;
+
+/// `messaging.system` for SQS.
+pub const SQS_SYSTEM: &str = "aws_sqs";
+
+/// Describes invocations by an SQS event source mapping.
+///
+/// ```
+/// use otel_faas_aws::SqsTrigger;
+/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+///
+/// let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(serde_json::json!({
+///     "Records": [{
+///         "messageId": "m-1",
+///         "eventSourceARN": "arn:aws:sqs:us-east-2:123456789012:orders",
+///         "attributes": {"AWSTraceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"},
+///         "messageAttributes": {}
+///     }]
+/// })).unwrap();
+/// let spec = TriggerAdapter::<_, ()>::invocation_spec(
+///     &SqsTrigger::new(), &event, &InvocationContext::new(), &CompositePropagation::w3c(),
+/// );
+/// let batch = spec.inner_span().unwrap();
+/// assert_eq!(batch.name(), "orders process");
+/// assert_eq!(batch.links().len(), 1);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SqsTrigger;
+
+impl SqsTrigger {
+    /// The adapter.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl<R: LambdaResponse> TriggerAdapter<SqsEvent, R> for SqsTrigger {
+    fn invocation_spec(
+        &self,
+        event: &SqsEvent,
+        context: &InvocationContext,
+        propagation: &dyn Propagation,
+    ) -> InvocationSpec {
+        let records = &event.records;
+        let queues: BTreeSet<&str> = records
+            .iter()
+            .filter_map(|record| record.event_source_arn.as_deref())
+            .collect();
+        let single_queue = match queues.len() {
+            1 => queues.first().copied(),
+            _ => None,
+        };
+        let queue_name = single_queue.and_then(arn_resource);
+        let name = match (queues.len(), queue_name) {
+            (1, Some(queue)) => format!("{queue} process"),
+            (0, _) => "process".to_owned(),
+            _ => "multiple_sources process".to_owned(),
+        };
+
+        let mut attributes = consumer_attributes();
+        attributes.push(KeyValue::new(
+            MESSAGING_BATCH_MESSAGE_COUNT,
+            i64::try_from(records.len()).unwrap_or(i64::MAX),
+        ));
+        if let Some(queue) = queue_name {
+            attributes.push(KeyValue::new(MESSAGING_DESTINATION_NAME, queue.to_owned()));
+        }
+        if let Some(url) = single_queue.and_then(queue_url) {
+            attributes.push(KeyValue::new(AWS_SQS_QUEUE_URL, url));
+        }
+
+        let mut links = Vec::with_capacity(records.len());
+        for record in records {
+            let id = record
+                .message_id
+                .clone()
+                .map(|id| vec![KeyValue::new(MESSAGING_MESSAGE_ID, id)])
+                .unwrap_or_default();
+            for producer in producer_contexts(record, propagation) {
+                push_link(&mut links, producer, id.clone());
+            }
+        }
+
+        InvocationSpec::new(name.clone(), FaasTrigger::PubSub)
+            .with_parent(propagation.extract_from(context.carrier()))
+            .with_inner_span(
+                InnerSpan::new(name, SpanKind::Consumer)
+                    .with_attributes(attributes)
+                    .with_links(links),
+            )
+    }
+
+    fn outcome(&self, response: &R) -> Outcome {
+        batch_outcome(response)
+    }
+}
+
+/// The attributes every SQS processing span has.
+fn consumer_attributes() -> Vec<KeyValue> {
+    vec![
+        KeyValue::new(FAAS_TRIGGER, FaasTrigger::PubSub.as_str()),
+        KeyValue::new(MESSAGING_SYSTEM, SQS_SYSTEM),
+        KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
+        KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
+    ]
+}
+
+/// The producer contexts of one message: `AWSTraceHeader` first, then the message
+/// attributes through `propagation`. Invalid ones are left out.
+pub fn producer_contexts(
+    message: &SqsMessage,
+    propagation: &dyn Propagation,
+) -> Vec<opentelemetry::trace::SpanContext> {
+    let from_system = remote_context(&XrayPropagator, &SqsSystemAttributes::of(message));
+    let from_attributes = remote_context(propagation, &SqsMessageAttributes::of(message));
+    from_system.into_iter().chain(from_attributes).collect()
+}
+
+/// `https://sqs.{region}.{domain}/{account}/{queue}` from a queue ARN.
+fn queue_url(arn: &str) -> Option<String> {
+    let [_, partition, service, region, account, queue] = arn_parts(arn)?;
+    if service != "sqs" {
+        return None;
+    }
+    let domain = match partition {
+        "aws-cn" => "amazonaws.com.cn",
+        _ => "amazonaws.com",
+    };
+    Some(format!("https://sqs.{region}.{domain}/{account}/{queue}"))
+}
+
+/// The CONSUMER span of one message: `<queue> process`, `messaging.message.id`, linked to
+/// the message's producer.
+///
+/// ```
+/// use otel_faas_aws::sqs_message_span;
+/// use otel_faas_core::CompositePropagation;
+///
+/// let message = serde_json::from_value(serde_json::json!({
+///     "messageId": "m-1",
+///     "eventSourceARN": "arn:aws:sqs:us-east-2:123456789012:orders",
+///     "messageAttributes": {"traceparent": {
+///         "dataType": "String",
+///         "stringValue": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+///     }}
+/// })).unwrap();
+/// let span = sqs_message_span(&message, &CompositePropagation::w3c());
+/// assert_eq!(span.name(), "orders process");
+/// assert_eq!(span.links()[0].span_context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// ```
+pub fn sqs_message_span(message: &SqsMessage, propagation: &dyn Propagation) -> InnerSpan {
+    let arn = message.event_source_arn.as_deref().unwrap_or_default();
+    let queue = arn_resource(arn);
+    let mut attributes = consumer_attributes();
+    if let Some(queue) = queue {
+        attributes.push(KeyValue::new(MESSAGING_DESTINATION_NAME, queue.to_owned()));
+    }
+    if let Some(url) = queue_url(arn) {
+        attributes.push(KeyValue::new(AWS_SQS_QUEUE_URL, url));
+    }
+    if let Some(id) = &message.message_id {
+        attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, id.clone()));
+    }
+    let mut links: Vec<Link> = Vec::new();
+    for producer in producer_contexts(message, propagation) {
+        push_link(&mut links, producer, Vec::new());
+    }
+    let name = match queue {
+        Some(queue) => format!("{queue} process"),
+        None => "process".to_owned(),
+    };
+    InnerSpan::new(name, SpanKind::Consumer)
+        .with_attributes(attributes)
+        .with_links(links)
+}
+
+/// Processes one message inside its own CONSUMER span (see [`sqs_message_span`]), a child
+/// of the batch span, recording an error or panic on it. Outside an invocation it just runs
+/// `future`.
+///
+/// ```no_run
+/// use aws_lambda_events::sqs::SqsEvent;
+/// use lambda_runtime::LambdaEvent;
+///
+/// async fn handler(event: LambdaEvent<SqsEvent>) -> Result<(), lambda_runtime::Error> {
+///     for message in &event.payload.records {
+///         otel_faas_aws::process_message(message, async {
+///             // ... handle one message ...
+///             Ok::<_, lambda_runtime::Error>(())
+///         })
+///         .await?;
+///     }
+///     Ok(())
+/// }
+/// ```
+pub async fn process_message<F, T, E>(message: &SqsMessage, future: F) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    match InvocationScope::current() {
+        Some(scope) => {
+            let span = sqs_message_span(message, scope.propagation().as_ref());
+            scope.in_span(span, future).await
+        }
+        None => future.await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_urls_follow_the_partition() {
+        assert_eq!(
+            queue_url("arn:aws:sqs:us-east-2:123456789012:my-queue").as_deref(),
+            Some("https://sqs.us-east-2.amazonaws.com/123456789012/my-queue")
+        );
+        assert_eq!(
+            queue_url("arn:aws-cn:sqs:cn-north-1:123456789012:q.fifo").as_deref(),
+            Some("https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q.fifo")
+        );
+        assert_eq!(queue_url("arn:aws:sns:us-east-2:123456789012:topic"), None);
+        assert_eq!(queue_url("garbage"), None);
+    }
+}
