@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 mod arn;
+pub mod batch;
 mod lambda;
 mod resource;
 mod response;
@@ -51,7 +52,13 @@ pub use response::{BATCH_ITEM_FAILURES_ATTRIBUTE, LambdaResponse, PARTIAL_BATCH_
 pub use triggers::alb::AlbTrigger;
 pub use triggers::apigw_http::ApiGatewayHttpTrigger;
 pub use triggers::apigw_rest::ApiGatewayRestTrigger;
+pub use triggers::dynamodb::DynamoDbTrigger;
+pub use triggers::eventbridge::EventBridgeTrigger;
 pub use triggers::function_url::FunctionUrlTrigger;
+pub use triggers::kinesis::KinesisTrigger;
+pub use triggers::s3::S3Trigger;
+pub use triggers::scheduled::ScheduledTrigger;
+pub use triggers::sns::{SNS_SYSTEM, SnsTrigger};
 pub use triggers::sqs::{
     SQS_SYSTEM, SqsTrigger, process_message, producer_contexts, sqs_message_span,
 };

@@ -1,0 +1,81 @@
+//! Scheduled events (EventBridge rules and EventBridge Scheduler).
+//!
+//! `faas.trigger=timer`; `faas.time` = the event's `time` (ISO 8601, UTC); `faas.cron` =
+//! the schedule expression, when the adapter is told it — the event does not carry it, so
+//! [`ScheduledTrigger::with_cron`] takes it from the deployment (for instance from an
+//! environment variable the template sets). The rule ARN (`resources`) has no key in the
+//! conventions and is left out.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use opentelemetry::KeyValue;
+use opentelemetry_semantic_conventions::attribute::{FAAS_CRON, FAAS_TIME};
+use otel_faas_core::{
+    FaasTrigger, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+};
+
+use super::common::iso_time;
+use crate::response::{LambdaResponse, batch_outcome};
+
+/// Describes invocations by a schedule.
+///
+/// ```
+/// use otel_faas_aws::ScheduledTrigger;
+/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+///
+/// let event: aws_lambda_events::eventbridge::EventBridgeEvent = serde_json::from_value(serde_json::json!({
+///     "id": "s-1", "detail-type": "Scheduled Event", "source": "aws.events",
+///     "time": "2026-11-21T03:00:00Z", "detail": {}
+/// })).unwrap();
+/// let trigger = ScheduledTrigger::new().with_cron("cron(0 3 * * ? *)");
+/// let spec = TriggerAdapter::<_, ()>::invocation_spec(
+///     &trigger, &event, &InvocationContext::new(), &CompositePropagation::w3c(),
+/// );
+/// let time = spec.attributes().iter().find(|kv| kv.key.as_str() == "faas.time").unwrap();
+/// assert_eq!(time.value.as_str(), "2026-11-21T03:00:00.000Z");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ScheduledTrigger {
+    cron: Option<String>,
+}
+
+impl ScheduledTrigger {
+    /// The adapter, without a known schedule expression.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `expression` (`cron(…)` or `rate(…)`) as `faas.cron`.
+    #[must_use]
+    pub fn with_cron(mut self, expression: impl Into<String>) -> Self {
+        let expression = expression.into();
+        self.cron = (!expression.trim().is_empty()).then_some(expression);
+        self
+    }
+}
+
+impl<T, R: LambdaResponse> TriggerAdapter<EventBridgeEvent<T>, R> for ScheduledTrigger
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    fn invocation_spec(
+        &self,
+        event: &EventBridgeEvent<T>,
+        context: &InvocationContext,
+        propagation: &dyn Propagation,
+    ) -> InvocationSpec {
+        let mut attributes = Vec::new();
+        if let Some(time) = &event.time {
+            attributes.push(KeyValue::new(FAAS_TIME, iso_time(time)));
+        }
+        if let Some(cron) = &self.cron {
+            attributes.push(KeyValue::new(FAAS_CRON, cron.clone()));
+        }
+        InvocationSpec::new("schedule", FaasTrigger::Timer)
+            .with_attributes(attributes)
+            .with_parent(propagation.extract_from(context.carrier()))
+    }
+
+    fn outcome(&self, response: &R) -> Outcome {
+        batch_outcome(response)
+    }
+}
