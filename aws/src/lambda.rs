@@ -144,8 +144,10 @@ mod tests {
     use super::*;
 
     fn context(arn: &str, version: &str) -> LambdaContext {
-        let mut config = lambda_runtime::Config::default();
-        config.version = version.to_owned();
+        let config = lambda_runtime::Config {
+            version: version.to_owned(),
+            ..Default::default()
+        };
         let mut context = LambdaContext::default();
         context.invoked_function_arn = arn.to_owned();
         context.env_config = Arc::new(config);

@@ -50,6 +50,7 @@ pub use lambda::{Lambda, invocation_attributes, invocation_context};
 pub use resource::LambdaResourceDetector;
 pub use response::{BATCH_ITEM_FAILURES_ATTRIBUTE, LambdaResponse, PARTIAL_BATCH_FAILURE};
 pub use triggers::alb::AlbTrigger;
+pub use triggers::any_event::{AnyEventTrigger, DetectedTrigger, detect_trigger};
 pub use triggers::apigw_http::ApiGatewayHttpTrigger;
 pub use triggers::apigw_rest::ApiGatewayRestTrigger;
 pub use triggers::dynamodb::DynamoDbTrigger;

@@ -35,7 +35,7 @@ use crate::response::{LambdaResponse, batch_outcome};
 ///     &DynamoDbTrigger::new(), &event, &InvocationContext::new(), &CompositePropagation::w3c(),
 /// );
 /// let table = spec.attributes().iter().find(|kv| kv.key.as_str() == "faas.document.collection").unwrap();
-/// assert_eq!(table.value.as_str(), "ExampleTableWithStream");
+/// assert_eq!(table.value.as_str(), "Example-Table");
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DynamoDbTrigger;

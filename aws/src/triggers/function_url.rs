@@ -22,6 +22,7 @@ use crate::response::{LambdaResponse, http_outcome};
 ///
 /// let request: aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest = serde_json::from_value(serde_json::json!({
 ///     "rawPath": "/hook", "rawQueryString": "id=1",
+///     "isBase64Encoded": false,
 ///     "requestContext": {"domainName": "abc.lambda-url.eu-west-1.on.aws", "http": {"method": "POST", "sourceIp": "198.51.100.1"}, "timeEpoch": 0}
 /// })).unwrap();
 /// let spec = TriggerAdapter::<_, ()>::invocation_spec(

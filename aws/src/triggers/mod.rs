@@ -2,6 +2,7 @@
 //! for it; wrap it in [`Lambda`](crate::Lambda) for the runtime's `LambdaEvent`.
 
 pub(crate) mod alb;
+pub(crate) mod any_event;
 pub(crate) mod apigw_http;
 pub(crate) mod apigw_rest;
 pub(crate) mod common;

@@ -39,7 +39,7 @@ pub const SNS_SYSTEM: &str = "aws.sns";
 /// let spec = TriggerAdapter::<_, ()>::invocation_spec(
 ///     &SnsTrigger::new(), &event, &InvocationContext::new(), &CompositePropagation::w3c(),
 /// );
-/// assert_eq!(spec.inner_span().unwrap().name(), "EXAMPLE process");
+/// assert_eq!(spec.inner_span().unwrap().name(), "snsNetTest process");
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SnsTrigger;
