@@ -723,3 +723,56 @@ async fn an_inner_span_sits_between_the_invocation_and_the_handler_and_shares_it
     assert!(inner.end_unix_nanos <= invocation.end_unix_nanos);
     telemetry.shutdown(WAIT).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cold_invocation_carries_an_init_span_and_warm_ones_do_not() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = telemetry(&receiver, &[]);
+    let init_started = std::time::SystemTime::now() - Duration::from_millis(120);
+    let engine = telemetry.engine().init_started(init_started).build();
+    for _ in 0..2 {
+        engine
+            .invoke(&JobTrigger, job(None), |_job| async {
+                Ok::<_, Infallible>(())
+            })
+            .await
+            .unwrap();
+    }
+    let spans = receiver.wait_for_spans(3, WAIT).await.unwrap();
+    let invocations: Vec<_> = spans.iter().filter(|s| s.name == "job").collect();
+    let inits: Vec<_> = spans.iter().filter(|s| s.name == "init").collect();
+    assert_eq!((invocations.len(), inits.len()), (2, 1));
+    let cold = invocations
+        .iter()
+        .find(|s| s.attr("faas.coldstart") == Some(&AttrValue::Bool(true)))
+        .unwrap();
+    let init = inits[0];
+    assert_eq!(init.parent_span_id, cold.span_id);
+    assert!(
+        init.duration_nanos() >= 120_000_000,
+        "init lasted {} ns",
+        init.duration_nanos()
+    );
+    assert!(init.end_unix_nanos <= cold.start_unix_nanos + 1_000_000);
+
+    // A pre-initialised process has no cold invocation and so no init span.
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = self::telemetry(&receiver, &[]);
+    let engine = telemetry
+        .engine()
+        .init_started(init_started)
+        .cold_start(otel_faas_core::ColdStart::pre_initialized())
+        .build();
+    engine
+        .invoke(&JobTrigger, job(None), |_job| async {
+            Ok::<_, Infallible>(())
+        })
+        .await
+        .unwrap();
+    let spans = receiver.wait_for_spans(1, WAIT).await.unwrap();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(
+        spans[0].attr("faas.coldstart"),
+        Some(&AttrValue::Bool(false))
+    );
+}

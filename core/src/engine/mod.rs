@@ -25,11 +25,13 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::FutureExt as _;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::{Status, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::trace::{
+    Span as _, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
+};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use opentelemetry_semantic_conventions::attribute::{
@@ -243,6 +245,7 @@ struct EngineInner {
     flush_policy: FlushPolicy,
     deadline_margin: Duration,
     cold_start: ColdStart,
+    init_started: Option<SystemTime>,
 }
 
 impl fmt::Debug for InvocationEngine {
@@ -278,6 +281,7 @@ pub struct EngineBuilder {
     flush_policy: FlushPolicy,
     deadline_margin: Duration,
     cold_start: ColdStart,
+    init_started: Option<SystemTime>,
 }
 
 impl EngineBuilder {
@@ -312,6 +316,15 @@ impl EngineBuilder {
         self
     }
 
+    /// When the process began initialising. The cold invocation then gets a child span
+    /// named `init` from this instant to the start of the invocation, so the cost of the
+    /// cold start is visible in the trace that paid it.
+    #[must_use]
+    pub fn init_started(mut self, at: SystemTime) -> Self {
+        self.init_started = Some(at);
+        self
+    }
+
     /// Builds the engine.
     pub fn build(self) -> InvocationEngine {
         let flusher = self.provider.map_or_else(Flusher::disabled, Flusher::new);
@@ -323,6 +336,7 @@ impl EngineBuilder {
                 flush_policy: self.flush_policy,
                 deadline_margin: self.deadline_margin,
                 cold_start: self.cold_start,
+                init_started: self.init_started,
             }),
         }
     }
@@ -338,6 +352,7 @@ impl InvocationEngine {
             flush_policy: FlushPolicy::default(),
             deadline_margin: Duration::from_millis(500),
             cold_start: ColdStart::new(),
+            init_started: None,
         }
     }
 
@@ -515,8 +530,9 @@ impl InvocationEngine {
         let mut spec = adapter.invocation_spec(event, context, self.inner.propagation.as_ref());
         spec.attributes
             .push(KeyValue::new(FAAS_TRIGGER, spec.trigger.as_str()));
-        spec.attributes
-            .push(KeyValue::new(FAAS_COLDSTART, self.inner.cold_start.take()));
+        let started = SystemTime::now();
+        let cold = self.inner.cold_start.take();
+        spec.attributes.push(KeyValue::new(FAAS_COLDSTART, cold));
         if let Some(id) = context.invocation_id() {
             spec.attributes
                 .push(KeyValue::new(FAAS_INVOCATION_ID, id.to_owned()));
@@ -535,6 +551,14 @@ impl InvocationEngine {
             .with_links(spec.links)
             .start_with_context(tracer, &parent);
         let invocation_cx = parent.with_span(span);
+        if let (true, Some(init_started)) = (cold, self.inner.init_started) {
+            let mut init = tracer
+                .span_builder("init")
+                .with_kind(SpanKind::Internal)
+                .with_start_time(init_started.min(started))
+                .start_with_context(tracer, &invocation_cx);
+            init.end_with_timestamp(started);
+        }
         let inner_cx = spec.inner.map(|inner| {
             let span = tracer
                 .span_builder(inner.name)
