@@ -39,16 +39,25 @@
 
 mod arn;
 pub mod batch;
+#[cfg(feature = "lambda-http")]
+mod http_trigger;
 mod lambda;
 mod resource;
 mod response;
+mod runtime;
 mod triggers;
 mod xray;
 
 pub use arn::FunctionArn;
+#[cfg(feature = "lambda-http")]
+pub use http_trigger::LambdaHttpTrigger;
 pub use lambda::{Lambda, invocation_attributes, invocation_context};
 pub use resource::LambdaResourceDetector;
 pub use response::{BATCH_ITEM_FAILURES_ATTRIBUTE, LambdaResponse, PARTIAL_BATCH_FAILURE};
+pub use runtime::{
+    EXTENSION_NAME, LambdaFlush, LambdaLayer, LambdaRequest, LambdaService, LambdaTelemetry,
+    LambdaTelemetryBuilder,
+};
 pub use triggers::alb::AlbTrigger;
 pub use triggers::any_event::{AnyEventTrigger, DetectedTrigger, detect_trigger};
 pub use triggers::apigw_http::ApiGatewayHttpTrigger;

@@ -1,0 +1,125 @@
+//! `lambda_http` requests: the HTTP layer for `lambda_http::run` (and axum on Lambda).
+//!
+//! `lambda_http` turns the API Gateway (REST or HTTP API), function URL or ALB event into a
+//! plain `http::Request` and keeps what the event said about the request in the request's
+//! extensions. This adapter reads both: method, path, query and headers from the request;
+//! the route (`resource` of a REST API, `routeKey` of an HTTP API), the client address and
+//! the domain from the request context; and the invocation id, deadline, Lambda trace
+//! header and ARN attributes from the Lambda context. The attributes are those of the
+//! typed HTTP adapters.
+
+use http::{Request, Response};
+use lambda_http::request::RequestContext;
+use otel_faas_core::{
+    Carrier, Chained, HttpServerAttributes, InvocationContext, InvocationSpec, Outcome,
+    Propagation, TriggerAdapter, forwarded_client_address, http_response_outcome,
+};
+
+use crate::lambda::{invocation_attributes, invocation_context};
+use crate::triggers::apigw_http::route_of_key;
+
+/// Describes invocations that `lambda_http` delivers as `http::Request`s.
+///
+/// ```
+/// use otel_faas_aws::LambdaHttpTrigger;
+/// use otel_faas_core::{CompositePropagation, TriggerAdapter};
+///
+/// let request = http::Request::get("/orders/7").body(()).unwrap();
+/// let adapter = LambdaHttpTrigger::new();
+/// let context = TriggerAdapter::<_, http::Response<()>>::invocation_context(&adapter, &request);
+/// let spec = TriggerAdapter::<_, http::Response<()>>::invocation_spec(
+///     &adapter, &request, &context, &CompositePropagation::w3c(),
+/// );
+/// assert_eq!(spec.name(), "GET");
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LambdaHttpTrigger;
+
+impl LambdaHttpTrigger {
+    /// The adapter.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for LambdaHttpTrigger {
+    fn invocation_context(&self, request: &Request<B>) -> InvocationContext {
+        request
+            .extensions()
+            .get::<lambda_runtime::Context>()
+            .map(invocation_context)
+            .unwrap_or_default()
+    }
+
+    fn invocation_spec(
+        &self,
+        request: &Request<B>,
+        context: &InvocationContext,
+        propagation: &dyn Propagation,
+    ) -> InvocationSpec {
+        let headers = request.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+        };
+        let uri = request.uri();
+        let scheme = header("x-forwarded-proto")
+            .and_then(|p| p.split(',').next())
+            .map(str::trim)
+            .or(uri.scheme_str())
+            .unwrap_or("https");
+        let mut attributes = HttpServerAttributes::new(request.method().as_str())
+            .path(uri.path())
+            .query(uri.query().unwrap_or_default())
+            .scheme(scheme);
+        if let Some(port) = header("x-forwarded-port").and_then(|p| p.parse().ok()) {
+            attributes = attributes.server_port(port);
+        }
+        let mut domain = None;
+        let mut client = None;
+        match request.extensions().get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV1(rest)) => {
+                attributes = attributes.route(rest.resource_path.clone());
+                domain = rest.domain_name.clone();
+                client = rest.identity.source_ip.clone();
+                if let Some(protocol) = rest.protocol.as_deref() {
+                    attributes = attributes.protocol_version(protocol);
+                }
+            }
+            Some(RequestContext::ApiGatewayV2(http_api)) => {
+                attributes = attributes.route(route_of_key(http_api.route_key.as_deref()));
+                domain = http_api.domain_name.clone();
+                client = http_api.http.source_ip.clone();
+                if let Some(protocol) = http_api.http.protocol.as_deref() {
+                    attributes = attributes.protocol_version(protocol);
+                }
+            }
+            _ => {}
+        }
+        if let Some(host) = header("host").map(str::to_owned).or(domain) {
+            attributes = attributes.authority(&host);
+        }
+        if let Some(client) = client.or_else(|| forwarded_client_address(header)) {
+            attributes = attributes.client_address(client);
+        }
+        if let Some(agent) = header("user-agent") {
+            attributes = attributes.user_agent(agent);
+        }
+        let carrier = Chained::new([headers as &dyn Carrier, context.carrier()]);
+        let lambda = request
+            .extensions()
+            .get::<lambda_runtime::Context>()
+            .map(invocation_attributes)
+            .unwrap_or_default();
+        attributes
+            .into_spec()
+            .with_attributes(lambda)
+            .with_parent(propagation.extract_from(&carrier))
+    }
+
+    fn outcome(&self, response: &Response<RB>) -> Outcome {
+        http_response_outcome(response.status().as_u16())
+    }
+}
