@@ -59,7 +59,7 @@ pub use runtime::{
     LambdaTelemetryBuilder,
 };
 pub use triggers::alb::AlbTrigger;
-pub use triggers::any_event::{AnyEventTrigger, DetectedTrigger, detect_trigger};
+pub use triggers::any_event::{AnyEventTrigger, DetectedTrigger, detect_trigger, lenient_s3_event};
 pub use triggers::apigw_http::ApiGatewayHttpTrigger;
 pub use triggers::apigw_rest::ApiGatewayRestTrigger;
 pub use triggers::dynamodb::DynamoDbTrigger;

@@ -138,7 +138,14 @@ impl LambdaTelemetryBuilder {
 
     /// Installs the pipeline and builds the engine. Never fails: configuration problems are
     /// warnings (see [`Telemetry::warnings`]).
-    pub fn build(self) -> LambdaTelemetry {
+    ///
+    /// `OTEL_FAAS_FLUSH` (`before-response` or `after-response`) and
+    /// `OTEL_FAAS_FLUSH_BUDGET_MS` (the longest an invocation, or the extension, waits for an
+    /// export; `0` leaves export to the batch processor and the shutdown flush) override the
+    /// policy set in code, so a deployment can choose it in its template. Invalid values
+    /// warn and keep the policy set in code.
+    pub fn build(mut self) -> LambdaTelemetry {
+        self.flush = flush_from_env(self.env.as_ref(), self.flush);
         let telemetry = self.pipeline.install();
         let cold_start = match self
             .env
@@ -167,6 +174,48 @@ impl LambdaTelemetryBuilder {
             flush: self.flush,
             completions: Completions::default(),
         }
+    }
+}
+
+/// Applies `OTEL_FAAS_FLUSH` and `OTEL_FAAS_FLUSH_BUDGET_MS` to `flush`.
+fn flush_from_env(env: &dyn Environment, flush: LambdaFlush) -> LambdaFlush {
+    let (mut after_response, mut budget) = match flush {
+        LambdaFlush::BeforeResponse { budget } => (false, budget),
+        LambdaFlush::AfterResponse { budget } => (true, budget),
+    };
+    if let Some(value) = env.get_non_empty("OTEL_FAAS_FLUSH_BUDGET_MS") {
+        match value.parse::<u64>() {
+            Ok(millis) => budget = Duration::from_millis(millis),
+            Err(_) => otel_faas_core::ConfigWarning::new(
+                "OTEL_FAAS_FLUSH_BUDGET_MS",
+                value,
+                "a whole number of milliseconds",
+                budget.as_millis().to_string(),
+            )
+            .emit(),
+        }
+    }
+    if let Some(value) = env.get_non_empty("OTEL_FAAS_FLUSH") {
+        match value.to_ascii_lowercase().as_str() {
+            "before-response" => after_response = false,
+            "after-response" => after_response = true,
+            _ => otel_faas_core::ConfigWarning::new(
+                "OTEL_FAAS_FLUSH",
+                value,
+                "before-response, after-response",
+                if after_response {
+                    "after-response"
+                } else {
+                    "before-response"
+                },
+            )
+            .emit(),
+        }
+    }
+    if after_response {
+        LambdaFlush::AfterResponse { budget }
+    } else {
+        LambdaFlush::BeforeResponse { budget }
     }
 }
 
@@ -229,6 +278,11 @@ impl LambdaTelemetry {
     #[cfg(feature = "lambda-http")]
     pub fn http_layer(&self) -> LambdaLayer<crate::http_trigger::LambdaHttpTrigger> {
         self.layer_for(crate::http_trigger::LambdaHttpTrigger::new())
+    }
+
+    /// The flush policy in force.
+    pub fn flush(&self) -> LambdaFlush {
+        self.flush
     }
 
     /// Registers the internal extension that flushes after each response, and runs it in
@@ -488,7 +542,30 @@ where
 
 #[cfg(test)]
 mod tests {
+    use otel_faas_core::MapEnvironment;
+
     use super::*;
+
+    #[test]
+    fn flush_settings_come_from_the_environment_and_bad_values_keep_the_code_default() {
+        let default = LambdaFlush::default();
+        let env = MapEnvironment::from([
+            ("OTEL_FAAS_FLUSH", "after-response"),
+            ("OTEL_FAAS_FLUSH_BUDGET_MS", "0"),
+        ]);
+        assert_eq!(
+            flush_from_env(&env, default),
+            LambdaFlush::AfterResponse {
+                budget: Duration::ZERO
+            }
+        );
+        let env = MapEnvironment::from([
+            ("OTEL_FAAS_FLUSH", "later"),
+            ("OTEL_FAAS_FLUSH_BUDGET_MS", "soon"),
+        ]);
+        assert_eq!(flush_from_env(&env, default), default);
+        assert_eq!(flush_from_env(&MapEnvironment::default(), default), default);
+    }
 
     #[tokio::test]
     async fn a_completion_before_the_wait_is_not_missed() {

@@ -178,8 +178,19 @@ fn parse<T: DeserializeOwned>(event: &Value, trigger: DetectedTrigger) -> Option
     }
 }
 
-/// S3 notifications from emulators omit fields AWS always sends; fill them in empty.
-fn parse_s3(event: &Value) -> Option<S3Event> {
+/// Parses an S3 notification leniently: emulators (and some S3-compatible stores) leave out
+/// `userIdentity` and `requestParameters`, which AWS always sends and the typed event
+/// requires; they are filled in empty. `None` when the event is still not an S3 event.
+///
+/// ```
+/// let event = serde_json::json!({"Records": [{
+///     "eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "eventTime": "2026-11-21T06:00:00Z",
+///     "s3": {"bucket": {"name": "uploads"}, "object": {"key": "a+b.txt"}}
+/// }]});
+/// let parsed = otel_faas_aws::lenient_s3_event(&event).unwrap();
+/// assert_eq!(parsed.records[0].s3.bucket.name.as_deref(), Some("uploads"));
+/// ```
+pub fn lenient_s3_event(event: &Value) -> Option<S3Event> {
     if let Ok(typed) = S3Event::deserialize(event) {
         return Some(typed);
     }
@@ -228,7 +239,7 @@ impl<R: LambdaResponse> TriggerAdapter<Value, R> for AnyEventTrigger {
                 .map(|e| TriggerAdapter::<_, R>::invocation_spec(&KinesisTrigger, &e, c, p)),
             T::DynamoDb => parse::<DynamoDbEvent>(event, trigger)
                 .map(|e| TriggerAdapter::<_, R>::invocation_spec(&DynamoDbTrigger, &e, c, p)),
-            T::S3 => parse_s3(event)
+            T::S3 => lenient_s3_event(event)
                 .map(|e| TriggerAdapter::<_, R>::invocation_spec(&S3Trigger, &e, c, p)),
             T::Unknown => None,
         };

@@ -152,6 +152,11 @@ impl Flusher {
         let Some(provider) = self.state.provider.clone() else {
             return Ok(());
         };
+        // A zero budget means "do not wait": starting a flush that nobody waits for would
+        // still export, which is not what the caller asked for.
+        if budget.is_zero() {
+            return Err(FlushError::Timeout(budget));
+        }
         let state = &self.state;
         let work = async move {
             let _turn = state.in_flight.lock().await;

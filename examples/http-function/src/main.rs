@@ -19,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(telemetry.tracer("http-function")))
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
         .init();
 
     let engine = telemetry.engine().build();

@@ -1,0 +1,55 @@
+//! A scheduled function (an EventBridge rule or EventBridge Scheduler).
+//!
+//! The invocation is a `timer` span with `faas.time`; `faas.cron` comes from the
+//! `SCHEDULE_EXPRESSION` variable the template sets, since the event does not carry it.
+
+use std::time::Duration;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use otel_faas_aws::{LambdaTelemetry, ScheduledTrigger};
+use tower::Layer;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let otel = LambdaTelemetry::from_env();
+    tracing_subscriber::registry()
+        .with(
+            tracing_opentelemetry::layer().with_tracer(otel.telemetry().tracer("lambda-scheduled")),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .without_time(),
+        )
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .init();
+    otel.register_extension().await?;
+    otel.spawn_shutdown_flush(Duration::from_millis(300));
+
+    let mut trigger = ScheduledTrigger::new();
+    if let Ok(expression) = std::env::var("SCHEDULE_EXPRESSION") {
+        trigger = trigger.with_cron(expression);
+    }
+    let handler = otel.layer(trigger).layer(service_fn(handler));
+    lambda_runtime::run(handler).await
+}
+
+async fn handler(event: LambdaEvent<EventBridgeEvent>) -> Result<(), Error> {
+    compact_reports(
+        event
+            .payload
+            .time
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default(),
+    )
+    .await;
+    Ok(())
+}
+
+#[tracing::instrument]
+async fn compact_reports(scheduled_for: String) {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+}

@@ -1,0 +1,63 @@
+//! An SQS-triggered function that reports partial batch failures.
+//!
+//! Each message is processed in its own CONSUMER span, linked to the producer of that
+//! message; failed messages are returned in `batchItemFailures` so SQS retries only those.
+//! To see each path end to end, a message whose body is `fail` fails, `panic` panics (the
+//! runtime reports the invocation as failed), and `slow` takes 5 s (longer than a short
+//! function timeout, so the timeout span appears).
+//!
+//! `run_concurrent` runs sequentially on classic Lambda and concurrently on Lambda Managed
+//! Instances (`AWS_LAMBDA_MAX_CONCURRENCY`), with the same code.
+
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::{LambdaEvent, service_fn};
+use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
+use tower::Layer;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let otel = LambdaTelemetry::from_env();
+    tracing_subscriber::registry()
+        .with(
+            tracing_opentelemetry::layer().with_tracer(otel.telemetry().tracer("lambda-sqs-batch")),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .without_time(),
+        )
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .init();
+    // AfterResponse (OTEL_FAAS_FLUSH=after-response) needs the extension; otherwise a no-op.
+    otel.register_extension().await?;
+    otel.spawn_shutdown_flush(Duration::from_millis(300));
+
+    let handler = otel.layer(SqsTrigger::new()).layer(service_fn(handler));
+    lambda_runtime::run_concurrent(handler).await
+}
+
+async fn handler(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    Ok(
+        otel_faas_aws::batch::process_sqs_batch(&event.payload, async |message| {
+            handle(message).await
+        })
+        .await,
+    )
+}
+
+#[tracing::instrument(skip_all, fields(message_id = message.message_id.as_deref().unwrap_or_default()))]
+async fn handle(message: &SqsMessage) -> anyhow::Result<()> {
+    let body = message.body.as_deref().unwrap_or_default();
+    match body {
+        "fail" => anyhow::bail!("the message asked to fail"),
+        "panic" => panic!("the message asked to panic"),
+        "slow" => tokio::time::sleep(Duration::from_secs(5)).await,
+        _ => {}
+    }
+    tracing::info!(len = body.len(), "processed");
+    Ok(())
+}

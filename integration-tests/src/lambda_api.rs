@@ -1,0 +1,537 @@
+//! A local Lambda Runtime API: the HTTP interface Lambda offers a runtime and its
+//! extensions, on 127.0.0.1, so that the real `lambda_runtime` crate (in real function
+//! binaries) can be driven by tests.
+//!
+//! It follows the documented lifecycle:
+//!
+//! * `GET /2018-06-01/runtime/invocation/next` hands the runtime one invocation, with the
+//!   `Lambda-Runtime-Aws-Request-Id`, `-Deadline-Ms`, `-Invoked-Function-Arn` and
+//!   `-Trace-Id` headers of that invocation;
+//! * `POST …/invocation/{id}/response` and `…/{id}/error` complete it;
+//! * `POST /2020-01-01/extension/register` and `GET /2020-01-01/extension/event/next` serve
+//!   extensions; an extension subscribed to `INVOKE` receives each invocation, and —
+//!   as on Lambda — the next invocation is not handed out until every extension has called
+//!   `next` again, so work an extension does after the response is finished before then.
+//!
+//! With `max_concurrency > 1` it behaves like Lambda Managed Instances: up to that many
+//! invocations are handed out at once.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::sync::{Notify, oneshot};
+
+use crate::receiver::ReceiverError;
+
+/// One invocation to send.
+#[derive(Debug, Clone)]
+pub struct Invoke {
+    /// The event, as JSON.
+    pub event: serde_json::Value,
+    /// The request id; generated when `None`.
+    pub request_id: Option<String>,
+    /// Time until the deadline.
+    pub timeout: Duration,
+    /// `Lambda-Runtime-Invoked-Function-Arn`.
+    pub invoked_arn: String,
+    /// `Lambda-Runtime-Trace-Id`, if any.
+    pub trace_header: Option<String>,
+}
+
+impl Invoke {
+    /// An invocation of `event` with a 10 s timeout and the default ARN.
+    pub fn new(event: serde_json::Value) -> Self {
+        Self {
+            event,
+            request_id: None,
+            timeout: Duration::from_secs(10),
+            invoked_arn: DEFAULT_ARN.to_owned(),
+            trace_header: None,
+        }
+    }
+
+    /// Sets the request id.
+    #[must_use]
+    pub fn request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    /// Sets the time until the deadline.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the invoked ARN.
+    #[must_use]
+    pub fn invoked_arn(mut self, arn: impl Into<String>) -> Self {
+        self.invoked_arn = arn.into();
+        self
+    }
+
+    /// Sets the Lambda trace header.
+    #[must_use]
+    pub fn trace_header(mut self, header: impl Into<String>) -> Self {
+        self.trace_header = Some(header.into());
+        self
+    }
+}
+
+/// The ARN invocations use unless told otherwise.
+pub const DEFAULT_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:otel-faas-test";
+
+/// How an invocation ended, and when each step happened.
+#[derive(Debug, Clone)]
+pub struct Invoked {
+    /// The request id.
+    pub request_id: String,
+    /// The response body, for a success.
+    pub response: Option<serde_json::Value>,
+    /// The error body, for a failure.
+    pub error: Option<serde_json::Value>,
+    /// When the runtime received the invocation.
+    pub delivered_at: Instant,
+    /// When the runtime posted the response or error.
+    pub responded_at: Instant,
+    /// When every extension had called `next` again (the end of the invocation on Lambda).
+    pub completed_at: Instant,
+}
+
+struct Active {
+    request_id: String,
+    delivered_at: Instant,
+    outcome: Option<(
+        Option<serde_json::Value>,
+        Option<serde_json::Value>,
+        Instant,
+    )>,
+    done: Option<oneshot::Sender<Invoked>>,
+}
+
+struct Extension {
+    events: Vec<String>,
+    idle: bool,
+    pending: VecDeque<serde_json::Value>,
+}
+
+#[derive(Default)]
+struct ApiState {
+    queue: VecDeque<(Invoke, oneshot::Sender<Invoked>)>,
+    active: HashMap<String, Active>,
+    extensions: HashMap<String, Extension>,
+    next_extension: u64,
+    next_request: u64,
+    init_errors: Vec<String>,
+    runtime_polls: u64,
+}
+
+struct Shared {
+    state: Mutex<ApiState>,
+    changed: Notify,
+    max_concurrency: usize,
+    stopping: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, ApiState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Completes every invocation whose response is in and whose extensions are all idle.
+    fn complete_finished(&self, state: &mut ApiState) {
+        let extensions_idle = state.extensions.values().all(|e| e.idle);
+        if !extensions_idle {
+            return;
+        }
+        let finished: Vec<String> = state
+            .active
+            .iter()
+            .filter(|(_, a)| a.outcome.is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in finished {
+            if let Some(mut active) = state.active.remove(&id) {
+                let (response, error, responded_at) =
+                    active
+                        .outcome
+                        .take()
+                        .unwrap_or((None, None, Instant::now()));
+                if let Some(done) = active.done.take() {
+                    let _ = done.send(Invoked {
+                        request_id: active.request_id,
+                        response,
+                        error,
+                        delivered_at: active.delivered_at,
+                        responded_at,
+                        completed_at: Instant::now(),
+                    });
+                }
+            }
+        }
+        self.changed.notify_waiters();
+    }
+}
+
+/// A running local Runtime API. Dropping it stops the server.
+pub struct LocalRuntimeApi {
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LocalRuntimeApi {
+    /// Starts the API on an ephemeral port of 127.0.0.1, handing out one invocation at a
+    /// time, as classic Lambda does.
+    pub fn start() -> Result<Self, ReceiverError> {
+        Self::start_with_concurrency(1)
+    }
+
+    /// Starts the API handing out up to `max_concurrency` invocations at once, as Lambda
+    /// Managed Instances do.
+    pub fn start_with_concurrency(max_concurrency: usize) -> Result<Self, ReceiverError> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(ApiState::default()),
+            changed: Notify::new(),
+            max_concurrency: max_concurrency.max(1),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+        });
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let state = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("lambda-runtime-api".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(error.to_string()));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+                        Ok(listener) => listener,
+                        Err(error) => {
+                            let _ = ready_tx.send(Err(error.to_string()));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(listener.local_addr().map_err(|e| e.to_string()));
+                    let app = Router::new()
+                        .route("/2018-06-01/runtime/invocation/next", get(runtime_next))
+                        .route(
+                            "/2018-06-01/runtime/invocation/{id}/response",
+                            post(runtime_response),
+                        )
+                        .route(
+                            "/2018-06-01/runtime/invocation/{id}/error",
+                            post(runtime_error),
+                        )
+                        .route("/2018-06-01/runtime/init/error", post(init_error))
+                        .route("/2020-01-01/extension/register", post(extension_register))
+                        .route("/2020-01-01/extension/event/next", get(extension_next))
+                        .with_state(state);
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = stop_rx.await;
+                        })
+                        .await;
+                });
+            })
+            .map_err(|error| ReceiverError::Start(error.to_string()))?;
+        let address = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|error| ReceiverError::Start(error.to_string()))?
+            .map_err(ReceiverError::Start)?;
+        Ok(Self {
+            address,
+            shared,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// `host:port`, for `AWS_LAMBDA_RUNTIME_API`.
+    pub fn address(&self) -> String {
+        self.address.to_string()
+    }
+
+    /// Queues an invocation and waits until Lambda would consider it finished (response in,
+    /// every extension back at `next`), or `timeout`.
+    pub async fn invoke(
+        &self,
+        invoke: Invoke,
+        timeout: Duration,
+    ) -> Result<Invoked, ReceiverError> {
+        let (done, finished) = oneshot::channel();
+        {
+            let mut state = self.shared.state();
+            state.queue.push_back((invoke, done));
+        }
+        self.shared.changed.notify_waiters();
+        match tokio::time::timeout(timeout, finished).await {
+            Ok(Ok(invoked)) => Ok(invoked),
+            _ => Err(ReceiverError::Timeout {
+                timeout,
+                received: format!(
+                    "the invocation did not complete; init errors: {:?}; runtime polls: {}",
+                    self.shared.state().init_errors,
+                    self.shared.state().runtime_polls
+                ),
+            }),
+        }
+    }
+
+    /// The names of the registered extensions.
+    pub fn extension_count(&self) -> usize {
+        self.shared.state().extensions.len()
+    }
+
+    /// Waits until the runtime has asked for work at least once (its init phase is over).
+    pub async fn wait_until_polled(&self, timeout: Duration) -> bool {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            let changed = self.shared.changed.notified();
+            if self.shared.state().runtime_polls > 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(until, changed).await.is_err() {
+                return self.shared.state().runtime_polls > 0;
+            }
+        }
+    }
+}
+
+impl Drop for LocalRuntimeApi {
+    fn drop(&mut self) {
+        // Release every long-poll first: a graceful shutdown waits for requests in flight.
+        self.shared
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.changed.notify_waiters();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn stopping(shared: &Shared) -> bool {
+    shared.stopping.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+async fn runtime_next(State(shared): State<Arc<Shared>>) -> Response {
+    shared.state().runtime_polls += 1;
+    shared.changed.notify_waiters();
+    loop {
+        let changed = shared.changed.notified();
+        if stopping(&shared) {
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+        {
+            let mut state = shared.state();
+            let ready = state.extensions.values().all(|e| e.idle) || shared.max_concurrency > 1;
+            if ready && state.active.len() < shared.max_concurrency {
+                if let Some((invoke, done)) = state.queue.pop_front() {
+                    state.next_request += 1;
+                    let request_id = invoke
+                        .request_id
+                        .clone()
+                        .unwrap_or_else(|| format!("req-{:06}", state.next_request));
+                    let deadline_ms = now_ms()
+                        + u64::try_from(invoke.timeout.as_millis()).unwrap_or(u64::MAX / 2);
+                    let invoke_event = serde_json::json!({
+                        "eventType": "INVOKE",
+                        "deadlineMs": deadline_ms,
+                        "requestId": request_id,
+                        "invokedFunctionArn": invoke.invoked_arn,
+                        "tracing": {"type": "X-Amzn-Trace-Id", "value": invoke.trace_header.clone().unwrap_or_default()},
+                    });
+                    for extension in state.extensions.values_mut() {
+                        if extension.events.iter().any(|e| e == "INVOKE") {
+                            extension.pending.push_back(invoke_event.clone());
+                            extension.idle = false;
+                        }
+                    }
+                    let mut headers = HeaderMap::new();
+                    let mut set = |name: &'static str, value: &str| {
+                        if let Ok(value) = HeaderValue::from_str(value) {
+                            headers.insert(name, value);
+                        }
+                    };
+                    set("lambda-runtime-aws-request-id", &request_id);
+                    set("lambda-runtime-deadline-ms", &deadline_ms.to_string());
+                    set("lambda-runtime-invoked-function-arn", &invoke.invoked_arn);
+                    if let Some(trace) = &invoke.trace_header {
+                        set("lambda-runtime-trace-id", trace);
+                    }
+                    let body = invoke.event.to_string();
+                    state.active.insert(
+                        request_id.clone(),
+                        Active {
+                            request_id,
+                            delivered_at: Instant::now(),
+                            outcome: None,
+                            done: Some(done),
+                        },
+                    );
+                    drop(state);
+                    shared.changed.notify_waiters();
+                    return (StatusCode::OK, headers, body).into_response();
+                }
+            }
+        }
+        changed.await;
+    }
+}
+
+fn record_outcome(
+    shared: &Shared,
+    id: &str,
+    response: Option<serde_json::Value>,
+    error: Option<serde_json::Value>,
+) -> StatusCode {
+    let mut state = shared.state();
+    let Some(active) = state.active.get_mut(id) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    active.outcome = Some((response, error, Instant::now()));
+    shared.complete_finished(&mut state);
+    drop(state);
+    shared.changed.notify_waiters();
+    StatusCode::ACCEPTED
+}
+
+fn json_or_text(body: &Bytes) -> serde_json::Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+async fn runtime_response(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    record_outcome(&shared, &id, Some(json_or_text(&body)), None)
+}
+
+async fn runtime_error(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    record_outcome(&shared, &id, None, Some(json_or_text(&body)))
+}
+
+async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {
+    shared
+        .state()
+        .init_errors
+        .push(String::from_utf8_lossy(&body).into_owned());
+    StatusCode::ACCEPTED
+}
+
+async fn extension_register(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let events: Vec<String> = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("events").cloned())
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let name = headers
+        .get("lambda-extension-name")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unnamed")
+        .to_owned();
+    let id = {
+        let mut state = shared.state();
+        state.next_extension += 1;
+        let id = format!("{name}-{}", state.next_extension);
+        state.extensions.insert(
+            id.clone(),
+            Extension {
+                events,
+                // Until it first calls `next`, an extension is still initialising.
+                idle: false,
+                pending: VecDeque::new(),
+            },
+        );
+        id
+    };
+    let mut response_headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response_headers.insert("lambda-extension-identifier", value);
+    }
+    let body = serde_json::json!({
+        "functionName": "otel-faas-test",
+        "functionVersion": "$LATEST",
+        "handler": "bootstrap",
+        "accountId": "123456789012",
+    });
+    (StatusCode::OK, response_headers, body.to_string()).into_response()
+}
+
+async fn extension_next(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let Some(id) = headers
+        .get("lambda-extension-identifier")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return StatusCode::FORBIDDEN.into_response();
+    };
+    {
+        let mut state = shared.state();
+        let Some(extension) = state.extensions.get_mut(&id) else {
+            return StatusCode::FORBIDDEN.into_response();
+        };
+        if extension.pending.is_empty() {
+            extension.idle = true;
+        }
+        shared.complete_finished(&mut state);
+    }
+    shared.changed.notify_waiters();
+    loop {
+        let changed = shared.changed.notified();
+        if stopping(&shared) {
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+        {
+            let mut state = shared.state();
+            let Some(extension) = state.extensions.get_mut(&id) else {
+                return StatusCode::FORBIDDEN.into_response();
+            };
+            if let Some(event) = extension.pending.pop_front() {
+                extension.idle = false;
+                return (StatusCode::OK, event.to_string()).into_response();
+            }
+        }
+        changed.await;
+    }
+}

@@ -1,0 +1,540 @@
+//! Real Lambda function binaries (the workspace examples), polled by the real
+//! `lambda_runtime` crate from a local Runtime API, exporting over real OTLP.
+
+use std::time::Duration;
+
+use otel_faas_integration_tests::{
+    AttrValue, FunctionProcess, Invoke, LocalRuntimeApi, OtlpReceiver, ReceivedSpan, SpanKind,
+    StatusCode, build_binary,
+};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:orders";
+const ALIAS_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:otel-faas-test:live";
+
+/// Fields drop in order: the process first, so that nothing polls the API as it stops.
+struct Function {
+    process: FunctionProcess,
+    api: LocalRuntimeApi,
+    receiver: OtlpReceiver,
+}
+
+impl Function {
+    fn start(package: &str, bin: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with(
+            LocalRuntimeApi::start().expect("runtime api"),
+            package,
+            bin,
+            env,
+        )
+    }
+
+    fn start_with(api: LocalRuntimeApi, package: &str, bin: &str, env: &[(&str, &str)]) -> Self {
+        let binary = build_binary(package, bin).expect("example binary");
+        let receiver = OtlpReceiver::start().expect("receiver");
+        let mut vars = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())];
+        vars.extend(env.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let process =
+            FunctionProcess::spawn(&binary, &api.address(), &vars).expect("function process");
+        Self {
+            api,
+            receiver,
+            process,
+        }
+    }
+
+    async fn invoke(&self, invoke: Invoke) -> otel_faas_integration_tests::Invoked {
+        match self.api.invoke(invoke, WAIT).await {
+            Ok(invoked) => invoked,
+            Err(error) => panic!("{error}\nfunction log:\n{}", self.process.log()),
+        }
+    }
+
+    async fn spans_until(&self, done: impl FnMut(&[ReceivedSpan]) -> bool) -> Vec<ReceivedSpan> {
+        match self.receiver.wait_until(WAIT, done).await {
+            Ok(spans) => spans,
+            Err(error) => panic!("{error}\nfunction log:\n{}", self.process.log()),
+        }
+    }
+}
+
+fn sqs_message(id: &str, body: &str) -> Value {
+    json!({
+        "messageId": id,
+        "receiptHandle": format!("handle-{id}"),
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1763700000000"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE_ARN,
+        "awsRegion": "us-east-1"
+    })
+}
+
+fn sqs_event(messages: Vec<Value>) -> Value {
+    json!({ "Records": messages })
+}
+
+fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> Vec<&'a ReceivedSpan> {
+    spans.iter().filter(|s| s.name == name).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_batch_under_the_real_runtime_links_producers_and_reports_partial_failures() {
+    let function = Function::start("example-lambda-sqs-batch", "lambda-sqs-batch", &[]);
+    let mut traced = sqs_message("m-1", "hello");
+    traced["attributes"]["AWSTraceHeader"] =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into();
+    let mut w3c = sqs_message("m-2", "fail");
+    w3c["messageAttributes"]["traceparent"] = json!({
+        "stringValue": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "dataType": "String"
+    });
+    let plain = sqs_message("m-3", "world");
+    let invoked = function
+        .invoke(
+            Invoke::new(sqs_event(vec![traced, w3c, plain]))
+                .request_id("req-sqs-1")
+                .invoked_arn(ALIAS_ARN),
+        )
+        .await;
+    assert_eq!(
+        invoked.response,
+        Some(json!({"batchItemFailures": [{"itemIdentifier": "m-2"}]}))
+    );
+
+    let spans = function
+        .spans_until(|spans| named(spans, "orders process").len() >= 4)
+        .await;
+    let invocation = &named(&spans, "otel-faas-test")[0];
+    assert_eq!(invocation.kind, SpanKind::Server);
+    assert_eq!(invocation.attr_str("faas.trigger"), Some("pubsub"));
+    assert_eq!(invocation.attr_str("faas.invocation_id"), Some("req-sqs-1"));
+    assert_eq!(
+        invocation.attr_str("aws.lambda.invoked_arn"),
+        Some(ALIAS_ARN)
+    );
+    assert_eq!(
+        invocation.attr_str("cloud.account.id"),
+        Some("123456789012")
+    );
+    assert_eq!(
+        invocation.attr_str("cloud.resource_id"),
+        Some("arn:aws:lambda:us-east-1:123456789012:function:otel-faas-test:7"),
+        "the alias must be replaced by the running version"
+    );
+    assert_eq!(invocation.status, StatusCode::Error);
+    assert_eq!(
+        invocation.attr_str("error.type"),
+        Some("partial_batch_failure")
+    );
+    assert_eq!(
+        invocation.attr("aws.lambda.batch_item_failures"),
+        Some(&AttrValue::Int(1))
+    );
+    assert_eq!(
+        invocation.resource_attr("cloud.platform"),
+        Some(&AttrValue::from("aws_lambda"))
+    );
+    assert_eq!(
+        invocation.resource_attr("faas.max_memory"),
+        Some(&AttrValue::Int(128 * 1024 * 1024))
+    );
+    assert_eq!(
+        invocation.resource_attr("faas.version"),
+        Some(&AttrValue::from("7"))
+    );
+    assert_eq!(
+        invocation.resource_attr("service.name"),
+        Some(&AttrValue::from("otel-faas-test"))
+    );
+
+    let processing = named(&spans, "orders process");
+    let batch = processing
+        .iter()
+        .find(|s| s.parent_span_id == invocation.span_id)
+        .expect("the batch span under the invocation");
+    assert_eq!(batch.kind, SpanKind::Consumer);
+    assert_eq!(batch.attr_str("messaging.system"), Some("aws_sqs"));
+    assert_eq!(
+        batch.attr("messaging.batch.message_count"),
+        Some(&AttrValue::Int(3))
+    );
+    let mut linked: Vec<&str> = batch.links.iter().map(|l| l.trace_id.as_str()).collect();
+    linked.sort_unstable();
+    assert_eq!(
+        linked,
+        [
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "5759e988bd862e3fe1be46a994272793"
+        ]
+    );
+
+    let messages: Vec<_> = processing
+        .iter()
+        .filter(|s| s.parent_span_id == batch.span_id)
+        .collect();
+    assert_eq!(messages.len(), 3, "one span per message");
+    let by_id = |id: &str| {
+        messages
+            .iter()
+            .find(|s| s.attr_str("messaging.message.id") == Some(id))
+            .unwrap_or_else(|| panic!("no span for {id}"))
+    };
+    assert_eq!(
+        by_id("m-1").links[0].trace_id,
+        "5759e988bd862e3fe1be46a994272793"
+    );
+    assert_eq!(
+        by_id("m-2").links[0].trace_id,
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert!(by_id("m-3").links.is_empty());
+    assert_eq!(by_id("m-2").status, StatusCode::Error);
+    assert_eq!(by_id("m-1").status, StatusCode::Unset);
+    // The user's #[instrument] span nests under its message span.
+    let handle = named(&spans, "handle");
+    assert!(
+        handle
+            .iter()
+            .any(|h| h.parent_span_id == by_id("m-3").span_id)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_queues_stop_at_the_first_failure_and_report_the_rest() {
+    let function = Function::start("example-lambda-sqs-batch", "lambda-sqs-batch", &[]);
+    let fifo = "arn:aws:sqs:us-east-1:123456789012:orders.fifo";
+    let messages: Vec<Value> = [("f-1", "ok"), ("f-2", "fail"), ("f-3", "ok"), ("f-4", "ok")]
+        .iter()
+        .map(|(id, body)| {
+            let mut message = sqs_message(id, body);
+            message["eventSourceARN"] = fifo.into();
+            message
+        })
+        .collect();
+    let invoked = function.invoke(Invoke::new(sqs_event(messages))).await;
+    assert_eq!(
+        invoked.response,
+        Some(json!({"batchItemFailures": [
+            {"itemIdentifier": "f-2"}, {"itemIdentifier": "f-3"}, {"itemIdentifier": "f-4"}
+        ]}))
+    );
+    let spans = function
+        .spans_until(|spans| {
+            named(spans, "otel-faas-test").len() == 1
+                && named(spans, "orders.fifo process").len() >= 3
+        })
+        .await;
+    // The batch span plus f-1 and f-2: f-3 and f-4 never ran.
+    assert_eq!(named(&spans, "orders.fifo process").len(), 3);
+    let batch = spans
+        .iter()
+        .find(|s| {
+            s.name == "orders.fifo process" && s.attr("messaging.batch.message_count").is_some()
+        })
+        .unwrap();
+    assert!(batch.event("records skipped").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_invocation_is_cold_with_an_init_span_and_the_second_is_warm() {
+    let function = Function::start("example-lambda-sqs-batch", "lambda-sqs-batch", &[]);
+    for id in ["cold", "warm"] {
+        function
+            .invoke(Invoke::new(sqs_event(vec![sqs_message("m", "ok")])).request_id(id))
+            .await;
+    }
+    let spans = function
+        .spans_until(|spans| named(spans, "otel-faas-test").len() == 2)
+        .await;
+    let invocation = |id: &str| {
+        *named(&spans, "otel-faas-test")
+            .iter()
+            .find(|s| s.attr_str("faas.invocation_id") == Some(id))
+            .unwrap()
+    };
+    assert_eq!(
+        invocation("cold").attr("faas.coldstart"),
+        Some(&AttrValue::Bool(true))
+    );
+    assert_eq!(
+        invocation("warm").attr("faas.coldstart"),
+        Some(&AttrValue::Bool(false))
+    );
+    let inits = named(&spans, "init");
+    assert_eq!(inits.len(), 1);
+    assert_eq!(inits[0].parent_span_id, invocation("cold").span_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioned_concurrency_is_not_a_cold_start() {
+    let function = Function::start(
+        "example-lambda-sqs-batch",
+        "lambda-sqs-batch",
+        &[("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")],
+    );
+    function
+        .invoke(Invoke::new(sqs_event(vec![sqs_message("m", "ok")])))
+        .await;
+    let spans = function
+        .spans_until(|spans| !named(spans, "otel-faas-test").is_empty())
+        .await;
+    assert_eq!(
+        named(&spans, "otel-faas-test")[0].attr("faas.coldstart"),
+        Some(&AttrValue::Bool(false))
+    );
+    assert!(named(&spans, "init").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_trace_header_is_the_parent_only_with_xray_lambda_and_sampled() {
+    let function = Function::start(
+        "example-lambda-sqs-batch",
+        "lambda-sqs-batch",
+        &[("OTEL_PROPAGATORS", "tracecontext,baggage,xray-lambda")],
+    );
+    let header = |sampled: u8| {
+        format!(
+            "Root=1-6789abcd-0123456789abcdef01234567;Parent=1111222233334444;Sampled={sampled}"
+        )
+    };
+    function
+        .invoke(
+            Invoke::new(sqs_event(vec![sqs_message("m", "ok")]))
+                .request_id("sampled")
+                .trace_header(header(1)),
+        )
+        .await;
+    function
+        .invoke(
+            Invoke::new(sqs_event(vec![sqs_message("m", "ok")]))
+                .request_id("unsampled")
+                .trace_header(header(0)),
+        )
+        .await;
+    let spans = function
+        .spans_until(|spans| named(spans, "otel-faas-test").len() == 2)
+        .await;
+    let invocation = |id: &str| {
+        *named(&spans, "otel-faas-test")
+            .iter()
+            .find(|s| s.attr_str("faas.invocation_id") == Some(id))
+            .unwrap()
+    };
+    assert_eq!(
+        invocation("sampled").trace_id,
+        "6789abcd0123456789abcdef01234567"
+    );
+    assert_eq!(invocation("sampled").parent_span_id, "1111222233334444");
+    // Sampled=0 is what Lambda sends with X-Ray off: a new trace, not a silently dropped one.
+    assert_ne!(
+        invocation("unsampled").trace_id,
+        "6789abcd0123456789abcdef01234567"
+    );
+    assert_eq!(invocation("unsampled").parent_span_id, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_is_an_error_span_and_an_invocation_error() {
+    let function = Function::start("example-lambda-sqs-batch", "lambda-sqs-batch", &[]);
+    let invoked = function
+        .invoke(Invoke::new(sqs_event(vec![sqs_message("p-1", "panic")])).request_id("panics"))
+        .await;
+    assert!(invoked.response.is_none());
+    assert!(
+        invoked.error.is_some(),
+        "lambda_runtime reports the panic as an invocation error"
+    );
+    let spans = function
+        .spans_until(|spans| !named(spans, "otel-faas-test").is_empty())
+        .await;
+    let invocation = named(&spans, "otel-faas-test")[0];
+    assert_eq!(invocation.status, StatusCode::Error);
+    assert_eq!(invocation.attr_str("error.type"), Some("panic"));
+    let message = spans
+        .iter()
+        .find(|s| s.attr_str("messaging.message.id") == Some("p-1"))
+        .expect("the message span");
+    assert_eq!(message.status, StatusCode::Error);
+    assert!(message.event("exception").is_some());
+
+    // The process survives the panic and serves the next invocation.
+    let invoked = function
+        .invoke(Invoke::new(sqs_event(vec![sqs_message("ok", "ok")])))
+        .await;
+    assert_eq!(invoked.response, Some(json!({"batchItemFailures": []})));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_past_its_deadline_exports_a_timeout_span_before_the_deadline() {
+    let function = Function::start("example-lambda-sqs-batch", "lambda-sqs-batch", &[]);
+    let started = std::time::Instant::now();
+    let timeout = Duration::from_millis(2500);
+    let deadline = started + timeout;
+    // The slow message outlives the deadline; the local API keeps waiting for it.
+    let invocation = function.api.invoke(
+        Invoke::new(sqs_event(vec![sqs_message("s-1", "slow")])).timeout(timeout),
+        Duration::from_secs(15),
+    );
+    let waiting = function.spans_until(|spans| !named(spans, "otel-faas-test").is_empty());
+    let (spans, _) = tokio::join!(waiting, invocation);
+    let span = named(&spans, "otel-faas-test")[0];
+    assert!(
+        span.received_at < deadline,
+        "exported {:?} after the deadline",
+        span.received_at - deadline
+    );
+    assert_eq!(span.status, StatusCode::Error);
+    assert_eq!(span.attr_str("error.type"), Some("timeout"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_response_flush_happens_after_the_response_and_before_the_next_invocation() {
+    let function = Function::start(
+        "example-lambda-sqs-batch",
+        "lambda-sqs-batch",
+        &[
+            ("OTEL_FAAS_FLUSH", "after-response"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+        ],
+    );
+    // A slow collector makes the order of events unmistakable.
+    function
+        .receiver
+        .set_response_delay(Duration::from_millis(400));
+    let invoked = function
+        .invoke(Invoke::new(sqs_event(vec![sqs_message("a-1", "ok")])))
+        .await;
+    assert_eq!(
+        function.api.extension_count(),
+        1,
+        "the otel-faas extension registered"
+    );
+    let spans = function.receiver.spans();
+    let invocation = named(&spans, "otel-faas-test");
+    assert_eq!(
+        invocation.len(),
+        1,
+        "exported before Lambda considered the invocation over"
+    );
+    let exported = invocation[0].received_at;
+    assert!(
+        exported > invoked.responded_at,
+        "the response waited for telemetry"
+    );
+    assert!(
+        exported < invoked.completed_at,
+        "the next invocation could start before the export"
+    );
+    assert!(invoked.completed_at - invoked.responded_at >= Duration::from_millis(350));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_response_flush_exports_before_the_response() {
+    let function = Function::start(
+        "example-lambda-sqs-batch",
+        "lambda-sqs-batch",
+        &[("OTEL_BSP_SCHEDULE_DELAY", "600000")],
+    );
+    let invoked = function
+        .invoke(Invoke::new(sqs_event(vec![sqs_message("b-1", "ok")])))
+        .await;
+    assert_eq!(function.api.extension_count(), 0);
+    let spans = function.receiver.spans();
+    let invocation = named(&spans, "otel-faas-test");
+    assert_eq!(invocation.len(), 1);
+    assert!(invocation[0].received_at < invoked.responded_at);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exports_what_is_left_and_exits() {
+    let mut function = Function::start(
+        "example-lambda-sqs-batch",
+        "lambda-sqs-batch",
+        &[
+            ("OTEL_FAAS_FLUSH", "after-response"),
+            ("OTEL_FAAS_FLUSH_BUDGET_MS", "0"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+        ],
+    );
+    function
+        .invoke(Invoke::new(sqs_event(vec![sqs_message("t-1", "ok")])))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        function.receiver.spans().is_empty(),
+        "nothing flushes with a zero budget: {:?}\n{}",
+        function
+            .receiver
+            .spans()
+            .iter()
+            .map(|s| (&s.name, s.received_at))
+            .collect::<Vec<_>>(),
+        function.process.log()
+    );
+    function.process.terminate().expect("SIGTERM");
+    let spans = function
+        .spans_until(|spans| !named(spans, "otel-faas-test").is_empty())
+        .await;
+    assert_eq!(named(&spans, "otel-faas-test").len(), 1);
+    assert_eq!(
+        function.process.wait_for_exit(Duration::from_secs(5)),
+        Some(true)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_concurrent_keeps_each_invocations_trace_header_apart() {
+    let api = LocalRuntimeApi::start_with_concurrency(4).expect("runtime api");
+    let function = Function::start_with(
+        api,
+        "example-lambda-sqs-batch",
+        "lambda-sqs-batch",
+        &[
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "4"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances"),
+            ("OTEL_PROPAGATORS", "tracecontext,xray-lambda"),
+        ],
+    );
+    let invocations = (0..12).map(|i| {
+        let header = format!(
+            "Root=1-6789abcd-{i:024x};Parent={:016x};Sampled=1",
+            0x1000 + i
+        );
+        let mut message = sqs_message(&format!("c-{i}"), "ok");
+        message["body"] = if i % 3 == 0 {
+            "slow-ish".into()
+        } else {
+            "ok".into()
+        };
+        function.api.invoke(
+            Invoke::new(sqs_event(vec![message]))
+                .request_id(format!("c-{i}"))
+                .trace_header(header),
+            WAIT,
+        )
+    });
+    for result in futures_util::future::join_all(invocations).await {
+        result.expect("invocation");
+    }
+    let spans = function
+        .spans_until(|spans| named(spans, "otel-faas-test").len() == 12)
+        .await;
+    for invocation in named(&spans, "otel-faas-test") {
+        let id = invocation.attr_str("faas.invocation_id").unwrap();
+        let i: u64 = id.trim_start_matches("c-").parse().unwrap();
+        assert_eq!(
+            invocation.trace_id,
+            format!("6789abcd{i:024x}"),
+            "{id} took another invocation's trace"
+        );
+        assert_eq!(invocation.parent_span_id, format!("{:016x}", 0x1000 + i));
+        assert_eq!(
+            invocation.attr("faas.coldstart"),
+            Some(&AttrValue::Bool(false))
+        );
+    }
+}
