@@ -22,6 +22,30 @@ use crate::lambda::{Lambda, deadline_time};
 use crate::resource::LambdaResourceDetector;
 use crate::xray::{XrayIdGenerator, register_propagators};
 
+/// The name of the `tracing` span `lambda_runtime` wraps every invocation in.
+pub const RUNTIME_SPAN_NAME: &str = "Lambda runtime invoke";
+
+/// A per-layer filter for the `tracing-opentelemetry` layer that keeps `lambda_runtime`'s
+/// own invocation span out of the traces. That span starts before the invocation span and
+/// outside its context, so exported it would be a second, orphan trace per invocation; the
+/// invocation span already carries everything it records.
+///
+/// ```
+/// use tracing_subscriber::Layer as _;
+///
+/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+/// let _layer = tracing_opentelemetry::layer()
+///     .with_tracer(opentelemetry::trace::TracerProvider::tracer(&provider, "my-function"))
+///     .with_filter(otel_faas_aws::without_runtime_spans());
+/// ```
+pub fn without_runtime_spans()
+-> tracing_subscriber::filter::FilterFn<fn(&tracing::Metadata<'_>) -> bool> {
+    fn keep(metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.name() != RUNTIME_SPAN_NAME
+    }
+    tracing_subscriber::filter::FilterFn::new(keep as fn(&tracing::Metadata<'_>) -> bool)
+}
+
 /// The name the after-response flush extension registers under.
 pub const EXTENSION_NAME: &str = "otel-faas";
 

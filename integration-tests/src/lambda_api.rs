@@ -355,8 +355,11 @@ async fn runtime_next(State(shared): State<Arc<Shared>>) -> Response {
         {
             let mut state = shared.state();
             let ready = state.extensions.values().all(|e| e.idle) || shared.max_concurrency > 1;
-            if ready && state.active.len() < shared.max_concurrency {
-                if let Some((invoke, done)) = state.queue.pop_front() {
+            if ready
+                && state.active.len() < shared.max_concurrency
+                && let Some((invoke, done)) = state.queue.pop_front()
+            {
+                {
                     state.next_request += 1;
                     let request_id = invoke
                         .request_id

@@ -194,6 +194,8 @@ async fn sqs_batch_under_the_real_runtime_links_producers_and_reports_partial_fa
     assert!(by_id("m-3").links.is_empty());
     assert_eq!(by_id("m-2").status, StatusCode::Error);
     assert_eq!(by_id("m-1").status, StatusCode::Unset);
+    // lambda_runtime's own tracing span is kept out: no orphan trace per invocation.
+    assert!(named(&spans, "Lambda runtime invoke").is_empty());
     // The user's #[instrument] span nests under its message span.
     let handle = named(&spans, "handle");
     assert!(

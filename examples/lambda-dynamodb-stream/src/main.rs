@@ -12,6 +12,7 @@ use aws_lambda_events::streams::DynamoDbEventResponse;
 use lambda_runtime::{LambdaEvent, service_fn};
 use otel_faas_aws::{DynamoDbTrigger, LambdaTelemetry};
 use tower::Layer;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -21,7 +22,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tracing_subscriber::registry()
         .with(
             tracing_opentelemetry::layer()
-                .with_tracer(otel.telemetry().tracer("lambda-dynamodb-stream")),
+                .with_tracer(otel.telemetry().tracer("lambda-dynamodb-stream"))
+                .with_filter(otel_faas_aws::without_runtime_spans()),
         )
         .with(
             tracing_subscriber::fmt::layer()

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use otel_faas_aws::LambdaTelemetry;
 use tower::Layer;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -20,7 +21,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let otel = LambdaTelemetry::from_env();
     tracing_subscriber::registry()
         .with(
-            tracing_opentelemetry::layer().with_tracer(otel.telemetry().tracer("lambda-http-axum")),
+            tracing_opentelemetry::layer()
+                .with_tracer(otel.telemetry().tracer("lambda-http-axum"))
+                .with_filter(otel_faas_aws::without_runtime_spans()),
         )
         .with(
             tracing_subscriber::fmt::layer()

@@ -11,6 +11,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use otel_faas_aws::{AnyEventTrigger, LambdaTelemetry, lenient_s3_event};
 use serde_json::{Value, json};
 use tower::Layer;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -18,7 +19,11 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 async fn main() -> Result<(), Error> {
     let otel = LambdaTelemetry::from_env();
     tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(otel.telemetry().tracer("lambda-s3")))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(otel.telemetry().tracer("lambda-s3"))
+                .with_filter(otel_faas_aws::without_runtime_spans()),
+        )
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)

@@ -9,6 +9,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use otel_faas_aws::{LambdaTelemetry, ScheduledTrigger};
 use tower::Layer;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -17,7 +18,9 @@ async fn main() -> Result<(), Error> {
     let otel = LambdaTelemetry::from_env();
     tracing_subscriber::registry()
         .with(
-            tracing_opentelemetry::layer().with_tracer(otel.telemetry().tracer("lambda-scheduled")),
+            tracing_opentelemetry::layer()
+                .with_tracer(otel.telemetry().tracer("lambda-scheduled"))
+                .with_filter(otel_faas_aws::without_runtime_spans()),
         )
         .with(
             tracing_subscriber::fmt::layer()

@@ -15,6 +15,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
 use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
 use tower::Layer;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -23,7 +24,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let otel = LambdaTelemetry::from_env();
     tracing_subscriber::registry()
         .with(
-            tracing_opentelemetry::layer().with_tracer(otel.telemetry().tracer("lambda-sqs-batch")),
+            tracing_opentelemetry::layer()
+                .with_tracer(otel.telemetry().tracer("lambda-sqs-batch"))
+                .with_filter(otel_faas_aws::without_runtime_spans()),
         )
         .with(
             tracing_subscriber::fmt::layer()
