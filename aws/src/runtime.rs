@@ -32,11 +32,14 @@ pub const RUNTIME_SPAN_NAME: &str = "Lambda runtime invoke";
 ///
 /// ```
 /// use tracing_subscriber::Layer as _;
+/// use tracing_subscriber::layer::SubscriberExt as _;
 ///
 /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-/// let _layer = tracing_opentelemetry::layer()
-///     .with_tracer(opentelemetry::trace::TracerProvider::tracer(&provider, "my-function"))
-///     .with_filter(otel_faas_aws::without_runtime_spans());
+/// let _subscriber = tracing_subscriber::registry().with(
+///     tracing_opentelemetry::layer()
+///         .with_tracer(opentelemetry::trace::TracerProvider::tracer(&provider, "my-function"))
+///         .with_filter(otel_faas_aws::without_runtime_spans()),
+/// );
 /// ```
 pub fn without_runtime_spans()
 -> tracing_subscriber::filter::FilterFn<fn(&tracing::Metadata<'_>) -> bool> {
