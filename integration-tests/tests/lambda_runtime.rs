@@ -540,3 +540,217 @@ async fn run_concurrent_keeps_each_invocations_trace_header_apart() {
         );
     }
 }
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../../shared/fixtures/aws-lambda-events/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The official REST API sample, sent to `/orders/{id}`.
+fn rest_request(path: &str, traceparent: Option<&str>) -> Value {
+    let mut event = fixture("example-apigw-request.json");
+    event["resource"] = "/orders/{id}".into();
+    event["path"] = path.into();
+    event["httpMethod"] = "GET".into();
+    event["requestContext"]["httpMethod"] = "GET".into();
+    event["requestContext"]["resourcePath"] = "/orders/{id}".into();
+    event["pathParameters"] = json!({"id": path.trim_start_matches("/orders/")});
+    event["body"] = Value::Null;
+    if let Some(traceparent) = traceparent {
+        event["headers"]["traceparent"] = traceparent.into();
+        event["multiValueHeaders"]["traceparent"] = json!([traceparent]);
+    }
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_on_lambda_http_is_one_server_span_per_request_with_the_api_gateway_route() {
+    let function = Function::start(
+        "example-lambda-http-axum",
+        "lambda-http-axum",
+        // As the example's template sets it: routes without the API Gateway stage.
+        &[("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")],
+    );
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let invoked = function
+        .invoke(
+            Invoke::new(rest_request("/orders/42", Some(traceparent)))
+                .request_id("http-1")
+                .invoked_arn(ALIAS_ARN),
+        )
+        .await;
+    let response = invoked.response.expect("a response");
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(response["body"], "order 42");
+
+    let spans = function
+        .spans_until(|spans| {
+            !named(spans, "GET /orders/{id}").is_empty() && !named(spans, "load_order").is_empty()
+        })
+        .await;
+    let server = named(&spans, "GET /orders/{id}")[0];
+    assert_eq!(server.kind, SpanKind::Server);
+    assert_eq!(server.trace_id, "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(server.parent_span_id, "b7ad6b7169203331");
+    assert_eq!(server.attr_str("faas.trigger"), Some("http"));
+    assert_eq!(server.attr_str("http.route"), Some("/orders/{id}"));
+    assert_eq!(server.attr_str("url.path"), Some("/orders/42"));
+    assert_eq!(server.attr_str("http.request.method"), Some("GET"));
+    assert_eq!(
+        server.attr("http.response.status_code"),
+        Some(&AttrValue::Int(200))
+    );
+    assert_eq!(server.attr_str("client.address"), Some("192.168.196.186"));
+    assert_eq!(server.attr_str("faas.invocation_id"), Some("http-1"));
+    assert_eq!(server.attr_str("cloud.account.id"), Some("123456789012"));
+    assert_eq!(server.status, StatusCode::Unset);
+    let child = named(&spans, "load_order")[0];
+    assert_eq!(child.parent_span_id, server.span_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_on_lambda_http_404_is_not_an_error_but_503_is() {
+    let function = Function::start(
+        "example-lambda-http-axum",
+        "lambda-http-axum",
+        // As the example's template sets it: routes without the API Gateway stage.
+        &[("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")],
+    );
+    let missing = function
+        .invoke(Invoke::new(rest_request("/orders/0", None)))
+        .await;
+    assert_eq!(missing.response.unwrap()["statusCode"], 404);
+    let mut failing = rest_request("/fail", None);
+    failing["resource"] = "/fail".into();
+    failing["requestContext"]["resourcePath"] = "/fail".into();
+    let failed = function.invoke(Invoke::new(failing)).await;
+    assert_eq!(failed.response.unwrap()["statusCode"], 503);
+    let spans = function
+        .spans_until(|spans| spans.iter().filter(|s| s.kind == SpanKind::Server).count() == 2)
+        .await;
+    let not_found = named(&spans, "GET /orders/{id}")[0];
+    assert_eq!(not_found.status, StatusCode::Unset);
+    assert_eq!(
+        not_found.attr("http.response.status_code"),
+        Some(&AttrValue::Int(404))
+    );
+    let unavailable = named(&spans, "GET /fail")[0];
+    assert_eq!(unavailable.status, StatusCode::Error);
+    assert_eq!(unavailable.attr_str("error.type"), Some("503"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_stream_function_reports_the_first_failed_record() {
+    let function = Function::start(
+        "example-lambda-dynamodb-stream",
+        "lambda-dynamodb-stream",
+        &[],
+    );
+    let mut event = fixture("example-dynamodb-event.json");
+    let mut removed = event["Records"][0].clone();
+    removed["eventName"] = "REMOVE".into();
+    removed["dynamodb"]["SequenceNumber"] = "9999".into();
+    event["Records"].as_array_mut().unwrap().push(removed);
+    let invoked = function.invoke(Invoke::new(event)).await;
+    assert_eq!(
+        invoked.response,
+        Some(json!({"batchItemFailures": [{"itemIdentifier": "9999"}]}))
+    );
+    let spans = function
+        .spans_until(|spans| {
+            !named(spans, "otel-faas-test").is_empty()
+                && named(spans, "Example-Table process").len() == 3
+        })
+        .await;
+    let invocation = named(&spans, "otel-faas-test")[0];
+    assert_eq!(invocation.attr_str("faas.trigger"), Some("datasource"));
+    assert_eq!(
+        invocation.attr_str("faas.document.collection"),
+        Some("Example-Table")
+    );
+    assert_eq!(
+        invocation.attr_str("faas.document.operation"),
+        None,
+        "mixed operations"
+    );
+    assert_eq!(invocation.status, StatusCode::Error);
+    let records = named(&spans, "Example-Table process");
+    let failed: Vec<_> = records
+        .iter()
+        .filter(|s| s.status == StatusCode::Error)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].attr_str("faas.document.operation"),
+        Some("delete")
+    );
+    assert!(
+        records
+            .iter()
+            .all(|r| r.parent_span_id == invocation.span_id)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_function_accepts_a_notification_without_user_identity() {
+    let function = Function::start("example-lambda-s3", "lambda-s3", &[]);
+    let mut event = fixture("example-s3-event.json");
+    let record = event["Records"][0].as_object_mut().unwrap();
+    record.remove("userIdentity");
+    record.remove("requestParameters");
+    let invoked = function.invoke(Invoke::new(event)).await;
+    assert_eq!(
+        invoked.response,
+        Some(json!({"indexed": ["s3://sourcebucket/Happy%20Face.jpg"]}))
+    );
+    let spans = function
+        .spans_until(|spans| !named(spans, "otel-faas-test").is_empty())
+        .await;
+    let invocation = named(&spans, "otel-faas-test")[0];
+    assert_eq!(invocation.attr_str("faas.trigger"), Some("datasource"));
+    assert_eq!(
+        invocation.attr_str("faas.document.collection"),
+        Some("sourcebucket")
+    );
+    assert_eq!(
+        invocation.attr_str("faas.document.name"),
+        Some("Happy Face.jpg")
+    );
+    assert_eq!(
+        invocation.attr_str("faas.document.operation"),
+        Some("insert")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_function_is_a_timer_with_the_configured_cron() {
+    let function = Function::start(
+        "example-lambda-scheduled",
+        "lambda-scheduled",
+        &[("SCHEDULE_EXPRESSION", "cron(0 3 * * ? *)")],
+    );
+    function
+        .invoke(Invoke::new(fixture("example-eventbridge-schedule.json")))
+        .await;
+    let spans = function
+        .spans_until(|spans| {
+            !named(spans, "otel-faas-test").is_empty()
+                && !named(spans, "compact_reports").is_empty()
+        })
+        .await;
+    let invocation = named(&spans, "otel-faas-test")[0];
+    assert_eq!(invocation.attr_str("faas.trigger"), Some("timer"));
+    assert_eq!(invocation.attr_str("faas.cron"), Some("cron(0 3 * * ? *)"));
+    assert_eq!(
+        invocation.attr_str("faas.time"),
+        Some("2015-10-08T16:53:06.000Z")
+    );
+    assert_eq!(
+        named(&spans, "compact_reports")[0].parent_span_id,
+        invocation.span_id
+    );
+}
