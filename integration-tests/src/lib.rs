@@ -9,12 +9,14 @@
 
 mod function;
 mod lambda_api;
+mod moto;
 mod receiver;
 mod span;
 mod waterfall;
 
 pub use function::{FunctionProcess, build_binary, lambda_environment, workspace_root};
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi};
+pub use moto::{Moto, moto_venv};
 pub use receiver::{OtlpReceiver, ReceiverError};
 pub use span::{AttrValue, ReceivedEvent, ReceivedLink, ReceivedSpan, SpanKind, StatusCode};
 pub use waterfall::render_waterfall;

@@ -16,8 +16,10 @@ cargo xtask <command>
 Commands:
   test [--no-lint]   The whole check CI runs: cargo fmt --check, clippy -D warnings (the
                      workspace, and core alone with its default features), cargo doc with
-                     warnings denied, every unit, doc and integration test, core's unit
-                     tests without otlp-grpc, and a run of the demo.
+                     warnings denied, moto installed into target/emulators/moto-venv (the
+                     AWS emulator tests capture real events from), every unit, doc and
+                     integration test, core's unit tests without otlp-grpc, and a run of
+                     the demo. Needs the Rust toolchain and Python 3 with pip.
                      --no-lint skips fmt, clippy and doc, for a quicker local loop.
   demo               Builds the example HTTP function, runs it against an embedded OTLP
                      receiver, sends it a few realistic requests and prints each trace as
@@ -121,6 +123,8 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             .env("RUSTDOCFLAGS", "-D warnings");
         step("cargo doc (warnings denied)", with_lock(doc))?;
     }
+    install_moto()?;
+
     let mut tests = cargo();
     tests.args(["test", "--workspace"]);
     let mut totals = test_step(
@@ -146,6 +150,38 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         "tests: {} passed, {} failed, {} ignored",
         totals.passed, totals.failed, totals.ignored
     );
+    Ok(())
+}
+
+/// Installs moto (the AWS emulator the integration tests capture events from) into a venv
+/// under `target/`, unless the pinned version is already there.
+fn install_moto() -> anyhow::Result<()> {
+    let root = workspace_root();
+    let requirements = root.join("integration-tests/emulators/requirements-moto.txt");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let venv = target.join("emulators").join("moto-venv");
+    let stamp = venv.join("installed-requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == wanted) {
+        println!("\n==> moto: already installed in {}", venv.display());
+        return Ok(());
+    }
+    let python = ["python3", "python"]
+        .into_iter()
+        .find(|candidate| Command::new(candidate).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .context("the integration tests need Python 3 (with venv and pip) to install moto; none was found")?;
+    let mut create = Command::new(python);
+    create.args(["-m", "venv"]).arg(&venv);
+    step("python3 -m venv (for moto)", create)?;
+    let mut install = Command::new(venv.join("bin").join("pip"));
+    install
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(&requirements);
+    step("pip install moto[server]", install)?;
+    std::fs::write(&stamp, wanted)?;
     Ok(())
 }
 
