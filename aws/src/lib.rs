@@ -1,39 +1,86 @@
 //! # otel-faas-aws
 //!
 //! AWS Lambda for otel-faas: the Lambda resource, X-Ray propagation, an adapter for every
-//! trigger, all on the cloud-neutral engine of `otel-faas-core`.
+//! trigger, `lambda_runtime` and `lambda_http` integration, partial batch failures and an
+//! after-response flush — all on the cloud-neutral engine of `otel-faas-core`.
+//!
+//! ## A function in five lines
+//!
+//! ```no_run
+//! use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+//! use lambda_runtime::{LambdaEvent, service_fn};
+//! use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
+//! use tower::Layer;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_runtime::Error> {
+//!     let otel = LambdaTelemetry::from_env();          // OTEL_* + the Lambda resource
+//!     otel.register_extension().await?;                 // only acts with OTEL_FAAS_FLUSH=after-response
+//!     let handler = otel.layer(SqsTrigger::new()).layer(service_fn(handler));
+//!     lambda_runtime::run(handler).await                // or run_concurrent
+//! }
+//!
+//! async fn handler(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+//!     Ok(otel_faas_aws::batch::process_sqs_batch(&event.payload, async |message| {
+//!         let _body = message.body.as_deref().unwrap_or_default();
+//!         Ok::<_, String>(())
+//!     })
+//!     .await)
+//! }
+//! ```
 //!
 //! ## Pieces
 //!
+//! * [`LambdaTelemetry`]: set-up in one call, the [`LambdaLayer`] for `lambda_runtime` (and
+//!   `lambda_http` with the `lambda-http` feature), the after-response flush extension
+//!   ([`LambdaFlush`]), the SIGTERM flush, cold starts by `AWS_LAMBDA_INITIALIZATION_TYPE`
+//!   and an `init` span on the cold invocation.
 //! * [`LambdaResourceDetector`]: `cloud.*` and `faas.*` from the Lambda environment.
-//! * [`Lambda`]: wraps any payload adapter for the `LambdaEvent` of `lambda_runtime`, adding
-//!   the per-invocation attributes (`faas.invocation_id`, `aws.lambda.invoked_arn`,
-//!   `cloud.account.id`, `cloud.resource_id`), the deadline, and the Lambda trace header.
+//! * [`Lambda`]: wraps any payload adapter for the runtime's `LambdaEvent`, adding
+//!   `faas.invocation_id`, `aws.lambda.invoked_arn`, `cloud.account.id`, `cloud.resource_id`
+//!   (alias replaced by the running version), the deadline and the Lambda trace header.
 //! * [`XrayPropagator`], [`XrayLambdaPropagator`]: `xray` and `xray-lambda` for
-//!   `OTEL_PROPAGATORS` ([`register_propagators`]), and [`XrayIdGenerator`].
-//! * Triggers: [`SqsTrigger`], …
+//!   `OTEL_PROPAGATORS` ([`register_propagators`]); [`XrayIdGenerator`].
+//! * Triggers, one file each, each documenting the attributes it emits:
+//!   [`ApiGatewayRestTrigger`], [`ApiGatewayHttpTrigger`], [`FunctionUrlTrigger`],
+//!   [`AlbTrigger`], [`SqsTrigger`], [`SnsTrigger`], [`EventBridgeTrigger`],
+//!   [`ScheduledTrigger`], [`KinesisTrigger`], [`DynamoDbTrigger`], [`S3Trigger`], and
+//!   [`AnyEventTrigger`] for raw JSON, which detects the trigger and falls back to
+//!   `faas.trigger=other`.
+//! * [`batch`]: partial batch failures for SQS, Kinesis and DynamoDB Streams, a span per
+//!   record; [`process_message`] for a span per SQS message in your own loop.
 //!
 //! ## Choices where the conventions leave room or disagree
 //!
 //! * The invocation span of a non-HTTP trigger is named after the function, as the AWS
-//!   Lambda page requires; HTTP triggers use the stable HTTP server name `{method} {route}`.
+//!   Lambda page requires; HTTP triggers use the stable HTTP server name `{method} {route}`
+//!   (the Lambda page's older example uses the bare route).
 //! * SQS batch spans are named `<queue> process` (the page's normative text), not
 //!   `process <queue>` (its example table).
+//! * Producer context for SQS is read from `AWSTraceHeader` (as the page says) *and* from a
+//!   `traceparent` message attribute, which W3C producers commonly send.
 //! * A Lambda trace header that says `Sampled=0` is ignored by default, because Lambda sends
 //!   one even when X-Ray tracing is off: see [`XrayLambdaPropagator`].
 //! * A response reporting failed batch items makes the invocation an ERROR with
 //!   `error.type=partial_batch_failure` and the count in `aws.lambda.batch_item_failures`.
+//! * `lambda_runtime` wraps each invocation in a `tracing` span of its own; exported, it
+//!   would be a second, orphan trace — [`without_runtime_spans`] filters it out.
 //!
 //! ## Why each dependency is here
 //!
 //! * `otel-faas-core`: the traits and engine; `otel-faas-messaging`: message carriers.
-//! * `lambda_runtime`: the `LambdaEvent` and `Context` the runtime hands handlers.
+//! * `lambda_runtime`: the `LambdaEvent` and `Context` the runtime hands handlers;
+//!   `lambda-extension`: the internal extension that flushes after the response;
+//!   `lambda_http` (feature `lambda-http`): the request context of HTTP events.
 //! * `aws_lambda_events`: the event types of every trigger, rather than our own copies.
 //! * `opentelemetry-aws`: X-Ray header parsing and formatting, and the X-Ray id generator.
+//!   Its Lambda resource detector is not used: it reads the process environment directly.
 //! * `opentelemetry`, `opentelemetry_sdk`, `opentelemetry-semantic-conventions`: spans and
-//!   the attribute keys. `chrono`: event timestamps (the event types use it).
-//! * `serde`, `serde_json`: raw events for the auto-detecting adapter. `percent-encoding`:
-//!   S3 object keys arrive URL-encoded. `tracing`: the crate's own debug diagnostics.
+//!   attribute keys. `chrono`: event timestamps (the event types use it).
+//! * `tokio`, `tower`, `tower-layer`, `tower-service`: the layer, the extension's wait and
+//!   the shutdown signal. `http`: header maps of the HTTP events.
+//! * `serde`, `serde_json`: raw events. `percent-encoding`: S3 keys arrive URL-encoded.
+//! * `tracing`, `tracing-subscriber`: the crate's debug diagnostics, and the filter above.
 
 #![warn(missing_docs)]
 
