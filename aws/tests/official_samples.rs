@@ -611,3 +611,88 @@ fn http_typed_adapter_on_the_v2_sample() {
         Some(Value::I64(443))
     );
 }
+
+/// Every value of every sample, replaced in turn by values of the wrong type: the adapter
+/// may describe less, but must never panic.
+#[test]
+fn no_sample_mutated_in_any_field_makes_an_adapter_panic() {
+    fn paths(
+        value: &serde_json::Value,
+        prefix: &mut Vec<serde_json::Value>,
+        out: &mut Vec<Vec<serde_json::Value>>,
+    ) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, child) in map {
+                    prefix.push(key.as_str().into());
+                    out.push(prefix.clone());
+                    paths(child, prefix, out);
+                    prefix.pop();
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (index, child) in items.iter().enumerate() {
+                    prefix.push(index.into());
+                    out.push(prefix.clone());
+                    paths(child, prefix, out);
+                    prefix.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    fn at<'a>(
+        value: &'a mut serde_json::Value,
+        path: &[serde_json::Value],
+    ) -> &'a mut serde_json::Value {
+        path.iter().fold(value, |node, step| match step {
+            serde_json::Value::String(key) => &mut node[key.as_str()],
+            serde_json::Value::Number(index) => &mut node[index.as_u64().unwrap() as usize],
+            _ => unreachable!(),
+        })
+    }
+    let replacements = [
+        serde_json::Value::Null,
+        serde_json::json!(-1),
+        serde_json::json!(1.5e300),
+        serde_json::json!(""),
+        serde_json::json!("arn:aws:sqs:::"),
+        serde_json::json!("Root=1-;Parent=;Sampled=9"),
+        serde_json::json!([]),
+        serde_json::json!({}),
+    ];
+    let propagation = propagation("tracecontext,baggage,xray,xray-lambda");
+    let context = InvocationContext::new()
+        .with_carrier_field(LAMBDA_TRACE_HEADER, "Root=1-zz;Parent=;Sampled=");
+    let mut cases = 0;
+    let samples = std::fs::read_dir(format!(
+        "{}/../../shared/fixtures/aws-lambda-events",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+    .filter(|name| name.ends_with(".json"));
+    for name in samples {
+        let original = fixture(&name);
+        let mut all = Vec::new();
+        paths(&original, &mut Vec::new(), &mut all);
+        for path in &all {
+            for replacement in &replacements {
+                let mut event = original.clone();
+                *at(&mut event, path) = replacement.clone();
+                let _ = TriggerAdapter::<_, serde_json::Value>::invocation_spec(
+                    &AnyEventTrigger::new(),
+                    &event,
+                    &context,
+                    &propagation,
+                );
+                let _ = TriggerAdapter::<serde_json::Value, _>::outcome(
+                    &AnyEventTrigger::new(),
+                    &event,
+                );
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 5_000, "only {cases} mutations were tried");
+}

@@ -33,14 +33,38 @@ pub(crate) fn header<'a>(
         .filter(|value| !value.is_empty())
 }
 
+/// The pairs of a query map. Read through serde rather than `QueryMap::iter`, which panics
+/// on a parameter with an empty list of values (`"key": []`), something a client can send.
+fn query_pairs(map: &QueryMap) -> Vec<(String, String)> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(map) else {
+        return Vec::new();
+    };
+    let mut pairs = Vec::new();
+    for (key, values) in map {
+        match values {
+            serde_json::Value::Array(values) => {
+                pairs.extend(
+                    values
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .map(|v| (key.clone(), v.to_owned())),
+                );
+            }
+            serde_json::Value::String(value) => pairs.push((key, value)),
+            _ => {}
+        }
+    }
+    pairs
+}
+
 /// Rebuilds a query string from decoded parameters, in a stable order, for event sources
 /// that do not pass the raw query string (REST API, ALB).
 pub(crate) fn query_string(single: &QueryMap, multi: &QueryMap) -> String {
     let source = if multi.is_empty() { single } else { multi };
-    let mut pairs: Vec<(&str, &str)> = source.iter().collect();
+    let mut pairs = query_pairs(source);
     pairs.sort_unstable();
     pairs
-        .into_iter()
+        .iter()
         .map(|(key, value)| {
             format!(
                 "{}={}",
@@ -90,6 +114,15 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn a_parameter_without_values_is_skipped_not_a_panic() {
+        let multi = QueryMap::from(HashMap::from([
+            ("empty".to_owned(), Vec::new()),
+            ("a".to_owned(), vec!["1".to_owned()]),
+        ]));
+        assert_eq!(query_string(&QueryMap::default(), &multi), "a=1");
+    }
 
     #[test]
     fn rebuilt_queries_are_stable_and_escaped() {
