@@ -116,17 +116,27 @@ where
             .with_attributes(invocation_attributes(&event.context));
         // The AWS Lambda conventions name every invocation span after the function, except
         // for HTTP triggers, which follow the HTTP server conventions.
-        let function = event.context.env_config.function_name.as_str();
-        if spec.trigger() != FaasTrigger::Http && !function.is_empty() {
-            spec.with_name(function.to_owned())
-        } else {
-            spec
+        match function_name(&event.context) {
+            Some(function) if spec.trigger() != FaasTrigger::Http => {
+                spec.with_name(function.to_owned())
+            }
+            _ => spec,
         }
     }
 
     fn outcome(&self, response: &R) -> Outcome {
         self.adapter.outcome(response)
     }
+}
+
+/// The function's name: from the runtime's configuration, else from the invoked ARN (which
+/// every invocation carries).
+fn function_name(context: &LambdaContext) -> Option<&str> {
+    Some(context.env_config.function_name.as_str())
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            FunctionArn::parse(&context.invoked_function_arn).map(|arn| arn.function_name())
+        })
 }
 
 /// The Runtime API's deadline (milliseconds since the epoch) as a wall-clock time; `None`

@@ -1,0 +1,170 @@
+//! `LambdaTelemetry` and the batch helpers driven in-process, exporting over real OTLP.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::LambdaEvent;
+use otel_faas_aws::{KinesisTrigger, Lambda, LambdaTelemetry, SqsTrigger};
+use otel_faas_core::MapEnvironment;
+use otel_faas_integration_tests::{AttrValue, OtlpReceiver, SpanKind, StatusCode};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    let path = format!(
+        "{}/../../shared/fixtures/aws-lambda-events/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn lambda_env(receiver: &OtlpReceiver) -> MapEnvironment {
+    MapEnvironment::from([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "consumer".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "3".to_owned()),
+    ])
+}
+
+fn context(request_id: &str) -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request_id.into();
+    context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:consumer".into();
+    context
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinesis_batches_stop_at_the_first_failed_record_and_report_its_sequence_number() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let otel = LambdaTelemetry::builder_with_environment(lambda_env(&receiver)).build();
+    let event: aws_lambda_events::kinesis::KinesisEvent = fixture("example-kinesis-event.json");
+    let second = event.records[1].kinesis.sequence_number.clone();
+    let mut seen = 0;
+    let response = otel
+        .engine()
+        .invoke(
+            &Lambda::new(KinesisTrigger::new()),
+            LambdaEvent::new(event, context("k-1")),
+            |event| async move {
+                let response =
+                    otel_faas_aws::batch::process_kinesis_batch(&event.payload, async |record| {
+                        seen += 1;
+                        match record.kinesis.sequence_number.ends_with("4444") {
+                            true => Err("poison record"),
+                            false => Ok(()),
+                        }
+                    })
+                    .await;
+                Ok::<_, std::convert::Infallible>(response)
+            },
+        )
+        .await
+        .unwrap();
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, [Some(second.clone())]);
+
+    let spans = receiver
+        .wait_until(WAIT, |spans| {
+            spans
+                .iter()
+                .filter(|s| s.name == "simple-stream process")
+                .count()
+                == 3
+        })
+        .await
+        .unwrap();
+    let invocation = spans.iter().find(|s| s.name == "consumer").unwrap();
+    assert_eq!(invocation.status, StatusCode::Error);
+    assert_eq!(
+        invocation.attr_str("error.type"),
+        Some("partial_batch_failure")
+    );
+    let records: Vec<_> = spans
+        .iter()
+        .filter(|s| {
+            s.name == "simple-stream process" && s.attr("messaging.batch.message_count").is_none()
+        })
+        .collect();
+    assert_eq!(records.len(), 2);
+    let failed = records
+        .iter()
+        .find(|s| s.status == StatusCode::Error)
+        .unwrap();
+    assert_eq!(failed.kind, SpanKind::Consumer);
+    assert_eq!(
+        failed.attr_str("messaging.message.id"),
+        Some(second.as_str())
+    );
+    assert_eq!(
+        failed.attr_str("aws.kinesis.stream_name"),
+        Some("simple-stream")
+    );
+    assert_eq!(
+        failed.attr_str("messaging.destination.partition.id"),
+        Some("shardId-000000000000")
+    );
+    otel.shutdown(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapstart_restore_is_not_a_cold_start() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let env = lambda_env(&receiver).with("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start");
+    let otel = LambdaTelemetry::builder_with_environment(env).build();
+    let event: aws_lambda_events::sqs::SqsEvent = fixture("example-sqs-event.json");
+    otel.engine()
+        .invoke(
+            &Lambda::new(SqsTrigger::new()),
+            LambdaEvent::new(event, context("s-1")),
+            |_| async { Ok::<_, std::convert::Infallible>(()) },
+        )
+        .await
+        .unwrap();
+    let spans = receiver
+        .wait_until(WAIT, |spans| spans.iter().any(|s| s.name == "consumer"))
+        .await
+        .unwrap();
+    let invocation = spans.iter().find(|s| s.name == "consumer").unwrap();
+    assert_eq!(
+        invocation.attr("faas.coldstart"),
+        Some(&AttrValue::Bool(false))
+    );
+    assert!(spans.iter().all(|s| s.name != "init"));
+    otel.shutdown(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xray_ids_start_with_the_epoch_seconds() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let otel = LambdaTelemetry::builder_with_environment(lambda_env(&receiver))
+        .xray_ids()
+        .build();
+    let event: aws_lambda_events::sqs::SqsEvent = fixture("example-sqs-event.json");
+    otel.engine()
+        .invoke(
+            &Lambda::new(SqsTrigger::new()),
+            LambdaEvent::new(event, context("x-1")),
+            |_| async { Ok::<_, std::convert::Infallible>(()) },
+        )
+        .await
+        .unwrap();
+    let spans = receiver
+        .wait_until(WAIT, |spans| spans.iter().any(|s| s.name == "consumer"))
+        .await
+        .unwrap();
+    let invocation = spans.iter().find(|s| s.name == "consumer").unwrap();
+    let seconds = u64::from_str_radix(&invocation.trace_id[..8], 16).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        now.abs_diff(seconds) < 300,
+        "trace id {} does not start with the epoch seconds",
+        invocation.trace_id
+    );
+    otel.shutdown(WAIT).await.unwrap();
+}
