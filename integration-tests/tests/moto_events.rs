@@ -255,7 +255,7 @@ async fn through_the_engine(event: Value) -> Vec<ReceivedSpan> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sns_notifications_from_moto_link_to_the_publisher_and_raw_delivery_keeps_the_attributes() {
+async fn sns_notifications_from_moto_link_to_the_publisher_with_and_without_raw_delivery() {
     let moto = moto();
     let captured = capture(&moto, "sns", &[TRACEPARENT]);
 
@@ -273,12 +273,19 @@ async fn sns_notifications_from_moto_link_to_the_publisher_and_raw_delivery_keep
         "4bf92f3577b34da6a3ce929d0e0e4736"
     );
 
-    // Raw delivery to SQS turns the SNS message attributes into SQS message attributes.
-    let spans = through_the_engine(captured["raw_sqs_event"].clone()).await;
-    let consumer = spans.iter().find(|s| s.kind == SpanKind::Consumer).unwrap();
-    assert_eq!(consumer.attr_str("messaging.system"), Some("aws_sqs"));
-    assert_eq!(consumer.links.len(), 1);
-    assert_eq!(consumer.links[0].span_id, "00f067aa0ba902b7");
+    // Raw delivery to SQS turns the SNS message attributes into SQS message attributes;
+    // without it, they travel inside the JSON envelope in the body. Both link.
+    for delivery in ["raw_sqs_event", "envelope_sqs_event"] {
+        let spans = through_the_engine(captured[delivery].clone()).await;
+        let consumer = spans.iter().find(|s| s.kind == SpanKind::Consumer).unwrap();
+        assert_eq!(
+            consumer.attr_str("messaging.system"),
+            Some("aws_sqs"),
+            "{delivery}"
+        );
+        assert_eq!(consumer.links.len(), 1, "{delivery}");
+        assert_eq!(consumer.links[0].span_id, "00f067aa0ba902b7", "{delivery}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,9 +4,15 @@
 //! in its attributes; these [`Carrier`](otel_faas_core::Carrier)s read them so that a
 //! consumer can link every message to its producer.
 //!
-//! **Status.** The consumer-side carriers for the Lambda event shapes of SQS and SNS are
-//! here (the AWS Lambda adapters use them). The producer side, the SDK-level carriers and
-//! the Pub/Sub, Service Bus and Event Hubs carriers come with the messaging issue.
+//! | system | carrier | where the context is |
+//! |---|---|---|
+//! | SQS | [`SqsMessageAttributes`], [`SqsSystemAttributes`] | string message attributes; the `AWSTraceHeader` system attribute (X-Ray) |
+//! | SNS | [`SnsMessageAttributes`], [`SnsEnvelope`] | string message attributes, of a Lambda SNS event or inside the JSON envelope an SQS subscriber receives without raw delivery (with raw delivery they become SQS message attributes) |
+//! | Pub/Sub | [`PubSubAttributes`], [`PubSubAttributesMut`] | `googclient_`-prefixed attributes |
+//! | Service Bus, Event Hubs | [`AzureApplicationProperties`], [`AzureApplicationPropertiesMut`] | `traceparent`/`tracestate` application properties, falling back to `Diagnostic-Id` |
+//!
+//! **Status.** Consumer-side carriers for every system above. The producer side for the AWS
+//! SDK (PRODUCER spans, injection into sends) is in progress.
 //!
 //! ## Rules every carrier here follows
 //!
@@ -19,11 +25,16 @@
 //!
 //! * `otel-faas-core`: the `Carrier` trait these types implement.
 //! * `aws_lambda_events`: the SQS and SNS event types as Lambda delivers them.
+//! * `serde_json`: the SNS envelope in an SQS body is JSON.
 
 #![warn(missing_docs)]
 
+mod azure;
+mod pubsub;
 mod sns;
 mod sqs;
 
-pub use sns::SnsMessageAttributes;
+pub use azure::{AzureApplicationProperties, AzureApplicationPropertiesMut, DIAGNOSTIC_ID};
+pub use pubsub::{PUBSUB_PREFIX, PubSubAttributes, PubSubAttributesMut};
+pub use sns::{SnsEnvelope, SnsMessageAttributes};
 pub use sqs::{AWS_TRACE_HEADER, SqsMessageAttributes, SqsSystemAttributes};

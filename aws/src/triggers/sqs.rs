@@ -15,8 +15,9 @@
 //!   partial-batch helpers in [`batch`](crate::batch).
 //!
 //! A producer's context is read from the `AWSTraceHeader` system attribute (X-Ray format,
-//! which AWS sets from the `SendMessage` call) and from the message attributes through the
-//! configured propagation (`traceparent`, …). The conventions name only `AWSTraceHeader`;
+//! which AWS sets from the `SendMessage` call), from the message attributes through the
+//! configured propagation (`traceparent`, …), and from the SNS envelope in the body of a
+//! notification an SNS topic delivered without raw delivery. The conventions name only `AWSTraceHeader`;
 //! W3C producers that put `traceparent` in the message attributes are common enough that
 //! ignoring it would cut their traces. When both name the same span, one link is kept.
 
@@ -34,7 +35,7 @@ use otel_faas_core::{
     FaasTrigger, InnerSpan, InvocationContext, InvocationScope, InvocationSpec, Outcome,
     Propagation, TriggerAdapter,
 };
-use otel_faas_messaging::{SqsMessageAttributes, SqsSystemAttributes};
+use otel_faas_messaging::{SnsEnvelope, SqsMessageAttributes, SqsSystemAttributes};
 
 use super::common::{arn_parts, arn_resource, push_link, remote_context};
 use crate::response::{LambdaResponse, batch_outcome};
@@ -146,14 +147,25 @@ fn consumer_attributes() -> Vec<KeyValue> {
 }
 
 /// The producer contexts of one message: `AWSTraceHeader` first, then the message
-/// attributes through `propagation`. Invalid ones are left out.
+/// attributes through `propagation`, then — for an SNS notification delivered without raw
+/// delivery — the publisher's attributes inside the envelope in the body. Invalid ones are
+/// left out.
 pub fn producer_contexts(
     message: &SqsMessage,
     propagation: &dyn Propagation,
 ) -> Vec<opentelemetry::trace::SpanContext> {
     let from_system = remote_context(&XrayPropagator, &SqsSystemAttributes::of(message));
     let from_attributes = remote_context(propagation, &SqsMessageAttributes::of(message));
-    from_system.into_iter().chain(from_attributes).collect()
+    let from_envelope = message
+        .body
+        .as_deref()
+        .and_then(SnsEnvelope::parse)
+        .and_then(|envelope| remote_context(propagation, &envelope));
+    from_system
+        .into_iter()
+        .chain(from_attributes)
+        .chain(from_envelope)
+        .collect()
 }
 
 /// `https://sqs.{region}.{domain}/{account}/{queue}` from a queue ARN.
