@@ -29,6 +29,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "aws-sdk")]
+pub mod aws_sdk;
 mod azure;
 mod pubsub;
 mod sns;
