@@ -171,7 +171,12 @@ async fn consume(engine: &InvocationEngine, event: Value) {
 
 fn only<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
     let matching: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
-    assert_eq!(matching.len(), 1, "spans named {name}: {matching:#?}");
+    assert_eq!(
+        matching.len(),
+        1,
+        "spans named {name}: {matching:#?}; all: {:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
     matching[0]
 }
 
@@ -329,5 +334,239 @@ async fn a_batch_send_carries_the_context_in_every_entry() {
     // Three messages, one producer span: the links collapse into one.
     assert_eq!(batch.links.len(), 1);
     assert_eq!(batch.links[0].span_id, producer.span_id);
+    h.telemetry.shutdown(WAIT).await.unwrap();
+}
+
+/// Builds an SDK client for moto with the otel-faas interceptor.
+macro_rules! traced_client {
+    ($sdk:ident, $moto:expr) => {{
+        let config = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new("us-east-1"))
+            .endpoint_url($moto.endpoint())
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .interceptor(
+                otel_faas_messaging::aws_sdk::AwsSdkTracing::with_environment(
+                    &MapEnvironment::default(),
+                ),
+            )
+            .build();
+        $sdk::Client::from_conf(config)
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_calls_are_client_spans_with_tables_capacity_and_failures() {
+    let h = harness();
+    let dynamodb = traced_client!(aws_sdk_dynamodb, h._moto);
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+        ReturnConsumedCapacity, ScalarAttributeType,
+    };
+    h.engine
+        .invoke(&Producer, (), |_| async {
+            dynamodb
+                .create_table()
+                .table_name("Orders")
+                .billing_mode(BillingMode::PayPerRequest)
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name("id")
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .unwrap(),
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name("id")
+                        .key_type(KeyType::Hash)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .expect("create table");
+            dynamodb
+                .put_item()
+                .table_name("Orders")
+                .item("id", AttributeValue::S("o-1".into()))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .expect("put item");
+            let missing = dynamodb
+                .get_item()
+                .table_name("Missing")
+                .key("id", AttributeValue::S("x".into()))
+                .send()
+                .await;
+            assert!(
+                missing.is_err(),
+                "moto must reject a table that does not exist"
+            );
+            Ok::<_, Infallible>(())
+        })
+        .await
+        .unwrap();
+
+    let spans = h
+        .receiver
+        .wait_until(WAIT, |spans| spans.iter().any(|s| s.name == "producer"))
+        .await
+        .unwrap();
+    let invocation = only(&spans, "producer");
+    let put = only(&spans, "DynamoDB.PutItem");
+    assert_eq!(put.kind, SpanKind::Client);
+    assert_eq!(put.parent_span_id, invocation.span_id);
+    assert_eq!(put.attr_str("rpc.system"), Some("aws-api"));
+    assert_eq!(put.attr_str("rpc.service"), Some("DynamoDB"));
+    assert_eq!(put.attr_str("rpc.method"), Some("PutItem"));
+    assert_eq!(put.attr_str("db.system.name"), Some("aws.dynamodb"));
+    assert_eq!(put.attr_str("cloud.region"), Some("us-east-1"));
+    assert_eq!(
+        put.attr("aws.dynamodb.table_names").map(|v| v.to_string()),
+        Some("[Orders]".to_owned())
+    );
+    assert!(
+        put.attr_str("aws.request_id")
+            .is_some_and(|id| !id.is_empty()),
+        "{put:#?}"
+    );
+    let capacity = put
+        .attr("aws.dynamodb.consumed_capacity")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    assert!(
+        capacity.contains("\"TableName\":\"Orders\""),
+        "consumed capacity: {capacity}"
+    );
+    let failed = only(&spans, "DynamoDB.GetItem");
+    assert_eq!(
+        failed.status,
+        otel_faas_integration_tests::StatusCode::Error
+    );
+    assert_eq!(
+        failed.attr_str("error.type"),
+        Some("ResourceNotFoundException")
+    );
+    assert_eq!(
+        failed.attr("http.response.status_code"),
+        Some(&otel_faas_integration_tests::AttrValue::Int(400))
+    );
+    h.telemetry.shutdown(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_calls_name_bucket_and_key_and_a_missing_key_is_an_error() {
+    let h = harness();
+    let s3 = {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(h._moto.endpoint())
+            .force_path_style(true)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .interceptor(
+                otel_faas_messaging::aws_sdk::AwsSdkTracing::with_environment(
+                    &MapEnvironment::default(),
+                ),
+            )
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    };
+    h.engine
+        .invoke(&Producer, (), |_| async {
+            s3.create_bucket()
+                .bucket("reports")
+                .send()
+                .await
+                .expect("bucket");
+            s3.put_object()
+                .bucket("reports")
+                .key("2026/q3.pdf")
+                .body(b"%PDF".to_vec().into())
+                .send()
+                .await
+                .expect("put");
+            assert!(
+                s3.get_object()
+                    .bucket("reports")
+                    .key("missing.pdf")
+                    .send()
+                    .await
+                    .is_err()
+            );
+            Ok::<_, Infallible>(())
+        })
+        .await
+        .unwrap();
+    let spans = h
+        .receiver
+        .wait_until(WAIT, |spans| spans.iter().any(|s| s.name == "producer"))
+        .await
+        .unwrap();
+    let put = only(&spans, "S3.PutObject");
+    assert_eq!(put.attr_str("aws.s3.bucket"), Some("reports"));
+    assert_eq!(put.attr_str("aws.s3.key"), Some("2026/q3.pdf"));
+    let get = only(&spans, "S3.GetObject");
+    assert_eq!(get.status, otel_faas_integration_tests::StatusCode::Error);
+    assert_eq!(get.attr_str("error.type"), Some("NoSuchKey"));
+    assert_eq!(get.attr_str("aws.s3.key"), Some("missing.pdf"));
+    h.telemetry.shutdown(WAIT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_calls_carry_the_queue_and_a_missing_queue_is_an_error() {
+    let h = harness();
+    let sqs = traced_client!(aws_sdk_sqs, h._moto);
+    let (url, _) = create_queue(&h.sqs, "traced").await;
+    h.engine
+        .invoke(&Producer, (), |_| async {
+            sqs.send_message()
+                .queue_url(&url)
+                .message_body("hi")
+                .send()
+                .await
+                .expect("send");
+            let missing = sqs
+                .send_message()
+                .queue_url(url.replace("traced", "nowhere"))
+                .message_body("hi")
+                .send()
+                .await;
+            assert!(missing.is_err());
+            Ok::<_, Infallible>(())
+        })
+        .await
+        .unwrap();
+    let spans = h
+        .receiver
+        .wait_until(WAIT, |spans| spans.iter().any(|s| s.name == "producer"))
+        .await
+        .unwrap();
+    let sends: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "SQS.SendMessage")
+        .collect();
+    assert_eq!(sends.len(), 2);
+    let ok = sends
+        .iter()
+        .find(|s| s.status != otel_faas_integration_tests::StatusCode::Error)
+        .unwrap();
+    assert_eq!(ok.attr_str("messaging.system"), Some("aws_sqs"));
+    assert_eq!(ok.attr_str("messaging.destination.name"), Some("traced"));
+    assert_eq!(ok.attr_str("aws.sqs.queue.url"), Some(url.as_str()));
+    let failed = sends
+        .iter()
+        .find(|s| s.status == otel_faas_integration_tests::StatusCode::Error)
+        .unwrap();
+    assert!(
+        failed
+            .attr_str("error.type")
+            .is_some_and(|t| t.contains("NonExistentQueue") || t.contains("QueueDoesNotExist")),
+        "{failed:#?}"
+    );
     h.telemetry.shutdown(WAIT).await.unwrap();
 }

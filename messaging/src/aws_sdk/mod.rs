@@ -5,8 +5,12 @@
 //! [`InvocationScope`](otel_faas_core::InvocationScope)) and its propagation; outside an
 //! invocation, with the global tracer provider and text-map propagator.
 
+mod client_spans;
+mod services;
 #[cfg(feature = "sqs")]
 pub mod sqs;
+
+pub use client_spans::AwsSdkTracing;
 
 use opentelemetry::global;
 use opentelemetry::propagation::Injector;
