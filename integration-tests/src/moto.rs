@@ -55,6 +55,8 @@ impl Moto {
             std::fs::File::create(&log).map_err(|e| ReceiverError::Start(e.to_string()))?;
         let child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // Lets tests read back the requests moto received (see `recording`).
+            .env("MOTO_ENABLE_RECORDING", "True")
             .stdout(Stdio::null())
             .stderr(output)
             .spawn()
@@ -84,21 +86,39 @@ impl Moto {
     }
 
     fn healthy(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect_timeout(&self.address, Duration::from_millis(500))
-        else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        self.moto_api("GET", "/moto-api/").is_some_and(|response| {
+            response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200")
+        })
+    }
+
+    /// One request to moto's own API; the whole response, or `None` if it failed.
+    fn moto_api(&self, method: &str, path: &str) -> Option<String> {
+        let mut stream =
+            TcpStream::connect_timeout(&self.address, Duration::from_millis(500)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         let request = format!(
-            "GET /moto-api/ HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             self.address
         );
-        if stream.write_all(request.as_bytes()).is_err() {
-            return false;
-        }
+        stream.write_all(request.as_bytes()).ok()?;
         let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200")
+        stream.read_to_string(&mut response).ok()?;
+        Some(response)
+    }
+
+    /// Starts moto's request recorder: every request from now on can be read back with
+    /// [`recording`](Self::recording).
+    pub fn start_recording(&self) -> Result<(), ReceiverError> {
+        self.moto_api("POST", "/moto-api/recorder/start-recording")
+            .map(|_| ())
+            .ok_or_else(|| ReceiverError::Start("moto's recorder did not start".into()))
+    }
+
+    /// The requests moto received since [`start_recording`](Self::start_recording), as moto
+    /// records them (one JSON document per line).
+    pub fn recording(&self) -> Result<String, ReceiverError> {
+        self.moto_api("GET", "/moto-api/recorder/download-recording")
+            .ok_or_else(|| ReceiverError::Start("moto's recording could not be read".into()))
     }
 
     /// The endpoint URL, for `AWS_ENDPOINT_URL` or an SDK's endpoint.

@@ -6,7 +6,11 @@
 //! invocation, with the global tracer provider and text-map propagator.
 
 mod client_spans;
+#[cfg(feature = "eventbridge")]
+pub mod eventbridge;
 mod services;
+#[cfg(feature = "sns")]
+pub mod sns;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 
@@ -48,6 +52,112 @@ pub(crate) fn inject(cx: &Context, carrier: &mut dyn CarrierMut) {
             propagator.inject_context(cx, &mut AsInjector(carrier));
         }),
     }
+}
+
+/// SQS and SNS accept at most this many message attributes per message.
+pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+
+/// The name of the span event recorded when the context could not be injected.
+pub const NOT_INJECTED_EVENT: &str = "trace context not injected";
+
+/// Outgoing message attributes (SQS's or SNS's value type) as a carrier that keeps to the
+/// services' limit of [`MAX_MESSAGE_ATTRIBUTES`]: a key that would exceed it is skipped —
+/// the message is sent as the user built it — and remembered, so the send span can say why.
+pub struct BoundedAttributes<'a, V> {
+    attributes: &'a mut std::collections::HashMap<String, V>,
+    make: fn(String) -> Option<V>,
+    skipped: Vec<String>,
+}
+
+impl<V> std::fmt::Debug for BoundedAttributes<'_, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundedAttributes")
+            .field("len", &self.attributes.len())
+            .field("skipped", &self.skipped)
+            .finish()
+    }
+}
+
+impl<'a, V> BoundedAttributes<'a, V> {
+    /// A carrier writing into `attributes`, making each value with `make` (`None` skips).
+    pub fn with(
+        attributes: &'a mut std::collections::HashMap<String, V>,
+        make: fn(String) -> Option<V>,
+    ) -> Self {
+        Self {
+            attributes,
+            make,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The keys that were not written because the message was full.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
+    }
+}
+
+impl<V> CarrierMut for BoundedAttributes<'_, V> {
+    fn set(&mut self, key: &str, value: String) {
+        // An empty value carries nothing, and SNS rejects an empty attribute outright (the
+        // W3C propagator writes `tracestate` even when it is empty).
+        if value.is_empty() {
+            return;
+        }
+        if !self.attributes.contains_key(key) && self.attributes.len() >= MAX_MESSAGE_ATTRIBUTES {
+            self.skipped.push(key.to_owned());
+            return;
+        }
+        match (self.make)(value) {
+            Some(attribute) => {
+                self.attributes.insert(key.to_owned(), attribute);
+            }
+            None => self.skipped.push(key.to_owned()),
+        }
+    }
+}
+
+/// Records on the span of `cx` which keys could not be injected, and why.
+pub(crate) fn note_skipped(cx: &Context, skipped: &[String]) {
+    if !skipped.is_empty() {
+        cx.span().add_event(
+            NOT_INJECTED_EVENT,
+            vec![
+                KeyValue::new(
+                    "reason",
+                    "the message already has the 10 attributes the service allows",
+                ),
+                KeyValue::new("keys", skipped.join(",")),
+            ],
+        );
+    }
+}
+
+/// A PRODUCER span `send {destination}` with the messaging attributes every send has, and
+/// `extra`. (`SpanBuilder::with_attributes` replaces rather than adds, so all attributes
+/// are given here, at once.)
+pub(crate) fn send_span(
+    system: &'static str,
+    destination: &str,
+    extra: Vec<KeyValue>,
+) -> SpanBuilder {
+    use opentelemetry::trace::SpanKind;
+    use opentelemetry_semantic_conventions::attribute::{
+        MESSAGING_DESTINATION_NAME, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE,
+        MESSAGING_SYSTEM,
+    };
+    SpanBuilder::from_name(format!("send {destination}"))
+        .with_kind(SpanKind::Producer)
+        .with_attributes(
+            [
+                KeyValue::new(MESSAGING_SYSTEM, system),
+                KeyValue::new(MESSAGING_OPERATION_TYPE, "send"),
+                KeyValue::new(MESSAGING_OPERATION_NAME, "send"),
+                KeyValue::new(MESSAGING_DESTINATION_NAME, destination.to_owned()),
+            ]
+            .into_iter()
+            .chain(extra),
+        )
 }
 
 /// The `error.type` of an SDK call that failed: the service's error code (such as

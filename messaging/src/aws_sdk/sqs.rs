@@ -12,79 +12,47 @@ use aws_sdk_sqs::operation::send_message_batch::{SendMessageBatchError, SendMess
 use aws_sdk_sqs::types::MessageAttributeValue;
 use opentelemetry::KeyValue;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
+use opentelemetry::trace::{SpanBuilder, TraceContextExt};
 use opentelemetry_semantic_conventions::attribute::{
-    AWS_SQS_QUEUE_URL, MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_DESTINATION_NAME,
-    MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+    AWS_SQS_QUEUE_URL, MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_MESSAGE_ID,
 };
-use otel_faas_core::CarrierMut;
 
-use super::{inject, record_failure, sdk_error_type, start};
+use super::{
+    BoundedAttributes, inject, note_skipped, record_failure, sdk_error_type, send_span, start,
+};
 
-/// SQS accepts at most this many message attributes per message.
-pub const SQS_MAX_MESSAGE_ATTRIBUTES: usize = 10;
+pub use super::{MAX_MESSAGE_ATTRIBUTES, NOT_INJECTED_EVENT};
 
-/// The name of the span event recorded when the context could not be injected.
-pub const NOT_INJECTED_EVENT: &str = "trace context not injected";
-
-/// Outgoing SQS message attributes as a carrier. It keeps to SQS's limit of
-/// [`SQS_MAX_MESSAGE_ATTRIBUTES`]: a key that would exceed it is skipped — the message is
-/// sent as the user built it — and remembered, so the send span can say why.
+/// Outgoing SQS message attributes as a carrier: see [`BoundedAttributes`].
 ///
 /// ```
 /// use std::collections::HashMap;
 /// use aws_sdk_sqs::types::MessageAttributeValue;
 /// use otel_faas_core::CarrierMut;
-/// use otel_faas_messaging::aws_sdk::sqs::SqsSendAttributes;
+/// use otel_faas_messaging::aws_sdk::sqs::sqs_send_attributes;
 ///
 /// let full: HashMap<String, MessageAttributeValue> = (0..10)
 ///     .map(|i| (format!("a{i}"), MessageAttributeValue::builder().data_type("String").string_value("x").build().unwrap()))
 ///     .collect();
 /// let mut attributes = full.clone();
-/// let mut carrier = SqsSendAttributes::new(&mut attributes);
+/// let mut carrier = sqs_send_attributes(&mut attributes);
 /// carrier.set("traceparent", "00-…".to_owned());
 /// assert_eq!(carrier.skipped(), ["traceparent"]);
 /// assert_eq!(attributes, full);
 /// ```
-#[derive(Debug)]
-pub struct SqsSendAttributes<'a> {
-    attributes: &'a mut HashMap<String, MessageAttributeValue>,
-    skipped: Vec<String>,
-}
+pub type SqsSendAttributes<'a> = BoundedAttributes<'a, MessageAttributeValue>;
 
-impl<'a> SqsSendAttributes<'a> {
-    /// A carrier writing into `attributes`.
-    pub fn new(attributes: &'a mut HashMap<String, MessageAttributeValue>) -> Self {
-        Self {
-            attributes,
-            skipped: Vec::new(),
-        }
-    }
-
-    /// The keys that were not written because the message was full.
-    pub fn skipped(&self) -> &[String] {
-        &self.skipped
-    }
-}
-
-impl CarrierMut for SqsSendAttributes<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if !self.attributes.contains_key(key) && self.attributes.len() >= SQS_MAX_MESSAGE_ATTRIBUTES
-        {
-            self.skipped.push(key.to_owned());
-            return;
-        }
-        match MessageAttributeValue::builder()
+/// A carrier over outgoing SQS message attributes.
+pub fn sqs_send_attributes(
+    attributes: &mut HashMap<String, MessageAttributeValue>,
+) -> SqsSendAttributes<'_> {
+    BoundedAttributes::with(attributes, |value| {
+        MessageAttributeValue::builder()
             .data_type("String")
             .string_value(value)
             .build()
-        {
-            Ok(attribute) => {
-                self.attributes.insert(key.to_owned(), attribute);
-            }
-            Err(_) => self.skipped.push(key.to_owned()),
-        }
-    }
+            .ok()
+    })
 }
 
 /// The queue name in a queue URL (`https://sqs.{region}.amazonaws.com/{account}/{queue}`).
@@ -96,32 +64,9 @@ pub(crate) fn queue_name(queue_url: &str) -> &str {
         .unwrap_or(queue_url)
 }
 
-fn send_span(queue_url: &str) -> SpanBuilder {
-    let queue = queue_name(queue_url);
-    SpanBuilder::from_name(format!("send {queue}"))
-        .with_kind(SpanKind::Producer)
-        .with_attributes([
-            KeyValue::new(MESSAGING_SYSTEM, "aws_sqs"),
-            KeyValue::new(MESSAGING_OPERATION_TYPE, "send"),
-            KeyValue::new(MESSAGING_OPERATION_NAME, "send"),
-            KeyValue::new(MESSAGING_DESTINATION_NAME, queue.to_owned()),
-            KeyValue::new(AWS_SQS_QUEUE_URL, queue_url.to_owned()),
-        ])
-}
-
-fn note_skipped(cx: &opentelemetry::Context, skipped: &[String]) {
-    if !skipped.is_empty() {
-        cx.span().add_event(
-            NOT_INJECTED_EVENT,
-            vec![
-                KeyValue::new(
-                    "reason",
-                    "the message already has the 10 attributes SQS allows",
-                ),
-                KeyValue::new("keys", skipped.join(",")),
-            ],
-        );
-    }
+fn queue_send_span(queue_url: &str, mut extra: Vec<KeyValue>) -> SpanBuilder {
+    extra.push(KeyValue::new(AWS_SQS_QUEUE_URL, queue_url.to_owned()));
+    send_span("aws_sqs", queue_name(queue_url), extra)
 }
 
 /// `send_traced()` for `send_message`: a PRODUCER span `send {queue}` with
@@ -152,9 +97,9 @@ impl SendMessageTracing for SendMessageFluentBuilder {
         self,
     ) -> Result<SendMessageOutput, SdkError<SendMessageError, HttpResponse>> {
         let queue_url = self.get_queue_url().clone().unwrap_or_default();
-        let cx = start(send_span(&queue_url));
+        let cx = start(queue_send_span(&queue_url, Vec::new()));
         let mut attributes = self.get_message_attributes().clone().unwrap_or_default();
-        let mut carrier = SqsSendAttributes::new(&mut attributes);
+        let mut carrier = sqs_send_attributes(&mut attributes);
         inject(&cx, &mut carrier);
         note_skipped(&cx, carrier.skipped());
         let result = self
@@ -195,14 +140,14 @@ impl SendMessageBatchTracing for SendMessageBatchFluentBuilder {
         let queue_url = self.get_queue_url().clone().unwrap_or_default();
         let mut entries = self.get_entries().clone().unwrap_or_default();
         let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
-        let cx = start(
-            send_span(&queue_url)
-                .with_attributes([KeyValue::new(MESSAGING_BATCH_MESSAGE_COUNT, count)]),
-        );
+        let cx = start(queue_send_span(
+            &queue_url,
+            vec![KeyValue::new(MESSAGING_BATCH_MESSAGE_COUNT, count)],
+        ));
         let mut skipped = Vec::new();
         for entry in &mut entries {
             let mut attributes = entry.message_attributes().cloned().unwrap_or_default();
-            let mut carrier = SqsSendAttributes::new(&mut attributes);
+            let mut carrier = sqs_send_attributes(&mut attributes);
             inject(&cx, &mut carrier);
             skipped.extend(carrier.skipped().iter().cloned());
             entry.message_attributes = Some(attributes);
@@ -234,6 +179,18 @@ impl SendMessageBatchTracing for SendMessageBatchFluentBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_values_are_never_written() {
+        use otel_faas_core::CarrierMut as _;
+        let mut attributes = HashMap::new();
+        let mut carrier = sqs_send_attributes(&mut attributes);
+        carrier.set("tracestate", String::new());
+        carrier.set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned());
+        assert!(carrier.skipped().is_empty());
+        assert_eq!(attributes.len(), 1);
+        assert!(attributes.contains_key("traceparent"));
+    }
 
     #[test]
     fn queue_names_come_from_the_url() {
