@@ -23,6 +23,9 @@ use crate::xray::LAMBDA_TRACE_HEADER;
 /// * `faas.invocation_id` (the request id) and the deadline, for the engine;
 /// * the Lambda trace header (`Lambda-Runtime-Trace-Id`), offered to propagators under
 ///   [`LAMBDA_TRACE_HEADER`](crate::LAMBDA_TRACE_HEADER);
+/// * the `custom` entries of the client context, where a calling function puts its trace
+///   context on a direct `Invoke` (a `traceparent` there is the parent of an event that
+///   carries none of its own);
 /// * `aws.lambda.invoked_arn`, `cloud.account.id`, and `cloud.resource_id` — the function
 ///   ARN with any alias replaced by the version that actually runs, as the conventions
 ///   require, since one execution environment serves every alias of its version.
@@ -72,6 +75,13 @@ pub fn invocation_context(context: &LambdaContext) -> InvocationContext {
     }
     if let Some(header) = context.xray_trace_id.as_deref().filter(|h| !h.is_empty()) {
         invocation = invocation.with_carrier_field(LAMBDA_TRACE_HEADER, header);
+    }
+    // A caller that invoked this function directly puts its context in the client
+    // context's `custom` map (otel-faas-messaging's `InvokeTracing` does).
+    if let Some(client_context) = &context.client_context {
+        for (key, value) in &client_context.custom {
+            invocation = invocation.with_carrier_field(key.clone(), value.clone());
+        }
     }
     invocation
 }

@@ -44,6 +44,8 @@ pub struct Invoke {
     pub invoked_arn: String,
     /// `Lambda-Runtime-Trace-Id`, if any.
     pub trace_header: Option<String>,
+    /// `Lambda-Runtime-Client-Context` (the decoded JSON), if any.
+    pub client_context: Option<String>,
 }
 
 impl Invoke {
@@ -55,7 +57,15 @@ impl Invoke {
             timeout: Duration::from_secs(10),
             invoked_arn: DEFAULT_ARN.to_owned(),
             trace_header: None,
+            client_context: None,
         }
+    }
+
+    /// Sets the client context, as the JSON the caller's base64 `ClientContext` decodes to.
+    #[must_use]
+    pub fn client_context(mut self, json: impl Into<String>) -> Self {
+        self.client_context = Some(json.into());
+        self
     }
 
     /// Sets the request id.
@@ -391,6 +401,9 @@ async fn runtime_next(State(shared): State<Arc<Shared>>) -> Response {
                     set("lambda-runtime-invoked-function-arn", &invoke.invoked_arn);
                     if let Some(trace) = &invoke.trace_header {
                         set("lambda-runtime-trace-id", trace);
+                    }
+                    if let Some(client_context) = &invoke.client_context {
+                        set("lambda-runtime-client-context", client_context);
                     }
                     let body = invoke.event.to_string();
                     state.active.insert(

@@ -8,6 +8,8 @@
 mod client_spans;
 #[cfg(feature = "eventbridge")]
 pub mod eventbridge;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 mod services;
 #[cfg(feature = "sns")]
 pub mod sns;

@@ -186,7 +186,10 @@ mod tests {
         let mut attributes = HashMap::new();
         let mut carrier = sqs_send_attributes(&mut attributes);
         carrier.set("tracestate", String::new());
-        carrier.set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned());
+        carrier.set(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+        );
         assert!(carrier.skipped().is_empty());
         assert_eq!(attributes.len(), 1);
         assert!(attributes.contains_key("traceparent"));
