@@ -1,8 +1,8 @@
 //! # otel-faas-messaging
 //!
 //! Trace context across queues, topics and buses. A message carries its producer's context
-//! in its attributes; these [`Carrier`](otel_faas_core::Carrier)s read them so that a
-//! consumer can link every message to its producer.
+//! in its attributes; the carriers here read and write them, so that a consumer links every
+//! message to its producer, and the producer side writes them without thought.
 //!
 //! | system | carrier | where the context is |
 //! |---|---|---|
@@ -11,8 +11,22 @@
 //! | Pub/Sub | [`PubSubAttributes`], [`PubSubAttributesMut`] | `googclient_`-prefixed attributes |
 //! | Service Bus, Event Hubs | [`AzureApplicationProperties`], [`AzureApplicationPropertiesMut`] | `traceparent`/`tracestate` application properties, falling back to `Diagnostic-Id` |
 //!
-//! **Status.** Consumer-side carriers for every system above. The producer side for the AWS
-//! SDK (PRODUCER spans, injection into sends) is in progress.
+//! ## The AWS SDK (cargo features `sqs`, `sns`, `eventbridge`, `lambda`, `dynamodb`, `s3`)
+//!
+//! * One line to send with context: `.send_traced()` on the SDK's own fluent builders —
+//!   `aws_sdk::sqs::SendMessageTracing`, `aws_sdk::sqs::SendMessageBatchTracing`,
+//!   `aws_sdk::sns::PublishTracing`, `aws_sdk::sns::PublishBatchTracing`,
+//!   `aws_sdk::eventbridge::PutEventsTracing`, `aws_sdk::lambda::InvokeTracing`. Each
+//!   records a PRODUCER (or, for `invoke`, CLIENT) span and injects the context; a message
+//!   that already has the 10 attributes SQS and SNS allow is sent unchanged, and the span
+//!   says why. Telemetry never fails a send.
+//! * One line for client spans on any SDK client: `.interceptor(AwsSdkTracing::new())` —
+//!   `aws_sdk::AwsSdkTracing`.
+//!
+//! Spans use the running invocation's tracer and propagation (from `otel-faas-core`'s
+//! `InvocationScope`); outside an invocation, the global tracer provider and propagator.
+//! The SDK crates are optional dependencies with no features of their own turned on: your
+//! client's HTTP and TLS stack stays your choice.
 //!
 //! ## Rules every carrier here follows
 //!
@@ -25,7 +39,12 @@
 //!
 //! * `otel-faas-core`: the `Carrier` trait these types implement.
 //! * `aws_lambda_events`: the SQS and SNS event types as Lambda delivers them.
-//! * `serde_json`: the SNS envelope in an SQS body is JSON.
+//! * `serde_json`: the SNS envelope in an SQS body is JSON; Lambda's client context too.
+//! * Optional, per feature: the `aws-sdk-*` crates whose calls are traced;
+//!   `aws-smithy-runtime-api`, `aws-smithy-types`, `aws-types` for the interceptor;
+//!   `opentelemetry-aws` for X-Ray headers (EventBridge `TraceHeader`, `X-Amzn-Trace-Id`);
+//!   `base64` for Lambda's client context; `http`, `opentelemetry`,
+//!   `opentelemetry-semantic-conventions` for the spans.
 
 #![warn(missing_docs)]
 

@@ -123,3 +123,27 @@ impl Carrier for SnsEnvelope {
         self.attributes.keys().map(String::as_str).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_that_are_not_envelopes_are_none_and_never_panic() {
+        for body in [
+            "",
+            "{",
+            "{\"TopicArn\": 1}",
+            "{\"Type\": \"Notification\", \"TopicArn\": \"t\"}",
+            "{\"Type\": \"SubscriptionConfirmation\", \"MessageId\": \"m\", \"TopicArn\": \"t\"}",
+            "[\"TopicArn\"]",
+            "\u{0}{\"TopicArn\"",
+        ] {
+            assert_eq!(SnsEnvelope::parse(body), None, "{body:?}");
+        }
+        let odd = r#"{"Type": "Notification", "MessageId": "m", "TopicArn": "t",
+            "MessageAttributes": {"traceparent": {"Type": "Binary", "Value": "AAE="}, "n": 5}}"#;
+        let envelope = SnsEnvelope::parse(odd).expect("an envelope with unusable attributes");
+        assert_eq!(envelope.get("traceparent"), None);
+    }
+}
