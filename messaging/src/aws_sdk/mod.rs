@@ -2,7 +2,7 @@
 //! CLIENT spans for any client through the SDK's interceptor API.
 //!
 //! Spans are recorded with the tracer of the running invocation (see
-//! [`InvocationScope`](otel_faas_core::InvocationScope)) and its propagation; outside an
+//! [`InvocationScope`]) and its propagation; outside an
 //! invocation, with the global tracer provider and text-map propagator.
 
 mod client_spans;
