@@ -16,7 +16,7 @@ mod waterfall;
 
 pub use function::{FunctionProcess, build_binary, lambda_environment, workspace_root};
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi};
-pub use moto::{Moto, moto_venv};
+pub use moto::{AWS_EMULATOR_VARIABLE, AWS_ENDPOINT_VARIABLE, Moto, moto_venv};
 pub use receiver::{OtlpReceiver, ReceiverError};
 pub use span::{AttrValue, ReceivedEvent, ReceivedLink, ReceivedSpan, SpanKind, StatusCode};
 pub use waterfall::render_waterfall;

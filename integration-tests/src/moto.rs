@@ -24,16 +24,52 @@ pub fn moto_venv() -> PathBuf {
         .join("moto-venv")
 }
 
-/// A running moto server; stopped when dropped.
+/// The variable through which `cargo xtask test` hands the tests an AWS emulator it runs
+/// (`http://127.0.0.1:PORT`). Every AWS test takes its endpoint from [`Moto::start`], which
+/// reads it: that is the one place, so moto and LocalStack are interchangeable.
+pub const AWS_ENDPOINT_VARIABLE: &str = "OTEL_FAAS_AWS_ENDPOINT";
+
+/// Which emulator [`AWS_ENDPOINT_VARIABLE`] points at: `moto` or `localstack`.
+pub const AWS_EMULATOR_VARIABLE: &str = "OTEL_FAAS_AWS_EMULATOR";
+
+/// An AWS emulator for a test: the one `cargo xtask test` runs (see
+/// [`AWS_ENDPOINT_VARIABLE`]), or else a moto server of its own, stopped when dropped.
 pub struct Moto {
-    child: Child,
+    child: Option<Child>,
     address: SocketAddr,
     log: PathBuf,
+    kind: String,
 }
 
 impl Moto {
-    /// Starts moto on a free port and waits until it answers.
+    /// The emulator `cargo xtask test` runs, or moto started on a free port; either way, it
+    /// answers before this returns.
     pub fn start() -> Result<Self, ReceiverError> {
+        if let Ok(endpoint) = std::env::var(AWS_ENDPOINT_VARIABLE) {
+            let address = endpoint
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .parse::<SocketAddr>()
+                .map_err(|e| {
+                    ReceiverError::Start(format!("{AWS_ENDPOINT_VARIABLE}={endpoint}: {e}"))
+                })?;
+            let kind = std::env::var(AWS_EMULATOR_VARIABLE).unwrap_or_else(|_| "moto".to_owned());
+            return Ok(Self {
+                child: None,
+                address,
+                log: PathBuf::new(),
+                kind,
+            });
+        }
+        Self::start_own()
+    }
+
+    /// Which emulator this is: `moto` or `localstack`.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    fn start_own() -> Result<Self, ReceiverError> {
         let venv = moto_venv();
         let server = venv.join("bin").join("moto_server");
         if !server.exists() {
@@ -62,13 +98,14 @@ impl Moto {
             .spawn()
             .map_err(|e| ReceiverError::Start(format!("{}: {e}", server.display())))?;
         let mut moto = Self {
-            child,
+            child: Some(child),
             address,
             log,
+            kind: "moto".to_owned(),
         };
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(30) {
-            if let Ok(Some(status)) = moto.child.try_wait() {
+            if let Some(Ok(Some(status))) = moto.child.as_mut().map(Child::try_wait) {
                 return Err(ReceiverError::Start(format!(
                     "moto exited with {status}: {}",
                     moto.log()
@@ -160,7 +197,9 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

@@ -23,6 +23,17 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// A name no other test, and no earlier run against the same emulator, has used.
+fn unique(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("{name}-{nanos:x}{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 struct Harness {
     _moto: Moto,
     receiver: OtlpReceiver,
@@ -183,7 +194,8 @@ fn only<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sent_with_the_sdk_links_its_consumer_to_the_producer_span() {
     let h = harness();
-    let (url, arn) = create_queue(&h.sqs, "orders").await;
+    let queue = unique("orders");
+    let (url, arn) = create_queue(&h.sqs, &queue).await;
     let sent = h
         .engine
         .invoke(&Producer, (), |_| {
@@ -211,18 +223,18 @@ async fn a_message_sent_with_the_sdk_links_its_consumer_to_the_producer_span() {
         .await
         .expect("spans");
     let invocation = only(&spans, "producer");
-    let producer = only(&spans, "send orders");
+    let producer = only(&spans, &format!("send {queue}"));
     assert_eq!(producer.kind, SpanKind::Producer);
     assert_eq!(producer.parent_span_id, invocation.span_id);
     assert_eq!(producer.attr_str("messaging.system"), Some("aws_sqs"));
     assert_eq!(
         producer.attr_str("messaging.destination.name"),
-        Some("orders")
+        Some(queue.as_str())
     );
     assert_eq!(producer.attr_str("messaging.message.id"), sent.message_id());
     let batch = spans
         .iter()
-        .find(|s| s.name == "orders process" && s.kind == SpanKind::Consumer)
+        .find(|s| s.name == format!("{queue} process") && s.kind == SpanKind::Consumer)
         .unwrap();
     assert_eq!(batch.links.len(), 1);
     assert_eq!(
@@ -236,7 +248,8 @@ async fn a_message_sent_with_the_sdk_links_its_consumer_to_the_producer_span() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_already_has_ten_attributes_is_sent_unchanged_and_the_span_says_why() {
     let h = harness();
-    let (url, arn) = create_queue(&h.sqs, "full").await;
+    let queue = unique("full");
+    let (url, arn) = create_queue(&h.sqs, &queue).await;
     let ten: HashMap<String, MessageAttributeValue> = (0..10)
         .map(|i| {
             let value = MessageAttributeValue::builder()
@@ -274,10 +287,12 @@ async fn a_message_that_already_has_ten_attributes_is_sent_unchanged_and_the_spa
 
     let spans = h
         .receiver
-        .wait_until(WAIT, |spans| spans.iter().any(|s| s.name == "send full"))
+        .wait_until(WAIT, |spans| {
+            spans.iter().any(|s| s.name == format!("send {queue}"))
+        })
         .await
         .unwrap();
-    let producer = only(&spans, "send full");
+    let producer = only(&spans, &format!("send {queue}"));
     let event = producer
         .event(NOT_INJECTED_EVENT)
         .expect("the reason is recorded");
@@ -288,7 +303,8 @@ async fn a_message_that_already_has_ten_attributes_is_sent_unchanged_and_the_spa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_send_carries_the_context_in_every_entry() {
     let h = harness();
-    let (url, arn) = create_queue(&h.sqs, "batch").await;
+    let queue = unique("batch");
+    let (url, arn) = create_queue(&h.sqs, &queue).await;
     let entries: Vec<_> = (0..3)
         .map(|i| {
             SendMessageBatchRequestEntry::builder()
@@ -322,14 +338,14 @@ async fn a_batch_send_carries_the_context_in_every_entry() {
         .wait_until(WAIT, |spans| spans.iter().any(|s| s.name == "consumer"))
         .await
         .unwrap();
-    let producer = only(&spans, "send batch");
+    let producer = only(&spans, &format!("send {queue}"));
     assert_eq!(
         producer.attr("messaging.batch.message_count"),
         Some(&otel_faas_integration_tests::AttrValue::Int(3))
     );
     let batch = spans
         .iter()
-        .find(|s| s.name == "batch process" && s.kind == SpanKind::Consumer)
+        .find(|s| s.name == format!("{queue} process") && s.kind == SpanKind::Consumer)
         .unwrap();
     // Three messages, one producer span: the links collapse into one.
     assert_eq!(batch.links.len(), 1);
@@ -360,6 +376,8 @@ macro_rules! traced_client {
 async fn dynamodb_calls_are_client_spans_with_tables_capacity_and_failures() {
     let h = harness();
     let dynamodb = traced_client!(aws_sdk_dynamodb, h._moto);
+    let table = unique("Orders");
+    let missing = unique("Missing");
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
         ReturnConsumedCapacity, ScalarAttributeType,
@@ -368,7 +386,7 @@ async fn dynamodb_calls_are_client_spans_with_tables_capacity_and_failures() {
         .invoke(&Producer, (), |_| async {
             dynamodb
                 .create_table()
-                .table_name("Orders")
+                .table_name(&table)
                 .billing_mode(BillingMode::PayPerRequest)
                 .attribute_definitions(
                     AttributeDefinition::builder()
@@ -389,7 +407,7 @@ async fn dynamodb_calls_are_client_spans_with_tables_capacity_and_failures() {
                 .expect("create table");
             dynamodb
                 .put_item()
-                .table_name("Orders")
+                .table_name(&table)
                 .item("id", AttributeValue::S("o-1".into()))
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
@@ -397,7 +415,7 @@ async fn dynamodb_calls_are_client_spans_with_tables_capacity_and_failures() {
                 .expect("put item");
             let missing = dynamodb
                 .get_item()
-                .table_name("Missing")
+                .table_name(&missing)
                 .key("id", AttributeValue::S("x".into()))
                 .send()
                 .await;
@@ -426,7 +444,7 @@ async fn dynamodb_calls_are_client_spans_with_tables_capacity_and_failures() {
     assert_eq!(put.attr_str("cloud.region"), Some("us-east-1"));
     assert_eq!(
         put.attr("aws.dynamodb.table_names").map(|v| v.to_string()),
-        Some("[Orders]".to_owned())
+        Some(format!("[{table}]"))
     );
     assert!(
         put.attr_str("aws.request_id")
@@ -438,7 +456,7 @@ async fn dynamodb_calls_are_client_spans_with_tables_capacity_and_failures() {
         .map(|v| v.to_string())
         .unwrap_or_default();
     assert!(
-        capacity.contains("\"TableName\":\"Orders\""),
+        capacity.contains(&format!("\"TableName\":\"{table}\"")),
         "consumed capacity: {capacity}"
     );
     let failed = only(&spans, "DynamoDB.GetItem");
@@ -476,15 +494,16 @@ async fn s3_calls_name_bucket_and_key_and_a_missing_key_is_an_error() {
             .build();
         aws_sdk_s3::Client::from_conf(config)
     };
+    let bucket = unique("reports");
     h.engine
         .invoke(&Producer, (), |_| async {
             s3.create_bucket()
-                .bucket("reports")
+                .bucket(&bucket)
                 .send()
                 .await
                 .expect("bucket");
             s3.put_object()
-                .bucket("reports")
+                .bucket(&bucket)
                 .key("2026/q3.pdf")
                 .body(b"%PDF".to_vec().into())
                 .send()
@@ -492,7 +511,7 @@ async fn s3_calls_name_bucket_and_key_and_a_missing_key_is_an_error() {
                 .expect("put");
             assert!(
                 s3.get_object()
-                    .bucket("reports")
+                    .bucket(&bucket)
                     .key("missing.pdf")
                     .send()
                     .await
@@ -508,7 +527,7 @@ async fn s3_calls_name_bucket_and_key_and_a_missing_key_is_an_error() {
         .await
         .unwrap();
     let put = only(&spans, "S3.PutObject");
-    assert_eq!(put.attr_str("aws.s3.bucket"), Some("reports"));
+    assert_eq!(put.attr_str("aws.s3.bucket"), Some(bucket.as_str()));
     assert_eq!(put.attr_str("aws.s3.key"), Some("2026/q3.pdf"));
     let get = only(&spans, "S3.GetObject");
     assert_eq!(get.status, otel_faas_integration_tests::StatusCode::Error);
@@ -521,7 +540,8 @@ async fn s3_calls_name_bucket_and_key_and_a_missing_key_is_an_error() {
 async fn sqs_calls_carry_the_queue_and_a_missing_queue_is_an_error() {
     let h = harness();
     let sqs = traced_client!(aws_sdk_sqs, h._moto);
-    let (url, _) = create_queue(&h.sqs, "traced").await;
+    let queue = unique("traced");
+    let (url, _) = create_queue(&h.sqs, &queue).await;
     h.engine
         .invoke(&Producer, (), |_| async {
             sqs.send_message()
@@ -532,7 +552,7 @@ async fn sqs_calls_carry_the_queue_and_a_missing_queue_is_an_error() {
                 .expect("send");
             let missing = sqs
                 .send_message()
-                .queue_url(url.replace("traced", "nowhere"))
+                .queue_url(url.replace(&queue, "nowhere"))
                 .message_body("hi")
                 .send()
                 .await;
@@ -556,7 +576,10 @@ async fn sqs_calls_carry_the_queue_and_a_missing_queue_is_an_error() {
         .find(|s| s.status != otel_faas_integration_tests::StatusCode::Error)
         .unwrap();
     assert_eq!(ok.attr_str("messaging.system"), Some("aws_sqs"));
-    assert_eq!(ok.attr_str("messaging.destination.name"), Some("traced"));
+    assert_eq!(
+        ok.attr_str("messaging.destination.name"),
+        Some(queue.as_str())
+    );
     assert_eq!(ok.attr_str("aws.sqs.queue.url"), Some(url.as_str()));
     let failed = sends
         .iter()
@@ -576,16 +599,19 @@ async fn an_sns_publish_links_sqs_consumers_with_and_without_raw_delivery() {
     use otel_faas_messaging::aws_sdk::sns::PublishTracing as _;
     let h = harness();
     let sns = traced_client!(aws_sdk_sns, h._moto);
+    let topic_name = unique("orders");
+    let raw = unique("raw");
+    let envelope = unique("envelope");
     let topic = sns
         .create_topic()
-        .name("orders")
+        .name(&topic_name)
         .send()
         .await
         .expect("topic")
         .topic_arn
         .expect("arn");
-    let (raw_url, raw_arn) = create_queue(&h.sqs, "raw").await;
-    let (envelope_url, envelope_arn) = create_queue(&h.sqs, "envelope").await;
+    let (raw_url, raw_arn) = create_queue(&h.sqs, &raw).await;
+    let (envelope_url, envelope_arn) = create_queue(&h.sqs, &envelope).await;
     sns.subscribe()
         .topic_arn(&topic)
         .protocol("sqs")
@@ -631,7 +657,7 @@ async fn an_sns_publish_links_sqs_consumers_with_and_without_raw_delivery() {
         })
         .await
         .unwrap();
-    let producer = only(&spans, "send orders");
+    let producer = only(&spans, &format!("send {topic_name}"));
     assert_eq!(producer.kind, SpanKind::Producer);
     assert_eq!(producer.attr_str("messaging.system"), Some("aws.sns"));
     assert_eq!(producer.attr_str("aws.sns.topic.arn"), Some(topic.as_str()));
@@ -639,7 +665,7 @@ async fn an_sns_publish_links_sqs_consumers_with_and_without_raw_delivery() {
         producer.attr_str("messaging.message.id"),
         published.message_id()
     );
-    for queue in ["raw", "envelope"] {
+    for queue in [&raw, &envelope] {
         let batch = spans
             .iter()
             .find(|s| s.name == format!("{queue} process") && s.kind == SpanKind::Consumer)
@@ -659,21 +685,27 @@ async fn put_events_carries_the_producer_context_in_the_trace_header() {
     use otel_faas_messaging::aws_sdk::eventbridge::PutEventsTracing as _;
     let h = harness();
     let events = traced_client!(aws_sdk_eventbridge, h._moto);
-    let (url, arn) = create_queue(&h.sqs, "events").await;
+    let rule = unique("orders");
+    let (url, arn) = create_queue(&h.sqs, &unique("events")).await;
     events
         .put_rule()
-        .name("orders")
+        .name(&rule)
         .event_pattern(r#"{"source": ["shop.orders"]}"#)
         .send()
         .await
         .expect("rule");
     events
         .put_targets()
-        .rule("orders")
+        .rule(&rule)
         .targets(Target::builder().id("queue").arn(&arn).build().unwrap())
         .send()
         .await
         .expect("target");
+    assert_eq!(
+        h._moto.kind(),
+        "moto",
+        "the TraceHeader is read back through moto's request recorder"
+    );
     h._moto.start_recording().expect("moto recorder");
     let entry = PutEventsRequestEntry::builder()
         .source("shop.orders")
