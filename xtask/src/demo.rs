@@ -145,6 +145,11 @@ fn wait_until_ready(address: SocketAddr) -> anyhow::Result<()> {
     bail!("the example function did not answer on http://{address}/healthz within 30 s")
 }
 
+/// The status of `method path` on `address`: a health check that needs no client library.
+pub(crate) fn http_status(address: SocketAddr, method: &str, path: &str) -> anyhow::Result<u16> {
+    request(address, method, path, None)
+}
+
 /// A minimal HTTP/1.1 request: the demo needs no client library.
 fn request(
     address: SocketAddr,
@@ -162,8 +167,17 @@ fn request(
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
+    // Read only up to the status line: some servers keep the connection open regardless.
+    let mut response = Vec::new();
+    let mut chunk = [0_u8; 512];
+    while !response.windows(2).any(|w| w == b"\r\n") {
+        let read = stream.read(&mut chunk)?;
+        if read == 0 {
+            break;
+        }
+        response.extend_from_slice(&chunk[..read]);
+    }
+    let response = String::from_utf8_lossy(&response);
     response
         .split_whitespace()
         .nth(1)

@@ -3,6 +3,8 @@
 //! Nothing here needs more than the Rust toolchain: the demo's collector is embedded.
 
 mod demo;
+mod emulators;
+mod localstack;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -14,13 +16,26 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  test [--no-lint]   The whole check CI runs: cargo fmt --check, clippy -D warnings (the
+  test [--no-lint] [--suite all|core|aws] [--aws-endpoint moto|localstack]
+                     The whole check CI runs: cargo fmt --check, clippy -D warnings (the
                      workspace, and core alone with its default features), cargo doc with
                      warnings denied, moto installed into target/emulators/moto-venv (the
                      AWS emulator tests capture real events from), every unit, doc and
                      integration test, core's unit tests without otlp-grpc, and a run of
                      the demo. Needs the Rust toolchain and Python 3 with pip.
+                     The AWS tests run against one moto started for the run and stopped
+                     after it (also on failure or Ctrl-C). --suite picks one suite.
+                     --aws-endpoint localstack runs the AWS emulator suite on LocalStack
+                     instead: the one at LOCALSTACK_ENDPOINT (default
+                     http://127.0.0.1:4566) when it answers, else LocalStack started on
+                     the host (Python >= 3.13); it probes which services the endpoint
+                     serves, runs every test those allow and reports per service.
                      --no-lint skips fmt, clippy and doc, for a quicker local loop.
+  emulators up|down|status [moto|localstack|pubsub|azurite ...]
+                     Installs what is missing (venvs and npm packages under target/) and
+                     starts the emulators on 127.0.0.1, each health-checked; records their
+                     PIDs and ports in target/emulators/running.json so that `down` stops
+                     exactly those. Without names: all of them.
   demo               Builds the example HTTP function, runs it against an embedded OTLP
                      receiver, sends it a few realistic requests and prints each trace as
                      a waterfall. Needs nothing but the Rust toolchain.
@@ -32,6 +47,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("demo") => demo::run(&workspace_root()),
+        Some("emulators") => emulators::command(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
@@ -79,13 +95,44 @@ fn step(name: &str, mut command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Which tests `cargo xtask test` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Suite {
+    All,
+    Core,
+    Aws,
+}
+
 fn test(args: &[String]) -> anyhow::Result<()> {
     let mut lint = true;
-    for arg in args {
+    let mut suite = Suite::All;
+    let mut aws_endpoint = "moto".to_owned();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--no-lint" => lint = false,
+            "--suite" => {
+                suite = match args.next().map(String::as_str) {
+                    Some("all") => Suite::All,
+                    Some("core") => Suite::Core,
+                    Some("aws") => Suite::Aws,
+                    other => bail!("--suite takes all, core or aws, not {other:?}"),
+                }
+            }
+            "--aws-endpoint" => {
+                aws_endpoint = args
+                    .next()
+                    .cloned()
+                    .context("--aws-endpoint takes moto or localstack")?
+            }
             other => bail!("unknown option `{other}` for test\n\n{HELP}"),
         }
+    }
+    if aws_endpoint == "localstack" {
+        return localstack::run(lint);
+    }
+    if aws_endpoint != "moto" {
+        bail!("--aws-endpoint takes moto or localstack, not {aws_endpoint:?}");
     }
     // In CI the lock file must be respected exactly.
     let locked = std::env::var("CI").is_ok_and(|ci| ci == "true");
@@ -140,20 +187,87 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             with_lock(doc_messaging),
         )?;
     }
-    install_moto()?;
+    // The AWS tests run against one moto for the whole run; stopped however the run ends.
+    let moto = if suite == Suite::Core {
+        None
+    } else {
+        println!("\n==> emulators up: moto");
+        Some(emulators::up(emulators::Emulator::Moto)?)
+    };
+    let _stop = emulators::StopOnDrop(moto.iter().map(|_| emulators::Emulator::Moto).collect());
+    stop_on_ctrl_c(moto.iter().map(|_| emulators::Emulator::Moto).collect());
+    let with_aws = |mut command: Command| {
+        if let Some(moto) = &moto {
+            command
+                .env("OTEL_FAAS_AWS_ENDPOINT", moto.endpoint())
+                .env("OTEL_FAAS_AWS_EMULATOR", "moto");
+        }
+        with_lock(command)
+    };
 
-    let mut tests = cargo();
-    tests.args(["test", "--workspace"]);
-    let mut totals = test_step(
-        "cargo test --workspace (unit, doc and integration tests)",
-        with_lock(tests),
-    )?;
-    let mut core_default = cargo();
-    core_default.args(["test", "-p", "otel-faas-core", "--lib"]);
-    totals.merge(test_step(
-        "cargo test -p otel-faas-core --lib (default features, without otlp-grpc)",
-        with_lock(core_default),
-    )?);
+    let mut totals = Totals::default();
+    let mut run = |name: &str, args: &[&str]| -> anyhow::Result<()> {
+        let mut command = cargo();
+        command.args(args);
+        totals.merge(test_step(name, with_aws(command))?);
+        Ok(())
+    };
+    match suite {
+        Suite::All => run(
+            "cargo test --workspace (unit, doc and integration tests)",
+            &["test", "--workspace"],
+        )?,
+        Suite::Core => run(
+            "cargo test: core and the engine over OTLP",
+            &[
+                "test",
+                "-p",
+                "otel-faas-core",
+                "-p",
+                "otel-faas-integration-tests",
+                "--lib",
+                "--test",
+                "engine_over_otlp",
+            ],
+        )?,
+        Suite::Aws => {
+            run(
+                "cargo test: otel-faas-aws and otel-faas-messaging (all features)",
+                &[
+                    "test",
+                    "-p",
+                    "otel-faas-aws",
+                    "-p",
+                    "otel-faas-messaging",
+                    "--all-features",
+                ],
+            )?;
+            run(
+                "cargo test: the AWS integration tests",
+                &[
+                    "test",
+                    "-p",
+                    "otel-faas-integration-tests",
+                    "--test",
+                    "lambda_runtime",
+                    "--test",
+                    "lambda_in_process",
+                    "--test",
+                    "moto_events",
+                    "--test",
+                    "sdk_over_moto",
+                    "--test",
+                    "lambda_to_lambda",
+                ],
+            )?;
+        }
+    }
+    if suite != Suite::Aws {
+        run(
+            "cargo test -p otel-faas-core --lib (default features, without otlp-grpc)",
+            &["test", "-p", "otel-faas-core", "--lib"],
+        )?;
+    }
 
     println!("\n==> cargo xtask demo (smoke run)");
     demo::run(&workspace_root()).context("the demo failed")?;
@@ -170,47 +284,31 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Installs moto (the AWS emulator the integration tests capture events from) into a venv
-/// under `target/`, unless the pinned version is already there.
-fn install_moto() -> anyhow::Result<()> {
-    let root = workspace_root();
-    let requirements = root.join("integration-tests/emulators/requirements-moto.txt");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let venv = target.join("emulators").join("moto-venv");
-    let stamp = venv.join("installed-requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements)
-        .with_context(|| format!("reading {}", requirements.display()))?;
-    if std::fs::read_to_string(&stamp).is_ok_and(|installed| installed == wanted) {
-        println!("\n==> moto: already installed in {}", venv.display());
-        return Ok(());
-    }
-    let python = ["python3", "python"]
-        .into_iter()
-        .find(|candidate| Command::new(candidate).arg("--version").output().is_ok_and(|o| o.status.success()))
-        .context("the integration tests need Python 3 (with venv and pip) to install moto; none was found")?;
-    let mut create = Command::new(python);
-    create.args(["-m", "venv"]).arg(&venv);
-    step("python3 -m venv (for moto)", create)?;
-    let mut install = Command::new(venv.join("bin").join("pip"));
-    install
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(&requirements);
-    step("pip install moto[server]", install)?;
-    std::fs::write(&stamp, wanted)?;
-    Ok(())
+/// On Ctrl-C, stops `emulators` before exiting, as a normal end of the run would.
+pub(crate) fn stop_on_ctrl_c(emulators: Vec<emulators::Emulator>) {
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        if runtime.block_on(tokio::signal::ctrl_c()).is_ok() {
+            let _ = emulators::down(&emulators);
+            std::process::exit(130);
+        }
+    });
 }
 
 #[derive(Debug, Default)]
-struct Totals {
+pub(crate) struct Totals {
     passed: u64,
     failed: u64,
     ignored: u64,
 }
 
 impl Totals {
-    fn merge(&mut self, other: Totals) {
+    pub(crate) fn merge(&mut self, other: Totals) {
         self.passed += other.passed;
         self.failed += other.failed;
         self.ignored += other.ignored;
@@ -240,7 +338,7 @@ impl Totals {
 }
 
 /// Runs the test step, echoing its output and adding up every crate's result line.
-fn test_step(name: &str, mut command: Command) -> anyhow::Result<Totals> {
+pub(crate) fn test_step(name: &str, mut command: Command) -> anyhow::Result<Totals> {
     use std::io::BufRead as _;
 
     println!("\n==> {name}");
