@@ -85,6 +85,14 @@ const MOTO_ONLY: &[(&str, &str)] = &[(
     "reads the sent TraceHeader back through moto's request recorder, which LocalStack lacks",
 )];
 
+/// What happened to one service's tests.
+#[derive(Default)]
+struct ServiceReport {
+    runnable: Vec<&'static str>,
+    not_run: Vec<String>,
+    passed: Option<bool>,
+}
+
 fn healthy(endpoint: &str) -> bool {
     let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
     address
@@ -131,19 +139,20 @@ pub(crate) fn run(_lint: bool) -> anyhow::Result<()> {
     }
     let served = |service: &str| services.get(service).is_some_and(|r| r == "ok");
 
-    let mut report: BTreeMap<&str, (Vec<&str>, Vec<String>, Option<bool>)> = BTreeMap::new();
+    let mut report: BTreeMap<&str, ServiceReport> = BTreeMap::new();
     for (service, test, needs) in TESTS {
         let entry = report.entry(service).or_default();
         match needs.iter().find(|need| !served(need)) {
-            None => entry.0.push(test),
+            None => entry.runnable.push(test),
             Some(missing) => entry
-                .1
+                .not_run
                 .push(format!("{test}: {missing} is not served here")),
         }
     }
     let mut totals = crate::Totals::default();
     let mut failed = Vec::new();
-    for (service, (runnable, _, outcome)) in report.iter_mut() {
+    for (service, entry) in report.iter_mut() {
+        let (runnable, outcome) = (&entry.runnable, &mut entry.passed);
         if runnable.is_empty() {
             continue;
         }
@@ -176,8 +185,9 @@ pub(crate) fn run(_lint: bool) -> anyhow::Result<()> {
     }
 
     println!("\nLocalStack results by service:");
-    for (service, (ran, not_run, outcome)) in &report {
-        let verdict = match outcome {
+    for (service, entry) in &report {
+        let (ran, not_run) = (&entry.runnable, &entry.not_run);
+        let verdict = match entry.passed {
             Some(true) => "passed",
             Some(false) => "FAILED",
             None => "not run",
