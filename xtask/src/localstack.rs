@@ -178,6 +178,8 @@ pub(crate) fn run(_lint: bool) -> anyhow::Result<()> {
                 *outcome = Some(true);
             }
             Err(error) => {
+                // A failed step counts too: the closing line must not hide it.
+                totals.failed += 1;
                 failed.push(format!("{service}: {error:#}"));
                 *outcome = Some(false);
             }

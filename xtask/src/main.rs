@@ -302,9 +302,9 @@ pub(crate) fn stop_on_ctrl_c(emulators: Vec<emulators::Emulator>) {
 
 #[derive(Debug, Default)]
 pub(crate) struct Totals {
-    passed: u64,
-    failed: u64,
-    ignored: u64,
+    pub(crate) passed: u64,
+    pub(crate) failed: u64,
+    pub(crate) ignored: u64,
 }
 
 impl Totals {
