@@ -93,6 +93,11 @@ impl Moto {
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             // Lets tests read back the requests moto received (see `recording`).
             .env("MOTO_ENABLE_RECORDING", "True")
+            // moto writes the recording to its working directory unless told otherwise.
+            .env(
+                "MOTO_RECORDER_FILEPATH",
+                venv.with_file_name(format!("moto-{port}.recording")),
+            )
             .stdout(Stdio::null())
             .stderr(output)
             .spawn()

@@ -129,7 +129,9 @@ impl Emulator {
                 command
                     .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                     // Lets tests read back the requests moto received.
-                    .env("MOTO_ENABLE_RECORDING", "True");
+                    .env("MOTO_ENABLE_RECORDING", "True")
+                    // moto writes the recording to its working directory unless told otherwise.
+                    .env("MOTO_RECORDER_FILEPATH", data.join("recording"));
                 command
             }
             Self::LocalStack => {
