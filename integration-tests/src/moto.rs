@@ -205,6 +205,11 @@ impl Drop for Moto {
         if let Some(child) = self.child.as_mut() {
             let _ = child.kill();
             let _ = child.wait();
+            // The recording can grow large; the log is kept only when a test failed, to read.
+            let _ = std::fs::remove_file(self.log.with_extension("recording"));
+            if !std::thread::panicking() {
+                let _ = std::fs::remove_file(&self.log);
+            }
         }
     }
 }
