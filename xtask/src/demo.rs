@@ -3,7 +3,6 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -55,7 +54,7 @@ impl Drop for Function {
     }
 }
 
-pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
+pub(crate) fn run() -> anyhow::Result<()> {
     println!("building the example function…");
     let status = crate::cargo()
         .args(["build", "--quiet", "-p", "example-http-function"])
@@ -64,9 +63,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     if !status.success() {
         bail!("building example-http-function failed");
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| root.join("target"));
+    let target = crate::target_dir();
     let binary = target.join("debug").join("http-function");
 
     let receiver = OtlpReceiver::start().context("starting the embedded OTLP receiver")?;

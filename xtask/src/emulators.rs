@@ -304,10 +304,7 @@ impl Running {
 }
 
 pub(crate) fn dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-        .join("emulators")
+    crate::target_dir().join("emulators")
 }
 
 fn state_file() -> PathBuf {

@@ -5,6 +5,7 @@
 mod demo;
 mod emulators;
 mod localstack;
+mod package;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -22,7 +23,8 @@ Commands:
                      warnings denied, moto installed into target/emulators/moto-venv (the
                      AWS emulator tests capture real events from), every unit, doc and
                      integration test, core's unit tests without otlp-grpc, and a run of
-                     the demo. Needs the Rust toolchain and Python 3 with pip.
+                     the demo and of `package lambda-scheduled`. Needs the Rust
+                     toolchain and Python 3 with pip.
                      The AWS tests run against one moto started for the run and stopped
                      after it (also on failure or Ctrl-C). --suite picks one suite.
                      --aws-endpoint localstack runs the AWS emulator suite on LocalStack
@@ -39,6 +41,14 @@ Commands:
   demo               Builds the example HTTP function, runs it against an embedded OTLP
                      receiver, sends it a few realistic requests and prints each trace as
                      a waterfall. Needs nothing but the Rust toolchain.
+  package <example> [--target <triple> | --arm64]
+                     A release build of a Lambda example zipped as an executable
+                     `bootstrap` for the provided.al2023 runtime, written to
+                     target/lambda/<example>/bootstrap.zip; reports the binary and zip
+                     sizes, the Lambda architecture and the glibc the binary needs (warns
+                     when it is newer than Amazon Linux 2023's). --target builds for
+                     another target when the toolchain has it, and says what to install
+                     when it does not. Without an example: lists the Lambda examples.
   help               This text.
 ";
 
@@ -46,8 +56,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
-        Some("demo") => demo::run(&workspace_root()),
+        Some("demo") => demo::run(),
         Some("emulators") => emulators::command(&args[1..]),
+        Some("package") => package::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
@@ -69,6 +80,13 @@ pub(crate) fn workspace_root() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where cargo puts build output: `CARGO_TARGET_DIR`, else `target/` in the workspace.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 pub(crate) fn cargo() -> Command {
@@ -270,7 +288,12 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     }
 
     println!("\n==> cargo xtask demo (smoke run)");
-    demo::run(&workspace_root()).context("the demo failed")?;
+    demo::run().context("the demo failed")?;
+
+    // A release build of the smallest Lambda example, zipped: packaging is a user-facing
+    // command and breaks silently otherwise (a renamed binary, a lost executable bit).
+    println!("\n==> cargo xtask package lambda-scheduled (smoke run)");
+    package::run(&["lambda-scheduled".to_owned()]).context("packaging failed")?;
 
     println!(
         "\nxtask test: every step passed in {:.1?}",
