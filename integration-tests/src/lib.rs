@@ -19,4 +19,4 @@ pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi};
 pub use moto::{AWS_EMULATOR_VARIABLE, AWS_ENDPOINT_VARIABLE, Moto, moto_venv};
 pub use receiver::{OtlpReceiver, ReceiverError};
 pub use span::{AttrValue, ReceivedEvent, ReceivedLink, ReceivedSpan, SpanKind, StatusCode};
-pub use waterfall::render_waterfall;
+pub use waterfall::{render_waterfall, render_waterfall_html};

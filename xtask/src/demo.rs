@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use otel_faas_integration_tests::{OtlpReceiver, SpanKind, render_waterfall};
+use otel_faas_integration_tests::{
+    OtlpReceiver, SpanKind, render_waterfall, render_waterfall_html,
+};
 
 /// One request of the scenario.
 struct Call {
@@ -117,10 +119,15 @@ pub(crate) fn run() -> anyhow::Result<()> {
         spans.len()
     );
     print!("{}", render_waterfall(&spans));
+    let html = log_dir.join("traces.html");
+    std::fs::write(&html, render_waterfall_html(&spans, "otel-faas demo"))
+        .with_context(|| format!("writing {}", html.display()))?;
     println!(
         "Each block is one trace; █ marks when a span ran on the trace's time axis.\n\
          The first trace continues the caller's trace {caller_trace}.\n\
+         The same traces, with every attribute, event and link: {}\n\
          The function's own log is in {}.",
+        html.display(),
         log_dir.join("http-function.log").display()
     );
     Ok(())
