@@ -8,8 +8,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use otel_faas_integration_tests::{
-    OtlpReceiver, SpanKind, render_waterfall, render_waterfall_html,
+    FunctionProcess, Invoke, LocalRuntimeApi, OtlpReceiver, SpanKind, build_binary,
+    render_waterfall, render_waterfall_html,
 };
+use serde_json::{Value, json};
 
 /// One request of the scenario.
 struct Call {
@@ -45,6 +47,28 @@ const SCENARIO: [Call; 4] = [
         traceparent: false,
     },
 ];
+
+/// The consumer's ARN as Lambda passes it: invoked through the `live` alias.
+const CONSUMER_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:orders-consumer:live";
+
+/// One SQS message as Lambda delivers it, with a W3C context in its attributes if given.
+fn sqs_message(id: &str, body: &str, traceparent: Option<&str>) -> Value {
+    let mut attributes = json!({});
+    if let Some(traceparent) = traceparent {
+        attributes["traceparent"] = json!({ "stringValue": traceparent, "dataType": "String" });
+    }
+    json!({
+        "messageId": id,
+        "receiptHandle": format!("handle-{id}"),
+        "body": body,
+        "attributes": { "ApproximateReceiveCount": "1", "SentTimestamp": "1763700000000" },
+        "messageAttributes": attributes,
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
+        "awsRegion": "us-east-1"
+    })
+}
 
 /// Stops the function when the demo ends, however it ends.
 struct Function(Child);
@@ -107,12 +131,62 @@ pub(crate) fn run() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let spans = runtime
+    let http_spans = runtime
         .block_on(receiver.wait_until(Duration::from_secs(15), |spans| {
             spans.iter().filter(|s| s.kind == SpanKind::Server).count() >= SCENARIO.len()
                 && spans.iter().filter(|s| s.name == "load_order").count() >= 2
         }))
         .context("the function's spans did not reach the receiver")?;
+
+    // Part two: a Lambda function under the real lambda_runtime crate, polled from a local
+    // Runtime API, consuming an SQS batch. The demo writes the event as SQS delivers it; the
+    // first two messages carry the context of the `POST /orders` trace, as a producer
+    // instrumented with otel-faas-messaging would have sent them.
+    let order_span = http_spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Server && s.attr_str("http.request.method") == Some("POST"))
+        .context("the POST /orders span is missing")?;
+    let producer = format!("00-{}-{}-01", order_span.trace_id, order_span.span_id);
+    println!("\nbuilding the example Lambda function (lambda-sqs-batch)…");
+    let binary = build_binary("example-lambda-sqs-batch", "lambda-sqs-batch")
+        .context("building example-lambda-sqs-batch")?;
+    let api = LocalRuntimeApi::start().context("starting the local Lambda Runtime API")?;
+    let consumer = FunctionProcess::spawn(
+        &binary,
+        &api.address(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+            ("OTEL_SERVICE_NAME", "orders-consumer".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "orders-consumer".to_owned()),
+        ],
+    )
+    .context("starting lambda-sqs-batch")?;
+    let event = json!({ "Records": [
+        sqs_message("order-42-created", "order 42 created", Some(&producer)),
+        sqs_message("order-43-created", "fail", Some(&producer)),
+        sqs_message("newsletter-sent", "newsletter sent", None),
+    ]});
+    let invoked = runtime
+        .block_on(
+            api.invoke(
+                Invoke::new(event)
+                    .request_id("demo-sqs-batch-1")
+                    .invoked_arn(CONSUMER_ARN),
+                Duration::from_secs(20),
+            ),
+        )
+        .map_err(|error| anyhow::anyhow!("{error}\nfunction log:\n{}", consumer.log()))?;
+    println!(
+        "  SQS batch of 3 → {}   the message `fail` fails: a partial batch failure, the \
+         others succeed",
+        invoked.response.map(|r| r.to_string()).unwrap_or_default()
+    );
+    let spans = runtime
+        .block_on(receiver.wait_until(Duration::from_secs(15), |spans| {
+            spans.iter().filter(|s| s.name == "orders process").count() >= 4
+        }))
+        .map_err(|error| anyhow::anyhow!("{error}\nfunction log:\n{}", consumer.log()))?;
+    drop(consumer);
 
     println!(
         "\n{} spans received over OTLP/HTTP (decoded with opentelemetry-proto):\n",
@@ -124,7 +198,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", html.display()))?;
     println!(
         "Each block is one trace; █ marks when a span ran on the trace's time axis.\n\
-         The first trace continues the caller's trace {caller_trace}.\n\
+         The first trace continues the caller's trace {caller_trace}; the SQS batch's spans\n\
+         link (↪) to the POST /orders trace that produced its messages.\n\
          The same traces, with every attribute, event and link: {}\n\
          The function's own log is in {}.",
         html.display(),
