@@ -15,7 +15,7 @@ use otel_faas_core::{
     FaasTrigger, InvocationContext, InvocationEngine, InvocationSpec, MapEnvironment, Pipeline,
     Propagation, Telemetry, TriggerAdapter,
 };
-use otel_faas_integration_tests::{Moto, OtlpReceiver, ReceivedSpan, SpanKind};
+use otel_faas_integration_tests::{Moto, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode};
 use otel_faas_messaging::aws_sdk::sqs::{
     NOT_INJECTED_EVENT, SendMessageBatchTracing as _, SendMessageTracing as _,
 };
@@ -353,6 +353,61 @@ async fn a_batch_send_carries_the_context_in_every_entry() {
     h.telemetry.shutdown(WAIT).await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_with_a_refused_entry_is_a_partial_failure_and_the_rest_is_sent() {
+    let h = harness();
+    let queue = unique("partial");
+    let (url, _arn) = create_queue(&h.sqs, &queue).await;
+    let accepted = SendMessageBatchRequestEntry::builder()
+        .id("ok")
+        .message_body("accepted")
+        .build()
+        .unwrap();
+    // SQS allows at most 900 seconds of delay: the service refuses this entry alone.
+    let refused = SendMessageBatchRequestEntry::builder()
+        .id("late")
+        .message_body("refused")
+        .delay_seconds(1000)
+        .build()
+        .unwrap();
+    let output = h
+        .engine
+        .invoke(&Producer, (), |_| {
+            let sqs = h.sqs.clone();
+            let url = url.clone();
+            async move {
+                Ok::<_, Infallible>(
+                    sqs.send_message_batch()
+                        .queue_url(url)
+                        .entries(accepted)
+                        .entries(refused)
+                        .send_traced()
+                        .await,
+                )
+            }
+        })
+        .await
+        .unwrap()
+        .expect("the call succeeds; one entry fails");
+    assert_eq!(output.failed().len(), 1, "{output:?}");
+    assert_eq!(output.successful().len(), 1, "{output:?}");
+    let spans = h
+        .receiver
+        .wait_until(WAIT, |spans| {
+            spans.iter().any(|s| s.name == format!("send {queue}"))
+        })
+        .await
+        .unwrap();
+    let producer = only(&spans, &format!("send {queue}"));
+    assert_eq!(producer.status, StatusCode::Error);
+    assert_eq!(
+        producer.attr_str("error.type"),
+        Some("partial_batch_failure")
+    );
+    assert_eq!(producer.status_message, "1 of 2 messages were not sent");
+    h.telemetry.shutdown(WAIT).await.unwrap();
+}
+
 /// Builds an SDK client for moto with the otel-faas interceptor.
 macro_rules! traced_client {
     ($sdk:ident, $moto:expr) => {{
@@ -460,10 +515,7 @@ async fn dynamodb_calls_are_client_spans_with_tables_capacity_and_failures() {
         "consumed capacity: {capacity}"
     );
     let failed = only(&spans, "DynamoDB.GetItem");
-    assert_eq!(
-        failed.status,
-        otel_faas_integration_tests::StatusCode::Error
-    );
+    assert_eq!(failed.status, StatusCode::Error);
     assert_eq!(
         failed.attr_str("error.type"),
         Some("ResourceNotFoundException")
@@ -530,7 +582,7 @@ async fn s3_calls_name_bucket_and_key_and_a_missing_key_is_an_error() {
     assert_eq!(put.attr_str("aws.s3.bucket"), Some(bucket.as_str()));
     assert_eq!(put.attr_str("aws.s3.key"), Some("2026/q3.pdf"));
     let get = only(&spans, "S3.GetObject");
-    assert_eq!(get.status, otel_faas_integration_tests::StatusCode::Error);
+    assert_eq!(get.status, StatusCode::Error);
     assert_eq!(get.attr_str("error.type"), Some("NoSuchKey"));
     assert_eq!(get.attr_str("aws.s3.key"), Some("missing.pdf"));
     h.telemetry.shutdown(WAIT).await.unwrap();
@@ -573,7 +625,7 @@ async fn sqs_calls_carry_the_queue_and_a_missing_queue_is_an_error() {
     assert_eq!(sends.len(), 2);
     let ok = sends
         .iter()
-        .find(|s| s.status != otel_faas_integration_tests::StatusCode::Error)
+        .find(|s| s.status != StatusCode::Error)
         .unwrap();
     assert_eq!(ok.attr_str("messaging.system"), Some("aws_sqs"));
     assert_eq!(
@@ -583,7 +635,7 @@ async fn sqs_calls_carry_the_queue_and_a_missing_queue_is_an_error() {
     assert_eq!(ok.attr_str("aws.sqs.queue.url"), Some(url.as_str()));
     let failed = sends
         .iter()
-        .find(|s| s.status == otel_faas_integration_tests::StatusCode::Error)
+        .find(|s| s.status == StatusCode::Error)
         .unwrap();
     assert!(
         failed

@@ -15,11 +15,9 @@ use aws_sdk_eventbridge::operation::put_events::{PutEventsError, PutEventsOutput
 use opentelemetry::KeyValue;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry_semantic_conventions::attribute::{
-    MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_MESSAGE_ID,
-};
+use opentelemetry_semantic_conventions::attribute::MESSAGING_BATCH_MESSAGE_COUNT;
 
-use super::{record_failure, sdk_error_type, send_span, start};
+use super::{end_call, record_batch_failures, record_message_id, send_span, start};
 
 /// `messaging.system` of EventBridge sends. The conventions have no value for EventBridge;
 /// this follows their `aws.*` naming (as in `aws.sns`).
@@ -82,26 +80,13 @@ impl PutEventsTracing for PutEventsFluentBuilder {
             .send()
             .with_context(cx.clone())
             .await;
-        match &result {
-            Ok(output) if output.failed_entry_count() > 0 => record_failure(
-                &cx,
-                "partial_batch_failure".to_owned(),
-                format!(
-                    "{} of {count} events were not put",
-                    output.failed_entry_count()
-                ),
-            ),
-            Ok(output) => {
-                if let ([entry], 1) = (output.entries(), count)
-                    && let Some(id) = entry.event_id()
-                {
-                    cx.span()
-                        .set_attribute(KeyValue::new(MESSAGING_MESSAGE_ID, id.to_owned()));
-                }
+        end_call(&cx, &result, |cx, output| {
+            let failed = usize::try_from(output.failed_entry_count()).unwrap_or(usize::MAX);
+            record_batch_failures(cx, failed, count, "events were not put");
+            if let ([entry], 1, 0) = (output.entries(), count, failed) {
+                record_message_id(cx, entry.event_id());
             }
-            Err(error) => record_failure(&cx, sdk_error_type(error), error.to_string()),
-        }
-        cx.span().end();
+        });
         result
     }
 }

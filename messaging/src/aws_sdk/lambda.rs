@@ -15,7 +15,7 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 use otel_faas_core::CarrierMut;
 
-use super::{inject, record_failure, sdk_error_type, start};
+use super::{end_call, inject, record_failure, start};
 
 /// The largest `ClientContext` Lambda accepts, base64-encoded.
 pub const MAX_CLIENT_CONTEXT: usize = 3583;
@@ -130,19 +130,15 @@ impl InvokeTracing for InvokeFluentBuilder {
             }
         };
         let result = builder.send().with_context(cx.clone()).await;
-        match &result {
-            Ok(output) => {
-                if let Some(error) = output.function_error() {
-                    record_failure(
-                        &cx,
-                        error.to_owned(),
-                        format!("the function returned an error ({error})"),
-                    );
-                }
+        end_call(&cx, &result, |cx, output| {
+            if let Some(error) = output.function_error() {
+                record_failure(
+                    cx,
+                    error.to_owned(),
+                    format!("the function returned an error ({error})"),
+                );
             }
-            Err(error) => record_failure(&cx, sdk_error_type(error), error.to_string()),
-        }
-        cx.span().end();
+        });
         result
     }
 }

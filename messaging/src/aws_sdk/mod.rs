@@ -22,7 +22,7 @@ use opentelemetry::global;
 use opentelemetry::propagation::Injector;
 use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
+use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, MESSAGING_MESSAGE_ID};
 use otel_faas_core::{CarrierMut, InvocationScope};
 
 /// The instrumentation scope name of spans recorded outside an invocation.
@@ -181,6 +181,49 @@ where
         SdkError::ResponseError(_) => "response_error".to_owned(),
         SdkError::ConstructionFailure(_) => "construction_failure".to_owned(),
         _ => "_OTHER".to_owned(),
+    }
+}
+
+/// Ends the span of `cx` with what an SDK call returned: `on_output` records what a
+/// successful output tells (a message id, failed entries); an SDK error becomes `error.type`
+/// (the service's error code) and ERROR status.
+pub(crate) fn end_call<T, E, R>(
+    cx: &Context,
+    result: &Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+    on_output: impl FnOnce(&Context, &T),
+) where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+    aws_smithy_runtime_api::client::result::SdkError<E, R>: std::fmt::Display,
+{
+    match result {
+        Ok(output) => on_output(cx, output),
+        Err(error) => record_failure(cx, sdk_error_type(error), error.to_string()),
+    }
+    cx.span().end();
+}
+
+/// Records `messaging.message.id` when the service returned one.
+pub(crate) fn record_message_id(cx: &Context, id: Option<&str>) {
+    if let Some(id) = id {
+        cx.span()
+            .set_attribute(KeyValue::new(MESSAGING_MESSAGE_ID, id.to_owned()));
+    }
+}
+
+/// Marks a batch call ERROR `partial_batch_failure` when the service refused `failed` of
+/// its `count` entries; `refused` completes the status message ("messages were not sent").
+pub(crate) fn record_batch_failures(
+    cx: &Context,
+    failed: usize,
+    count: impl std::fmt::Display,
+    refused: &str,
+) {
+    if failed > 0 {
+        record_failure(
+            cx,
+            "partial_batch_failure".to_owned(),
+            format!("{failed} of {count} {refused}"),
+        );
     }
 }
 

@@ -13,13 +13,14 @@ use aws_sdk_sns::operation::publish_batch::{PublishBatchError, PublishBatchOutpu
 use aws_sdk_sns::types::MessageAttributeValue;
 use opentelemetry::KeyValue;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::{SpanBuilder, TraceContextExt};
+use opentelemetry::trace::SpanBuilder;
 use opentelemetry_semantic_conventions::attribute::{
-    AWS_SNS_TOPIC_ARN, MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_MESSAGE_ID,
+    AWS_SNS_TOPIC_ARN, MESSAGING_BATCH_MESSAGE_COUNT,
 };
 
 use super::{
-    BoundedAttributes, inject, note_skipped, record_failure, sdk_error_type, send_span, start,
+    BoundedAttributes, end_call, inject, note_skipped, record_batch_failures, record_message_id,
+    send_span, start,
 };
 
 /// Outgoing SNS message attributes as a carrier: see [`BoundedAttributes`].
@@ -94,16 +95,9 @@ impl PublishTracing for PublishFluentBuilder {
             .send()
             .with_context(cx.clone())
             .await;
-        match &result {
-            Ok(output) => {
-                if let Some(id) = output.message_id() {
-                    cx.span()
-                        .set_attribute(KeyValue::new(MESSAGING_MESSAGE_ID, id.to_owned()));
-                }
-            }
-            Err(error) => record_failure(&cx, sdk_error_type(error), error.to_string()),
-        }
-        cx.span().end();
+        end_call(&cx, &result, |cx, output| {
+            record_message_id(cx, output.message_id());
+        });
         result
     }
 }
@@ -146,19 +140,14 @@ impl PublishBatchTracing for PublishBatchFluentBuilder {
             .send()
             .with_context(cx.clone())
             .await;
-        match &result {
-            Ok(output) if !output.failed().is_empty() => record_failure(
-                &cx,
-                "partial_batch_failure".to_owned(),
-                format!(
-                    "{} of {count} messages were not published",
-                    output.failed().len()
-                ),
-            ),
-            Ok(_) => {}
-            Err(error) => record_failure(&cx, sdk_error_type(error), error.to_string()),
-        }
-        cx.span().end();
+        end_call(&cx, &result, |cx, output| {
+            record_batch_failures(
+                cx,
+                output.failed().len(),
+                count,
+                "messages were not published",
+            );
+        });
         result
     }
 }
