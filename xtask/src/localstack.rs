@@ -39,6 +39,11 @@ const TESTS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "sqs",
+        "a_batch_with_a_refused_entry_is_a_partial_failure_and_the_rest_is_sent",
+        &["sqs"],
+    ),
+    (
+        "sqs",
         "sqs_calls_carry_the_queue_and_a_missing_queue_is_an_error",
         &["sqs"],
     ),
@@ -213,4 +218,41 @@ pub(crate) fn run(_lint: bool) -> anyhow::Result<()> {
         bail!("no AWS test could run on {endpoint}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new emulator test missing from [`TESTS`] would never run on LocalStack, silently.
+    #[test]
+    fn every_emulator_test_is_classified() {
+        let dir = workspace_root().join("integration-tests/tests");
+        let mut found = Vec::new();
+        for file in ["sdk_over_moto.rs", "moto_events.rs"] {
+            let source = std::fs::read_to_string(dir.join(file)).unwrap();
+            let mut lines = source.lines();
+            while let Some(line) = lines.next() {
+                if line.trim_start().starts_with("#[tokio::test") {
+                    let function = lines.next().unwrap_or_default();
+                    let name = function
+                        .trim_start()
+                        .trim_start_matches("async fn ")
+                        .split('(')
+                        .next()
+                        .unwrap_or_default();
+                    found.push(name.to_owned());
+                }
+            }
+        }
+        assert!(found.len() >= 10, "the tests were not found: {found:?}");
+        for name in &found {
+            let listed = TESTS.iter().any(|(_, test, _)| test == name)
+                || MOTO_ONLY.iter().any(|(test, _)| test == name);
+            assert!(listed, "{name} is in neither TESTS nor MOTO_ONLY");
+        }
+        for (_, test, _) in TESTS {
+            assert!(found.iter().any(|n| n == test), "{test} no longer exists");
+        }
+    }
 }
