@@ -15,7 +15,9 @@ use otel_faas_core::{
     FaasTrigger, InvocationContext, InvocationEngine, InvocationSpec, MapEnvironment, Pipeline,
     Propagation, Telemetry, TriggerAdapter,
 };
-use otel_faas_integration_tests::{Moto, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode};
+use otel_faas_integration_tests::{
+    AttrValue, Moto, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode,
+};
 use otel_faas_messaging::aws_sdk::sqs::{
     NOT_INJECTED_EVENT, SendMessageBatchTracing as _, SendMessageTracing as _,
 };
@@ -737,28 +739,34 @@ async fn an_sns_publish_links_sqs_consumers_with_and_without_raw_delivery() {
     h.telemetry.shutdown(WAIT).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn put_events_carries_the_producer_context_in_the_trace_header() {
-    use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
-    use otel_faas_messaging::aws_sdk::eventbridge::PutEventsTracing as _;
-    let h = harness();
-    let events = traced_client!(aws_sdk_eventbridge, h._moto);
-    let rule = unique("orders");
-    let (url, arn) = create_queue(&h.sqs, &unique("events")).await;
+/// An EventBridge rule matching `pattern` on the default bus, sending to the queue `arn`.
+async fn rule_to_queue(events: &aws_sdk_eventbridge::Client, rule: &str, pattern: &str, arn: &str) {
+    use aws_sdk_eventbridge::types::Target;
     events
         .put_rule()
-        .name(&rule)
-        .event_pattern(r#"{"source": ["shop.orders"]}"#)
+        .name(rule)
+        .event_pattern(pattern)
         .send()
         .await
         .expect("rule");
     events
         .put_targets()
-        .rule(&rule)
-        .targets(Target::builder().id("queue").arn(&arn).build().unwrap())
+        .rule(rule)
+        .targets(Target::builder().id("queue").arn(arn).build().unwrap())
         .send()
         .await
         .expect("target");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_events_carries_the_producer_context_in_the_trace_header() {
+    use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+    use otel_faas_messaging::aws_sdk::eventbridge::PutEventsTracing as _;
+    let h = harness();
+    let events = traced_client!(aws_sdk_eventbridge, h._moto);
+    let rule = unique("orders");
+    let (url, arn) = create_queue(&h.sqs, &unique("events")).await;
+    rule_to_queue(&events, &rule, r#"{"source": ["shop.orders"]}"#, &arn).await;
     assert_eq!(
         h._moto.kind(),
         "moto",
@@ -835,6 +843,88 @@ async fn put_events_carries_the_producer_context_in_the_trace_header() {
     assert!(
         recording.contains(&expected),
         "PutEvents did not carry {expected}:\n{recording}"
+    );
+    h.telemetry.shutdown(WAIT).await.unwrap();
+}
+
+/// EventBridge → SQS, end to end: with the context in `detail` (the opt-in), the SQS
+/// consumer of the event the rule delivered links to the `PutEvents` span. (The default
+/// carrier, `TraceHeader`, is checked where it is sent in the test above: no emulator
+/// forwards it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_events_with_context_in_detail_links_the_sqs_consumer_to_the_producer() {
+    use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+    use otel_faas_messaging::aws_sdk::eventbridge::{PutEventsTraceOptions, PutEventsTracing as _};
+    let h = harness();
+    let events = traced_client!(aws_sdk_eventbridge, h._moto);
+    let rule = unique("orders-detail");
+    let queue = unique("events-detail");
+    let (url, arn) = create_queue(&h.sqs, &queue).await;
+    // The rule matches on a field of `detail`: the added `_otel` must not disturb it.
+    let pattern = r#"{"source": ["shop.detail"], "detail": {"order": [42]}}"#;
+    rule_to_queue(&events, &rule, pattern, &arn).await;
+    let entries = [r#"{"order": 42}"#, "[\"not an object\"]"].map(|detail| {
+        PutEventsRequestEntry::builder()
+            .source("shop.detail")
+            .detail_type("OrderPlaced")
+            .detail(detail)
+            .build()
+    });
+    h.engine
+        .invoke(&Producer, (), |_| {
+            let events = events.clone();
+            async move {
+                Ok::<_, Infallible>(
+                    events
+                        .put_events()
+                        .set_entries(Some(entries.to_vec()))
+                        .send_traced_with(PutEventsTraceOptions::new().context_in_detail())
+                        .await,
+                )
+            }
+        })
+        .await
+        .unwrap()
+        .expect("put events");
+    let delivered = receive_as_lambda_event(&h.sqs, &url, &arn, 1).await;
+    let body: Value =
+        serde_json::from_str(delivered["Records"][0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["detail"]["order"], 42, "the user's detail is kept");
+    consume(&h.engine, delivered).await;
+
+    let spans = h
+        .receiver
+        .wait_until(WAIT, |spans| spans.iter().any(|s| s.name == "consumer"))
+        .await
+        .unwrap();
+    let producer = only(&spans, "send default");
+    assert_eq!(producer.kind, SpanKind::Producer);
+    assert_eq!(
+        body["detail"]["_otel"]["traceparent"],
+        format!("00-{}-{}-01", producer.trace_id, producer.span_id),
+        "the detail carries the producer span"
+    );
+    // The entry whose detail is not an object went unchanged, and the span says why.
+    let not_injected = producer
+        .events
+        .iter()
+        .find(|e| e.name == "trace context not injected")
+        .unwrap_or_else(|| panic!("no event for the array detail: {producer:#?}"));
+    assert!(
+        matches!(
+            not_injected.attributes.get("reason"),
+            Some(AttrValue::Str(reason)) if reason == "the event's detail is not a JSON object"
+        ),
+        "{not_injected:#?}"
+    );
+    let batch = only(&spans, &format!("{queue} process"));
+    assert!(
+        batch
+            .links
+            .iter()
+            .any(|l| l.trace_id == producer.trace_id && l.span_id == producer.span_id),
+        "the consumer must link to the PutEvents span: {:#?}",
+        batch.links
     );
     h.telemetry.shutdown(WAIT).await.unwrap();
 }

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | SQS | [`SqsMessageAttributes`], [`SqsSystemAttributes`] | string message attributes; the `AWSTraceHeader` system attribute (X-Ray) |
 //! | SNS | [`SnsMessageAttributes`], [`SnsEnvelope`] | string message attributes, of a Lambda SNS event or inside the JSON envelope an SQS subscriber receives without raw delivery (with raw delivery they become SQS message attributes) |
+//! | EventBridge | the entry's `TraceHeader` (AWS carries it to targets); opt-in: [`EventDetailContext`] | X-Ray header of `PutEvents`, delivered to SQS targets as `AWSTraceHeader`; or, opted in by the producer, an `_otel` object in `detail` |
 //! | Pub/Sub | [`PubSubAttributes`], [`PubSubAttributesMut`] | `googclient_`-prefixed attributes |
 //! | Service Bus, Event Hubs | [`AzureApplicationProperties`], [`AzureApplicationPropertiesMut`] | `traceparent`/`tracestate` application properties, falling back to `Diagnostic-Id` |
 //!
@@ -51,11 +52,15 @@
 #[cfg(feature = "aws-sdk")]
 pub mod aws_sdk;
 mod azure;
+mod eventbridge;
 mod pubsub;
 mod sns;
 mod sqs;
 
 pub use azure::{AzureApplicationProperties, AzureApplicationPropertiesMut, DIAGNOSTIC_ID};
+pub use eventbridge::{
+    DETAIL_CONTEXT_KEY, DetailNotInjected, EventDetailContext, inject_into_detail,
+};
 pub use pubsub::{PUBSUB_PREFIX, PubSubAttributes, PubSubAttributesMut};
 pub use sns::{SnsEnvelope, SnsMessageAttributes};
 pub use sqs::{AWS_TRACE_HEADER, SqsMessageAttributes, SqsSystemAttributes};

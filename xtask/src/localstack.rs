@@ -73,6 +73,11 @@ const TESTS: &[(&str, &str, &[&str])] = &[
         &["events", "sqs"],
     ),
     (
+        "events",
+        "put_events_with_context_in_detail_links_the_sqs_consumer_to_the_producer",
+        &["events", "sqs"],
+    ),
+    (
         "dynamodb",
         "dynamodb_stream_records_read_from_moto_are_one_span_each_and_the_remove_fails",
         &["dynamodb", "dynamodbstreams"],

@@ -5,7 +5,14 @@
 //! EventBridge's envelope maps onto: `cloudevents.event_id`, `cloudevents.event_source`
 //! (`source`), `cloudevents.event_type` (`detail-type`). EventBridge itself carries the
 //! X-Ray trace header to a Lambda target in the invocation (the Lambda trace header), which
-//! `xray-lambda` reads; the event body carries no context.
+//! `xray-lambda` reads, as the parent. Where the producer opted in to write its context into
+//! the event (an `_otel` object in `detail`, `otel-faas-messaging`'s
+//! `PutEventsTraceOptions::context_in_detail`), the invocation span also links to that
+//! producer — the messaging conventions' link from a consumer to its producer, which holds
+//! even when the trace header is missing or names another span.
+//!
+//! Reading `detail` costs one conversion of it to a JSON value per invocation (a clone when
+//! the event's detail type is `serde_json::Value`, the default).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use opentelemetry::KeyValue;
@@ -17,6 +24,9 @@ use otel_faas_core::{
     FaasTrigger, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
 };
 
+use otel_faas_messaging::EventDetailContext;
+
+use super::common::{push_link, remote_context};
 use crate::response::{LambdaResponse, batch_outcome};
 
 /// Describes invocations by an EventBridge rule.
@@ -75,12 +85,69 @@ where
         } else {
             event.detail_type.clone()
         };
+        let parent = propagation.extract_from(context.carrier());
+        let mut links = Vec::new();
+        if let Some(producer) = serde_json::to_value(&event.detail)
+            .ok()
+            .as_ref()
+            .and_then(EventDetailContext::from_detail)
+            .and_then(|detail| remote_context(propagation, &detail))
+        {
+            push_link(&mut links, producer, Vec::new());
+        }
         InvocationSpec::new(name, FaasTrigger::PubSub)
             .with_attributes(attributes)
-            .with_parent(propagation.extract_from(context.carrier()))
+            .with_links(links)
+            .with_parent(parent)
     }
 
     fn outcome(&self, response: &R) -> Outcome {
         batch_outcome(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otel_faas_core::CompositePropagation;
+
+    fn spec(detail: serde_json::Value) -> InvocationSpec {
+        let event: EventBridgeEvent = serde_json::from_value(serde_json::json!({
+            "id": "e-1", "detail-type": "OrderPlaced", "source": "shop.orders", "detail": detail
+        }))
+        .unwrap();
+        TriggerAdapter::<_, ()>::invocation_spec(
+            &EventBridgeTrigger::new(),
+            &event,
+            &InvocationContext::new(),
+            &CompositePropagation::w3c(),
+        )
+    }
+
+    #[test]
+    fn a_producer_context_in_the_detail_becomes_a_link() {
+        let spec = spec(serde_json::json!({"order": 42, "_otel": {
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}));
+        let [link] = spec.links() else {
+            panic!("one link expected: {:?}", spec.links());
+        };
+        assert_eq!(
+            link.span_context.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(link.span_context.span_id().to_string(), "00f067aa0ba902b7");
+    }
+
+    #[test]
+    fn details_without_a_valid_context_give_no_link() {
+        for detail in [
+            serde_json::json!({"order": 42}),
+            serde_json::json!({"_otel": {"traceparent": "00-not-a-context"}}),
+            serde_json::json!({"_otel": 7}),
+            serde_json::json!("text"),
+            serde_json::json!(null),
+        ] {
+            assert!(spec(detail.clone()).links().is_empty(), "{detail}");
+        }
     }
 }

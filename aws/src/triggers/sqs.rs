@@ -17,7 +17,10 @@
 //! A producer's context is read from the `AWSTraceHeader` system attribute (X-Ray format,
 //! which AWS sets from the `SendMessage` call), from the message attributes through the
 //! configured propagation (`traceparent`, …), and from the SNS envelope in the body of a
-//! notification an SNS topic delivered without raw delivery. The conventions name only `AWSTraceHeader`;
+//! notification an SNS topic delivered without raw delivery, and from the `_otel` object in
+//! the `detail` of an EventBridge event, where its producer opted in to write one
+//! (`otel-faas-messaging`'s `PutEventsTraceOptions::context_in_detail`). The conventions
+//! name only `AWSTraceHeader`;
 //! W3C producers that put `traceparent` in the message attributes are common enough that
 //! ignoring it would cut their traces. When both name the same span, one link is kept.
 
@@ -35,7 +38,9 @@ use otel_faas_core::{
     FaasTrigger, InnerSpan, InvocationContext, InvocationScope, InvocationSpec, Outcome,
     Propagation, TriggerAdapter,
 };
-use otel_faas_messaging::{SnsEnvelope, SqsMessageAttributes, SqsSystemAttributes};
+use otel_faas_messaging::{
+    EventDetailContext, SnsEnvelope, SqsMessageAttributes, SqsSystemAttributes,
+};
 
 use super::common::{arn_parts, arn_resource, push_link, remote_context};
 use crate::response::{LambdaResponse, batch_outcome};
@@ -148,8 +153,9 @@ fn consumer_attributes() -> Vec<KeyValue> {
 
 /// The producer contexts of one message: `AWSTraceHeader` first, then the message
 /// attributes through `propagation`, then — for an SNS notification delivered without raw
-/// delivery — the publisher's attributes inside the envelope in the body. Invalid ones are
-/// left out.
+/// delivery — the publisher's attributes inside the envelope in the body, and — for an
+/// EventBridge event whose producer opted in — the `_otel` context in its `detail`. Invalid
+/// ones are left out.
 pub fn producer_contexts(
     message: &SqsMessage,
     propagation: &dyn Propagation,
@@ -161,10 +167,16 @@ pub fn producer_contexts(
         .as_deref()
         .and_then(SnsEnvelope::parse)
         .and_then(|envelope| remote_context(propagation, &envelope));
+    let from_event_detail = message
+        .body
+        .as_deref()
+        .and_then(EventDetailContext::from_event_json)
+        .and_then(|detail| remote_context(propagation, &detail));
     from_system
         .into_iter()
         .chain(from_attributes)
         .chain(from_envelope)
+        .chain(from_event_detail)
         .collect()
 }
 
@@ -275,5 +287,38 @@ mod tests {
         );
         assert_eq!(queue_url("arn:aws:sns:us-east-2:123456789012:topic"), None);
         assert_eq!(queue_url("garbage"), None);
+    }
+
+    #[test]
+    fn an_eventbridge_event_in_the_body_links_through_its_detail_context() {
+        let message = |body: &str| -> SqsMessage {
+            serde_json::from_value(serde_json::json!({
+                "messageId": "m-1",
+                "eventSourceARN": "arn:aws:sqs:us-east-2:123456789012:events",
+                "body": body,
+            }))
+            .unwrap()
+        };
+        let propagation = otel_faas_core::CompositePropagation::w3c();
+        let event = r#"{"version": "0", "id": "e-1", "detail-type": "OrderPlaced",
+            "source": "shop.orders", "detail": {"order": 42, "_otel": {
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}}"#;
+        let contexts = producer_contexts(&message(event), &propagation);
+        assert_eq!(contexts.len(), 1);
+        assert_eq!(
+            contexts[0].trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(contexts[0].span_id().to_string(), "00f067aa0ba902b7");
+        for body in [
+            r#"{"detail": {"_otel": {"traceparent": "00-garbage"}}}"#,
+            r#"{"detail": {"order": 42}}"#,
+            "_otel",
+        ] {
+            assert!(
+                producer_contexts(&message(body), &propagation).is_empty(),
+                "{body}"
+            );
+        }
     }
 }
