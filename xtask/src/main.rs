@@ -186,6 +186,35 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             clippy_core,
         )?;
 
+        // Users turn on one SDK feature of otel-faas-messaging at a time; each alone (and
+        // none) must build without warnings, which the unified workspace build cannot show.
+        for feature in [
+            "",
+            "aws-sdk",
+            "sqs",
+            "sns",
+            "eventbridge",
+            "lambda",
+            "dynamodb",
+            "s3",
+        ] {
+            let mut clippy_feature = cargo();
+            clippy_feature.args([
+                "clippy",
+                "-p",
+                "otel-faas-messaging",
+                "--no-default-features",
+                "--features",
+                feature,
+            ]);
+            let mut clippy_feature = with_lock(clippy_feature);
+            clippy_feature.args(["--", "-D", "warnings"]);
+            step(
+                &format!("cargo clippy -p otel-faas-messaging --features '{feature}' -D warnings"),
+                clippy_feature,
+            )?;
+        }
+
         let mut doc = cargo();
         doc.args(["doc", "--workspace", "--no-deps"])
             .env("RUSTDOCFLAGS", "-D warnings");

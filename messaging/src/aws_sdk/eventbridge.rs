@@ -28,10 +28,8 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::MESSAGING_BATCH_MESSAGE_COUNT;
 
-use super::{
-    NOT_INJECTED_EVENT, end_call, inject, record_batch_failures, record_message_id, send_span,
-    start,
-};
+use super::producer::{end_call, inject, record_batch_failures, record_message_id, send_span};
+use super::{NOT_INJECTED_EVENT, start};
 use crate::{DetailNotInjected, inject_into_detail};
 
 /// EventBridge's limit on the size of one `PutEvents` entry.

@@ -15,7 +15,8 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 use otel_faas_core::CarrierMut;
 
-use super::{end_call, inject, record_failure, start};
+use super::producer::{end_call, inject};
+use super::{record_failure, start};
 
 /// The largest `ClientContext` Lambda accepts, base64-encoded.
 pub const MAX_CLIENT_CONTEXT: usize = 3583;

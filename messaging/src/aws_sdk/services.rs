@@ -21,6 +21,8 @@ macro_rules! first_of {
 }
 
 pub(crate) fn input_attributes(input: &Input) -> Vec<KeyValue> {
+    // Without the feature of a service that has attributes, nothing is added.
+    #[allow(unused_mut)]
     let mut attributes = Vec::new();
     #[cfg(feature = "dynamodb")]
     attributes.extend(dynamodb::input(input));
@@ -33,6 +35,7 @@ pub(crate) fn input_attributes(input: &Input) -> Vec<KeyValue> {
 }
 
 pub(crate) fn output_attributes(output: &Output) -> Vec<KeyValue> {
+    #[allow(unused_mut)]
     let mut attributes = Vec::new();
     #[cfg(feature = "dynamodb")]
     attributes.extend(dynamodb::output(output));

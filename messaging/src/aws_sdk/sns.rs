@@ -18,10 +18,10 @@ use opentelemetry_semantic_conventions::attribute::{
     AWS_SNS_TOPIC_ARN, MESSAGING_BATCH_MESSAGE_COUNT,
 };
 
-use super::{
-    BoundedAttributes, end_call, inject, note_skipped, record_batch_failures, record_message_id,
-    send_span, start,
+use super::producer::{
+    end_call, inject, note_skipped, record_batch_failures, record_message_id, send_span,
 };
+use super::{BoundedAttributes, start};
 
 /// Outgoing SNS message attributes as a carrier: see [`BoundedAttributes`].
 pub type SnsPublishAttributes<'a> = BoundedAttributes<'a, MessageAttributeValue>;

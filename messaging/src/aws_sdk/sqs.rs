@@ -17,10 +17,10 @@ use opentelemetry_semantic_conventions::attribute::{
     AWS_SQS_QUEUE_URL, MESSAGING_BATCH_MESSAGE_COUNT,
 };
 
-use super::{
-    BoundedAttributes, end_call, inject, note_skipped, record_batch_failures, record_message_id,
-    send_span, start,
+use super::producer::{
+    end_call, inject, note_skipped, record_batch_failures, record_message_id, send_span,
 };
+use super::{BoundedAttributes, start};
 
 pub use super::{MAX_MESSAGE_ATTRIBUTES, NOT_INJECTED_EVENT};
 
