@@ -17,7 +17,6 @@
 //! invocations are handed out at once.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -30,6 +29,7 @@ use axum::routing::{get, post};
 use tokio::sync::{Notify, oneshot};
 
 use crate::receiver::ReceiverError;
+use crate::server::BackgroundServer;
 
 /// One invocation to send.
 #[derive(Debug, Clone)]
@@ -194,10 +194,9 @@ impl Shared {
 
 /// A running local Runtime API. Dropping it stops the server.
 pub struct LocalRuntimeApi {
-    address: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    // Dropped after `Drop::drop` released the long-polls: that stops the server.
+    server: BackgroundServer,
 }
 
 impl LocalRuntimeApi {
@@ -216,69 +215,27 @@ impl LocalRuntimeApi {
             max_concurrency: max_concurrency.max(1),
             stopping: std::sync::atomic::AtomicBool::new(false),
         });
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let state = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("lambda-runtime-api".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(error) => {
-                        let _ = ready_tx.send(Err(error.to_string()));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-                        Ok(listener) => listener,
-                        Err(error) => {
-                            let _ = ready_tx.send(Err(error.to_string()));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(listener.local_addr().map_err(|e| e.to_string()));
-                    let app = Router::new()
-                        .route("/2018-06-01/runtime/invocation/next", get(runtime_next))
-                        .route(
-                            "/2018-06-01/runtime/invocation/{id}/response",
-                            post(runtime_response),
-                        )
-                        .route(
-                            "/2018-06-01/runtime/invocation/{id}/error",
-                            post(runtime_error),
-                        )
-                        .route("/2018-06-01/runtime/init/error", post(init_error))
-                        .route("/2020-01-01/extension/register", post(extension_register))
-                        .route("/2020-01-01/extension/event/next", get(extension_next))
-                        .with_state(state);
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = stop_rx.await;
-                        })
-                        .await;
-                });
-            })
-            .map_err(|error| ReceiverError::Start(error.to_string()))?;
-        let address = ready_rx
-            .recv_timeout(Duration::from_secs(10))
-            .map_err(|error| ReceiverError::Start(error.to_string()))?
-            .map_err(ReceiverError::Start)?;
-        Ok(Self {
-            address,
-            shared,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        })
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(runtime_next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(runtime_response),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/error",
+                post(runtime_error),
+            )
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2020-01-01/extension/register", post(extension_register))
+            .route("/2020-01-01/extension/event/next", get(extension_next))
+            .with_state(Arc::clone(&shared));
+        let server = BackgroundServer::start("lambda-runtime-api", 2, app)?;
+        Ok(Self { shared, server })
     }
 
     /// `host:port`, for `AWS_LAMBDA_RUNTIME_API`.
     pub fn address(&self) -> String {
-        self.address.to_string()
+        self.server.address().to_string()
     }
 
     /// Queues an invocation and waits until Lambda would consider it finished (response in,
@@ -334,12 +291,6 @@ impl Drop for LocalRuntimeApi {
             .stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.shared.changed.notify_waiters();
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

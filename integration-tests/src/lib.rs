@@ -7,13 +7,16 @@
 
 #![warn(missing_docs)]
 
+mod fake_aws;
 mod function;
 mod lambda_api;
 mod moto;
 mod receiver;
+mod server;
 mod span;
 mod waterfall;
 
+pub use fake_aws::{AwsCall, FakeAwsEndpoint};
 pub use function::{FunctionProcess, build_binary, lambda_environment, workspace_root};
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi};
 pub use moto::{AWS_EMULATOR_VARIABLE, AWS_ENDPOINT_VARIABLE, Moto, moto_venv};
