@@ -65,7 +65,10 @@ async fn the_sdk_sends_and_stores_through_the_stand_in() {
     );
     // The record is what aws_lambda_events reads as an SQS event.
     let parsed: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(event).unwrap();
-    assert_eq!(parsed.records[0].message_id.as_deref(), Some(message_id.as_str()));
+    assert_eq!(
+        parsed.records[0].message_id.as_deref(),
+        Some(message_id.as_str())
+    );
 
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::Config::builder()

@@ -1,5 +1,6 @@
-//! `cargo xtask demo`: the example function, an embedded OTLP receiver, a few requests,
-//! and the traces printed as a waterfall.
+//! `cargo xtask demo`: the example functions, an embedded OTLP receiver, a realistic
+//! scenario (an HTTP function; an orders API on Lambda sending to SQS, a worker storing in
+//! DynamoDB), and the traces printed as a waterfall and written as an HTML page.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -8,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use otel_faas_integration_tests::{
-    FunctionProcess, Invoke, LocalRuntimeApi, OtlpReceiver, SpanKind, build_binary,
-    render_waterfall, render_waterfall_html,
+    AttrValue, FakeAwsEndpoint, FunctionProcess, Invoke, LocalRuntimeApi, OtlpReceiver,
+    ReceivedSpan, SpanKind, build_binary, render_waterfall, render_waterfall_html,
 };
 use serde_json::{Value, json};
 
@@ -48,26 +49,70 @@ const SCENARIO: [Call; 4] = [
     },
 ];
 
-/// The consumer's ARN as Lambda passes it: invoked through the `live` alias.
-const CONSUMER_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:orders-consumer:live";
+/// The account, region and resources of the orders pipeline, as Lambda would see them.
+const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "123456789012";
+const QUEUE_URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/orders";
+const TABLE: &str = "orders";
 
-/// One SQS message as Lambda delivers it, with a W3C context in its attributes if given.
-fn sqs_message(id: &str, body: &str, traceparent: Option<&str>) -> Value {
-    let mut attributes = json!({});
+/// An API Gateway HTTP API (payload 2.0) event for `POST /orders` with a JSON body, with the
+/// caller's `traceparent` if given.
+fn orders_request(body: &str, traceparent: Option<&str>) -> Value {
+    let mut headers = json!({
+        "content-type": "application/json",
+        "host": "api.orders.example.com",
+        "user-agent": "otel-faas-demo",
+    });
     if let Some(traceparent) = traceparent {
-        attributes["traceparent"] = json!({ "stringValue": traceparent, "dataType": "String" });
+        headers["traceparent"] = json!(traceparent);
     }
     json!({
-        "messageId": id,
-        "receiptHandle": format!("handle-{id}"),
+        "version": "2.0",
+        "routeKey": "POST /orders",
+        "rawPath": "/orders",
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": "demo",
+            "domainName": "api.orders.example.com",
+            "domainPrefix": "api",
+            "http": {
+                "method": "POST",
+                "path": "/orders",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "otel-faas-demo"
+            },
+            "requestId": "demo-request",
+            "routeKey": "POST /orders",
+            "stage": "$default",
+            "time": "21/Nov/2026:08:00:00 +0000",
+            "timeEpoch": 1_763_712_000_000_u64
+        },
         "body": body,
-        "attributes": { "ApproximateReceiveCount": "1", "SentTimestamp": "1763700000000" },
-        "messageAttributes": attributes,
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
-        "awsRegion": "us-east-1"
+        "isBase64Encoded": false
     })
+}
+
+/// The environment of a function of the orders pipeline: its name, the receiver, and the
+/// AWS stand-in with credentials that only it accepts.
+fn pipeline_environment(
+    name: &str,
+    receiver: &OtlpReceiver,
+    aws: &FakeAwsEndpoint,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_SERVICE_NAME", name.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
+        ("AWS_ENDPOINT_URL", aws.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "demo".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "demo".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("ORDERS_QUEUE_URL", QUEUE_URL.to_owned()),
+        ("ORDERS_TABLE", TABLE.to_owned()),
+    ]
 }
 
 /// Stops the function when the demo ends, however it ends.
@@ -131,62 +176,21 @@ pub(crate) fn run() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let http_spans = runtime
+    runtime
         .block_on(receiver.wait_until(Duration::from_secs(15), |spans| {
             spans.iter().filter(|s| s.kind == SpanKind::Server).count() >= SCENARIO.len()
                 && spans.iter().filter(|s| s.name == "load_order").count() >= 2
         }))
         .context("the function's spans did not reach the receiver")?;
 
-    // Part two: a Lambda function under the real lambda_runtime crate, polled from a local
-    // Runtime API, consuming an SQS batch. The demo writes the event as SQS delivers it; the
-    // first two messages carry the context of the `POST /orders` trace, as a producer
-    // instrumented with otel-faas-messaging would have sent them.
-    let order_span = http_spans
-        .iter()
-        .find(|s| s.kind == SpanKind::Server && s.attr_str("http.request.method") == Some("POST"))
-        .context("the POST /orders span is missing")?;
-    let producer = format!("00-{}-{}-01", order_span.trace_id, order_span.span_id);
-    println!("\nbuilding the example Lambda function (lambda-sqs-batch)…");
-    let binary = build_binary("example-lambda-sqs-batch", "lambda-sqs-batch")
-        .context("building example-lambda-sqs-batch")?;
-    let api = LocalRuntimeApi::start().context("starting the local Lambda Runtime API")?;
-    let consumer = FunctionProcess::spawn(
-        &binary,
-        &api.address(),
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
-            ("OTEL_SERVICE_NAME", "orders-consumer".to_owned()),
-            ("AWS_LAMBDA_FUNCTION_NAME", "orders-consumer".to_owned()),
-        ],
-    )
-    .context("starting lambda-sqs-batch")?;
-    let event = json!({ "Records": [
-        sqs_message("order-42-created", "order 42 created", Some(&producer)),
-        sqs_message("order-43-created", "fail", Some(&producer)),
-        sqs_message("newsletter-sent", "newsletter sent", None),
-    ]});
-    let invoked = runtime
-        .block_on(
-            api.invoke(
-                Invoke::new(event)
-                    .request_id("demo-sqs-batch-1")
-                    .invoked_arn(CONSUMER_ARN),
-                Duration::from_secs(20),
-            ),
-        )
-        .map_err(|error| anyhow::anyhow!("{error}\nfunction log:\n{}", consumer.log()))?;
-    println!(
-        "  SQS batch of 3 → {}   the message `fail` fails: a partial batch failure, the \
-         others succeed",
-        invoked.response.map(|r| r.to_string()).unwrap_or_default()
+    // The orders API's caller has a trace of its own, too (a web shop, say).
+    let shop_trace = format!(
+        "{:016x}{:016x}",
+        now.rotate_left(7) as u64,
+        (now >> 3) as u64
     );
-    let spans = runtime
-        .block_on(receiver.wait_until(Duration::from_secs(15), |spans| {
-            spans.iter().filter(|s| s.name == "orders process").count() >= 4
-        }))
-        .map_err(|error| anyhow::anyhow!("{error}\nfunction log:\n{}", consumer.log()))?;
-    drop(consumer);
+    let spans = runtime.block_on(orders_pipeline(&receiver, &shop_trace))?;
+    check_the_pipeline(&spans)?;
 
     println!(
         "\n{} spans received over OTLP/HTTP (decoded with opentelemetry-proto):\n",
@@ -198,8 +202,11 @@ pub(crate) fn run() -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", html.display()))?;
     println!(
         "Each block is one trace; █ marks when a span ran on the trace's time axis.\n\
-         The first trace continues the caller's trace {caller_trace}; the SQS batch's spans\n\
-         link (↪) to the POST /orders trace that produced its messages.\n\
+         The HTTP function's first trace continues the caller's trace\n\
+         {caller_trace}; order 42 continues the web shop's trace\n\
+         {shop_trace}. The worker's batch and message spans link (↪) to\n\
+         the send spans of the orders API that produced their messages; order 42 is stored in\n\
+         DynamoDB, order 43 fails alone (a partial batch failure).\n\
          The same traces, with every attribute, event and link: {}\n\
          The function's own log is in {}.",
         html.display(),
@@ -269,4 +276,164 @@ fn nanos_now() -> u128 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(1)
+}
+
+/// Part two, the orders pipeline on Lambda: the orders API (lambda_http + axum) takes two
+/// orders and sends each to SQS through the real AWS SDK; the worker (lambda_runtime)
+/// receives them as one SQS batch — the event an event source mapping would build from the
+/// messages sent — and stores each order in DynamoDB. Both run as real processes polling a
+/// local Runtime API; the AWS calls go to an in-process stand-in for SQS and DynamoDB.
+async fn orders_pipeline(
+    receiver: &OtlpReceiver,
+    caller_trace: &str,
+) -> anyhow::Result<Vec<ReceivedSpan>> {
+    println!("\nbuilding the orders pipeline (lambda-orders-api, lambda-orders-worker)…");
+    let api_binary = build_binary("example-lambda-orders-api", "lambda-orders-api")
+        .context("building example-lambda-orders-api")?;
+    let worker_binary = build_binary("example-lambda-orders-worker", "lambda-orders-worker")
+        .context("building example-lambda-orders-worker")?;
+    let aws = FakeAwsEndpoint::start().context("starting the AWS stand-in")?;
+
+    let api_runtime = LocalRuntimeApi::start().context("starting a local Lambda Runtime API")?;
+    let api = FunctionProcess::spawn(
+        &api_binary,
+        &api_runtime.address(),
+        &pipeline_environment("orders-api", receiver, &aws),
+    )
+    .context("starting lambda-orders-api")?;
+    let orders = [
+        (
+            r#"{"id": 42, "items": 2}"#,
+            Some(format!("00-{caller_trace}-b7ad6b7169203331-01")),
+            "a caller with a trace of its own places order 42",
+        ),
+        (
+            r#"{"id": 43, "items": 0}"#,
+            None,
+            "order 43 has no items: the API takes it, the worker will refuse it",
+        ),
+    ];
+    for (index, (body, traceparent, what)) in orders.iter().enumerate() {
+        let invoked = api_runtime
+            .invoke(
+                Invoke::new(orders_request(body, traceparent.as_deref()))
+                    .request_id(format!("demo-order-{index}"))
+                    .invoked_arn(format!(
+                        "arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-api"
+                    )),
+                Duration::from_secs(20),
+            )
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}\norders-api log:\n{}", api.log()))?;
+        let status = invoked
+            .response
+            .as_ref()
+            .and_then(|response| response["statusCode"].as_u64())
+            .with_context(|| {
+                format!(
+                    "orders-api did not answer with a status: {:?}\nlog:\n{}",
+                    invoked.error,
+                    api.log()
+                )
+            })?;
+        println!("  POST /orders {body:<24} → {status}   {what}");
+    }
+
+    let event = aws.sqs_event(REGION);
+    let sent = event["Records"].as_array().map_or(0, Vec::len);
+    if sent != orders.len() {
+        bail!(
+            "orders-api sent {sent} SQS messages, {} expected\nlog:\n{}",
+            orders.len(),
+            api.log()
+        );
+    }
+    let worker_runtime = LocalRuntimeApi::start().context("starting a local Lambda Runtime API")?;
+    let worker = FunctionProcess::spawn(
+        &worker_binary,
+        &worker_runtime.address(),
+        &pipeline_environment("orders-worker", receiver, &aws),
+    )
+    .context("starting lambda-orders-worker")?;
+    let invoked = worker_runtime
+        .invoke(
+            Invoke::new(event)
+                .request_id("demo-sqs-batch")
+                .invoked_arn(format!(
+                    "arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-worker:live"
+                )),
+            Duration::from_secs(20),
+        )
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}\norders-worker log:\n{}", worker.log()))?;
+    println!(
+        "  SQS batch of {sent} → {}   order 42 is stored; order 43 fails alone and SQS would \
+         retry only it",
+        invoked.response.map(|r| r.to_string()).unwrap_or_default()
+    );
+    let stored = aws
+        .calls()
+        .iter()
+        .filter(|call| call.target == "DynamoDB_20120810.PutItem")
+        .count();
+    if stored != 1 {
+        bail!(
+            "orders-worker stored {stored} orders, 1 expected\nlog:\n{}",
+            worker.log()
+        );
+    }
+    receiver
+        .wait_until(Duration::from_secs(15), |spans| {
+            spans.iter().filter(|s| s.name == "orders process").count() >= 3
+                && spans.iter().any(|s| s.name == "DynamoDB.PutItem")
+                && spans.iter().filter(|s| s.name == "send orders").count() >= 2
+        })
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "{error}\norders-api log:\n{}\norders-worker log:\n{}",
+                api.log(),
+                worker.log()
+            )
+        })
+}
+
+/// The demo is also a test (`cargo xtask test` runs it): the traces must hang together.
+fn check_the_pipeline(spans: &[ReceivedSpan]) -> anyhow::Result<()> {
+    let sends: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| s.name == "send orders" && s.kind == SpanKind::Producer)
+        .collect();
+    let batch = spans
+        .iter()
+        .find(|s| {
+            s.name == "orders process"
+                && s.kind == SpanKind::Consumer
+                && matches!(
+                    s.attr("messaging.batch.message_count"),
+                    Some(AttrValue::Int(2))
+                )
+        })
+        .context("the worker's batch span is missing")?;
+    for send in &sends {
+        if !batch
+            .links
+            .iter()
+            .any(|l| l.trace_id == send.trace_id && l.span_id == send.span_id)
+        {
+            bail!(
+                "the worker's batch does not link to the send span {} of trace {}",
+                send.span_id,
+                send.trace_id
+            );
+        }
+    }
+    let put = spans
+        .iter()
+        .find(|s| s.name == "DynamoDB.PutItem")
+        .context("the DynamoDB.PutItem span is missing")?;
+    if put.trace_id != batch.trace_id {
+        bail!("DynamoDB.PutItem is not in the worker's trace");
+    }
+    Ok(())
 }

@@ -38,12 +38,14 @@ Commands:
                      starts the emulators on 127.0.0.1, each health-checked; records their
                      PIDs and ports in target/emulators/running.json so that `down` stops
                      exactly those. Without names: all of them.
-  demo               Builds the example HTTP function and the Lambda SQS consumer, runs them
-                     against an embedded OTLP receiver (the Lambda one under the real
-                     lambda_runtime, polled from a local Runtime API), sends a few
-                     realistic requests and an SQS batch whose messages carry the HTTP
-                     trace's context, prints each trace as a waterfall and writes the same
-                     as target/demo/traces.html. Needs nothing but the Rust toolchain.
+  demo               Builds the examples and runs them against an embedded OTLP receiver:
+                     the HTTP function (a few requests), then the orders pipeline on
+                     Lambda — an HTTP API that sends each order to SQS and a worker that
+                     receives them as one SQS batch and stores them in DynamoDB, both
+                     under the real lambda_runtime polled from local Runtime APIs, their
+                     AWS SDK calls answered by an in-process stand-in. Prints each trace
+                     as a waterfall and writes the same as target/demo/traces.html; fails
+                     if the traces do not link up. Needs nothing but the Rust toolchain.
   package <example> [--target <triple> | --arm64]
                      A release build of a Lambda example zipped as an executable
                      `bootstrap` for the provided.al2023 runtime, written to

@@ -22,7 +22,9 @@
 //! (`otel-faas-messaging`'s `PutEventsTraceOptions::context_in_detail`). The conventions
 //! name only `AWSTraceHeader`;
 //! W3C producers that put `traceparent` in the message attributes are common enough that
-//! ignoring it would cut their traces. When both name the same span, one link is kept.
+//! ignoring it would cut their traces. When both are in the same trace, the link goes to the
+//! span the producer wrote (its PRODUCER span), not to the SDK call the `AWSTraceHeader`
+//! names beneath it.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -155,7 +157,8 @@ fn consumer_attributes() -> Vec<KeyValue> {
 /// attributes through `propagation`, then — for an SNS notification delivered without raw
 /// delivery — the publisher's attributes inside the envelope in the body, and — for an
 /// EventBridge event whose producer opted in — the `_otel` context in its `detail`. Invalid
-/// ones are left out.
+/// ones are left out, and so is `AWSTraceHeader` when a context the producer wrote is in
+/// the same trace (it then names the SDK call under the producer span).
 pub fn producer_contexts(
     message: &SqsMessage,
     propagation: &dyn Propagation,
@@ -172,11 +175,24 @@ pub fn producer_contexts(
         .as_deref()
         .and_then(EventDetailContext::from_event_json)
         .and_then(|detail| remote_context(propagation, &detail));
-    from_system
+    let from_producer: Vec<_> = from_attributes
         .into_iter()
-        .chain(from_attributes)
         .chain(from_envelope)
         .chain(from_event_detail)
+        .collect();
+    // `AWSTraceHeader` comes from the X-Ray header of the `SendMessage` request: when the
+    // producer also wrote its context, in the same trace, that header names the SDK call
+    // beneath the producer span (or Lambda's segment), not the producer — one link to the
+    // producer span is what the conventions ask for.
+    let system_is_redundant = from_system.as_ref().is_some_and(|system| {
+        from_producer
+            .iter()
+            .any(|producer| producer.trace_id() == system.trace_id())
+    });
+    from_system
+        .filter(|_| !system_is_redundant)
+        .into_iter()
+        .chain(from_producer)
         .collect()
 }
 
@@ -287,6 +303,34 @@ mod tests {
         );
         assert_eq!(queue_url("arn:aws:sns:us-east-2:123456789012:topic"), None);
         assert_eq!(queue_url("garbage"), None);
+    }
+
+    #[test]
+    fn the_producer_span_wins_over_the_sdk_call_of_the_same_trace() {
+        let message = |trace_header: &str| -> SqsMessage {
+            serde_json::from_value(serde_json::json!({
+                "messageId": "m-1",
+                "eventSourceARN": "arn:aws:sqs:us-east-2:123456789012:orders",
+                "attributes": {"AWSTraceHeader": trace_header},
+                "messageAttributes": {"traceparent": {
+                    "dataType": "String",
+                    "stringValue": "00-5759e988bd862e3fe1be46a994272793-00f067aa0ba902b7-01"
+                }}
+            }))
+            .unwrap()
+        };
+        let propagation = otel_faas_core::CompositePropagation::w3c();
+        let same_trace = producer_contexts(
+            &message("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+            &propagation,
+        );
+        assert_eq!(same_trace.len(), 1);
+        assert_eq!(same_trace[0].span_id().to_string(), "00f067aa0ba902b7");
+        let other_trace = producer_contexts(
+            &message("Root=1-11111111-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+            &propagation,
+        );
+        assert_eq!(other_trace.len(), 2, "two traces: both are kept");
     }
 
     #[test]

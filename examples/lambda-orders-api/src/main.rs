@@ -1,0 +1,113 @@
+//! An HTTP API that takes orders and queues them for a worker.
+//!
+//! `POST /orders` with `{"id": 42, "items": 2}` sends the order to the SQS queue named by
+//! `ORDERS_QUEUE_URL` and answers `202 Accepted` with the message id. The trace goes with
+//! the message:
+//!
+//! * the request is a SERVER span (`POST /orders`, the stable HTTP attributes), the child of
+//!   the caller's `traceparent` or X-Ray header if there is one;
+//! * `send_traced()` adds a PRODUCER span `send {queue}` and writes its context into the
+//!   message attributes (`traceparent`), which the worker
+//!   (`examples/lambda-orders-worker`) links to;
+//! * the `AwsSdkTracing` interceptor adds the CLIENT span of the SDK call, `SQS.SendMessage`.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use otel_faas_aws::LambdaTelemetry;
+use otel_faas_messaging::aws_sdk::AwsSdkTracing;
+use otel_faas_messaging::aws_sdk::sqs::SendMessageTracing as _;
+use serde::{Deserialize, Serialize};
+use tower::Layer;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+/// An order as the API takes it and the worker stores it.
+#[derive(Debug, Serialize, Deserialize)]
+struct Order {
+    id: u64,
+    items: u32,
+}
+
+#[derive(Clone)]
+struct Orders {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let otel = LambdaTelemetry::from_env();
+    tracing_subscriber::registry()
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(otel.telemetry().tracer("lambda-orders-api"))
+                .with_filter(otel_faas_aws::without_runtime_spans()),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .without_time(),
+        )
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .init();
+    otel.register_extension().await?;
+    otel.spawn_shutdown_flush(Duration::from_millis(300));
+
+    let queue_url = std::env::var("ORDERS_QUEUE_URL")
+        .map_err(|_| "set ORDERS_QUEUE_URL to the URL of the orders queue")?;
+    // Credentials and region come from the Lambda environment; AWS_ENDPOINT_URL, when set,
+    // points the SDK elsewhere (an emulator, or the demo's stand-in).
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        )
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&config)
+            .interceptor(AwsSdkTracing::new())
+            .build(),
+    );
+
+    let app = Router::new()
+        .route("/orders", post(create_order))
+        .with_state(Orders { sqs, queue_url });
+    lambda_http::run(otel.http_layer().layer(app)).await
+}
+
+async fn create_order(
+    State(orders): State<Orders>,
+    Json(order): Json<Order>,
+) -> Result<(StatusCode, String), (StatusCode, &'static str)> {
+    let body = serde_json::to_string(&order).map_err(|_| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the order cannot be written",
+        )
+    })?;
+    let sent = orders
+        .sqs
+        .send_message()
+        .queue_url(&orders.queue_url)
+        .message_body(body)
+        .send_traced()
+        .await
+        .map_err(|error| {
+            tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "queueing the order failed");
+            (StatusCode::BAD_GATEWAY, "the order could not be queued")
+        })?;
+    tracing::info!(order = order.id, "order queued");
+    Ok((
+        StatusCode::ACCEPTED,
+        sent.message_id().unwrap_or_default().to_owned(),
+    ))
+}

@@ -1,0 +1,120 @@
+//! An SQS-triggered worker that stores each order in DynamoDB.
+//!
+//! It consumes the queue `examples/lambda-orders-api` sends to. Per batch, one CONSUMER span
+//! `<queue> process` linked to the producer of every message; per message, a CONSUMER span
+//! linked to its producer, and inside it the `DynamoDB.PutItem` CLIENT span
+//! (`aws.dynamodb.table_names`, consumed capacity) from the `AwsSdkTracing` interceptor.
+//! A message that is not an order, or an order without items, fails alone: it is returned
+//! in `batchItemFailures`, so SQS retries only it, and its span is an ERROR.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use aws_config::BehaviorVersion;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use lambda_runtime::{LambdaEvent, service_fn};
+use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
+use otel_faas_messaging::aws_sdk::AwsSdkTracing;
+use serde::Deserialize;
+use tower::Layer;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+/// An order as `lambda-orders-api` queues it.
+#[derive(Debug, Deserialize)]
+struct Order {
+    id: u64,
+    items: u32,
+}
+
+#[derive(Clone)]
+struct Store {
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let otel = LambdaTelemetry::from_env();
+    tracing_subscriber::registry()
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(otel.telemetry().tracer("lambda-orders-worker"))
+                .with_filter(otel_faas_aws::without_runtime_spans()),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .without_time(),
+        )
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .init();
+    otel.register_extension().await?;
+    otel.spawn_shutdown_flush(Duration::from_millis(300));
+
+    let table =
+        std::env::var("ORDERS_TABLE").map_err(|_| "set ORDERS_TABLE to the orders table's name")?;
+    // Credentials and region come from the Lambda environment; AWS_ENDPOINT_URL, when set,
+    // points the SDK elsewhere (an emulator, or the demo's stand-in).
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        )
+        .load()
+        .await;
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(AwsSdkTracing::new())
+            .build(),
+    );
+    let store = Store { dynamodb, table };
+
+    let handler =
+        otel.layer(SqsTrigger::new())
+            .layer(service_fn(move |event: LambdaEvent<SqsEvent>| {
+                let store = store.clone();
+                async move { handler(event, store).await }
+            }));
+    lambda_runtime::run_concurrent(handler).await
+}
+
+async fn handler(
+    event: LambdaEvent<SqsEvent>,
+    store: Store,
+) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    Ok(
+        otel_faas_aws::batch::process_sqs_batch(&event.payload, async move |message| {
+            save(&store, message).await
+        })
+        .await,
+    )
+}
+
+#[tracing::instrument(skip_all, fields(message_id = message.message_id.as_deref().unwrap_or_default()))]
+async fn save(store: &Store, message: &SqsMessage) -> anyhow::Result<()> {
+    let body = message.body.as_deref().unwrap_or_default();
+    let order: Order = serde_json::from_str(body).context("the message is not an order")?;
+    if order.items == 0 {
+        bail!("order {} has no items", order.id);
+    }
+    store
+        .dynamodb
+        .put_item()
+        .table_name(&store.table)
+        .item("id", AttributeValue::N(order.id.to_string()))
+        .item("items", AttributeValue::N(order.items.to_string()))
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .map_err(|error| {
+            let error = aws_sdk_dynamodb::error::DisplayErrorContext(error);
+            anyhow::anyhow!("storing order {}: {error}", order.id)
+        })?;
+    tracing::info!(order = order.id, "order stored");
+    Ok(())
+}
