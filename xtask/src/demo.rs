@@ -107,6 +107,9 @@ fn pipeline_environment(
         ("OTEL_SERVICE_NAME", name.to_owned()),
         ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
         ("AWS_ENDPOINT_URL", aws.endpoint()),
+        // Service-specific endpoints win over AWS_ENDPOINT_URL: a developer's own must not.
+        ("AWS_ENDPOINT_URL_SQS", aws.endpoint()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", aws.endpoint()),
         ("AWS_ACCESS_KEY_ID", "demo".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "demo".to_owned()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
