@@ -446,6 +446,10 @@ pub(crate) fn down(emulators: &[Emulator]) -> anyhow::Result<()> {
         }
         // Whatever is left of the group (a launcher's children) goes too.
         signal_group(record.pid, "KILL");
+        // Its data (LocalStack's state, recordings, Azurite's blobs) is of no use to the next one.
+        if let Some(port) = record.ports.first() {
+            let _ = std::fs::remove_dir_all(dir().join(format!("{}-{port}", record.name)));
+        }
         println!("{} stopped (pid {})", record.name, record.pid);
     }
     save(&keep)

@@ -209,6 +209,7 @@ pub(crate) fn run(_lint: bool) -> anyhow::Result<()> {
             println!("            not run: {reason}");
         }
     }
+    println!("  moto only");
     for (test, reason) in MOTO_ONLY {
         println!("            not run: {test}: {reason}");
     }
