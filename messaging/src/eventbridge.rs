@@ -85,22 +85,15 @@ impl Carrier for EventDetailContext {
 }
 
 /// Why the context was not written into a `detail`. The event is sent unchanged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DetailNotInjected {
     /// `detail` is not a JSON object (EventBridge requires one, but the SDK does not check).
+    #[error("the event's detail is not a JSON object")]
     NotAnObject,
     /// `detail` already has a [`DETAIL_CONTEXT_KEY`]: the caller's context is kept.
+    #[error("the event's detail already has an _otel key")]
     AlreadyPresent,
-}
-
-impl DetailNotInjected {
-    /// Why, in words, for the producer span.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::NotAnObject => "the event's detail is not a JSON object",
-            Self::AlreadyPresent => "the event's detail already has an _otel key",
-        }
-    }
 }
 
 /// Writes context into a `detail` given as JSON text, returning the new text. The user's

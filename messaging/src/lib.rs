@@ -40,7 +40,9 @@
 //!
 //! * `otel-faas-core`: the `Carrier` trait these types implement.
 //! * `aws_lambda_events`: the SQS and SNS event types as Lambda delivers them.
-//! * `serde_json`: the SNS envelope in an SQS body is JSON; Lambda's client context too.
+//! * `serde_json`: the SNS envelope in an SQS body is JSON; Lambda's client context and
+//!   EventBridge's `detail` too.
+//! * `thiserror`: the typed reasons a carrier could not write (`DetailNotInjected`).
 //! * Optional, per feature: the `aws-sdk-*` crates whose calls are traced;
 //!   `aws-smithy-runtime-api`, `aws-smithy-types`, `aws-types` for the interceptor;
 //!   `opentelemetry-aws` for X-Ray headers (EventBridge `TraceHeader`, `X-Amzn-Trace-Id`);

@@ -187,10 +187,10 @@ enum NotInjected {
 }
 
 impl NotInjected {
-    fn reason(self) -> &'static str {
+    fn reason(self) -> String {
         match self {
-            Self::Detail(why) => why.reason(),
-            Self::TooLarge => "the entry would exceed EventBridge's 256 KiB limit",
+            Self::Detail(why) => why.to_string(),
+            Self::TooLarge => "the entry would exceed EventBridge's 256 KiB limit".to_owned(),
         }
     }
 }
