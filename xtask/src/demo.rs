@@ -211,9 +211,10 @@ pub(crate) fn run() -> anyhow::Result<()> {
          the send spans of the orders API that produced their messages; order 42 is stored in\n\
          DynamoDB, order 43 fails alone (a partial batch failure).\n\
          The same traces, with every attribute, event and link: {}\n\
-         The function's own log is in {}.",
+         The functions' own logs: {} and, for the Lambda functions, {}.",
         html.display(),
-        log_dir.join("http-function.log").display()
+        log_dir.join("http-function.log").display(),
+        crate::target_dir().join("function-logs").display()
     );
     Ok(())
 }
