@@ -50,10 +50,19 @@ pub(crate) fn note_skipped(cx: &Context, skipped: &[String]) {
                     "reason",
                     "the message already has the 10 attributes the service allows",
                 ),
-                KeyValue::new("keys", skipped.join(",")),
+                KeyValue::new("keys", distinct_keys(skipped)),
             ],
         );
     }
+}
+
+/// The skipped keys, each once, comma-separated: a batch skips the same keys in every
+/// full entry, not necessarily next to each other.
+fn distinct_keys(skipped: &[String]) -> String {
+    let mut keys: Vec<&str> = skipped.iter().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.join(",")
 }
 
 /// A PRODUCER span `send {destination}` with the messaging attributes every send has, and
@@ -145,5 +154,16 @@ pub(crate) fn record_batch_failures(
             "partial_batch_failure".to_owned(),
             format!("{failed} of {count} {refused}"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_skipped_by_several_entries_are_named_once() {
+        let skipped = ["traceparent", "tracestate", "traceparent", "tracestate"].map(String::from);
+        assert_eq!(distinct_keys(&skipped), "traceparent,tracestate");
     }
 }

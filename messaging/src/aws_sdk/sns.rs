@@ -133,7 +133,6 @@ impl PublishBatchTracing for PublishBatchFluentBuilder {
             skipped.extend(carrier.skipped().iter().cloned());
             entry.message_attributes = Some(attributes);
         }
-        skipped.dedup();
         note_skipped(&cx, &skipped);
         let result = self
             .set_publish_batch_request_entries(Some(entries))

@@ -146,7 +146,6 @@ impl SendMessageBatchTracing for SendMessageBatchFluentBuilder {
             skipped.extend(carrier.skipped().iter().cloned());
             entry.message_attributes = Some(attributes);
         }
-        skipped.dedup();
         note_skipped(&cx, &skipped);
         let result = self
             .set_entries(Some(entries))
