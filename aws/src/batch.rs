@@ -28,13 +28,13 @@ use aws_lambda_events::streams::{
 };
 use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use otel_faas_core::{InnerSpan, InvocationScope};
+use otel_faas_core::{SpanSpec, engine::InvocationScope};
 
 use crate::triggers::{dynamodb, kinesis, sqs};
 
 /// Runs `future` in `span` when inside an invocation; otherwise just runs it.
 async fn in_record_span<E: Display>(
-    span: impl FnOnce(&InvocationScope) -> InnerSpan,
+    span: impl FnOnce(&InvocationScope) -> SpanSpec,
     future: impl Future<Output = Result<(), E>>,
 ) -> Result<(), E> {
     match InvocationScope::current() {
@@ -145,7 +145,7 @@ where
     for (index, record) in records.iter().enumerate() {
         let span = |_: &InvocationScope| {
             let (name, attributes) = kinesis::record_attributes(record);
-            InnerSpan::new(name, SpanKind::Consumer).with_attributes(attributes)
+            SpanSpec::new(name, SpanKind::Consumer).with_attributes(attributes)
         };
         if in_record_span(span, handler(record)).await.is_err() {
             let mut failure = KinesisBatchItemFailure::default();
@@ -194,7 +194,7 @@ where
                 .as_deref()
                 .and_then(dynamodb::table_name)
                 .map_or_else(|| "process".to_owned(), |table| format!("{table} process"));
-            InnerSpan::new(name, SpanKind::Consumer).with_attributes(attributes)
+            SpanSpec::new(name, SpanKind::Consumer).with_attributes(attributes)
         };
         if in_record_span(span, handler(record)).await.is_err() {
             let mut failure = DynamoDbBatchItemFailure::default();

@@ -11,8 +11,10 @@
 use http::{Request, Response};
 use lambda_http::request::RequestContext;
 use otel_faas_core::{
-    Carrier, Chained, HttpServerAttributes, InvocationContext, InvocationSpec, Outcome,
-    Propagation, TriggerAdapter, forwarded_client_address, http_response_outcome,
+    InvocationSpec, Propagation, TriggerAdapter,
+    http::{HttpServerAttributes, forwarded_client_address, http_response_outcome},
+    propagation::{Carrier, Chained},
+    trigger::{InvocationContext, Outcome},
 };
 
 use crate::lambda::{invocation_attributes, invocation_context};
@@ -22,7 +24,7 @@ use crate::triggers::apigw_http::route_of_key;
 ///
 /// ```
 /// use otel_faas_aws::LambdaHttpTrigger;
-/// use otel_faas_core::{CompositePropagation, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation};
 ///
 /// let request = http::Request::get("/orders/7").body(()).unwrap();
 /// let adapter = LambdaHttpTrigger::new();
@@ -115,7 +117,7 @@ impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for LambdaHttpTrigger {
             .unwrap_or_default();
         attributes
             .into_spec()
-            .with_attributes(lambda)
+            .map_span(|span| span.with_attributes(lambda))
             .with_parent(propagation.extract_from(&carrier))
     }
 

@@ -8,7 +8,8 @@ use opentelemetry_semantic_conventions::attribute::{
     AWS_LAMBDA_INVOKED_ARN, CLOUD_ACCOUNT_ID, CLOUD_RESOURCE_ID,
 };
 use otel_faas_core::{
-    FaasTrigger, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, TriggerAdapter,
+    trigger::{FaasTrigger, InvocationContext, Outcome},
 };
 
 use crate::arn::FunctionArn;
@@ -33,7 +34,7 @@ use crate::xray::LAMBDA_TRACE_HEADER;
 /// ```
 /// use lambda_runtime::{Context, LambdaEvent};
 /// use otel_faas_aws::{Lambda, SqsTrigger};
-/// use otel_faas_core::{CompositePropagation, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation};
 ///
 /// let adapter = Lambda::new(SqsTrigger::new());
 /// let mut context = Context::default();
@@ -123,12 +124,12 @@ where
         let spec = self
             .adapter
             .invocation_spec(&event.payload, context, propagation)
-            .with_attributes(invocation_attributes(&event.context));
+            .map_span(|span| span.with_attributes(invocation_attributes(&event.context)));
         // The AWS Lambda conventions name every invocation span after the function, except
         // for HTTP triggers, which follow the HTTP server conventions.
         match function_name(&event.context) {
             Some(function) if spec.trigger() != FaasTrigger::Http => {
-                spec.with_name(function.to_owned())
+                spec.map_span(|span| span.with_name(function.to_owned()))
             }
             _ => spec,
         }

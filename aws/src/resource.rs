@@ -23,7 +23,7 @@ use otel_faas_core::{Environment, ResourceDetector};
 ///
 /// ```
 /// use otel_faas_aws::LambdaResourceDetector;
-/// use otel_faas_core::{MapEnvironment, ResourceDetector};
+/// use otel_faas_core::{ResourceDetector, env::MapEnvironment};
 ///
 /// let env = MapEnvironment::from([
 ///     ("AWS_LAMBDA_FUNCTION_NAME", "checkout"),
@@ -79,7 +79,7 @@ impl ResourceDetector for LambdaResourceDetector {
 
 #[cfg(test)]
 mod tests {
-    use otel_faas_core::MapEnvironment;
+    use otel_faas_core::env::MapEnvironment;
 
     use super::*;
 
@@ -142,7 +142,8 @@ mod tests {
     #[test]
     fn otel_service_name_still_wins() {
         let env = lambda_env().with("OTEL_SERVICE_NAME", "orders-api");
-        let (resource, _) = otel_faas_core::build_resource(&env, &[&LambdaResourceDetector]);
+        let (resource, _) =
+            otel_faas_core::resource::build_resource(&env, &[&LambdaResourceDetector]);
         assert_eq!(get(&resource, "service.name"), Some("orders-api".into()));
         assert_eq!(get(&resource, "faas.name"), Some("orders".into()));
     }

@@ -6,7 +6,7 @@ use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlResponse;
 use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_lambda_events::streams::{DynamoDbEventResponse, KinesisEventResponse, SqsEventResponse};
 use opentelemetry::KeyValue;
-use otel_faas_core::{Outcome, http_response_outcome};
+use otel_faas_core::{http::http_response_outcome, trigger::Outcome};
 
 /// `error.type` of an invocation that reported failed batch items.
 pub const PARTIAL_BATCH_FAILURE: &str = "partial_batch_failure";

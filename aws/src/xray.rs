@@ -11,7 +11,7 @@ use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry_aws::trace::xray_propagator::{span_context_from_str, span_context_to_string};
-use otel_faas_core::PropagatorRegistry;
+use otel_faas_core::propagation::PropagatorRegistry;
 
 pub use opentelemetry_aws::trace::XrayIdGenerator;
 
@@ -157,7 +157,7 @@ impl TextMapPropagator for XrayLambdaPropagator {
 /// Registers `xray` and `xray-lambda` in `registry`, so `OTEL_PROPAGATORS` can name them.
 ///
 /// ```
-/// use otel_faas_core::{MapEnvironment, PropagatorRegistry};
+/// use otel_faas_core::{env::MapEnvironment, propagation::PropagatorRegistry};
 ///
 /// let mut registry = PropagatorRegistry::new();
 /// otel_faas_aws::register_propagators(&mut registry);
@@ -176,7 +176,7 @@ mod tests {
     use std::collections::HashMap;
 
     use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
-    use otel_faas_core::{MapEnvironment, Propagation};
+    use otel_faas_core::{Propagation, env::MapEnvironment};
 
     use super::*;
 
@@ -190,7 +190,7 @@ mod tests {
             .collect()
     }
 
-    fn composite(names: &str) -> otel_faas_core::CompositePropagation {
+    fn composite(names: &str) -> otel_faas_core::propagation::CompositePropagation {
         let mut registry = PropagatorRegistry::new();
         register_propagators(&mut registry);
         registry
@@ -276,7 +276,8 @@ mod tests {
         // A caller's unsampled X-Ray header is the caller's decision and stands.
         let caller = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
         let headers = carrier(&[("X-Amzn-Trace-Id", caller), (LAMBDA_TRACE_HEADER, lambda)]);
-        let cx = XrayLambdaPropagator::new().extract_from(&otel_faas_core::IgnoreCase(&headers));
+        let cx = XrayLambdaPropagator::new()
+            .extract_from(&otel_faas_core::propagation::IgnoreCase(&headers));
         assert!(cx.span().span_context().is_valid() && !cx.span().span_context().is_sampled());
     }
 

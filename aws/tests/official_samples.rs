@@ -10,8 +10,10 @@ use otel_faas_aws::{
     register_propagators,
 };
 use otel_faas_core::{
-    CompositePropagation, FaasTrigger, InvocationContext, InvocationSpec, MapEnvironment,
-    PropagatorRegistry, TriggerAdapter,
+    InvocationSpec, TriggerAdapter,
+    env::MapEnvironment,
+    propagation::{CompositePropagation, PropagatorRegistry},
+    trigger::{FaasTrigger, InvocationContext},
 };
 
 fn fixture(name: &str) -> serde_json::Value {

@@ -11,35 +11,55 @@
 //!
 //! * **Who is running?** A [`ResourceDetector`] reads the process [`Environment`] once at
 //!   start-up and describes the function as a resource (`cloud.*`, `faas.name`, …).
-//!   [`build_resource`] composes detectors; `OTEL_RESOURCE_ATTRIBUTES` and
+//!   [`resource::build_resource`] composes detectors; `OTEL_RESOURCE_ATTRIBUTES` and
 //!   `OTEL_SERVICE_NAME` always win.
 //! * **What started this invocation?** A [`TriggerAdapter`] turns one event (an HTTP
-//!   request, a queue batch, a storage notification) into an [`InvocationSpec`]: span name,
-//!   kind, `faas.trigger`, attributes, the parent and the links. After the handler it reads
-//!   the response into an [`Outcome`] (a status code, failed batch items).
+//!   request, a queue batch, a storage notification) into an [`InvocationSpec`]: the
+//!   trigger type, the invocation span as a [`SpanSpec`] (name, kind, attributes, links),
+//!   the parent and, for a batch, a span the handler runs in. After the handler it reads
+//!   the response into a [`trigger::Outcome`] (a status code, failed batch items).
 //! * **Where did the caller's trace come from?** A [`Propagation`] extracts context from a
-//!   [`Carrier`] (headers, message attributes) and injects it into outgoing ones.
-//!   [`PropagatorRegistry`] builds the composite that `OTEL_PROPAGATORS` asks for; cloud
-//!   crates register their own formats in it by name.
+//!   [`propagation::Carrier`] (headers, message attributes) and injects it into outgoing
+//!   ones. [`propagation::PropagatorRegistry`] builds the composite that `OTEL_PROPAGATORS`
+//!   asks for; cloud crates register their own formats in it by name.
 //!
 //! ## How an invocation flows
 //!
-//! 1. At process start, [`Pipeline::install`] builds the tracer provider, resource and
+//! 1. At process start, [`Pipeline::install`] builds the providers, resource and
 //!    propagation from the `OTEL_*` variables — no network, no failure: bad values warn
 //!    and fall back to the spec defaults.
 //! 2. For each invocation, the [`InvocationEngine`] asks the adapter for the spec, starts
 //!    the span (with `faas.coldstart` true for the first invocation of the process) and makes
 //!    it the current context while the handler runs, so `tracing` spans nest under it.
-//! 3. When the handler returns, errors, panics or outlives its deadline, the engine records
-//!    `error.type`, an exception event and ERROR status, ends the span and flushes as the
-//!    [`FlushPolicy`] says — on tokio's blocking pool, never on an executor thread.
+//!    Helpers inside the handler reach the engine's tracer through
+//!    [`engine::InvocationScope`], for instance to run each message of a batch in its own
+//!    span ([`engine::InvocationScope::in_span`] with a [`SpanSpec`]).
+//! 3. However the invocation ends — the handler returns, fails, panics, outlives its
+//!    deadline or is dropped — one end path records it on the span (`error.type`, an
+//!    exception event, ERROR status), ends it, hands one [`engine::InvocationRecord`] to
+//!    every [`InvocationObserver`] (metrics, log capture, platform hooks) and flushes as the
+//!    [`engine::FlushPolicy`] says — on tokio's blocking pool, never on an executor thread.
+//!
+//! ## Modules
+//!
+//! | module | what |
+//! |---|---|
+//! | [`trigger`] | the event side: [`TriggerAdapter`], [`InvocationSpec`], [`SpanSpec`], outcomes |
+//! | [`engine`] | the invocation engine, its tower layer, observers, cold start, flushing |
+//! | [`pipeline`] | providers and exporters from the `OTEL_*` variables |
+//! | [`propagation`] | carriers, propagators, the `OTEL_PROPAGATORS` registry |
+//! | [`resource`] | resource detection |
+//! | [`http`] | the stable HTTP server conventions and the cloud-free [`http::HttpTrigger`] |
+//! | [`env`](mod@env) | where configuration is read from, and the warnings for invalid values |
 //!
 //! ## A complete function
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! use otel_faas_core::{HttpTrigger, InvocationLayer, MapEnvironment, Pipeline};
+//! use otel_faas_core::env::MapEnvironment;
+//! use otel_faas_core::http::HttpTrigger;
+//! use otel_faas_core::{InvocationLayer, Pipeline};
 //! use tower::{Layer, ServiceExt, service_fn};
 //!
 //! // In production: `Pipeline::from_env()`, which reads the process environment.
@@ -67,8 +87,45 @@
 //!
 //! ## Writing an adapter for a new trigger
 //!
-//! See [`TriggerAdapter`]: an adapter is a pure function from an event to an
-//! [`InvocationSpec`], and needs nothing but this crate.
+//! An adapter is a pure function from an event to an [`InvocationSpec`], and needs nothing
+//! but this crate. A queue whose messages are processed in a batch:
+//!
+//! ```
+//! use opentelemetry::KeyValue;
+//! use otel_faas_core::propagation::IgnoreCase;
+//! use otel_faas_core::trigger::{FaasTrigger, InvocationContext, Outcome};
+//! use otel_faas_core::{InvocationSpec, Propagation, SpanSpec, TriggerAdapter};
+//! use std::collections::HashMap;
+//!
+//! struct Batch { queue: String, headers: HashMap<String, String>, size: usize }
+//! struct Report { failed: usize }
+//!
+//! struct QueueTrigger;
+//!
+//! impl TriggerAdapter<Batch, Report> for QueueTrigger {
+//!     fn invocation_spec(&self, batch: &Batch, _: &InvocationContext, propagation: &dyn Propagation) -> InvocationSpec {
+//!         InvocationSpec::new(FaasTrigger::PubSub, SpanSpec::server(batch.queue.clone()))
+//!             .with_parent(propagation.extract_from(&IgnoreCase(&batch.headers)))
+//!             // The messaging conventions want a CONSUMER span around the batch.
+//!             .with_inner_span(
+//!                 SpanSpec::consumer(format!("process {}", batch.queue))
+//!                     .with_attribute(KeyValue::new("messaging.batch.message_count", batch.size as i64)),
+//!             )
+//!     }
+//!
+//!     fn outcome(&self, report: &Report) -> Outcome {
+//!         match report.failed {
+//!             0 => Outcome::success(),
+//!             n => Outcome::failed("batch_item_failures", Some(format!("{n} messages failed"))),
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! ## Observing invocations
+//!
+//! Metrics, log capture and platform hooks plug in as an [`InvocationObserver`], without a
+//! change to the engine; see its documentation for an example.
 //!
 //! ## Why each dependency is here
 //!
@@ -90,41 +147,29 @@
 //! * `faas.coldstart` is always recorded, `false` included, so that queries for warm
 //!   invocations need no "attribute missing" case.
 //! * A handler error's `error.type` is its Rust type name; a panic's is `panic`; a deadline
-//!   overrun's is `timeout` (an example value of the `error.type` definition).
+//!   overrun's is `timeout` (an example value of the `error.type` definition); an
+//!   invocation dropped before it finished (the caller hung up) is `cancelled`, with ERROR
+//!   status, since its work did not complete.
 //! * HTTP spans: ERROR status for 5xx only, since a 4xx is the client's failure (the HTTP
 //!   server span conventions).
 
 #![warn(missing_docs)]
 
-mod engine;
-mod environment;
-mod http_semconv;
-mod http_trigger;
-mod pipeline;
-mod propagation;
-mod resource;
-mod trigger;
+pub mod engine;
+pub mod env;
+pub mod http;
+pub mod pipeline;
+pub mod propagation;
+pub mod resource;
+pub mod trigger;
 mod warning;
 
-pub use engine::{
-    ColdStart, EngineBuilder, FlushError, FlushPolicy, Flusher, HandlerPanic, InvocationEngine,
-    InvocationLayer, InvocationScope, InvocationService, PANIC_ERROR_TYPE, TIMEOUT_ERROR_TYPE,
-};
-pub use environment::{Environment, MapEnvironment, ProcessEnvironment};
-pub use http_semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};
-pub use http_trigger::{HttpRoute, HttpTrigger};
-pub use pipeline::{
-    OtlpProtocol, Pipeline, PipelineConfig, SamplerConfig, Telemetry, TracesExporter,
-};
-pub use propagation::{
-    Carrier, CarrierMut, Chained, CompositePropagation, IgnoreCase, NoCarrier, Propagation,
-    PropagatorFactory, PropagatorRegistry,
-};
-pub use resource::{Chain, OtelEnvResourceDetector, ResourceDetector, SdkDetector, build_resource};
-pub use trigger::{
-    FaasTrigger, Failure, InnerSpan, InvocationContext, InvocationSpec, Outcome, TriggerAdapter,
-};
-pub use warning::ConfigWarning;
+pub use engine::{InvocationEngine, InvocationLayer, InvocationObserver};
+pub use env::Environment;
+pub use pipeline::{Pipeline, Telemetry};
+pub use propagation::Propagation;
+pub use resource::ResourceDetector;
+pub use trigger::{InvocationSpec, SpanSpec, TriggerAdapter};
 
 /// The OpenTelemetry crates this crate is built against, re-exported so that users and
 /// cloud crates name exactly the same versions.

@@ -34,7 +34,7 @@ use opentelemetry_sdk::trace::{
 };
 
 use crate::engine::{EngineBuilder, FlushError, Flusher, InvocationEngine};
-use crate::environment::{Environment, ProcessEnvironment};
+use crate::env::{Environment, ProcessEnvironment};
 use crate::propagation::{CompositePropagation, PropagatorRegistry};
 use crate::resource::{ResourceDetector, build_resource};
 use crate::warning::ConfigWarning;
@@ -42,7 +42,7 @@ use crate::warning::ConfigWarning;
 /// Where finished spans go (`OTEL_TRACES_EXPORTER`).
 ///
 /// ```
-/// use otel_faas_core::{MapEnvironment, PipelineConfig, TracesExporter};
+/// use otel_faas_core::{env::MapEnvironment, pipeline::{PipelineConfig, TracesExporter}};
 ///
 /// let config = PipelineConfig::from_env(&MapEnvironment::from([("OTEL_TRACES_EXPORTER", "console")]));
 /// assert_eq!(config.exporters, [TracesExporter::Console]);
@@ -59,7 +59,7 @@ pub enum TracesExporter {
 /// The OTLP wire protocol (`OTEL_EXPORTER_OTLP_PROTOCOL`).
 ///
 /// ```
-/// use otel_faas_core::{MapEnvironment, OtlpProtocol, PipelineConfig};
+/// use otel_faas_core::{env::MapEnvironment, pipeline::{OtlpProtocol, PipelineConfig}};
 ///
 /// let config = PipelineConfig::from_env(&MapEnvironment::from([("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]));
 /// assert_eq!(config.protocol, OtlpProtocol::HttpJson);
@@ -78,7 +78,7 @@ pub enum OtlpProtocol {
 /// The sampler asked for by `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`.
 ///
 /// ```
-/// use otel_faas_core::{MapEnvironment, PipelineConfig, SamplerConfig};
+/// use otel_faas_core::{env::MapEnvironment, pipeline::{PipelineConfig, SamplerConfig}};
 ///
 /// let env = MapEnvironment::from([
 ///     ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
@@ -125,7 +125,7 @@ impl SamplerConfig {
 ///
 /// ```
 /// use std::time::Duration;
-/// use otel_faas_core::{MapEnvironment, OtlpProtocol, PipelineConfig, SamplerConfig};
+/// use otel_faas_core::{env::MapEnvironment, pipeline::{OtlpProtocol, PipelineConfig, SamplerConfig}};
 ///
 /// let env = MapEnvironment::from([
 ///     ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
@@ -427,7 +427,7 @@ fn read_sampler(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> SamplerCon
 /// Builds the tracer provider, resource and propagation from the environment.
 ///
 /// ```
-/// use otel_faas_core::{MapEnvironment, Pipeline};
+/// use otel_faas_core::{Pipeline, env::MapEnvironment};
 ///
 /// let telemetry = Pipeline::with_environment(MapEnvironment::from([
 ///     ("OTEL_SERVICE_NAME", "orders"),
@@ -630,7 +630,7 @@ impl IdGenerator for BoxedIdGenerator {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use std::time::Duration;
-/// use otel_faas_core::{MapEnvironment, Pipeline};
+/// use otel_faas_core::{Pipeline, env::MapEnvironment};
 ///
 /// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")])).install();
 /// let engine = telemetry.engine().build();
@@ -695,7 +695,7 @@ impl Telemetry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MapEnvironment;
+    use crate::env::MapEnvironment;
 
     fn config(pairs: &[(&str, &str)]) -> PipelineConfig {
         PipelineConfig::from_env(&pairs.iter().copied().collect::<MapEnvironment>())

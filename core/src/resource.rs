@@ -19,12 +19,10 @@ use std::fmt;
 
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::resource::{
-    ResourceDetector as SdkResourceDetector, TelemetryResourceDetector,
-};
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 
-use crate::environment::Environment;
+use crate::env::Environment;
 use crate::warning::ConfigWarning;
 
 /// Describes the running process as a [`Resource`].
@@ -35,7 +33,7 @@ use crate::warning::ConfigWarning;
 /// ```
 /// use opentelemetry::KeyValue;
 /// use opentelemetry_sdk::Resource;
-/// use otel_faas_core::{Environment, MapEnvironment, ResourceDetector};
+/// use otel_faas_core::{Environment, ResourceDetector, env::MapEnvironment};
 ///
 /// /// Reports the deployment stage a team stores in `STAGE`.
 /// #[derive(Debug)]
@@ -64,7 +62,7 @@ pub trait ResourceDetector: Send + Sync + fmt::Debug {
     /// Composes two detectors: `next` is applied after `self` and wins on conflicts.
     ///
     /// ```
-    /// use otel_faas_core::{MapEnvironment, OtelEnvResourceDetector, ResourceDetector};
+    /// use otel_faas_core::{ResourceDetector, env::MapEnvironment, resource::OtelEnvResourceDetector};
     /// # #[derive(Debug)] struct Noop;
     /// # impl ResourceDetector for Noop {
     /// #     fn detect(&self, _: &dyn otel_faas_core::Environment) -> opentelemetry_sdk::Resource {
@@ -117,7 +115,7 @@ impl<D: ResourceDetector> ResourceDetector for Vec<D> {
 /// [`build_resource`] always applies it last; use it directly only to compose by hand.
 ///
 /// ```
-/// use otel_faas_core::{MapEnvironment, OtelEnvResourceDetector, ResourceDetector};
+/// use otel_faas_core::{ResourceDetector, env::MapEnvironment, resource::OtelEnvResourceDetector};
 ///
 /// let env = MapEnvironment::from([("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=prod")]);
 /// let resource = OtelEnvResourceDetector.detect(&env);
@@ -183,7 +181,7 @@ fn parse_resource_attributes(raw: &str) -> Result<Vec<KeyValue>, ()> {
 /// variables. Returns the warnings for invalid values alongside.
 ///
 /// ```
-/// use otel_faas_core::{build_resource, MapEnvironment};
+/// use otel_faas_core::{env::MapEnvironment, resource::build_resource};
 ///
 /// let env = MapEnvironment::from([
 ///     ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,team=payments%20core"),
@@ -236,29 +234,10 @@ fn without_empty_strings(resource: &Resource) -> Resource {
     Resource::builder_empty().with_attributes(kept).build()
 }
 
-/// Lets any detector from the OpenTelemetry SDK or a contrib crate take part, as long as it
-/// reads nothing from the environment it is not handed.
-///
-/// ```
-/// use opentelemetry_sdk::resource::TelemetryResourceDetector;
-/// use otel_faas_core::{MapEnvironment, ResourceDetector, SdkDetector};
-///
-/// let resource = SdkDetector(TelemetryResourceDetector).detect(&MapEnvironment::default());
-/// assert_eq!(resource.get(&"telemetry.sdk.language".into()), Some("rust".into()));
-/// ```
-#[derive(Debug)]
-pub struct SdkDetector<D>(pub D);
-
-impl<D: SdkResourceDetector + Send + Sync + fmt::Debug> ResourceDetector for SdkDetector<D> {
-    fn detect(&self, _env: &dyn Environment) -> Resource {
-        self.0.detect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MapEnvironment;
+    use crate::env::MapEnvironment;
 
     #[derive(Debug)]
     struct Fixed(&'static [(&'static str, &'static str)]);

@@ -9,17 +9,18 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use opentelemetry::trace::{Link, SpanKind};
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::SdkTracer;
 
 use crate::propagation::Propagation;
 
 /// The `faas.trigger` values of the semantic conventions.
 ///
 /// ```
-/// use otel_faas_core::{FaasTrigger, InvocationSpec};
+/// use otel_faas_core::{SpanSpec, InvocationSpec, trigger::FaasTrigger};
 ///
-/// let spec = InvocationSpec::new("orders process", FaasTrigger::PubSub);
+/// let spec = InvocationSpec::new(FaasTrigger::PubSub, SpanSpec::server("orders process"));
 /// assert_eq!(spec.trigger().as_str(), "pubsub");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,7 +42,7 @@ impl FaasTrigger {
     /// The attribute value, as the conventions spell it.
     ///
     /// ```
-    /// assert_eq!(otel_faas_core::FaasTrigger::PubSub.as_str(), "pubsub");
+    /// assert_eq!(otel_faas_core::trigger::FaasTrigger::PubSub.as_str(), "pubsub");
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
@@ -61,7 +62,7 @@ impl FaasTrigger {
 ///
 /// ```
 /// use std::time::Duration;
-/// use otel_faas_core::InvocationContext;
+/// use otel_faas_core::trigger::InvocationContext;
 ///
 /// let context = InvocationContext::new()
 ///     .with_invocation_id("req-1")
@@ -146,55 +147,32 @@ impl InvocationContext {
     }
 }
 
-/// The invocation span an adapter asks for.
+/// A span to start: name, kind, attributes and links, described before it exists.
 ///
-/// The engine adds `faas.trigger`, `faas.coldstart` and `faas.invocation_id` itself.
-///
-/// ```
-/// use opentelemetry::KeyValue;
-/// use opentelemetry::trace::SpanKind;
-/// use otel_faas_core::{FaasTrigger, InvocationSpec};
-///
-/// let spec = InvocationSpec::new("nightly-report", FaasTrigger::Timer)
-///     .with_attribute(KeyValue::new("faas.cron", "0 3 * * *"));
-/// assert_eq!(spec.kind(), &SpanKind::Server);
-/// assert_eq!(spec.trigger(), FaasTrigger::Timer);
-/// ```
-#[derive(Debug, Clone)]
-pub struct InvocationSpec {
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) kind: SpanKind,
-    pub(crate) trigger: FaasTrigger,
-    pub(crate) attributes: Vec<KeyValue>,
-    pub(crate) parent: Context,
-    pub(crate) links: Vec<Link>,
-    pub(crate) inner: Option<InnerSpan>,
-}
-
-/// A span the engine starts inside the invocation span and makes current while the handler
-/// runs: for instance the CONSUMER span that processes a batch of messages, which the
-/// messaging conventions want as a child of the invocation span, linked to every producer.
+/// Adapters describe the invocation span with one (inside an [`InvocationSpec`]), an
+/// optional span between the invocation and the handler (the batch CONSUMER span of the
+/// messaging conventions), and the per-message spans helpers start inside a handler.
 ///
 /// ```
 /// use opentelemetry::KeyValue;
 /// use opentelemetry::trace::SpanKind;
-/// use otel_faas_core::{FaasTrigger, InnerSpan, InvocationSpec};
+/// use otel_faas_core::trigger::SpanSpec;
 ///
-/// let spec = InvocationSpec::new("orders", FaasTrigger::PubSub).with_inner_span(
-///     InnerSpan::new("orders process", SpanKind::Consumer)
-///         .with_attribute(KeyValue::new("messaging.batch.message_count", 3)),
-/// );
-/// assert_eq!(spec.inner_span().unwrap().name(), "orders process");
+/// let span = SpanSpec::consumer("orders process")
+///     .with_attribute(KeyValue::new("messaging.batch.message_count", 3));
+/// assert_eq!(span.name(), "orders process");
+/// assert_eq!(span.kind(), &SpanKind::Consumer);
+/// assert_eq!(span.attributes().len(), 1);
 /// ```
 #[derive(Debug, Clone)]
-pub struct InnerSpan {
+pub struct SpanSpec {
     pub(crate) name: Cow<'static, str>,
     pub(crate) kind: SpanKind,
     pub(crate) attributes: Vec<KeyValue>,
     pub(crate) links: Vec<Link>,
 }
 
-impl InnerSpan {
+impl SpanSpec {
     /// A span named `name` of kind `kind`.
     pub fn new(name: impl Into<Cow<'static, str>>, kind: SpanKind) -> Self {
         Self {
@@ -203,6 +181,30 @@ impl InnerSpan {
             attributes: Vec::new(),
             links: Vec::new(),
         }
+    }
+
+    /// A SERVER span: the invocation span of most triggers, as the FaaS conventions say.
+    pub fn server(name: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(name, SpanKind::Server)
+    }
+
+    /// A CONSUMER span: the processing of a message or a batch.
+    pub fn consumer(name: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(name, SpanKind::Consumer)
+    }
+
+    /// Renames the span (a platform wrapper applies its naming rule to every trigger).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the span kind.
+    #[must_use]
+    pub fn with_kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
+        self
     }
 
     /// Adds one attribute.
@@ -216,6 +218,13 @@ impl InnerSpan {
     #[must_use]
     pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
         self.attributes.extend(attributes);
+        self
+    }
+
+    /// Adds a link, for instance to the producer of one message of a batch.
+    #[must_use]
+    pub fn with_link(mut self, link: Link) -> Self {
+        self.links.push(link);
         self
     }
 
@@ -242,60 +251,65 @@ impl InnerSpan {
     pub fn links(&self) -> &[Link] {
         &self.links
     }
+
+    /// Starts the span as a child of `parent`.
+    pub(crate) fn start(self, tracer: &SdkTracer, parent: &Context) -> Context {
+        let span = tracer
+            .span_builder(self.name)
+            .with_kind(self.kind)
+            .with_attributes(self.attributes)
+            .with_links(self.links)
+            .start_with_context(tracer, parent);
+        parent.with_span(span)
+    }
+}
+
+/// The invocation an adapter describes: the invocation span (a [`SpanSpec`]), the
+/// trigger type, the parent context and, optionally, a span the handler runs in.
+///
+/// The engine adds `faas.trigger`, `faas.coldstart` and `faas.invocation_id` itself. An
+/// `InvocationSpec` dereferences to its span, so `spec.name()` and `spec.attributes()` read
+/// the span's.
+///
+/// ```
+/// use opentelemetry::KeyValue;
+/// use opentelemetry::trace::SpanKind;
+/// use otel_faas_core::trigger::{FaasTrigger, InvocationSpec, SpanSpec};
+///
+/// let spec = InvocationSpec::new(
+///     FaasTrigger::Timer,
+///     SpanSpec::server("nightly-report").with_attribute(KeyValue::new("faas.cron", "0 3 * * *")),
+/// );
+/// assert_eq!(spec.kind(), &SpanKind::Server);
+/// assert_eq!(spec.trigger(), FaasTrigger::Timer);
+///
+/// let batch = InvocationSpec::new(FaasTrigger::PubSub, SpanSpec::server("orders"))
+///     .with_inner_span(SpanSpec::consumer("orders process"));
+/// assert_eq!(batch.inner_span().unwrap().name(), "orders process");
+/// ```
+#[derive(Debug, Clone)]
+pub struct InvocationSpec {
+    pub(crate) span: SpanSpec,
+    pub(crate) trigger: FaasTrigger,
+    pub(crate) parent: Context,
+    pub(crate) inner: Option<SpanSpec>,
 }
 
 impl InvocationSpec {
-    /// A SERVER span named `name` with no parent, as the FaaS conventions describe the
-    /// invocation span of most triggers.
-    pub fn new(name: impl Into<Cow<'static, str>>, trigger: FaasTrigger) -> Self {
+    /// An invocation of type `trigger` recorded as `span`, with no parent.
+    pub fn new(trigger: FaasTrigger, span: SpanSpec) -> Self {
         Self {
-            name: name.into(),
-            kind: SpanKind::Server,
+            span,
             trigger,
-            attributes: Vec::new(),
             parent: Context::new(),
-            links: Vec::new(),
             inner: None,
         }
     }
 
-    /// Renames the span (a platform wrapper applies its naming rule to every trigger).
+    /// Changes the invocation span (a platform wrapper renames it, adds attributes).
     #[must_use]
-    pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// Runs the handler inside `inner`, a child of the invocation span.
-    #[must_use]
-    pub fn with_inner_span(mut self, inner: InnerSpan) -> Self {
-        self.inner = Some(inner);
-        self
-    }
-
-    /// The inner span, if the adapter asked for one.
-    pub fn inner_span(&self) -> Option<&InnerSpan> {
-        self.inner.as_ref()
-    }
-
-    /// Sets the span kind.
-    #[must_use]
-    pub fn with_kind(mut self, kind: SpanKind) -> Self {
-        self.kind = kind;
-        self
-    }
-
-    /// Adds one attribute.
-    #[must_use]
-    pub fn with_attribute(mut self, attribute: KeyValue) -> Self {
-        self.attributes.push(attribute);
-        self
-    }
-
-    /// Adds attributes.
-    #[must_use]
-    pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
-        self.attributes.extend(attributes);
+    pub fn map_span(mut self, f: impl FnOnce(SpanSpec) -> SpanSpec) -> Self {
+        self.span = f(self.span);
         self
     }
 
@@ -306,43 +320,37 @@ impl InvocationSpec {
         self
     }
 
-    /// Adds a link, for instance to the producer of one message of a batch.
+    /// Runs the handler inside `inner`, a child of the invocation span. It shares the
+    /// invocation's failure (status and `error.type`).
     #[must_use]
-    pub fn with_link(mut self, link: Link) -> Self {
-        self.links.push(link);
+    pub fn with_inner_span(mut self, inner: SpanSpec) -> Self {
+        self.inner = Some(inner);
         self
     }
 
-    /// Adds links.
-    #[must_use]
-    pub fn with_links(mut self, links: impl IntoIterator<Item = Link>) -> Self {
-        self.links.extend(links);
-        self
-    }
-
-    /// The span name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    /// The span kind.
-    pub fn kind(&self) -> &SpanKind {
-        &self.kind
+    /// The invocation span.
+    pub fn span(&self) -> &SpanSpec {
+        &self.span
     }
     /// The trigger type.
     pub fn trigger(&self) -> FaasTrigger {
         self.trigger
     }
-    /// The attributes the adapter set.
-    pub fn attributes(&self) -> &[KeyValue] {
-        &self.attributes
-    }
     /// The parent context.
     pub fn parent(&self) -> &Context {
         &self.parent
     }
-    /// The links.
-    pub fn links(&self) -> &[Link] {
-        &self.links
+    /// The inner span, if the adapter asked for one.
+    pub fn inner_span(&self) -> Option<&SpanSpec> {
+        self.inner.as_ref()
+    }
+}
+
+impl std::ops::Deref for InvocationSpec {
+    type Target = SpanSpec;
+
+    fn deref(&self) -> &SpanSpec {
+        &self.span
     }
 }
 
@@ -350,7 +358,7 @@ impl InvocationSpec {
 ///
 /// ```
 /// use opentelemetry::KeyValue;
-/// use otel_faas_core::Outcome;
+/// use otel_faas_core::trigger::Outcome;
 ///
 /// let ok = Outcome::success().with_attribute(KeyValue::new("http.response.status_code", 200));
 /// assert!(ok.failure().is_none());
@@ -403,7 +411,7 @@ impl Outcome {
 /// A failure reported by a response.
 ///
 /// ```
-/// use otel_faas_core::Outcome;
+/// use otel_faas_core::trigger::Outcome;
 ///
 /// let outcome = Outcome::failed("batch_item_failures", Some("2 of 10 records failed".to_owned()));
 /// let failure = outcome.failure().unwrap();
@@ -434,10 +442,7 @@ impl Failure {
 ///
 /// ```
 /// use opentelemetry::KeyValue;
-/// use otel_faas_core::{
-///     FaasTrigger, IgnoreCase, InvocationContext, InvocationSpec, Outcome, Propagation,
-///     TriggerAdapter,
-/// };
+/// use otel_faas_core::{SpanSpec, InvocationSpec, Propagation, TriggerAdapter, propagation::IgnoreCase, trigger::{FaasTrigger, InvocationContext, Outcome}};
 /// use std::collections::HashMap;
 ///
 /// /// A job runner that posts `{"job": "...", "headers": {...}}`.
@@ -453,9 +458,7 @@ impl Failure {
 ///         _context: &InvocationContext,
 ///         propagation: &dyn Propagation,
 ///     ) -> InvocationSpec {
-///         InvocationSpec::new(job.name.clone(), FaasTrigger::Other)
-///             .with_attribute(KeyValue::new("job.name", job.name.clone()))
-///             .with_parent(propagation.extract_from(&IgnoreCase(&job.headers)))
+///         InvocationSpec::new(FaasTrigger::Other, SpanSpec::server(job.name.clone()).with_attribute(KeyValue::new("job.name", job.name.clone()))).with_parent(propagation.extract_from(&IgnoreCase(&job.headers)))
 ///     }
 ///
 ///     fn outcome(&self, report: &JobReport) -> Outcome {

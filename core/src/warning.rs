@@ -9,7 +9,7 @@ use std::fmt;
 /// One problem found in the configuration, and the default used instead.
 ///
 /// ```
-/// use otel_faas_core::ConfigWarning;
+/// use otel_faas_core::env::ConfigWarning;
 ///
 /// let warning = ConfigWarning::new("OTEL_TRACES_SAMPLER", "sometimes", "always_on, always_off", "parentbased_always_on");
 /// assert_eq!(
@@ -48,14 +48,7 @@ impl ConfigWarning {
     /// Emits the warning once: through `tracing` when a subscriber is in effect (global or
     /// scoped), otherwise on standard error, which every FaaS platform collects as logs.
     pub fn emit(&self) {
-        let subscribed = tracing::dispatcher::get_default(|dispatch| {
-            !dispatch.is::<tracing::subscriber::NoSubscriber>()
-        });
-        if subscribed {
-            tracing::warn!(target: "otel_faas", variable = %self.variable, "{self}");
-        } else {
-            eprintln!("otel-faas warning: {self}");
-        }
+        emit_line(&self.variable, &self.to_string());
     }
 }
 
@@ -66,5 +59,36 @@ impl fmt::Display for ConfigWarning {
             "{}={:?} is not valid (accepted: {}); using {}",
             self.variable, self.value, self.accepted, self.fallback
         )
+    }
+}
+
+/// Reports a runtime problem of kind `kind` once per process: through `tracing` when a
+/// subscriber is in effect, and on standard error otherwise, so that a problem (an export
+/// that fails, an observer that panics) is visible even to a function that installed no
+/// subscriber, without repeating itself on every invocation. `message` must never hold a
+/// credential.
+pub(crate) fn report_once(kind: &'static str, message: &str) {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock, PoisonError};
+    static REPORTED: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let first = REPORTED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(kind);
+    if first {
+        emit_line(kind, message);
+    }
+}
+
+/// One diagnostic line: `tracing` if a subscriber listens, standard error otherwise.
+fn emit_line(kind: &str, message: &str) {
+    let subscribed = tracing::dispatcher::get_default(|dispatch| {
+        !dispatch.is::<tracing::subscriber::NoSubscriber>()
+    });
+    if subscribed {
+        tracing::warn!(target: "otel_faas", kind, "{message}");
+    } else {
+        eprintln!("otel-faas warning: {message}");
     }
 }

@@ -12,8 +12,11 @@ use futures_util::FutureExt as _;
 use opentelemetry::Context;
 use opentelemetry::trace::{TraceContextExt, Tracer as _};
 use otel_faas_core::{
-    FaasTrigger, FlushPolicy, HttpRoute, HttpTrigger, InvocationContext, InvocationLayer,
-    InvocationSpec, MapEnvironment, Pipeline, Propagation, Telemetry, TriggerAdapter,
+    InvocationLayer, InvocationSpec, Pipeline, Propagation, SpanSpec, Telemetry, TriggerAdapter,
+    engine::FlushPolicy,
+    env::MapEnvironment,
+    http::{HttpRoute, HttpTrigger},
+    trigger::{FaasTrigger, InvocationContext},
 };
 use otel_faas_integration_tests::{AttrValue, OtlpReceiver, SpanKind, StatusCode};
 use tower::{Layer, ServiceExt, service_fn};
@@ -49,7 +52,7 @@ impl<R> TriggerAdapter<Job, R> for JobTrigger {
         _: &InvocationContext,
         propagation: &dyn Propagation,
     ) -> InvocationSpec {
-        InvocationSpec::new("job", FaasTrigger::Other)
+        InvocationSpec::new(FaasTrigger::Other, SpanSpec::server("job"))
             .with_parent(propagation.extract_from(&job.headers))
     }
 }
@@ -146,9 +149,8 @@ async fn instrumented_functions_nest_under_the_invocation_span() {
 
     let parent = traceparent("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
     let doubled = engine
-        .invoke(&JobTrigger, job(Some(parent)), |_job| async {
-            Ok::<_, Infallible>(load_order(21).await)
-        })
+        .invocation(&JobTrigger, job(Some(parent)))
+        .run(|_job| async { Ok::<_, Infallible>(load_order(21).await) })
         .await
         .unwrap();
     assert_eq!(doubled, 42);
@@ -176,7 +178,7 @@ async fn a_panicking_handler_exports_an_error_span_and_the_panic_resumes() {
     let telemetry = telemetry(&receiver, &[]);
     let engine = telemetry.engine().build();
 
-    let result = AssertUnwindSafe(engine.invoke(&JobTrigger, job(None), |_job| async {
+    let result = AssertUnwindSafe(engine.invocation(&JobTrigger, job(None)).run(|_job| async {
         if std::hint::black_box(true) {
             panic!("inventory service returned garbage");
         }
@@ -217,9 +219,8 @@ async fn a_failing_handler_records_error_type_and_exception() {
     let engine = telemetry.engine().build();
 
     let result = engine
-        .invoke(&JobTrigger, job(None), |_job| async {
-            Err::<(), _>(PaymentDeclined(7))
-        })
+        .invocation(&JobTrigger, job(None))
+        .run(|_job| async { Err::<(), _>(PaymentDeclined(7)) })
         .await;
     assert!(result.is_err());
     let span = receiver.wait_for_span("job", WAIT).await.unwrap();
@@ -254,7 +255,9 @@ async fn a_handler_that_outlives_its_deadline_exports_a_timeout_span_before_the_
         let engine = engine.clone();
         async move {
             engine
-                .invoke_with_context(&JobTrigger, job(None), context, |_job| async {
+                .invocation(&JobTrigger, job(None))
+                .context(context)
+                .run(|_job| async {
                     tokio::time::sleep(Duration::from_secs(3)).await;
                     Ok::<_, Infallible>(())
                 })
@@ -398,9 +401,8 @@ async fn invalid_otel_values_warn_and_the_defaults_still_export() {
     // The defaults are in force: sampled, exported, resource intact.
     let engine = telemetry.engine().build();
     engine
-        .invoke(&JobTrigger, job(None), |_job| async {
-            Ok::<_, Infallible>(())
-        })
+        .invocation(&JobTrigger, job(None))
+        .run(|_job| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap();
     let span = receiver.wait_for_span("job", WAIT).await.unwrap();
@@ -419,9 +421,8 @@ async fn http_json_protocol_is_understood_by_the_receiver() {
     let engine = telemetry.engine().build();
     let parent = traceparent("11111111111111111111111111111111", "2222222222222222");
     engine
-        .invoke(&JobTrigger, job(Some(parent)), |_job| async {
-            Ok::<_, Infallible>(())
-        })
+        .invocation(&JobTrigger, job(Some(parent)))
+        .run(|_job| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap();
     let span = receiver.wait_for_span("job", WAIT).await.unwrap();
@@ -462,9 +463,8 @@ async fn flushing_never_blocks_a_current_thread_executor() {
 
     let started = Instant::now();
     engine
-        .invoke(&JobTrigger, job(None), |_job| async {
-            Ok::<_, Infallible>(())
-        })
+        .invocation(&JobTrigger, job(None))
+        .run(|_job| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap();
     let waited = started.elapsed();
@@ -497,7 +497,9 @@ async fn a_panic_can_be_turned_into_an_error_after_the_span_is_exported() {
     let engine = telemetry.engine().build();
 
     let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = engine
-        .invoke_catching(&JobTrigger, job(None), |_job| async {
+        .invocation(&JobTrigger, job(None))
+        .catch_panics()
+        .run(|_job| async {
             if std::hint::black_box(true) {
                 panic!("index out of bounds");
             }
@@ -511,7 +513,7 @@ async fn a_panic_can_be_turned_into_an_error_after_the_span_is_exported() {
     );
     assert!(
         error
-            .downcast_ref::<otel_faas_core::HandlerPanic>()
+            .downcast_ref::<otel_faas_core::engine::HandlerPanic>()
             .is_some()
     );
 
@@ -595,9 +597,8 @@ async fn grpc_protocol_exports_through_the_otlp_grpc_feature() {
     let engine = telemetry.engine().build();
     let parent = traceparent("33333333333333333333333333333333", "4444444444444444");
     engine
-        .invoke(&JobTrigger, job(Some(parent)), |_job| async {
-            Ok::<_, Infallible>(())
-        })
+        .invocation(&JobTrigger, job(Some(parent)))
+        .run(|_job| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap();
     let span = receiver.wait_for_span("job", WAIT).await.unwrap();
@@ -627,9 +628,9 @@ async fn the_end_of_invocation_flush_never_waits_past_the_deadline() {
     let context = InvocationContext::new().with_deadline(deadline);
 
     engine
-        .invoke_with_context(&JobTrigger, job(None), context, |_job| async {
-            Ok::<_, Infallible>(())
-        })
+        .invocation(&JobTrigger, job(None))
+        .context(context)
+        .run(|_job| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap();
     let returned = Instant::now();
@@ -663,8 +664,8 @@ impl<R> TriggerAdapter<Vec<String>, R> for BatchTrigger {
                 .is_valid()
                 .then(|| opentelemetry::trace::Link::with_context(span_context))
         });
-        InvocationSpec::new("batch", FaasTrigger::PubSub).with_inner_span(
-            otel_faas_core::InnerSpan::new(
+        InvocationSpec::new(FaasTrigger::PubSub, SpanSpec::server("batch")).with_inner_span(
+            otel_faas_core::SpanSpec::new(
                 "queue process",
                 opentelemetry::trace::SpanKind::Consumer,
             )
@@ -685,7 +686,8 @@ async fn an_inner_span_sits_between_the_invocation_and_the_handler_and_shares_it
         traceparent("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "2222222222222222"),
     ];
     let result = engine
-        .invoke(&BatchTrigger, batch, |_batch| async move {
+        .invocation(&BatchTrigger, batch)
+        .run(|_batch| async move {
             let _work = tracer.start_with_context("handle", &Context::current());
             Err::<(), _>(PaymentDeclined(1))
         })
@@ -732,9 +734,8 @@ async fn the_cold_invocation_carries_an_init_span_and_warm_ones_do_not() {
     let engine = telemetry.engine().init_started(init_started).build();
     for _ in 0..2 {
         engine
-            .invoke(&JobTrigger, job(None), |_job| async {
-                Ok::<_, Infallible>(())
-            })
+            .invocation(&JobTrigger, job(None))
+            .run(|_job| async { Ok::<_, Infallible>(()) })
             .await
             .unwrap();
     }
@@ -761,12 +762,11 @@ async fn the_cold_invocation_carries_an_init_span_and_warm_ones_do_not() {
     let engine = telemetry
         .engine()
         .init_started(init_started)
-        .cold_start(otel_faas_core::ColdStart::pre_initialized())
+        .cold_start(otel_faas_core::engine::ColdStart::pre_initialized())
         .build();
     engine
-        .invoke(&JobTrigger, job(None), |_job| async {
-            Ok::<_, Infallible>(())
-        })
+        .invocation(&JobTrigger, job(None))
+        .run(|_job| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap();
     let spans = receiver.wait_for_spans(1, WAIT).await.unwrap();

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::LambdaEvent;
 use otel_faas_aws::{KinesisTrigger, Lambda, LambdaTelemetry, SqsTrigger};
-use otel_faas_core::MapEnvironment;
+use otel_faas_core::env::MapEnvironment;
 use otel_faas_integration_tests::{AttrValue, OtlpReceiver, SpanKind, StatusCode};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -41,22 +41,22 @@ async fn kinesis_batches_stop_at_the_first_failed_record_and_report_its_sequence
     let mut seen = 0;
     let response = otel
         .engine()
-        .invoke(
+        .invocation(
             &Lambda::new(KinesisTrigger::new()),
             LambdaEvent::new(event, context("k-1")),
-            |event| async move {
-                let response =
-                    otel_faas_aws::batch::process_kinesis_batch(&event.payload, async |record| {
-                        seen += 1;
-                        match record.kinesis.sequence_number.ends_with("4444") {
-                            true => Err("poison record"),
-                            false => Ok(()),
-                        }
-                    })
-                    .await;
-                Ok::<_, std::convert::Infallible>(response)
-            },
         )
+        .run(|event| async move {
+            let response =
+                otel_faas_aws::batch::process_kinesis_batch(&event.payload, async |record| {
+                    seen += 1;
+                    match record.kinesis.sequence_number.ends_with("4444") {
+                        true => Err("poison record"),
+                        false => Ok(()),
+                    }
+                })
+                .await;
+            Ok::<_, std::convert::Infallible>(response)
+        })
         .await
         .unwrap();
     let failed: Vec<_> = response
@@ -116,11 +116,11 @@ async fn a_snapstart_restore_is_not_a_cold_start() {
     let otel = LambdaTelemetry::builder_with_environment(env).build();
     let event: aws_lambda_events::sqs::SqsEvent = fixture("example-sqs-event.json");
     otel.engine()
-        .invoke(
+        .invocation(
             &Lambda::new(SqsTrigger::new()),
             LambdaEvent::new(event, context("s-1")),
-            |_| async { Ok::<_, std::convert::Infallible>(()) },
         )
+        .run(|_| async { Ok::<_, std::convert::Infallible>(()) })
         .await
         .unwrap();
     let spans = receiver
@@ -144,11 +144,11 @@ async fn xray_ids_start_with_the_epoch_seconds() {
         .build();
     let event: aws_lambda_events::sqs::SqsEvent = fixture("example-sqs-event.json");
     otel.engine()
-        .invoke(
+        .invocation(
             &Lambda::new(SqsTrigger::new()),
             LambdaEvent::new(event, context("x-1")),
-            |_| async { Ok::<_, std::convert::Infallible>(()) },
         )
+        .run(|_| async { Ok::<_, std::convert::Infallible>(()) })
         .await
         .unwrap();
     let spans = receiver

@@ -432,6 +432,13 @@ async fn after_response_flush_happens_after_the_response_and_before_the_next_inv
         "the next invocation could start before the export"
     );
     assert!(invoked.completed_at - invoked.responded_at >= Duration::from_millis(350));
+    // The extension learns that the invocation ended from the engine (an observer); without
+    // it, it would wait until the deadline before flushing.
+    assert!(
+        invoked.completed_at - invoked.responded_at < Duration::from_secs(5),
+        "the extension waited {:?} after the response: it did not hear that the invocation ended",
+        invoked.completed_at - invoked.responded_at
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

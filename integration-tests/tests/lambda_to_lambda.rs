@@ -11,8 +11,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use base64::Engine as _;
 use otel_faas_core::{
-    FaasTrigger, InvocationContext, InvocationSpec, MapEnvironment, Pipeline, Propagation,
-    TriggerAdapter,
+    InvocationSpec, Pipeline, Propagation, SpanSpec, TriggerAdapter,
+    env::MapEnvironment,
+    trigger::{FaasTrigger, InvocationContext},
 };
 use otel_faas_integration_tests::{
     FunctionProcess, Invoke, LocalRuntimeApi, OtlpReceiver, SpanKind, build_binary,
@@ -30,7 +31,7 @@ impl<R> TriggerAdapter<(), R> for Caller {
         _: &InvocationContext,
         _: &dyn Propagation,
     ) -> InvocationSpec {
-        InvocationSpec::new("caller", FaasTrigger::Http)
+        InvocationSpec::new(FaasTrigger::Http, SpanSpec::server("caller"))
     }
 }
 
@@ -82,7 +83,8 @@ async fn a_direct_invoke_makes_the_callee_a_child_of_the_callers_client_span() {
     ))
     .unwrap();
     engine
-        .invoke(&Caller, (), |_| {
+        .invocation(&Caller, ())
+        .run(|_| {
             let payload = schedule.clone();
             async move {
                 Ok::<_, Infallible>(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use lambda_runtime::LambdaEvent;
 use otel_faas_aws::{AnyEventTrigger, Lambda};
-use otel_faas_core::{MapEnvironment, Pipeline};
+use otel_faas_core::{Pipeline, env::MapEnvironment};
 use otel_faas_integration_tests::{
     AttrValue, FunctionProcess, Invoke, LocalRuntimeApi, Moto, OtlpReceiver, ReceivedSpan,
     SpanKind, StatusCode, build_binary,
@@ -255,11 +255,11 @@ async fn through_the_engine(event: Value) -> Vec<ReceivedSpan> {
     context.request_id = "moto-1".into();
     context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:consumer".into();
     engine
-        .invoke(
+        .invocation(
             &Lambda::new(AnyEventTrigger::new()),
             LambdaEvent::new(event, context),
-            |_event| async { Ok::<_, Infallible>(()) },
         )
+        .run(|_event| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap();
     let spans = receiver.wait_for_spans(1, WAIT).await.expect("spans");

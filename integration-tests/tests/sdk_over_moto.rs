@@ -12,8 +12,9 @@ use aws_sdk_sqs::types::{
 use lambda_runtime::LambdaEvent;
 use otel_faas_aws::{Lambda, SqsTrigger};
 use otel_faas_core::{
-    FaasTrigger, InvocationContext, InvocationEngine, InvocationSpec, MapEnvironment, Pipeline,
-    Propagation, Telemetry, TriggerAdapter,
+    InvocationEngine, InvocationSpec, Pipeline, Propagation, SpanSpec, Telemetry, TriggerAdapter,
+    env::MapEnvironment,
+    trigger::{FaasTrigger, InvocationContext},
 };
 use otel_faas_integration_tests::{
     AttrValue, Moto, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode,
@@ -79,7 +80,7 @@ impl<R> TriggerAdapter<(), R> for Producer {
         _: &InvocationContext,
         _: &dyn Propagation,
     ) -> InvocationSpec {
-        InvocationSpec::new("producer", FaasTrigger::Http)
+        InvocationSpec::new(FaasTrigger::Http, SpanSpec::server("producer"))
     }
 }
 
@@ -173,11 +174,11 @@ async fn consume(engine: &InvocationEngine, event: Value) {
     context.request_id = "consumer-1".into();
     context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:consumer".into();
     engine
-        .invoke(
+        .invocation(
             &Lambda::new(SqsTrigger::new()),
             LambdaEvent::new(event, context),
-            |_| async { Ok::<_, Infallible>(()) },
         )
+        .run(|_| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap();
 }
@@ -200,7 +201,8 @@ async fn a_message_sent_with_the_sdk_links_its_consumer_to_the_producer_span() {
     let (url, arn) = create_queue(&h.sqs, &queue).await;
     let sent = h
         .engine
-        .invoke(&Producer, (), |_| {
+        .invocation(&Producer, ())
+        .run(|_| {
             let sqs = h.sqs.clone();
             let url = url.clone();
             async move {
@@ -263,7 +265,8 @@ async fn a_message_that_already_has_ten_attributes_is_sent_unchanged_and_the_spa
         })
         .collect();
     h.engine
-        .invoke(&Producer, (), |_| {
+        .invocation(&Producer, ())
+        .run(|_| {
             let sqs = h.sqs.clone();
             let url = url.clone();
             async move {
@@ -317,7 +320,8 @@ async fn a_batch_send_carries_the_context_in_every_entry() {
         })
         .collect();
     h.engine
-        .invoke(&Producer, (), |_| {
+        .invocation(&Producer, ())
+        .run(|_| {
             let sqs = h.sqs.clone();
             let url = url.clone();
             async move {
@@ -378,7 +382,8 @@ async fn a_batch_with_a_refused_entry_is_a_partial_failure_and_the_rest_is_sent(
     .unwrap();
     let output = h
         .engine
-        .invoke(&Producer, (), |_| {
+        .invocation(&Producer, ())
+        .run(|_| {
             let sqs = h.sqs.clone();
             let url = url.clone();
             async move {
@@ -444,7 +449,8 @@ async fn dynamodb_calls_are_client_spans_with_tables_capacity_and_failures() {
         ReturnConsumedCapacity, ScalarAttributeType,
     };
     h.engine
-        .invoke(&Producer, (), |_| async {
+        .invocation(&Producer, ())
+        .run(|_| async {
             dynamodb
                 .create_table()
                 .table_name(&table)
@@ -554,7 +560,8 @@ async fn s3_calls_name_bucket_and_key_and_a_missing_key_is_an_error() {
     };
     let bucket = unique("reports");
     h.engine
-        .invoke(&Producer, (), |_| async {
+        .invocation(&Producer, ())
+        .run(|_| async {
             s3.create_bucket()
                 .bucket(&bucket)
                 .send()
@@ -601,7 +608,8 @@ async fn sqs_calls_carry_the_queue_and_a_missing_queue_is_an_error() {
     let queue = unique("traced");
     let (url, _) = create_queue(&h.sqs, &queue).await;
     h.engine
-        .invoke(&Producer, (), |_| async {
+        .invocation(&Producer, ())
+        .run(|_| async {
             sqs.send_message()
                 .queue_url(&url)
                 .message_body("hi")
@@ -688,7 +696,8 @@ async fn an_sns_publish_links_sqs_consumers_with_and_without_raw_delivery() {
 
     let published = h
         .engine
-        .invoke(&Producer, (), |_| {
+        .invocation(&Producer, ())
+        .run(|_| {
             let sns = sns.clone();
             let topic = topic.clone();
             async move {
@@ -784,7 +793,8 @@ async fn put_events_carries_the_producer_context_in_the_trace_header() {
         .build();
     let output =
         h.engine
-            .invoke(&Producer, (), |_| {
+            .invocation(&Producer, ())
+            .run(|_| {
                 let events = events.clone();
                 async move {
                     Ok::<_, Infallible>(events.put_events().entries(entry).send_traced().await)
@@ -875,7 +885,8 @@ async fn put_events_with_context_in_detail_links_the_sqs_consumer_to_the_produce
             .build()
     });
     h.engine
-        .invoke(&Producer, (), |_| {
+        .invocation(&Producer, ())
+        .run(|_| {
             let events = events.clone();
             async move {
                 Ok::<_, Infallible>(

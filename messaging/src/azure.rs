@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use otel_faas_core::{Carrier, CarrierMut};
+use otel_faas_core::propagation::{Carrier, CarrierMut};
 
 /// The property older Azure SDKs put a W3C `traceparent` value in.
 pub const DIAGNOSTIC_ID: &str = "Diagnostic-Id";
@@ -16,7 +16,7 @@ pub const DIAGNOSTIC_ID: &str = "Diagnostic-Id";
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use otel_faas_core::Carrier;
+/// use otel_faas_core::propagation::Carrier;
 /// use otel_faas_messaging::AzureApplicationProperties;
 ///
 /// let properties = HashMap::from([(
@@ -68,7 +68,7 @@ impl CarrierMut for AzureApplicationPropertiesMut<'_> {
 #[cfg(test)]
 mod tests {
     use opentelemetry::trace::TraceContextExt;
-    use otel_faas_core::{CompositePropagation, Propagation};
+    use otel_faas_core::{Propagation, propagation::CompositePropagation};
 
     use super::*;
 

@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use otel_faas_core::{Carrier, CarrierMut};
+use otel_faas_core::propagation::{Carrier, CarrierMut};
 use serde_json::{Map, Value};
 
 /// The key in `detail` under which the context is written: a leading underscore, as for
@@ -33,7 +33,7 @@ pub const DETAIL_CONTEXT_KEY: &str = "_otel";
 /// carrier. Values that are not strings are not context.
 ///
 /// ```
-/// use otel_faas_core::Carrier;
+/// use otel_faas_core::propagation::Carrier;
 /// use otel_faas_messaging::EventDetailContext;
 ///
 /// let body = r#"{"id": "e-1", "detail-type": "OrderPlaced", "source": "shop.orders",
@@ -102,7 +102,7 @@ pub enum DetailNotInjected {
 /// `write` receives a [`CarrierMut`] to inject through (usually the configured propagation).
 ///
 /// ```
-/// use otel_faas_core::CarrierMut;
+/// use otel_faas_core::propagation::CarrierMut;
 /// use otel_faas_messaging::{inject_into_detail, DetailNotInjected};
 ///
 /// let detail = inject_into_detail(r#"{"order": 42}"#, |carrier| {

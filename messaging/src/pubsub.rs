@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use otel_faas_core::{Carrier, CarrierMut};
+use otel_faas_core::propagation::{Carrier, CarrierMut};
 
 /// The prefix the Google Cloud client libraries put before propagation keys in Pub/Sub
 /// message attributes (`googclient_traceparent`, `googclient_tracestate`), so that they
@@ -14,7 +14,7 @@ pub const PUBSUB_PREFIX: &str = "googclient_";
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use otel_faas_core::Carrier;
+/// use otel_faas_core::propagation::Carrier;
 /// use otel_faas_messaging::PubSubAttributes;
 ///
 /// let attributes = HashMap::from([(
@@ -46,7 +46,7 @@ impl Carrier for PubSubAttributes<'_> {
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use otel_faas_core::CarrierMut;
+/// use otel_faas_core::propagation::CarrierMut;
 /// use otel_faas_messaging::PubSubAttributesMut;
 ///
 /// let mut attributes = HashMap::new();

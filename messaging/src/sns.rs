@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::sns::{MessageAttribute, SnsMessage};
-use otel_faas_core::Carrier;
+use otel_faas_core::propagation::Carrier;
 
 /// The message attributes of an SNS notification, as a carrier. `String` attributes only.
 ///
 /// ```
 /// use aws_lambda_events::sns::SnsMessage;
-/// use otel_faas_core::Carrier;
+/// use otel_faas_core::propagation::Carrier;
 /// use otel_faas_messaging::SnsMessageAttributes;
 ///
 /// let attributes = serde_json::from_value(serde_json::json!({
@@ -51,7 +51,7 @@ impl Carrier for SnsMessageAttributes<'_> {
 /// JSON envelope in the message body, carrying the publisher's message attributes.
 ///
 /// ```
-/// use otel_faas_core::Carrier;
+/// use otel_faas_core::propagation::Carrier;
 /// use otel_faas_messaging::SnsEnvelope;
 ///
 /// let body = r#"{"Type": "Notification", "MessageId": "n-1",

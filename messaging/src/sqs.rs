@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::sqs::{SqsMessage, SqsMessageAttribute};
-use otel_faas_core::Carrier;
+use otel_faas_core::propagation::Carrier;
 
 /// The system attribute in which AWS carries the X-Ray trace header of the `SendMessage`
 /// call that produced a message.
@@ -15,7 +15,7 @@ pub const AWS_TRACE_HEADER: &str = "AWSTraceHeader";
 /// ```
 /// use std::collections::HashMap;
 /// use aws_lambda_events::sqs::SqsMessage;
-/// use otel_faas_core::Carrier;
+/// use otel_faas_core::propagation::Carrier;
 /// use otel_faas_messaging::SqsMessageAttributes;
 ///
 /// let message: SqsMessage = serde_json::from_value(serde_json::json!({
@@ -67,7 +67,7 @@ impl Carrier for SqsMessageAttributes<'_> {
 ///
 /// ```
 /// use aws_lambda_events::sqs::SqsMessage;
-/// use otel_faas_core::Carrier;
+/// use otel_faas_core::propagation::Carrier;
 /// use otel_faas_messaging::SqsSystemAttributes;
 ///
 /// let message: SqsMessage = serde_json::from_value(serde_json::json!({

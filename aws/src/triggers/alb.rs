@@ -12,8 +12,9 @@
 
 use aws_lambda_events::alb::AlbTargetGroupRequest;
 use otel_faas_core::{
-    HttpServerAttributes, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
-    forwarded_client_address,
+    InvocationSpec, Propagation, TriggerAdapter,
+    http::{HttpServerAttributes, forwarded_client_address},
+    trigger::{InvocationContext, Outcome},
 };
 
 use super::http::{forwarded, header, query_string, spec_with_parent};
@@ -23,7 +24,7 @@ use crate::response::{LambdaResponse, http_outcome};
 ///
 /// ```
 /// use otel_faas_aws::AlbTrigger;
-/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let request: aws_lambda_events::alb::AlbTargetGroupRequest = serde_json::from_value(serde_json::json!({
 ///     "httpMethod": "GET", "path": "/health",

@@ -28,7 +28,8 @@ use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use otel_faas_core::{
-    FaasTrigger, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, SpanSpec, TriggerAdapter,
+    trigger::{FaasTrigger, InvocationContext, Outcome},
 };
 use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
@@ -141,7 +142,7 @@ pub fn detect_trigger(event: &Value) -> DetectedTrigger {
 ///
 /// ```
 /// use otel_faas_aws::AnyEventTrigger;
-/// use otel_faas_core::{CompositePropagation, FaasTrigger, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::{FaasTrigger, InvocationContext}};
 ///
 /// let event = serde_json::json!({"unexpected": true});
 /// let spec = TriggerAdapter::<_, ()>::invocation_spec(
@@ -244,7 +245,7 @@ impl<R: LambdaResponse> TriggerAdapter<Value, R> for AnyEventTrigger {
             T::Unknown => None,
         };
         spec.unwrap_or_else(|| {
-            InvocationSpec::new("event", FaasTrigger::Other)
+            InvocationSpec::new(FaasTrigger::Other, SpanSpec::server("event"))
                 .with_parent(propagation.extract_from(context.carrier()))
         })
     }

@@ -10,7 +10,9 @@
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use otel_faas_core::{
-    HttpServerAttributes, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, TriggerAdapter,
+    http::HttpServerAttributes,
+    trigger::{InvocationContext, Outcome},
 };
 
 use super::http::{forwarded, header, spec_with_parent};
@@ -20,7 +22,7 @@ use crate::response::{LambdaResponse, http_outcome};
 ///
 /// ```
 /// use otel_faas_aws::ApiGatewayHttpTrigger;
-/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let request: aws_lambda_events::apigw::ApiGatewayV2httpRequest = serde_json::from_value(serde_json::json!({
 ///     "routeKey": "POST /orders", "rawPath": "/orders", "rawQueryString": "",

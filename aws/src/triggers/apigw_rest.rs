@@ -11,7 +11,9 @@
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use otel_faas_core::{
-    HttpServerAttributes, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, TriggerAdapter,
+    http::HttpServerAttributes,
+    trigger::{InvocationContext, Outcome},
 };
 
 use super::http::{forwarded, header, query_string, spec_with_parent};
@@ -21,7 +23,7 @@ use crate::response::{LambdaResponse, http_outcome};
 ///
 /// ```
 /// use otel_faas_aws::ApiGatewayRestTrigger;
-/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let request: aws_lambda_events::apigw::ApiGatewayProxyRequest = serde_json::from_value(serde_json::json!({
 ///     "resource": "/pets/{petId}", "path": "/pets/7", "httpMethod": "GET",

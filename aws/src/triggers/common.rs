@@ -3,7 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use opentelemetry::trace::{Link, SpanContext, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use otel_faas_core::{Carrier, Propagation};
+use otel_faas_core::{Propagation, propagation::Carrier};
 
 /// The span context `propagation` finds in `carrier`, if it is complete and valid.
 pub(crate) fn remote_context(

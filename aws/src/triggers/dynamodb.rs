@@ -16,7 +16,8 @@ use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_BATCH_MESSAGE_COUNT,
 };
 use otel_faas_core::{
-    FaasTrigger, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, SpanSpec, TriggerAdapter,
+    trigger::{FaasTrigger, InvocationContext, Outcome},
 };
 
 use super::common::{arn_parts, iso_time};
@@ -26,7 +27,7 @@ use crate::response::{LambdaResponse, batch_outcome};
 ///
 /// ```
 /// use otel_faas_aws::DynamoDbTrigger;
-/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let event: aws_lambda_events::dynamodb::Event = serde_json::from_str(
 ///     &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/aws-lambda-events/example-dynamodb-event.json")).unwrap()
@@ -130,9 +131,11 @@ impl<R: LambdaResponse> TriggerAdapter<Event, R> for DynamoDbTrigger {
             Some(table) if tables.len() == 1 => (*table).to_owned(),
             _ => "dynamodb".to_owned(),
         };
-        InvocationSpec::new(name, FaasTrigger::Datasource)
-            .with_attributes(attributes)
-            .with_parent(propagation.extract_from(context.carrier()))
+        InvocationSpec::new(
+            FaasTrigger::Datasource,
+            SpanSpec::server(name).with_attributes(attributes),
+        )
+        .with_parent(propagation.extract_from(context.carrier()))
     }
 
     fn outcome(&self, response: &R) -> Outcome {

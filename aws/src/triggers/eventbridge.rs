@@ -21,7 +21,8 @@ use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_OPERATION_TYPE,
 };
 use otel_faas_core::{
-    FaasTrigger, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, SpanSpec, TriggerAdapter,
+    trigger::{FaasTrigger, InvocationContext, Outcome},
 };
 
 use otel_faas_messaging::EventDetailContext;
@@ -33,7 +34,7 @@ use crate::response::{LambdaResponse, batch_outcome};
 ///
 /// ```
 /// use otel_faas_aws::EventBridgeTrigger;
-/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let event: aws_lambda_events::eventbridge::EventBridgeEvent = serde_json::from_value(serde_json::json!({
 ///     "id": "e-1", "detail-type": "OrderPlaced", "source": "shop.orders", "detail": {}
@@ -95,10 +96,13 @@ where
         {
             push_link(&mut links, producer, Vec::new());
         }
-        InvocationSpec::new(name, FaasTrigger::PubSub)
-            .with_attributes(attributes)
-            .with_links(links)
-            .with_parent(parent)
+        InvocationSpec::new(
+            FaasTrigger::PubSub,
+            SpanSpec::server(name)
+                .with_attributes(attributes)
+                .with_links(links),
+        )
+        .with_parent(parent)
     }
 
     fn outcome(&self, response: &R) -> Outcome {
@@ -109,7 +113,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use otel_faas_core::CompositePropagation;
+    use otel_faas_core::propagation::CompositePropagation;
 
     fn spec(detail: serde_json::Value) -> InvocationSpec {
         let event: EventBridgeEvent = serde_json::from_value(serde_json::json!({

@@ -8,7 +8,9 @@
 
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use otel_faas_core::{
-    HttpServerAttributes, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, TriggerAdapter,
+    http::HttpServerAttributes,
+    trigger::{InvocationContext, Outcome},
 };
 
 use super::http::{forwarded, spec_with_parent};
@@ -18,7 +20,7 @@ use crate::response::{LambdaResponse, http_outcome};
 ///
 /// ```
 /// use otel_faas_aws::FunctionUrlTrigger;
-/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let request: aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest = serde_json::from_value(serde_json::json!({
 ///     "rawPath": "/hook", "rawQueryString": "id=1",

@@ -3,7 +3,10 @@
 use aws_lambda_events::query_map::QueryMap;
 use http::HeaderMap;
 use otel_faas_core::{
-    Carrier, Chained, HttpServerAttributes, InvocationContext, InvocationSpec, Propagation,
+    InvocationSpec, Propagation,
+    http::HttpServerAttributes,
+    propagation::{Carrier, Chained},
+    trigger::InvocationContext,
 };
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 

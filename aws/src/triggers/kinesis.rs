@@ -19,7 +19,8 @@ use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE,
 };
 use otel_faas_core::{
-    FaasTrigger, InnerSpan, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, SpanSpec, TriggerAdapter,
+    trigger::{FaasTrigger, InvocationContext, Outcome},
 };
 
 use super::common::arn_parts;
@@ -29,7 +30,7 @@ use crate::response::{LambdaResponse, batch_outcome};
 ///
 /// ```
 /// use otel_faas_aws::KinesisTrigger;
-/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let event: aws_lambda_events::kinesis::KinesisEvent = serde_json::from_str(
 ///     &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/aws-lambda-events/example-kinesis-event.json")).unwrap()
@@ -133,9 +134,9 @@ impl<R: LambdaResponse> TriggerAdapter<KinesisEvent, R> for KinesisTrigger {
                 (*shard).to_owned(),
             ));
         }
-        InvocationSpec::new(name.clone(), FaasTrigger::PubSub)
+        InvocationSpec::new(FaasTrigger::PubSub, SpanSpec::server(name.clone()))
             .with_parent(propagation.extract_from(context.carrier()))
-            .with_inner_span(InnerSpan::new(name, SpanKind::Consumer).with_attributes(attributes))
+            .with_inner_span(SpanSpec::new(name, SpanKind::Consumer).with_attributes(attributes))
     }
 
     fn outcome(&self, response: &R) -> Outcome {

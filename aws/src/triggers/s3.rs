@@ -14,7 +14,8 @@ use opentelemetry_semantic_conventions::attribute::{
     FAAS_DOCUMENT_OPERATION, FAAS_DOCUMENT_TIME,
 };
 use otel_faas_core::{
-    FaasTrigger, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, SpanSpec, TriggerAdapter,
+    trigger::{FaasTrigger, InvocationContext, Outcome},
 };
 
 use super::common::iso_time;
@@ -24,7 +25,7 @@ use crate::response::{LambdaResponse, batch_outcome};
 ///
 /// ```
 /// use otel_faas_aws::S3Trigger;
-/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let event: aws_lambda_events::s3::S3Event = serde_json::from_str(
 ///     &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/aws-lambda-events/example-s3-event.json")).unwrap()
@@ -101,9 +102,11 @@ impl<R: LambdaResponse> TriggerAdapter<S3Event, R> for S3Trigger {
             .and_then(|r| r.s3.bucket.name.clone())
             .filter(|b| !b.is_empty())
             .unwrap_or_else(|| "s3".to_owned());
-        InvocationSpec::new(name, FaasTrigger::Datasource)
-            .with_attributes(attributes)
-            .with_parent(propagation.extract_from(context.carrier()))
+        InvocationSpec::new(
+            FaasTrigger::Datasource,
+            SpanSpec::server(name).with_attributes(attributes),
+        )
+        .with_parent(propagation.extract_from(context.carrier()))
     }
 
     fn outcome(&self, response: &R) -> Outcome {

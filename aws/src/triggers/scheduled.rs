@@ -10,7 +10,8 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::{FAAS_CRON, FAAS_TIME};
 use otel_faas_core::{
-    FaasTrigger, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, SpanSpec, TriggerAdapter,
+    trigger::{FaasTrigger, InvocationContext, Outcome},
 };
 
 use super::common::iso_time;
@@ -20,7 +21,7 @@ use crate::response::{LambdaResponse, batch_outcome};
 ///
 /// ```
 /// use otel_faas_aws::ScheduledTrigger;
-/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let event: aws_lambda_events::eventbridge::EventBridgeEvent = serde_json::from_value(serde_json::json!({
 ///     "id": "s-1", "detail-type": "Scheduled Event", "source": "aws.events",
@@ -70,9 +71,11 @@ where
         if let Some(cron) = &self.cron {
             attributes.push(KeyValue::new(FAAS_CRON, cron.clone()));
         }
-        InvocationSpec::new("schedule", FaasTrigger::Timer)
-            .with_attributes(attributes)
-            .with_parent(propagation.extract_from(context.carrier()))
+        InvocationSpec::new(
+            FaasTrigger::Timer,
+            SpanSpec::server("schedule").with_attributes(attributes),
+        )
+        .with_parent(propagation.extract_from(context.carrier()))
     }
 
     fn outcome(&self, response: &R) -> Outcome {

@@ -17,7 +17,8 @@ use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
 };
 use otel_faas_core::{
-    FaasTrigger, InnerSpan, InvocationContext, InvocationSpec, Outcome, Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, SpanSpec, TriggerAdapter,
+    trigger::{FaasTrigger, InvocationContext, Outcome},
 };
 use otel_faas_messaging::SnsMessageAttributes;
 
@@ -31,7 +32,7 @@ pub const SNS_SYSTEM: &str = "aws.sns";
 ///
 /// ```
 /// use otel_faas_aws::SnsTrigger;
-/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let event: aws_lambda_events::sns::SnsEvent = serde_json::from_str(
 ///     &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/aws-lambda-events/example-sns-event.json")).unwrap()
@@ -109,10 +110,10 @@ impl<R: LambdaResponse> TriggerAdapter<SnsEvent, R> for SnsTrigger {
                 push_link(&mut links, producer, id);
             }
         }
-        InvocationSpec::new(name.clone(), FaasTrigger::PubSub)
+        InvocationSpec::new(FaasTrigger::PubSub, SpanSpec::server(name.clone()))
             .with_parent(propagation.extract_from(context.carrier()))
             .with_inner_span(
-                InnerSpan::new(name, SpanKind::Consumer)
+                SpanSpec::new(name, SpanKind::Consumer)
                     .with_attributes(attributes)
                     .with_links(links),
             )

@@ -37,8 +37,9 @@ use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
 };
 use otel_faas_core::{
-    FaasTrigger, InnerSpan, InvocationContext, InvocationScope, InvocationSpec, Outcome,
-    Propagation, TriggerAdapter,
+    InvocationSpec, Propagation, SpanSpec, TriggerAdapter,
+    engine::InvocationScope,
+    trigger::{FaasTrigger, InvocationContext, Outcome},
 };
 use otel_faas_messaging::{
     EventDetailContext, SnsEnvelope, SqsMessageAttributes, SqsSystemAttributes,
@@ -55,7 +56,7 @@ pub const SQS_SYSTEM: &str = "aws_sqs";
 ///
 /// ```
 /// use otel_faas_aws::SqsTrigger;
-/// use otel_faas_core::{CompositePropagation, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(serde_json::json!({
 ///     "Records": [{
@@ -129,10 +130,10 @@ impl<R: LambdaResponse> TriggerAdapter<SqsEvent, R> for SqsTrigger {
             }
         }
 
-        InvocationSpec::new(name.clone(), FaasTrigger::PubSub)
+        InvocationSpec::new(FaasTrigger::PubSub, SpanSpec::server(name.clone()))
             .with_parent(propagation.extract_from(context.carrier()))
             .with_inner_span(
-                InnerSpan::new(name, SpanKind::Consumer)
+                SpanSpec::new(name, SpanKind::Consumer)
                     .with_attributes(attributes)
                     .with_links(links),
             )
@@ -214,7 +215,7 @@ fn queue_url(arn: &str) -> Option<String> {
 ///
 /// ```
 /// use otel_faas_aws::sqs_message_span;
-/// use otel_faas_core::CompositePropagation;
+/// use otel_faas_core::propagation::CompositePropagation;
 ///
 /// let message = serde_json::from_value(serde_json::json!({
 ///     "messageId": "m-1",
@@ -228,7 +229,7 @@ fn queue_url(arn: &str) -> Option<String> {
 /// assert_eq!(span.name(), "orders process");
 /// assert_eq!(span.links()[0].span_context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
 /// ```
-pub fn sqs_message_span(message: &SqsMessage, propagation: &dyn Propagation) -> InnerSpan {
+pub fn sqs_message_span(message: &SqsMessage, propagation: &dyn Propagation) -> SpanSpec {
     let arn = message.event_source_arn.as_deref().unwrap_or_default();
     let queue = arn_resource(arn);
     let mut attributes = consumer_attributes();
@@ -249,7 +250,7 @@ pub fn sqs_message_span(message: &SqsMessage, propagation: &dyn Propagation) -> 
         Some(queue) => format!("{queue} process"),
         None => "process".to_owned(),
     };
-    InnerSpan::new(name, SpanKind::Consumer)
+    SpanSpec::new(name, SpanKind::Consumer)
         .with_attributes(attributes)
         .with_links(links)
 }
@@ -319,7 +320,7 @@ mod tests {
             }))
             .unwrap()
         };
-        let propagation = otel_faas_core::CompositePropagation::w3c();
+        let propagation = otel_faas_core::propagation::CompositePropagation::w3c();
         let same_trace = producer_contexts(
             &message("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
             &propagation,
@@ -343,7 +344,7 @@ mod tests {
             }))
             .unwrap()
         };
-        let propagation = otel_faas_core::CompositePropagation::w3c();
+        let propagation = otel_faas_core::propagation::CompositePropagation::w3c();
         let event = r#"{"version": "0", "id": "e-1", "detail-type": "OrderPlaced",
             "source": "shop.orders", "detail": {"order": 42, "_otel": {
             "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}}"#;

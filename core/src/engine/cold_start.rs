@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// pay the start-up cost.
 ///
 /// ```
-/// use otel_faas_core::ColdStart;
+/// use otel_faas_core::engine::ColdStart;
 ///
 /// let cold = ColdStart::new();
 /// assert!(cold.take());

@@ -18,7 +18,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 ///
 /// ```
 /// use std::time::Duration;
-/// use otel_faas_core::FlushPolicy;
+/// use otel_faas_core::engine::FlushPolicy;
 ///
 /// // A platform that freezes the instance after the response: export first, within 1 s.
 /// let frozen_after_response = FlushPolicy::EndOfInvocation { budget: Duration::from_secs(1) };
@@ -61,7 +61,7 @@ impl Default for FlushPolicy {
 ///
 /// ```
 /// use std::time::Duration;
-/// use otel_faas_core::FlushError;
+/// use otel_faas_core::engine::FlushError;
 ///
 /// let error = FlushError::Timeout(Duration::from_millis(300));
 /// assert!(error.to_string().contains("stay queued"));
@@ -85,7 +85,7 @@ pub enum FlushError {
 /// # async fn main() {
 /// use std::time::Duration;
 /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-/// use otel_faas_core::Flusher;
+/// use otel_faas_core::engine::Flusher;
 ///
 /// let provider = SdkTracerProvider::builder()
 ///     .with_batch_exporter(InMemorySpanExporter::default())

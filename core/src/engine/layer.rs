@@ -21,7 +21,7 @@ use crate::trigger::TriggerAdapter;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-/// use otel_faas_core::{HttpTrigger, InvocationEngine, InvocationLayer};
+/// use otel_faas_core::{InvocationEngine, InvocationLayer, http::HttpTrigger};
 /// use tower::{Layer, Service, ServiceExt, service_fn};
 ///
 /// let exporter = InMemorySpanExporter::default();
@@ -134,7 +134,8 @@ where
         let adapter = Arc::clone(&self.adapter);
         Box::pin(async move {
             engine
-                .invoke(adapter.as_ref(), event, move |event| inner.call(event))
+                .invocation(adapter.as_ref(), event)
+                .run(move |event| inner.call(event))
                 .await
         })
     }

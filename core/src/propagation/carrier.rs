@@ -13,7 +13,7 @@ use opentelemetry::propagation::{Extractor, Injector};
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use otel_faas_core::Carrier;
+/// use otel_faas_core::propagation::Carrier;
 ///
 /// let attributes = HashMap::from([("traceparent".to_owned(), "00-…".to_owned())]);
 /// assert_eq!(Carrier::get(&attributes, "traceparent"), Some("00-…"));
@@ -35,7 +35,7 @@ pub trait Carrier {
 /// use std::collections::HashMap;
 /// use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState, TraceContextExt};
 /// use opentelemetry::Context;
-/// use otel_faas_core::{CarrierMut, CompositePropagation, Propagation};
+/// use otel_faas_core::{Propagation, propagation::{CarrierMut, CompositePropagation}};
 ///
 /// /// Message attributes with a limit, as queues have.
 /// struct Attributes { values: HashMap<String, String>, dropped: Vec<String> }
@@ -133,7 +133,7 @@ impl<C: Carrier + ?Sized> Carrier for &C {
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use otel_faas_core::{Carrier, IgnoreCase};
+/// use otel_faas_core::propagation::{Carrier, IgnoreCase};
 ///
 /// let headers = HashMap::from([("TraceParent".to_owned(), "value".to_owned())]);
 /// assert_eq!(IgnoreCase(&headers).get("traceparent"), Some("value"));
@@ -165,7 +165,7 @@ impl<C: Carrier + ?Sized> Carrier for IgnoreCase<'_, C> {
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use otel_faas_core::{Carrier, Chained};
+/// use otel_faas_core::propagation::{Carrier, Chained};
 ///
 /// let event = HashMap::from([("traceparent".to_owned(), "from-event".to_owned())]);
 /// let platform = HashMap::from([
@@ -196,26 +196,6 @@ impl<const N: usize> Carrier for Chained<'_, N> {
         keys.sort_unstable();
         keys.dedup();
         keys
-    }
-}
-
-/// An empty carrier: for invocations that carry no context at all.
-///
-/// ```
-/// use opentelemetry::trace::TraceContextExt;
-/// use otel_faas_core::{CompositePropagation, NoCarrier, Propagation};
-///
-/// assert!(!CompositePropagation::w3c().extract_from(&NoCarrier).has_active_span());
-/// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoCarrier;
-
-impl Carrier for NoCarrier {
-    fn get(&self, _key: &str) -> Option<&str> {
-        None
-    }
-    fn keys(&self) -> Vec<&str> {
-        Vec::new()
     }
 }
 

@@ -10,7 +10,7 @@
 mod carrier;
 mod registry;
 
-pub use carrier::{Carrier, CarrierMut, Chained, IgnoreCase, NoCarrier};
+pub use carrier::{Carrier, CarrierMut, Chained, IgnoreCase};
 pub use registry::{CompositePropagation, PropagatorFactory, PropagatorRegistry};
 
 use std::fmt;

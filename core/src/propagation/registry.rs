@@ -9,7 +9,7 @@ use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
 use super::{Carrier, CarrierMut, Propagation};
-use crate::environment::Environment;
+use crate::env::Environment;
 use crate::warning::ConfigWarning;
 
 /// Builds a fresh propagator; registered under a name in a [`PropagatorRegistry`].
@@ -17,7 +17,7 @@ use crate::warning::ConfigWarning;
 /// ```
 /// use std::sync::Arc;
 /// use opentelemetry_sdk::propagation::BaggagePropagator;
-/// use otel_faas_core::PropagatorFactory;
+/// use otel_faas_core::propagation::PropagatorFactory;
 ///
 /// let factory: PropagatorFactory = Arc::new(|| Box::new(BaggagePropagator::new()));
 /// let _propagator = factory();
@@ -35,7 +35,7 @@ const DEFAULT_PROPAGATORS: &str = "tracecontext,baggage";
 ///
 /// ```
 /// use opentelemetry_sdk::propagation::TraceContextPropagator;
-/// use otel_faas_core::{MapEnvironment, PropagatorRegistry};
+/// use otel_faas_core::{env::MapEnvironment, propagation::PropagatorRegistry};
 ///
 /// let mut registry = PropagatorRegistry::new();
 /// // A cloud crate registers its format under the name users put in OTEL_PROPAGATORS.
@@ -160,7 +160,7 @@ impl PropagatorRegistry {
 /// ```
 /// use std::collections::HashMap;
 /// use opentelemetry::trace::TraceContextExt;
-/// use otel_faas_core::{CompositePropagation, Propagation};
+/// use otel_faas_core::{Propagation, propagation::CompositePropagation};
 ///
 /// let propagation = CompositePropagation::w3c();
 /// assert_eq!(propagation.names(), ["tracecontext", "baggage"]);
@@ -221,7 +221,7 @@ mod tests {
     use opentelemetry::trace::TraceContextExt;
 
     use super::*;
-    use crate::MapEnvironment;
+    use crate::env::MapEnvironment;
 
     const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 

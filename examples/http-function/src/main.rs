@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Path};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use otel_faas_core::{HttpTrigger, InvocationLayer, Pipeline};
+use otel_faas_core::{InvocationLayer, Pipeline, http::HttpTrigger};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 

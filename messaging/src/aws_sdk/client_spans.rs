@@ -122,7 +122,7 @@ impl AwsSdkTracing {
     /// The interceptor, injecting `X-Amzn-Trace-Id` into requests, with the RPC keys
     /// `OTEL_SEMCONV_STABILITY_OPT_IN` in the process environment asks for.
     pub fn new() -> Self {
-        Self::with_environment(&otel_faas_core::ProcessEnvironment)
+        Self::with_environment(&otel_faas_core::env::ProcessEnvironment)
     }
 
     /// The interceptor, reading `OTEL_SEMCONV_STABILITY_OPT_IN` from `env`.

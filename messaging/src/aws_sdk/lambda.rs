@@ -13,7 +13,7 @@ use opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
 use opentelemetry_semantic_conventions::attribute::{
     FAAS_INVOKED_NAME, FAAS_INVOKED_PROVIDER, FAAS_INVOKED_REGION,
 };
-use otel_faas_core::CarrierMut;
+use otel_faas_core::propagation::CarrierMut;
 
 use super::producer::{end_call, inject};
 use super::{record_failure, start};

@@ -23,7 +23,7 @@ use opentelemetry::global;
 use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
-use otel_faas_core::{CarrierMut, InvocationScope};
+use otel_faas_core::{engine::InvocationScope, propagation::CarrierMut};
 
 /// The instrumentation scope name of spans recorded outside an invocation.
 pub(crate) const SCOPE: &str = "otel-faas-messaging";

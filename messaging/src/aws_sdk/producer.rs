@@ -18,7 +18,7 @@ use opentelemetry::propagation::Injector;
 use opentelemetry::trace::{SpanBuilder, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::MESSAGING_MESSAGE_ID;
-use otel_faas_core::{CarrierMut, InvocationScope};
+use otel_faas_core::{engine::InvocationScope, propagation::CarrierMut};
 
 use super::{NOT_INJECTED_EVENT, record_failure};
 

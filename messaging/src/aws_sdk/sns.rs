@@ -30,7 +30,7 @@ pub type SnsPublishAttributes<'a> = BoundedAttributes<'a, MessageAttributeValue>
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use otel_faas_core::CarrierMut;
+/// use otel_faas_core::propagation::CarrierMut;
 /// use otel_faas_messaging::aws_sdk::sns::sns_publish_attributes;
 ///
 /// let mut attributes = HashMap::new();

@@ -29,7 +29,7 @@ pub use super::{MAX_MESSAGE_ATTRIBUTES, NOT_INJECTED_EVENT};
 /// ```
 /// use std::collections::HashMap;
 /// use aws_sdk_sqs::types::MessageAttributeValue;
-/// use otel_faas_core::CarrierMut;
+/// use otel_faas_core::propagation::CarrierMut;
 /// use otel_faas_messaging::aws_sdk::sqs::sqs_send_attributes;
 ///
 /// let full: HashMap<String, MessageAttributeValue> = (0..10)
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn empty_values_are_never_written() {
-        use otel_faas_core::CarrierMut as _;
+        use otel_faas_core::propagation::CarrierMut as _;
         let mut attributes = HashMap::new();
         let mut carrier = sqs_send_attributes(&mut attributes);
         carrier.set("tracestate", String::new());

@@ -11,9 +11,9 @@
 
 use std::sync::Arc;
 
-use http::{Request, Response};
+use ::http::{Request, Response};
 
-use crate::http_semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};
+use super::semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};
 use crate::propagation::{Carrier, Chained, Propagation};
 use crate::trigger::{InvocationContext, InvocationSpec, Outcome, TriggerAdapter};
 
@@ -21,7 +21,7 @@ use crate::trigger::{InvocationContext, InvocationSpec, Outcome, TriggerAdapter}
 /// request's extensions. [`HttpTrigger`] uses it for `http.route` and the span name.
 ///
 /// ```
-/// use otel_faas_core::HttpRoute;
+/// use otel_faas_core::http::HttpRoute;
 ///
 /// let mut request = http::Request::get("/users/7").body(()).unwrap();
 /// request.extensions_mut().insert(HttpRoute("/users/{id}".to_owned()));
@@ -35,7 +35,7 @@ type RouteFn = dyn Fn(&http::Extensions) -> Option<String> + Send + Sync;
 ///
 /// ```
 /// use opentelemetry::trace::TraceContextExt;
-/// use otel_faas_core::{CompositePropagation, HttpRoute, HttpTrigger, InvocationContext, TriggerAdapter};
+/// use otel_faas_core::{TriggerAdapter, http::{HttpRoute, HttpTrigger}, propagation::CompositePropagation, trigger::InvocationContext};
 ///
 /// let mut request = http::Request::post("https://api.example.com/orders/42?expand=items")
 ///     .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
@@ -77,7 +77,7 @@ impl HttpTrigger {
     /// store it in their own type (axum's `MatchedPath`, when the layer is a `route_layer`).
     ///
     /// ```
-    /// use otel_faas_core::HttpTrigger;
+    /// use otel_faas_core::http::HttpTrigger;
     ///
     /// /// What a router stores after matching.
     /// #[derive(Clone)]
@@ -179,7 +179,7 @@ mod tests {
     use opentelemetry::Value;
 
     use super::*;
-    use crate::CompositePropagation;
+    use crate::propagation::CompositePropagation;
 
     fn spec_of(request: &Request<()>) -> InvocationSpec {
         TriggerAdapter::<_, Response<()>>::invocation_spec(

@@ -8,13 +8,15 @@
 use std::collections::HashMap;
 use std::fmt;
 
+pub use crate::warning::ConfigWarning;
+
 /// A read-only source of configuration variables.
 ///
 /// Implementations must be cheap to query: detectors and the pipeline read a handful of
 /// variables once at start-up.
 ///
 /// ```
-/// use otel_faas_core::{Environment, MapEnvironment};
+/// use otel_faas_core::{Environment, env::MapEnvironment};
 ///
 /// let env = MapEnvironment::from([("OTEL_SERVICE_NAME", "checkout")]);
 /// assert_eq!(env.get("OTEL_SERVICE_NAME").as_deref(), Some("checkout"));
@@ -36,7 +38,7 @@ pub trait Environment: Send + Sync + fmt::Debug {
 /// The environment of the running process (`std::env::var`).
 ///
 /// ```
-/// use otel_faas_core::{Environment, ProcessEnvironment};
+/// use otel_faas_core::{Environment, env::ProcessEnvironment};
 ///
 /// // PATH is set on every machine this doctest runs on.
 /// assert!(ProcessEnvironment.get("PATH").is_some());
@@ -54,7 +56,7 @@ impl Environment for ProcessEnvironment {
 /// over in a request rather than in the process environment.
 ///
 /// ```
-/// use otel_faas_core::{Environment, MapEnvironment};
+/// use otel_faas_core::{Environment, env::MapEnvironment};
 ///
 /// let mut env = MapEnvironment::default();
 /// env.insert("OTEL_TRACES_SAMPLER", "always_off");

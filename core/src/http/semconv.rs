@@ -18,7 +18,7 @@ use opentelemetry_semantic_conventions::attribute::{
     URL_SCHEME, USER_AGENT_ORIGINAL,
 };
 
-use crate::trigger::{FaasTrigger, InvocationSpec, Outcome};
+use crate::trigger::{FaasTrigger, InvocationSpec, Outcome, SpanSpec};
 
 /// The methods the conventions treat as known.
 const KNOWN_METHODS: [&str; 9] = [
@@ -31,7 +31,7 @@ const CREDENTIAL_PARAMETERS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", 
 /// The attributes of an HTTP server invocation span.
 ///
 /// ```
-/// use otel_faas_core::HttpServerAttributes;
+/// use otel_faas_core::http::HttpServerAttributes;
 ///
 /// let attributes = HttpServerAttributes::new("GET")
 ///     .route(Some("/pets/{id}"))
@@ -207,8 +207,10 @@ impl HttpServerAttributes {
 
     /// An HTTP invocation spec with this name and these attributes, parent still to be set.
     pub fn into_spec(self) -> InvocationSpec {
-        InvocationSpec::new(self.span_name(), FaasTrigger::Http)
-            .with_attributes(self.to_attributes())
+        InvocationSpec::new(
+            FaasTrigger::Http,
+            SpanSpec::server(self.span_name()).with_attributes(self.to_attributes()),
+        )
     }
 }
 
@@ -216,7 +218,7 @@ impl HttpServerAttributes {
 /// `error.type` = the status code for 5xx only (a 4xx is the client's failure).
 ///
 /// ```
-/// use otel_faas_core::http_response_outcome;
+/// use otel_faas_core::http::http_response_outcome;
 ///
 /// assert!(http_response_outcome(404).failure().is_none());
 /// assert_eq!(http_response_outcome(502).failure().unwrap().error_type(), "502");
@@ -234,7 +236,7 @@ pub fn http_response_outcome(status: u16) -> Outcome {
 /// `for=` of `Forwarded`. `header` looks a header up by lower-case name.
 ///
 /// ```
-/// use otel_faas_core::forwarded_client_address;
+/// use otel_faas_core::http::forwarded_client_address;
 ///
 /// let client = forwarded_client_address(|name| (name == "x-forwarded-for").then_some("203.0.113.9, 10.0.0.2"));
 /// assert_eq!(client.as_deref(), Some("203.0.113.9"));

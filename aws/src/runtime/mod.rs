@@ -1,53 +1,31 @@
 //! `lambda_runtime` and `lambda_http` integration: set-up in one call, the tower layer, the
 //! after-response flush extension, and the shutdown flush.
 
-use std::collections::VecDeque;
+mod completion;
+mod extension;
+mod filter;
+mod shutdown;
+
+pub use filter::{RUNTIME_SPAN_NAME, without_runtime_spans};
+
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context as TaskContext, Poll};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use lambda_runtime::LambdaEvent;
 use otel_faas_core::{
-    ColdStart, Environment, FlushPolicy, InvocationEngine, InvocationLayer, InvocationService,
-    Pipeline, ProcessEnvironment, Telemetry,
+    Environment, InvocationEngine, InvocationLayer, Pipeline, Telemetry,
+    engine::{ColdStart, FlushPolicy},
+    env::ProcessEnvironment,
 };
-use tokio::sync::Notify;
-use tower_layer::Layer;
-use tower_service::Service;
 
-use crate::lambda::{Lambda, deadline_time};
+use crate::lambda::Lambda;
 use crate::resource::LambdaResourceDetector;
 use crate::xray::{XrayIdGenerator, register_propagators};
+use completion::{CompletionObserver, Completions};
 
-/// The name of the `tracing` span `lambda_runtime` wraps every invocation in.
-pub const RUNTIME_SPAN_NAME: &str = "Lambda runtime invoke";
-
-/// A per-layer filter for the `tracing-opentelemetry` layer that keeps `lambda_runtime`'s
-/// own invocation span out of the traces. That span starts before the invocation span and
-/// outside its context, so exported it would be a second, orphan trace per invocation; the
-/// invocation span already carries everything it records.
-///
-/// ```
-/// use tracing_subscriber::Layer as _;
-/// use tracing_subscriber::layer::SubscriberExt as _;
-///
-/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-/// let _subscriber = tracing_subscriber::registry().with(
-///     tracing_opentelemetry::layer()
-///         .with_tracer(opentelemetry::trace::TracerProvider::tracer(&provider, "my-function"))
-///         .with_filter(otel_faas_aws::without_runtime_spans()),
-/// );
-/// ```
-pub fn without_runtime_spans()
--> tracing_subscriber::filter::FilterFn<fn(&tracing::Metadata<'_>) -> bool> {
-    fn keep(metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.name() != RUNTIME_SPAN_NAME
-    }
-    tracing_subscriber::filter::FilterFn::new(keep as fn(&tracing::Metadata<'_>) -> bool)
-}
+/// The layer [`LambdaTelemetry::layer`] returns: the engine's [`InvocationLayer`], wrapping
+/// any `lambda_runtime` or `lambda_http` service.
+pub type LambdaLayer<A> = InvocationLayer<A>;
 
 /// The name the after-response flush extension registers under.
 pub const EXTENSION_NAME: &str = "otel-faas";
@@ -188,18 +166,22 @@ impl LambdaTelemetryBuilder {
             LambdaFlush::BeforeResponse { budget } => FlushPolicy::EndOfInvocation { budget },
             LambdaFlush::AfterResponse { .. } => FlushPolicy::Background,
         };
-        let engine = telemetry
+        let completions = Completions::default();
+        let mut engine = telemetry
             .engine()
             .flush_policy(policy)
             .cold_start(cold_start)
             .deadline_margin(self.deadline_margin)
-            .init_started(self.init_started)
-            .build();
+            .init_started(self.init_started);
+        if matches!(self.flush, LambdaFlush::AfterResponse { .. }) {
+            // The extension waits for the engine to end each request's invocation.
+            engine = engine.observer(CompletionObserver(completions.clone()));
+        }
         LambdaTelemetry {
             telemetry,
-            engine,
+            engine: engine.build(),
             flush: self.flush,
-            completions: Completions::default(),
+            completions,
         }
     }
 }
@@ -213,7 +195,7 @@ fn flush_from_env(env: &dyn Environment, flush: LambdaFlush) -> LambdaFlush {
     if let Some(value) = env.get_non_empty("OTEL_FAAS_FLUSH_BUDGET_MS") {
         match value.parse::<u64>() {
             Ok(millis) => budget = Duration::from_millis(millis),
-            Err(_) => otel_faas_core::ConfigWarning::new(
+            Err(_) => otel_faas_core::env::ConfigWarning::new(
                 "OTEL_FAAS_FLUSH_BUDGET_MS",
                 value,
                 "a whole number of milliseconds",
@@ -226,7 +208,7 @@ fn flush_from_env(env: &dyn Environment, flush: LambdaFlush) -> LambdaFlush {
         match value.to_ascii_lowercase().as_str() {
             "before-response" => after_response = false,
             "after-response" => after_response = true,
-            _ => otel_faas_core::ConfigWarning::new(
+            _ => otel_faas_core::env::ConfigWarning::new(
                 "OTEL_FAAS_FLUSH",
                 value,
                 "before-response, after-response",
@@ -293,11 +275,7 @@ impl LambdaTelemetry {
     /// A layer for an adapter that already understands the runtime's request type (the
     /// `lambda_http` adapter, or a custom one).
     pub fn layer_for<A>(&self, adapter: A) -> LambdaLayer<A> {
-        LambdaLayer {
-            invocation: InvocationLayer::new(self.engine.clone(), adapter),
-            completions: matches!(self.flush, LambdaFlush::AfterResponse { .. })
-                .then(|| self.completions.clone()),
-        }
+        InvocationLayer::new(self.engine.clone(), adapter)
     }
 
     /// A layer for `lambda_http::run`: wrap the whole service (an axum `Router`, for
@@ -314,42 +292,18 @@ impl LambdaTelemetry {
 
     /// Registers the internal extension that flushes after each response, and runs it in
     /// the background. Call it before `lambda_runtime::run` (extensions register during
-    /// initialisation). With [`LambdaFlush::BeforeResponse`] it does nothing.
+    /// initialisation). With [`LambdaFlush::BeforeResponse`]
+    /// it does nothing.
     pub async fn register_extension(&self) -> Result<(), lambda_extension::Error> {
         let LambdaFlush::AfterResponse { budget } = self.flush else {
             return Ok(());
         };
-        let completions = self.completions.clone();
-        let flusher = self.engine.flusher().clone();
-        let processor = tower::service_fn(move |event: lambda_extension::LambdaEvent| {
-            let completions = completions.clone();
-            let flusher = flusher.clone();
-            async move {
-                if let lambda_extension::NextEvent::Invoke(invoke) = event.next {
-                    let deadline = deadline_time(invoke.deadline_ms);
-                    completions.wait(&invoke.request_id, deadline).await;
-                    let left = deadline
-                        .and_then(|d| d.duration_since(SystemTime::now()).ok())
-                        .map_or(budget, |left| left.min(budget));
-                    if let Err(error) = flusher.flush(left).await {
-                        tracing::debug!(target: "otel_faas", %error, "after-response flush incomplete");
-                    }
-                }
-                Ok::<(), std::convert::Infallible>(())
-            }
-        });
-        let registered = lambda_extension::Extension::new()
-            .with_extension_name(EXTENSION_NAME)
-            .with_events(&["INVOKE"])
-            .with_events_processor(processor)
-            .register()
-            .await?;
-        tokio::spawn(async move {
-            if let Err(error) = registered.run().await {
-                tracing::warn!(target: "otel_faas", %error, "the otel-faas extension stopped");
-            }
-        });
-        Ok(())
+        extension::register(
+            self.completions.clone(),
+            self.engine.flusher().clone(),
+            budget,
+        )
+        .await
     }
 
     /// On SIGTERM or SIGINT, exports what is left (within `budget`) and exits the process,
@@ -357,219 +311,21 @@ impl LambdaTelemetry {
     /// functions with a registered extension, which [`register_extension`](Self::register_extension)
     /// provides.
     pub fn spawn_shutdown_flush(&self, budget: Duration) {
-        let flusher = self.engine.flusher().clone();
-        tokio::spawn(async move {
-            wait_for_termination().await;
-            if let Err(error) = flusher.shutdown(budget).await {
-                eprintln!("otel-faas: shutdown flush incomplete: {error}");
-            }
-            std::process::exit(0);
-        });
+        shutdown::spawn_shutdown_flush(self.engine.flusher().clone(), budget);
     }
 
     /// Exports what is left and stops the exporters.
-    pub async fn shutdown(&self, budget: Duration) -> Result<(), otel_faas_core::FlushError> {
+    pub async fn shutdown(
+        &self,
+        budget: Duration,
+    ) -> Result<(), otel_faas_core::engine::FlushError> {
         self.telemetry.shutdown(budget).await
-    }
-}
-
-#[cfg(unix)]
-async fn wait_for_termination() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut terminate), Ok(mut interrupt)) => {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = interrupt.recv() => {}
-            }
-        }
-        _ => std::future::pending::<()>().await,
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_termination() {
-    let _ = tokio::signal::ctrl_c().await;
-}
-
-/// Invocations that have finished, for the extension to wait on. Bounded: an id nobody
-/// waits for (a flush policy change, an uninstrumented request) does not accumulate.
-#[derive(Clone, Default)]
-struct Completions {
-    finished: Arc<Mutex<VecDeque<String>>>,
-    notify: Arc<Notify>,
-}
-
-const REMEMBERED_COMPLETIONS: usize = 256;
-
-impl Completions {
-    fn finish(&self, request_id: String) {
-        {
-            let mut finished = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
-            if finished.len() == REMEMBERED_COMPLETIONS {
-                finished.pop_front();
-            }
-            finished.push_back(request_id);
-        }
-        self.notify.notify_waiters();
-    }
-
-    fn take(&self, request_id: &str) -> bool {
-        let mut finished = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
-        match finished.iter().position(|id| id == request_id) {
-            Some(index) => {
-                finished.remove(index);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Waits until `request_id` has finished, or the deadline has passed.
-    async fn wait(&self, request_id: &str, deadline: Option<SystemTime>) {
-        loop {
-            let notified = self.notify.notified();
-            if self.take(request_id) {
-                return;
-            }
-            let left = deadline.map(|d| {
-                d.duration_since(SystemTime::now())
-                    .unwrap_or(Duration::ZERO)
-            });
-            match left {
-                Some(left) if left.is_zero() => return,
-                Some(left) => {
-                    if tokio::time::timeout(left, notified).await.is_err() {
-                        return;
-                    }
-                }
-                None => notified.await,
-            }
-        }
-    }
-}
-
-/// Marks an invocation finished when dropped: on success, error, panic or cancellation.
-struct CompletionGuard {
-    completions: Completions,
-    request_id: String,
-}
-
-impl Drop for CompletionGuard {
-    fn drop(&mut self) {
-        self.completions
-            .finish(std::mem::take(&mut self.request_id));
-    }
-}
-
-/// A runtime request whose Lambda request id can be read.
-pub trait LambdaRequest {
-    /// The request id, if the runtime delivered one.
-    fn request_id(&self) -> Option<&str>;
-}
-
-impl<P> LambdaRequest for LambdaEvent<P> {
-    fn request_id(&self) -> Option<&str> {
-        Some(self.context.request_id.as_str()).filter(|id| !id.is_empty())
-    }
-}
-
-impl<B> LambdaRequest for http::Request<B> {
-    fn request_id(&self) -> Option<&str> {
-        self.extensions()
-            .get::<lambda_runtime::Context>()
-            .map(|context| context.request_id.as_str())
-            .filter(|id| !id.is_empty())
-    }
-}
-
-/// The layer [`LambdaTelemetry::layer`] returns.
-pub struct LambdaLayer<A> {
-    invocation: InvocationLayer<A>,
-    completions: Option<Completions>,
-}
-
-impl<A> Clone for LambdaLayer<A> {
-    fn clone(&self) -> Self {
-        Self {
-            invocation: self.invocation.clone(),
-            completions: self.completions.clone(),
-        }
-    }
-}
-
-impl<A> fmt::Debug for LambdaLayer<A> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LambdaLayer")
-            .field("invocation", &self.invocation)
-            .field("after_response", &self.completions.is_some())
-            .finish()
-    }
-}
-
-impl<S, A> Layer<S> for LambdaLayer<A> {
-    type Service = LambdaService<InvocationService<S, A>>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        LambdaService {
-            inner: self.invocation.layer(inner),
-            completions: self.completions.clone(),
-        }
-    }
-}
-
-/// The service [`LambdaLayer`] produces.
-#[derive(Clone)]
-pub struct LambdaService<S> {
-    inner: S,
-    completions: Option<Completions>,
-}
-
-impl<S: fmt::Debug> fmt::Debug for LambdaService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LambdaService")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S, R> Service<R> for LambdaService<S>
-where
-    S: Service<R>,
-    S::Future: Send + 'static,
-    R: LambdaRequest,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: R) -> Self::Future {
-        let guard = match (&self.completions, request.request_id()) {
-            (Some(completions), Some(id)) => Some(CompletionGuard {
-                completions: completions.clone(),
-                request_id: id.to_owned(),
-            }),
-            _ => None,
-        };
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            let response = future.await;
-            drop(guard);
-            response
-        })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use otel_faas_core::MapEnvironment;
+    use otel_faas_core::env::MapEnvironment;
 
     use super::*;
 
@@ -592,32 +348,5 @@ mod tests {
         ]);
         assert_eq!(flush_from_env(&env, default), default);
         assert_eq!(flush_from_env(&MapEnvironment::default(), default), default);
-    }
-
-    #[tokio::test]
-    async fn a_completion_before_the_wait_is_not_missed() {
-        let completions = Completions::default();
-        completions.finish("a".into());
-        completions.wait("a", None).await;
-        assert!(!completions.take("a"), "taken once");
-    }
-
-    #[tokio::test]
-    async fn a_wait_ends_at_the_deadline_without_a_completion() {
-        let completions = Completions::default();
-        let deadline = SystemTime::now() + Duration::from_millis(50);
-        let started = std::time::Instant::now();
-        completions.wait("never", Some(deadline)).await;
-        assert!(started.elapsed() < Duration::from_secs(5));
-    }
-
-    #[tokio::test]
-    async fn remembered_completions_are_bounded() {
-        let completions = Completions::default();
-        for i in 0..(REMEMBERED_COMPLETIONS + 10) {
-            completions.finish(i.to_string());
-        }
-        assert!(!completions.take("0"));
-        assert!(completions.take(&(REMEMBERED_COMPLETIONS + 9).to_string()));
     }
 }

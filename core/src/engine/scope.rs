@@ -1,0 +1,130 @@
+//! The invocation's scope: what code running inside an invocation can reach.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt as _;
+use opentelemetry::Context;
+use opentelemetry::context::FutureExt as _;
+use opentelemetry_sdk::trace::SdkTracer;
+
+use super::running::{Ended, Spans};
+use crate::propagation::Propagation;
+use crate::trigger::{Outcome, SpanSpec};
+
+/// The engine's tracer and propagation, available to code running inside an invocation.
+///
+/// The engine puts it into the context every handler runs in, so that helpers — a span per
+/// message of a batch, context injection into an outgoing request — record with the same
+/// pipeline as the invocation, without a global tracer provider.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use opentelemetry::trace::{Tracer, TraceContextExt};
+/// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+/// use otel_faas_core::{SpanSpec, InvocationEngine, InvocationSpec, Propagation, TriggerAdapter, engine::InvocationScope, trigger::{FaasTrigger, InvocationContext}};
+///
+/// struct Job;
+/// impl TriggerAdapter<(), ()> for Job {
+///     fn invocation_spec(&self, _: &(), _: &InvocationContext, _: &dyn Propagation) -> InvocationSpec {
+///         InvocationSpec::new(FaasTrigger::Other, SpanSpec::server("job"))
+///     }
+/// }
+///
+/// let exporter = InMemorySpanExporter::default();
+/// let provider = SdkTracerProvider::builder().with_batch_exporter(exporter.clone()).build();
+/// let engine = InvocationEngine::builder(&provider).build();
+/// engine.invocation(&Job, ()).run(|_| async {
+///     let scope = InvocationScope::current().expect("inside an invocation");
+///     let _step = scope.tracer().start("step");
+///     Ok::<_, std::convert::Infallible>(())
+/// }).await.unwrap();
+/// assert!(InvocationScope::current().is_none());
+/// assert_eq!(exporter.get_finished_spans().unwrap().len(), 2);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct InvocationScope {
+    pub(crate) tracer: SdkTracer,
+    pub(crate) propagation: Arc<dyn Propagation>,
+}
+
+impl fmt::Debug for InvocationScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvocationScope")
+            .field("propagation", &self.propagation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InvocationScope {
+    /// The scope of the invocation running on this task, if any.
+    pub fn current() -> Option<Self> {
+        Context::current().get::<Self>().cloned()
+    }
+
+    /// The engine's tracer.
+    pub fn tracer(&self) -> &SdkTracer {
+        &self.tracer
+    }
+
+    /// The engine's propagation.
+    pub fn propagation(&self) -> &Arc<dyn Propagation> {
+        &self.propagation
+    }
+
+    /// Runs `future` in a child of the current span, described by `span`, and records a
+    /// returned error or a panic on it the way the engine does for invocations. The panic is
+    /// resumed after the span has ended.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use opentelemetry::trace::SpanKind;
+    /// use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    /// use otel_faas_core::{InvocationEngine, InvocationSpec, Propagation, SpanSpec, TriggerAdapter, engine::InvocationScope, trigger::{FaasTrigger, InvocationContext}};
+    ///
+    /// struct Job;
+    /// impl TriggerAdapter<(), ()> for Job {
+    ///     fn invocation_spec(&self, _: &(), _: &InvocationContext, _: &dyn Propagation) -> InvocationSpec {
+    ///         InvocationSpec::new(FaasTrigger::Other, SpanSpec::server("job"))
+    ///     }
+    /// }
+    ///
+    /// let exporter = InMemorySpanExporter::default();
+    /// let provider = SdkTracerProvider::builder().with_batch_exporter(exporter.clone()).build();
+    /// let engine = InvocationEngine::builder(&provider).build();
+    /// let _ = engine.invocation(&Job, ()).run(|_| async {
+    ///     let scope = InvocationScope::current().unwrap();
+    ///     scope.in_span(SpanSpec::new("step", SpanKind::Internal), async {
+    ///         Err::<(), _>(std::io::Error::other("disk full"))
+    ///     }).await
+    /// }).await;
+    /// let spans = exporter.get_finished_spans().unwrap();
+    /// let step = spans.iter().find(|s| s.name == "step").unwrap();
+    /// assert_eq!(step.status, opentelemetry::trace::Status::error("disk full"));
+    /// # }
+    /// ```
+    pub async fn in_span<F, T, E>(&self, span: SpanSpec, future: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: fmt::Display,
+    {
+        let cx = span.start(&self.tracer, &Context::current());
+        let result = AssertUnwindSafe(future.with_context(cx.clone()))
+            .catch_unwind()
+            .await;
+        let spans = Spans {
+            invocation: cx,
+            inner: None,
+        };
+        spans.end_with(Ended::from_result(&result, |_| Outcome::success()));
+        match result {
+            Ok(result) => result,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+}

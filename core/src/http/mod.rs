@@ -1,0 +1,13 @@
+//! HTTP server invocations: the stable HTTP server conventions, once, for every platform.
+//!
+//! [`HttpServerAttributes`] turns a request, in whatever shape a platform delivers it, into
+//! the span name and attributes of the conventions (`http.request.method`, `url.path`,
+//! `http.route`, credential query values redacted, no headers recorded);
+//! [`http_response_outcome`] reads the status code. [`HttpTrigger`] is the cloud-free
+//! adapter for `http::Request`, and the reference for writing one.
+
+mod semconv;
+mod trigger;
+
+pub use semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};
+pub use trigger::{HttpRoute, HttpTrigger};
