@@ -103,7 +103,7 @@ pub use resource::LambdaResourceDetector;
 pub use response::{BATCH_ITEM_FAILURES_ATTRIBUTE, LambdaResponse, PARTIAL_BATCH_FAILURE};
 pub use runtime::{
     EXTENSION_NAME, LambdaFlush, LambdaLayer, LambdaTelemetry, LambdaTelemetryBuilder,
-    RUNTIME_SPAN_NAME, without_runtime_spans,
+    RUNTIME_SPAN_NAME, SHUTDOWN_FLUSH_BUDGET, without_runtime_spans,
 };
 pub use triggers::alb::AlbTrigger;
 pub use triggers::any_event::{AnyEventTrigger, DetectedTrigger, detect_trigger, lenient_s3_event};
@@ -123,3 +123,10 @@ pub use xray::{
     LAMBDA_TRACE_HEADER, XRAY_HEADER, XrayIdGenerator, XrayLambdaPropagator, XrayPropagator,
     register_propagators,
 };
+
+/// The workspace README's two quick starts (the cloud-free HTTP function and the Lambda
+/// function), compiled as doctests of this crate — the one that depends on both — so that
+/// they keep compiling as written.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

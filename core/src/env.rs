@@ -33,6 +33,12 @@ pub trait Environment: Send + Sync + fmt::Debug {
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
     }
+
+    /// The names of the variables set, so that the pipeline can warn about `OTEL_*`
+    /// variables it does not support. The default lists none (no such warnings).
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The environment of the running process (`std::env::var`).
@@ -49,6 +55,12 @@ pub struct ProcessEnvironment;
 impl Environment for ProcessEnvironment {
     fn get(&self, key: &str) -> Option<String> {
         std::env::var(key).ok()
+    }
+
+    fn names(&self) -> Vec<String> {
+        std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect()
     }
 }
 
@@ -86,6 +98,10 @@ impl Environment for MapEnvironment {
     fn get(&self, key: &str) -> Option<String> {
         self.vars.get(key).cloned()
     }
+
+    fn names(&self) -> Vec<String> {
+        self.vars.keys().cloned().collect()
+    }
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for MapEnvironment {
@@ -109,11 +125,17 @@ impl<E: Environment + ?Sized> Environment for &E {
     fn get(&self, key: &str) -> Option<String> {
         (**self).get(key)
     }
+    fn names(&self) -> Vec<String> {
+        (**self).names()
+    }
 }
 
 impl<E: Environment + ?Sized> Environment for std::sync::Arc<E> {
     fn get(&self, key: &str) -> Option<String> {
         (**self).get(key)
+    }
+    fn names(&self) -> Vec<String> {
+        (**self).names()
     }
 }
 

@@ -51,6 +51,8 @@
 //! | [`resource`] | resource detection |
 //! | [`http`] | the stable HTTP server conventions and the cloud-free [`http::HttpTrigger`] |
 //! | [`env`](mod@env) | where configuration is read from, and the warnings for invalid values |
+//! | `subscriber` | (feature `subscriber`, default) `tracing` set-up in one call: [`Telemetry::init_tracing`], or [`Telemetry::tracing_layer`] to compose your own |
+//! | `server` | (feature `server`) the harness for long-lived HTTP servers: port, readiness, graceful shutdown with a final flush, and the `Envelope` decode step |
 //!
 //! ## A complete function
 //!
@@ -161,6 +163,10 @@ pub mod http;
 pub mod pipeline;
 pub mod propagation;
 pub mod resource;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "subscriber")]
+pub mod subscriber;
 pub mod trigger;
 mod warning;
 

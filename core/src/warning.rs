@@ -27,6 +27,8 @@ pub struct ConfigWarning {
     pub accepted: String,
     /// What is used instead.
     pub fallback: String,
+    /// Whether the variable is one nothing here reads (see [`ConfigWarning::unsupported`]).
+    unsupported: bool,
 }
 
 impl ConfigWarning {
@@ -42,7 +44,35 @@ impl ConfigWarning {
             value: value.into(),
             accepted: accepted.into(),
             fallback: fallback.into(),
+            unsupported: false,
         }
+    }
+
+    /// A variable that is set but that nothing in otel-faas reads; `effect` says what
+    /// happens instead. The value is never repeated (it may be a secret).
+    ///
+    /// ```
+    /// use otel_faas_core::env::ConfigWarning;
+    ///
+    /// let warning = ConfigWarning::unsupported("OTEL_EXPORTER_ZIPKIN_ENDPOINT", "it has no effect");
+    /// assert_eq!(
+    ///     warning.to_string(),
+    ///     "OTEL_EXPORTER_ZIPKIN_ENDPOINT is set but not supported by otel-faas: it has no effect"
+    /// );
+    /// ```
+    pub fn unsupported(variable: impl Into<String>, effect: impl Into<String>) -> Self {
+        Self {
+            variable: variable.into(),
+            value: String::new(),
+            accepted: String::new(),
+            fallback: effect.into(),
+            unsupported: true,
+        }
+    }
+
+    /// Whether this warning is about a variable nothing here reads.
+    pub fn is_unsupported(&self) -> bool {
+        self.unsupported
     }
 
     /// Emits the warning once: through `tracing` when a subscriber is in effect (global or
@@ -54,6 +84,13 @@ impl ConfigWarning {
 
 impl fmt::Display for ConfigWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.unsupported {
+            return write!(
+                f,
+                "{} is set but not supported by otel-faas: {}",
+                self.variable, self.fallback
+            );
+        }
         write!(
             f,
             "{}={:?} is not valid (accepted: {}); using {}",

@@ -13,7 +13,9 @@ mod lambda_api;
 mod moto;
 mod receiver;
 mod server;
+mod signals;
 mod span;
+mod tls;
 mod waterfall;
 
 pub use fake_aws::{AwsCall, FakeAwsEndpoint};
@@ -21,5 +23,7 @@ pub use function::{FunctionProcess, build_binary, lambda_environment, workspace_
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi};
 pub use moto::{AWS_EMULATOR_VARIABLE, AWS_ENDPOINT_VARIABLE, Moto, moto_venv};
 pub use receiver::{OtlpReceiver, ReceiverError};
+pub use signals::{ReceivedLog, ReceivedMetric, ReceivedRequest};
 pub use span::{AttrValue, ReceivedEvent, ReceivedLink, ReceivedSpan, SpanKind, StatusCode};
+pub use tls::TestCertificate;
 pub use waterfall::{render_waterfall, render_waterfall_html};

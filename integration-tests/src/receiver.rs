@@ -14,6 +14,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -23,6 +29,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use tokio::sync::{Notify, oneshot};
 
+use crate::signals::{ReceivedLog, ReceivedMetric, ReceivedRequest};
 use crate::span::{ReceivedSpan, decode_attributes};
 
 /// Why the receiver could not start or a wait failed.
@@ -44,7 +51,9 @@ pub enum ReceiverError {
 #[derive(Default)]
 struct Shared {
     spans: Mutex<Vec<ReceivedSpan>>,
-    requests: Mutex<Vec<String>>,
+    metrics: Mutex<Vec<ReceivedMetric>>,
+    logs: Mutex<Vec<ReceivedLog>>,
+    requests: Mutex<Vec<ReceivedRequest>>,
     arrived: Notify,
     delay: Mutex<Duration>,
 }
@@ -57,6 +66,7 @@ impl Shared {
 
 /// A running receiver. Dropping it stops the server.
 pub struct OtlpReceiver {
+    https: bool,
     address: SocketAddr,
     grpc_address: SocketAddr,
     shared: Arc<Shared>,
@@ -67,6 +77,18 @@ pub struct OtlpReceiver {
 impl OtlpReceiver {
     /// Starts a receiver on an ephemeral port of 127.0.0.1.
     pub fn start() -> Result<Self, ReceiverError> {
+        Self::start_with(None)
+    }
+
+    /// Starts a receiver that speaks HTTPS on its OTLP/HTTP port, with `certificate` (see
+    /// [`TestCertificate`](crate::TestCertificate)).
+    pub fn start_tls(certificate: &crate::TestCertificate) -> Result<Self, ReceiverError> {
+        let acceptor = certificate.acceptor().map_err(ReceiverError::Start)?;
+        Self::start_with(Some(acceptor))
+    }
+
+    fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Result<Self, ReceiverError> {
+        let https = tls.is_some();
         let shared = Arc::new(Shared::default());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -114,12 +136,27 @@ impl OtlpReceiver {
                         );
                     let app = Router::new()
                         .route("/v1/traces", post(export))
+                        .route("/v1/metrics", post(export_metrics))
+                        .route("/v1/logs", post(export_logs))
                         .with_state(state);
-                    let http_server = axum::serve(http, app).with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                        let _ = stop_grpc_tx.send(());
-                    });
-                    let _ = tokio::join!(http_server, grpc_server);
+                    match tls {
+                        None => {
+                            let http_server =
+                                axum::serve(http, app).with_graceful_shutdown(async {
+                                    let _ = stop_rx.await;
+                                    let _ = stop_grpc_tx.send(());
+                                });
+                            let _ = tokio::join!(http_server, grpc_server);
+                        }
+                        Some(acceptor) => {
+                            let https_server =
+                                crate::tls::serve_https(http, acceptor, app, async {
+                                    let _ = stop_rx.await;
+                                    let _ = stop_grpc_tx.send(());
+                                });
+                            let _ = tokio::join!(https_server, grpc_server);
+                        }
+                    }
                 });
             })
             .map_err(|error| ReceiverError::Start(error.to_string()))?;
@@ -128,6 +165,7 @@ impl OtlpReceiver {
             .map_err(|error| ReceiverError::Start(error.to_string()))?
             .map_err(ReceiverError::Start)?;
         Ok(Self {
+            https,
             address,
             grpc_address,
             shared,
@@ -136,9 +174,14 @@ impl OtlpReceiver {
         })
     }
 
-    /// The base URL, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    /// The base URL, for `OTEL_EXPORTER_OTLP_ENDPOINT` (`https://localhost:…` for a TLS
+    /// receiver, the name its certificate is for).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.address)
+        if self.https {
+            format!("https://localhost:{}", self.address.port())
+        } else {
+            format!("http://{}", self.address)
+        }
     }
 
     /// The OTLP/gRPC URL, for `OTEL_EXPORTER_OTLP_ENDPOINT` with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`.
@@ -167,11 +210,64 @@ impl OtlpReceiver {
 
     /// The content types of the export requests received so far.
     pub fn request_content_types(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .map(|request| request.content_type)
+            .collect()
+    }
+
+    /// Every export request received so far: path, content type and encoding, headers.
+    pub fn requests(&self) -> Vec<ReceivedRequest> {
         self.shared
             .requests
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Every metric received so far, one entry per metric per export.
+    pub fn metrics(&self) -> Vec<ReceivedMetric> {
+        self.shared
+            .metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every log record received so far.
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        self.shared
+            .logs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits until `done` holds for what has been received (of any signal).
+    pub async fn wait_for<F>(&self, timeout: Duration, mut done: F) -> Result<(), ReceiverError>
+    where
+        F: FnMut(&Self) -> bool,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let arrived = self.shared.arrived.notified();
+            if done(self) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                let received = format!(
+                    "  {} span(s), {} metric(s), {} log record(s), requests: {:?}",
+                    self.spans().len(),
+                    self.metrics().len(),
+                    self.logs().len(),
+                    self.requests()
+                        .iter()
+                        .map(|r| r.path.as_str())
+                        .collect::<Vec<_>>()
+                );
+                return Err(ReceiverError::Timeout { timeout, received });
+            }
+        }
     }
 
     /// Waits until `done` holds for the spans received, then returns them all.
@@ -248,25 +344,40 @@ impl Drop for OtlpReceiver {
     }
 }
 
-async fn export(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let received_at = Instant::now();
-    let content_type = headers
+/// Decodes an export request body, protobuf or JSON, gzip-compressed or not.
+fn decode_request<T>(headers: &HeaderMap, body: &[u8]) -> Result<(T, bool), String>
+where
+    T: Message + Default + serde::de::DeserializeOwned,
+{
+    let inflated;
+    let body = if headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
+    {
+        use std::io::Read as _;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(body)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("gzip: {e}"))?;
+        inflated = out;
+        inflated.as_slice()
+    } else {
+        body
+    };
+    let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let json = content_type.starts_with("application/json");
+        .is_some_and(|v| v.starts_with("application/json"));
     let request = if json {
-        serde_json::from_slice::<ExportTraceServiceRequest>(&body).map_err(|e| e.to_string())
+        serde_json::from_slice::<T>(body).map_err(|e| e.to_string())?
     } else {
-        ExportTraceServiceRequest::decode(body.as_ref()).map_err(|e| e.to_string())
+        T::decode(body).map_err(|e| e.to_string())?
     };
-    let request = match request {
-        Ok(request) => request,
-        Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
-    };
-    record(&shared, &request, content_type, received_at).await;
-    let response = ExportTraceServiceResponse::default();
+    Ok((request, json))
+}
+
+/// Answers an export in the encoding it came in.
+fn answer<T: Message + serde::Serialize>(response: T, json: bool) -> Response {
     if json {
         let body = serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec());
         ([(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -279,18 +390,65 @@ async fn export(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     }
 }
 
-/// Stores the spans of one export request, after the configured delay.
-async fn record(
-    shared: &Shared,
-    request: &ExportTraceServiceRequest,
-    content_type: String,
-    received_at: Instant,
-) {
+fn note_request(shared: &Shared, path: &str, headers: &HeaderMap) {
     shared
         .requests
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .push(content_type);
+        .push(ReceivedRequest::new(path, headers));
+}
+
+async fn export(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let received_at = Instant::now();
+    note_request(&shared, "/v1/traces", &headers);
+    let (request, json) = match decode_request::<ExportTraceServiceRequest>(&headers, &body) {
+        Ok(decoded) => decoded,
+        Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
+    };
+    record(&shared, &request, received_at).await;
+    answer(ExportTraceServiceResponse::default(), json)
+}
+
+async fn export_metrics(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    note_request(&shared, "/v1/metrics", &headers);
+    let (request, json) = match decode_request::<ExportMetricsServiceRequest>(&headers, &body) {
+        Ok(decoded) => decoded,
+        Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
+    };
+    shared
+        .metrics
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .extend(ReceivedMetric::decode_all(&request));
+    shared.arrived.notify_waiters();
+    answer(ExportMetricsServiceResponse::default(), json)
+}
+
+async fn export_logs(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    note_request(&shared, "/v1/logs", &headers);
+    let (request, json) = match decode_request::<ExportLogsServiceRequest>(&headers, &body) {
+        Ok(decoded) => decoded,
+        Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
+    };
+    shared
+        .logs
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .extend(ReceivedLog::decode_all(&request));
+    shared.arrived.notify_waiters();
+    answer(ExportLogsServiceResponse::default(), json)
+}
+
+/// Stores the spans of one export request, after the configured delay.
+async fn record(shared: &Shared, request: &ExportTraceServiceRequest, received_at: Instant) {
     let delay = *shared.delay.lock().unwrap_or_else(PoisonError::into_inner);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -328,13 +486,14 @@ impl TraceService for GrpcSink {
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let received_at = Instant::now();
-        record(
-            &self.0,
-            request.get_ref(),
-            "application/grpc".to_owned(),
-            received_at,
-        )
-        .await;
+        self.0
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(ReceivedRequest::grpc(
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            ));
+        record(&self.0, request.get_ref(), received_at).await;
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }

@@ -395,7 +395,7 @@ async fn invalid_otel_values_warn_and_the_defaults_still_export() {
             "{warning}"
         );
     }
-    assert_eq!(telemetry.config().timeout, Duration::from_secs(10));
+    assert_eq!(telemetry.config().traces.timeout, Duration::from_secs(10));
     assert_eq!(telemetry.propagation().names(), ["tracecontext"]);
 
     // The defaults are in force: sampled, exported, resource intact.

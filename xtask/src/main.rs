@@ -187,6 +187,21 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             "cargo clippy -p otel-faas-core (default features) -D warnings",
             clippy_core,
         )?;
+        // Without TLS: the smallest build, for a plain-http collector next to the function.
+        let mut clippy_core_bare = cargo();
+        clippy_core_bare.args([
+            "clippy",
+            "-p",
+            "otel-faas-core",
+            "--all-targets",
+            "--no-default-features",
+        ]);
+        let mut clippy_core_bare = with_lock(clippy_core_bare);
+        clippy_core_bare.args(["--", "-D", "warnings"]);
+        step(
+            "cargo clippy -p otel-faas-core --no-default-features -D warnings",
+            clippy_core_bare,
+        )?;
 
         // Users turn on one SDK feature of otel-faas-messaging at a time; each alone (and
         // none) must build without warnings, which the unified workspace build cannot show.
@@ -217,10 +232,22 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             )?;
         }
 
+        // With every feature, as docs.rs builds them (package.metadata.docs.rs), so that
+        // feature-gated items (the server harness, lambda-http, the SDK producers) are
+        // documented and their links checked; and core with its default features, which
+        // is what most users read locally.
         let mut doc = cargo();
-        doc.args(["doc", "--workspace", "--no-deps"])
+        doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
             .env("RUSTDOCFLAGS", "-D warnings");
-        step("cargo doc (warnings denied)", with_lock(doc))?;
+        step("cargo doc --all-features (warnings denied)", with_lock(doc))?;
+        let mut doc_core = cargo();
+        doc_core
+            .args(["doc", "-p", "otel-faas-core", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings");
+        step(
+            "cargo doc -p otel-faas-core (default features, warnings denied)",
+            with_lock(doc_core),
+        )?;
 
         // The AWS SDK code of otel-faas-messaging is behind features the workspace build
         // does not turn on for docs.

@@ -12,6 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use otel_faas_core::subscriber::TracingOptions;
 use otel_faas_core::{
     Environment, InvocationEngine, InvocationLayer, Pipeline, Telemetry,
     engine::{ColdStart, FlushPolicy},
@@ -228,8 +229,59 @@ fn flush_from_env(env: &dyn Environment, flush: LambdaFlush) -> LambdaFlush {
     }
 }
 
+/// How long the SIGTERM flush of [`LambdaTelemetry::start`] may take: Lambda allows an
+/// environment with an internal extension 500 ms between SIGTERM and SIGKILL, and the
+/// process must still exit within it.
+pub const SHUTDOWN_FLUSH_BUDGET: Duration = Duration::from_millis(300);
+
+impl LambdaTelemetryBuilder {
+    /// Builds, then does the whole set-up a Lambda function needs, in one call: the global
+    /// `tracing` subscriber (the OpenTelemetry layer without `lambda_runtime`'s own span,
+    /// and log lines on stderr without timestamps, which CloudWatch adds), the
+    /// after-response extension when `OTEL_FAAS_FLUSH=after-response`, and the SIGTERM
+    /// flush. A subscriber installed before is kept, with a warning.
+    pub async fn start(self) -> Result<LambdaTelemetry, lambda_runtime::Error> {
+        let otel = self.build();
+        let options = TracingOptions::default()
+            .hide_span(RUNTIME_SPAN_NAME)
+            .timestamps(false);
+        if let Err(error) = otel.telemetry.init_tracing(options) {
+            eprintln!("otel-faas warning: {error}");
+        }
+        otel.register_extension().await?;
+        otel.spawn_shutdown_flush(SHUTDOWN_FLUSH_BUDGET);
+        Ok(otel)
+    }
+}
+
 impl LambdaTelemetry {
-    /// Telemetry configured from the process environment, with the defaults.
+    /// Telemetry from the environment with the whole set-up done (see
+    /// [`LambdaTelemetryBuilder::start`]): the one line a function's `main` needs.
+    ///
+    /// ```no_run
+    /// use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+    /// use lambda_runtime::{LambdaEvent, service_fn};
+    /// use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
+    /// use tower::Layer;
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> Result<(), lambda_runtime::Error> {
+    ///     let otel = LambdaTelemetry::start().await?;
+    ///     lambda_runtime::run(otel.layer(SqsTrigger::new()).layer(service_fn(handler))).await
+    /// }
+    ///
+    /// async fn handler(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    ///     Ok(otel_faas_aws::batch::process_sqs_batch(&event.payload, async |_message| Ok::<_, String>(())).await)
+    /// }
+    /// ```
+    pub async fn start() -> Result<Self, lambda_runtime::Error> {
+        Self::builder().start().await
+    }
+
+    /// Telemetry configured from the process environment, with the defaults, and nothing
+    /// else set up (compose your own subscriber; call
+    /// [`register_extension`](Self::register_extension) and
+    /// [`spawn_shutdown_flush`](Self::spawn_shutdown_flush) yourself).
     pub fn from_env() -> Self {
         Self::builder().build()
     }

@@ -12,7 +12,51 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+
+/// The providers a flusher flushes: always the tracer provider, and the meter and logger
+/// providers of a pipeline that has them.
+#[derive(Debug, Clone)]
+pub(crate) struct Providers {
+    pub(crate) tracer: SdkTracerProvider,
+    pub(crate) meter: Option<SdkMeterProvider>,
+    pub(crate) logger: Option<SdkLoggerProvider>,
+}
+
+impl Providers {
+    /// Flushes all three, each even when another failed; the first error is returned.
+    fn force_flush(&self) -> OTelSdkResult {
+        let traces = self.tracer.force_flush();
+        let metrics = self
+            .meter
+            .as_ref()
+            .map_or(Ok(()), SdkMeterProvider::force_flush);
+        let logs = self
+            .logger
+            .as_ref()
+            .map_or(Ok(()), SdkLoggerProvider::force_flush);
+        traces.and(metrics).and(logs)
+    }
+
+    /// Shuts all three down within `budget` in all.
+    fn shutdown(&self, budget: Duration) -> OTelSdkResult {
+        let started = std::time::Instant::now();
+        let left = || budget.saturating_sub(started.elapsed());
+        let traces = self.tracer.shutdown_with_timeout(left());
+        let metrics = self
+            .meter
+            .as_ref()
+            .map_or(Ok(()), |meter| meter.shutdown_with_timeout(left()));
+        let logs = self
+            .logger
+            .as_ref()
+            .map_or(Ok(()), |logger| logger.shutdown_with_timeout(left()));
+        traces.and(metrics).and(logs)
+    }
+}
 
 /// When the spans of an invocation are exported.
 ///
@@ -74,7 +118,7 @@ pub enum FlushError {
     #[error("flush did not finish within {0:?}; the spans stay queued for the next export")]
     Timeout(Duration),
     /// The exporter reported an error.
-    #[error("exporting spans failed: {0}")]
+    #[error("telemetry export failed: {0}")]
     Export(String),
 }
 
@@ -101,7 +145,7 @@ pub struct Flusher {
 
 #[derive(Debug)]
 struct FlushState {
-    provider: Option<SdkTracerProvider>,
+    provider: Option<Providers>,
     /// Spans ended so far; each ending invocation takes the next number as its ticket.
     ended: AtomicU64,
     /// Every ticket up to this number has been exported.
@@ -113,7 +157,16 @@ struct FlushState {
 impl Flusher {
     /// A flusher for `provider`.
     pub fn new(provider: SdkTracerProvider) -> Self {
-        Self::with_provider(Some(provider))
+        Self::with_provider(Some(Providers {
+            tracer: provider,
+            meter: None,
+            logger: None,
+        }))
+    }
+
+    /// A flusher for every provider of a pipeline: one flush, one budget, three signals.
+    pub(crate) fn for_providers(providers: Providers) -> Self {
+        Self::with_provider(Some(providers))
     }
 
     /// A flusher with nothing to flush, for a disabled pipeline.
@@ -121,7 +174,7 @@ impl Flusher {
         Self::with_provider(None)
     }
 
-    fn with_provider(provider: Option<SdkTracerProvider>) -> Self {
+    fn with_provider(provider: Option<Providers>) -> Self {
         Self {
             state: Arc::new(FlushState {
                 provider,
@@ -137,9 +190,12 @@ impl Flusher {
         self.state.ended.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    /// Exports everything ended so far, waiting at most `budget`.
+    /// Exports everything recorded so far — spans, and the metrics and log records of a
+    /// pipeline's flusher — waiting at most `budget`.
     pub async fn flush(&self, budget: Duration) -> Result<(), FlushError> {
-        let ticket = self.state.ended.load(Ordering::Acquire);
+        // A fresh ticket: spans ended outside the engine (and metrics, and logs) have none,
+        // and must still be covered by a flush asked for now.
+        let ticket = self.span_ended();
         self.flush_ticket(ticket, budget).await
     }
 
@@ -181,7 +237,7 @@ impl Flusher {
         let Some(provider) = self.state.provider.clone() else {
             return Ok(());
         };
-        let work = tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(budget));
+        let work = tokio::task::spawn_blocking(move || provider.shutdown(budget));
         match tokio::time::timeout(budget, work).await {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(error))) => Err(FlushError::Export(error.to_string())),

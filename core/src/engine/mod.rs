@@ -14,7 +14,7 @@
 //! in one process.
 
 mod cold_start;
-mod flush;
+pub(crate) mod flush;
 mod layer;
 mod observer;
 mod running;
@@ -164,9 +164,17 @@ pub struct EngineBuilder {
     cold_start: ColdStart,
     init_started: Option<SystemTime>,
     observers: Observers,
+    flusher: Option<Flusher>,
 }
 
 impl EngineBuilder {
+    /// Flushes with `flusher` (a pipeline's, which flushes every signal) instead of one
+    /// made for the tracer provider alone.
+    pub(crate) fn flusher(mut self, flusher: Flusher) -> Self {
+        self.flusher = Some(flusher);
+        self
+    }
+
     /// Adds an observer, told of every invocation's start and end (see
     /// [`InvocationObserver`]). Observers are called in the order they were added.
     #[must_use]
@@ -217,7 +225,11 @@ impl EngineBuilder {
 
     /// Builds the engine.
     pub fn build(self) -> InvocationEngine {
-        let flusher = self.provider.map_or_else(Flusher::disabled, Flusher::new);
+        let flusher = match (self.flusher, self.provider) {
+            (Some(flusher), _) => flusher,
+            (None, Some(provider)) => Flusher::new(provider),
+            (None, None) => Flusher::disabled(),
+        };
         InvocationEngine {
             inner: Arc::new(EngineInner {
                 tracer: self.tracer,
@@ -246,6 +258,7 @@ impl InvocationEngine {
             cold_start: ColdStart::new(),
             init_started: None,
             observers: Observers::default(),
+            flusher: None,
         }
     }
 

@@ -1,26 +1,25 @@
 //! An HTTP function on a long-lived server, traced by `otel-faas-core` alone.
 //!
-//! Configuration is the standard `OTEL_*` variables plus `PORT` and `HOST`.
+//! Configuration is the standard `OTEL_*` variables plus `PORT` and `HOST`. The server
+//! harness of otel-faas-core (feature `server`) listens, answers readiness on `/healthz`
+//! and flushes on SIGTERM.
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{MatchedPath, Path};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use otel_faas_core::{InvocationLayer, Pipeline, http::HttpTrigger};
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
+use otel_faas_core::http::HttpTrigger;
+use otel_faas_core::server::Server;
+use otel_faas_core::subscriber::TracingOptions;
+use otel_faas_core::{InvocationLayer, Pipeline};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let telemetry = Pipeline::from_env().install();
-    tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(telemetry.tracer("http-function")))
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .init();
+    // `tracing` spans into the traces, log lines on stderr.
+    telemetry.init_tracing(TracingOptions::default())?;
 
     let engine = telemetry.engine().build();
     // As a route layer, the layer runs after routing, so axum's MatchedPath is known.
@@ -33,24 +32,13 @@ async fn main() -> anyhow::Result<()> {
         .route("/orders/{id}", get(get_order))
         .route("/orders", post(create_order))
         .route("/fail", get(fail))
-        .route_layer(InvocationLayer::new(engine, trigger))
-        .route("/healthz", get(|| async { "ok" }));
+        .route_layer(InvocationLayer::new(engine, trigger));
 
-    let host = std::env::var("HOST").unwrap_or_else(|_| "0.0.0.0".to_owned());
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port.parse().context("PORT must be a port number")?,
-        Err(_) => 8080,
-    };
-    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
-        .await
-        .with_context(|| format!("cannot listen on {host}:{port}"))?;
-    tracing::info!("listening on {}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-
-    // Platforms send SIGTERM before they stop an instance: export what is left.
-    telemetry.shutdown(Duration::from_secs(2)).await?;
+    // $PORT (8080 by default) and $HOST, readiness on GET /healthz, and on SIGTERM or
+    // Ctrl-C: requests in flight finish, then everything recorded is exported.
+    let server = Server::from_env(&telemetry).bind().await?;
+    tracing::info!("listening on {}", server.local_addr()?);
+    server.serve(app).await?;
     Ok(())
 }
 
@@ -79,22 +67,4 @@ async fn validate_order() {
 async fn fail() -> StatusCode {
     tracing::error!("the inventory service is unavailable");
     StatusCode::SERVICE_UNAVAILABLE
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => return interrupt.await.unwrap_or_default(),
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    interrupt.await.unwrap_or_default();
 }

@@ -5,35 +5,17 @@
 //! and the first failure is reported as the batch item failure, as AWS requires for streams.
 //! A `REMOVE` record fails here, so the behaviour can be seen end to end.
 
-use std::time::Duration;
-
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use lambda_runtime::{LambdaEvent, service_fn};
 use otel_faas_aws::{DynamoDbTrigger, LambdaTelemetry};
 use tower::Layer;
-use tracing_subscriber::Layer as _;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let otel = LambdaTelemetry::from_env();
-    tracing_subscriber::registry()
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracer(otel.telemetry().tracer("lambda-dynamodb-stream"))
-                .with_filter(otel_faas_aws::without_runtime_spans()),
-        )
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .without_time(),
-        )
-        .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .init();
-    otel.register_extension().await?;
-    otel.spawn_shutdown_flush(Duration::from_millis(300));
+    // The subscriber (OTel layer + log lines), the after-response extension when
+    // OTEL_FAAS_FLUSH=after-response, and the SIGTERM flush.
+    let otel = LambdaTelemetry::start().await?;
 
     let handler = otel
         .layer(DynamoDbTrigger::new())

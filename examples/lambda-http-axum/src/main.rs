@@ -12,28 +12,12 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use otel_faas_aws::LambdaTelemetry;
 use tower::Layer;
-use tracing_subscriber::Layer as _;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let otel = LambdaTelemetry::from_env();
-    tracing_subscriber::registry()
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracer(otel.telemetry().tracer("lambda-http-axum"))
-                .with_filter(otel_faas_aws::without_runtime_spans()),
-        )
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .without_time(),
-        )
-        .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .init();
-    otel.register_extension().await?;
-    otel.spawn_shutdown_flush(Duration::from_millis(300));
+    // The subscriber (OTel layer + log lines), the after-response extension when
+    // OTEL_FAAS_FLUSH=after-response, and the SIGTERM flush.
+    let otel = LambdaTelemetry::start().await?;
 
     let app = Router::new()
         .route("/orders/{id}", get(get_order))

@@ -11,8 +11,6 @@
 //!   (`examples/lambda-orders-worker`) links to;
 //! * the `AwsSdkTracing` interceptor adds the CLIENT span of the SDK call, `SQS.SendMessage`.
 
-use std::time::Duration;
-
 use aws_config::BehaviorVersion;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use axum::extract::State;
@@ -24,9 +22,6 @@ use otel_faas_messaging::aws_sdk::AwsSdkTracing;
 use otel_faas_messaging::aws_sdk::sqs::SendMessageTracing as _;
 use serde::{Deserialize, Serialize};
 use tower::Layer;
-use tracing_subscriber::Layer as _;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// An order as the API takes it and the worker stores it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,22 +38,9 @@ struct Orders {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let otel = LambdaTelemetry::from_env();
-    tracing_subscriber::registry()
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracer(otel.telemetry().tracer("lambda-orders-api"))
-                .with_filter(otel_faas_aws::without_runtime_spans()),
-        )
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .without_time(),
-        )
-        .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .init();
-    otel.register_extension().await?;
-    otel.spawn_shutdown_flush(Duration::from_millis(300));
+    // The subscriber (OTel layer + log lines), the after-response extension when
+    // OTEL_FAAS_FLUSH=after-response, and the SIGTERM flush.
+    let otel = LambdaTelemetry::start().await?;
 
     let queue_url = std::env::var("ORDERS_QUEUE_URL")
         .map_err(|_| "set ORDERS_QUEUE_URL to the URL of the orders queue")?;

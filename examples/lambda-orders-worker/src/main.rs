@@ -7,8 +7,6 @@
 //! A message that is not an order, or an order without items, fails alone: it is returned
 //! in `batchItemFailures`, so SQS retries only it, and its span is an ERROR.
 
-use std::time::Duration;
-
 use anyhow::{Context as _, bail};
 use aws_config::BehaviorVersion;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -19,9 +17,6 @@ use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
 use otel_faas_messaging::aws_sdk::AwsSdkTracing;
 use serde::Deserialize;
 use tower::Layer;
-use tracing_subscriber::Layer as _;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// An order as `lambda-orders-api` queues it.
 #[derive(Debug, Deserialize)]
@@ -38,22 +33,9 @@ struct Store {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let otel = LambdaTelemetry::from_env();
-    tracing_subscriber::registry()
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracer(otel.telemetry().tracer("lambda-orders-worker"))
-                .with_filter(otel_faas_aws::without_runtime_spans()),
-        )
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .without_time(),
-        )
-        .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .init();
-    otel.register_extension().await?;
-    otel.spawn_shutdown_flush(Duration::from_millis(300));
+    // The subscriber (OTel layer + log lines), the after-response extension when
+    // OTEL_FAAS_FLUSH=after-response, and the SIGTERM flush.
+    let otel = LambdaTelemetry::start().await?;
 
     let table =
         std::env::var("ORDERS_TABLE").map_err(|_| "set ORDERS_TABLE to the orders table's name")?;

@@ -15,29 +15,12 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
 use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
 use tower::Layer;
-use tracing_subscriber::Layer as _;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let otel = LambdaTelemetry::from_env();
-    tracing_subscriber::registry()
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracer(otel.telemetry().tracer("lambda-sqs-batch"))
-                .with_filter(otel_faas_aws::without_runtime_spans()),
-        )
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .without_time(),
-        )
-        .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .init();
-    // AfterResponse (OTEL_FAAS_FLUSH=after-response) needs the extension; otherwise a no-op.
-    otel.register_extension().await?;
-    otel.spawn_shutdown_flush(Duration::from_millis(300));
+    // The subscriber (OTel layer + log lines), the after-response extension when
+    // OTEL_FAAS_FLUSH=after-response, and the SIGTERM flush.
+    let otel = LambdaTelemetry::start().await?;
 
     let handler = otel.layer(SqsTrigger::new()).layer(service_fn(handler));
     lambda_runtime::run_concurrent(handler).await

@@ -1,0 +1,509 @@
+//! The telemetry pipeline — traces, metrics and logs — configured from the standard
+//! `OTEL_*` variables.
+//!
+//! [`Pipeline::install`] reads the [SDK environment
+//! variables](https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/)
+//! once at start-up, once per signal, without any network I/O, and never fails: an invalid
+//! value produces one [`ConfigWarning`] naming the variable and the accepted values, and the
+//! spec default is used instead; an `OTEL_*` variable that is set but that nothing here
+//! reads gets one warning too. A function must not stop because its telemetry is
+//! misconfigured, and no setting silently does nothing.
+//!
+//! | variable | accepted | default |
+//! |---|---|---|
+//! | `OTEL_SDK_DISABLED` | `true`, `false` | `false` |
+//! | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | see [`crate::resource::build_resource`] | |
+//! | `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` | `otlp`, `console`, `none` (comma-separated) | `otlp` |
+//! | `OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL` | `http/protobuf`, `http/json`, `grpc` (feature `otlp-grpc`) | `http/protobuf` |
+//! | `OTEL_EXPORTER_OTLP_[SIGNAL_]ENDPOINT` | an `http` or `https` URL (https: feature `tls`, on by default) | `http://localhost:4318` (4317 for gRPC) |
+//! | `OTEL_EXPORTER_OTLP_[SIGNAL_]HEADERS` | `key=value` pairs, values percent-encoded | none |
+//! | `OTEL_EXPORTER_OTLP_[SIGNAL_]TIMEOUT` | milliseconds | `10000` |
+//! | `OTEL_EXPORTER_OTLP_[SIGNAL_]COMPRESSION` | `gzip`, `none` | `none` |
+//! | `OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE` | a PEM file of CAs trusted beside the webpki roots | |
+//! | `OTEL_EXPORTER_OTLP_[SIGNAL_]CLIENT_KEY`, `…CLIENT_CERTIFICATE` | PEM files, for mutual TLS | |
+//! | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` | `cumulative`, `delta`, `lowmemory` | `cumulative` |
+//! | `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT` | milliseconds | `60000`, `30000` |
+//! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
+//! | `OTEL_TRACES_SAMPLER_ARG` | a ratio in `[0, 1]` | `1.0` |
+//! | `OTEL_PROPAGATORS` | the names in the [`PropagatorRegistry`] | `tracecontext,baggage` |
+//! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | characters | no limit |
+//! | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT`, `OTEL_{EVENT,LINK}_ATTRIBUTE_COUNT_LIMIT` | counts | `128` |
+//! | `OTEL_BSP_{SCHEDULE_DELAY,MAX_QUEUE_SIZE,MAX_EXPORT_BATCH_SIZE}` | ms, counts | `5000`, `2048`, `512` |
+//! | `OTEL_BLRP_{SCHEDULE_DELAY,MAX_QUEUE_SIZE,MAX_EXPORT_BATCH_SIZE}` | ms, counts | `1000`, `2048`, `512` |
+//!
+//! `OTEL_BSP_EXPORT_TIMEOUT` and `OTEL_BLRP_EXPORT_TIMEOUT` are not supported (the SDK's
+//! batch processors that run on their own thread have no such setting; the exporter
+//! timeout bounds each export) and warn when set.
+//!
+//! The signal-specific variable (`TRACES_`, `METRICS_`, `LOGS_`) wins over the general one,
+//! as the spec says. Spans and log records are exported by the SDK's batch processors on
+//! their own threads, metrics by a periodic reader, so recording never blocks a request;
+//! [`Telemetry`]'s flusher flushes all three within one budget.
+//!
+//! An export that fails is reported once per signal — through `tracing` when a subscriber
+//! is installed, on standard error otherwise — with the endpoint stripped of user
+//! information and query, never a header value; every failure is counted and
+//! [`Telemetry::shutdown`] returns an error if there were any.
+
+mod config;
+mod export;
+#[cfg(feature = "tls")]
+mod tls;
+
+pub use config::{
+    BatchSettings, Compression, Exporter, Headers, Limits, OtlpProtocol, PipelineConfig,
+    SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,
+};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, IdGenerator, Sampler, SdkTracer, SdkTracerProvider,
+    SpanLimits,
+};
+
+use crate::engine::flush::Providers;
+use crate::engine::{EngineBuilder, FlushError, Flusher, InvocationEngine};
+use crate::env::{Environment, ProcessEnvironment};
+use crate::propagation::{CompositePropagation, PropagatorRegistry};
+use crate::resource::{ResourceDetector, build_resource};
+use crate::warning::ConfigWarning;
+use export::{ExportHealth, Observed, printable_endpoint};
+
+/// Builds the providers, resource and propagation from the environment.
+///
+/// ```
+/// use otel_faas_core::env::MapEnvironment;
+/// use otel_faas_core::Pipeline;
+///
+/// let telemetry = Pipeline::with_environment(MapEnvironment::from([
+///     ("OTEL_SERVICE_NAME", "orders"),
+///     ("OTEL_TRACES_EXPORTER", "none"),
+///     ("OTEL_METRICS_EXPORTER", "none"),
+///     ("OTEL_LOGS_EXPORTER", "none"),
+/// ]))
+/// .install();
+/// assert!(telemetry.warnings().is_empty());
+/// assert_eq!(telemetry.resource().get(&"service.name".into()), Some("orders".into()));
+/// let engine = telemetry.engine().build();
+/// # drop(engine);
+/// ```
+pub struct Pipeline {
+    env: Arc<dyn Environment>,
+    detectors: Vec<Box<dyn ResourceDetector>>,
+    registry: PropagatorRegistry,
+    id_generator: Option<Box<dyn IdGenerator>>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("env", &self.env)
+            .field("detectors", &self.detectors)
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline configured from the process environment.
+    pub fn from_env() -> Self {
+        Self::with_environment(ProcessEnvironment)
+    }
+
+    /// A pipeline configured from `env`.
+    pub fn with_environment(env: impl Environment + 'static) -> Self {
+        Self {
+            env: Arc::new(env),
+            detectors: Vec::new(),
+            registry: PropagatorRegistry::new(),
+            id_generator: None,
+        }
+    }
+
+    /// Adds a resource detector; later detectors win, the `OTEL_*` variables win over all.
+    #[must_use]
+    pub fn with_detector(mut self, detector: impl ResourceDetector + 'static) -> Self {
+        self.detectors.push(Box::new(detector));
+        self
+    }
+
+    /// Replaces the propagator registry, for cloud crates that add their formats.
+    #[must_use]
+    pub fn with_registry(mut self, registry: PropagatorRegistry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// The registry `OTEL_PROPAGATORS` is read against, to register formats in place.
+    pub fn registry_mut(&mut self) -> &mut PropagatorRegistry {
+        &mut self.registry
+    }
+
+    /// Uses `generator` for trace and span ids (a back end may need a particular layout).
+    #[must_use]
+    pub fn with_id_generator(mut self, generator: impl IdGenerator + 'static) -> Self {
+        self.id_generator = Some(Box::new(generator));
+        self
+    }
+
+    /// Builds everything. Never fails and never touches the network; each problem is
+    /// emitted once as a warning and listed in [`Telemetry::warnings`].
+    pub fn install(self) -> Telemetry {
+        let env = self.env.as_ref();
+        let config = PipelineConfig::from_env(env);
+        let mut warnings = config.warnings().to_vec();
+        let detectors: Vec<&dyn ResourceDetector> =
+            self.detectors.iter().map(|d| d.as_ref()).collect();
+        let (resource, resource_warnings) = build_resource(env, &detectors);
+        warnings.extend(resource_warnings);
+        let (propagation, propagation_warnings) = self.registry.from_env(env);
+        warnings.extend(propagation_warnings);
+
+        let health = Arc::new(ExportHealth::default());
+        let mut build = Build {
+            config: &config,
+            health: &health,
+            warnings: &mut warnings,
+        };
+        let tracer_provider = build.tracer_provider(resource.clone(), self.id_generator);
+        let meter_provider = build.meter_provider(resource.clone());
+        let logger_provider = build.logger_provider(resource.clone());
+        for warning in &warnings {
+            warning.emit();
+        }
+        let flusher = Flusher::for_providers(Providers {
+            tracer: tracer_provider.clone(),
+            meter: Some(meter_provider.clone()),
+            logger: Some(logger_provider.clone()),
+        });
+        Telemetry {
+            tracer_provider,
+            meter_provider,
+            logger_provider,
+            resource,
+            propagation: Arc::new(propagation),
+            warnings,
+            config,
+            health,
+            flusher,
+        }
+    }
+}
+
+/// Builds the OTLP exporter of one signal over the configured protocol. A macro, because
+/// each signal's exporter has its own builder types for HTTP and gRPC.
+macro_rules! otlp_exporter {
+    ($exporter:ident, $config:expr) => {
+        otlp_exporter!($exporter, $config, |builder| builder)
+    };
+    ($exporter:ident, $config:expr, |$builder:ident| $customize:expr) => {{
+        let config: &SignalConfig = $config;
+        let built: Result<_, String> = match config.protocol {
+            #[cfg(feature = "otlp-grpc")]
+            OtlpProtocol::Grpc => {
+                let $builder = opentelemetry_otlp::$exporter::builder().with_tonic();
+                export::grpc_settings($customize, config)
+                    .build()
+                    .map_err(|error| error.to_string())
+            }
+            _ => {
+                let $builder = opentelemetry_otlp::$exporter::builder().with_http();
+                export::http_settings($customize, config)
+                    .and_then(|builder| builder.build().map_err(|error| error.to_string()))
+            }
+        };
+        built.map_err(|error| format!("the OTLP exporter could not be built: {error}"))
+    }};
+}
+
+/// Builds the three providers, turning every exporter that cannot be built into a warning.
+struct Build<'a> {
+    config: &'a PipelineConfig,
+    health: &'a Arc<ExportHealth>,
+    warnings: &'a mut Vec<ConfigWarning>,
+}
+
+impl Build<'_> {
+    fn enabled(&self, signal: Signal) -> &[Exporter] {
+        if self.config.sdk_disabled {
+            &[]
+        } else {
+            &self.config.signal(signal).exporters
+        }
+    }
+
+    fn fail(&mut self, signal: Signal, exporter: Exporter, reason: String) {
+        self.warnings.push(ConfigWarning::new(
+            signal.exporter_variable(),
+            format!("{exporter:?}").to_ascii_lowercase(),
+            reason,
+            format!("no such exporter: {signal} are dropped"),
+        ));
+    }
+
+    fn observed<E>(&self, signal: Signal, inner: E) -> Observed<E> {
+        Observed {
+            inner,
+            signal,
+            endpoint: printable_endpoint(&self.config.signal(signal).endpoint),
+            health: Arc::clone(self.health),
+            value_length: self.config.limits.attribute_value_length,
+        }
+    }
+
+    fn tracer_provider(
+        &mut self,
+        resource: Resource,
+        id_generator: Option<Box<dyn IdGenerator>>,
+    ) -> SdkTracerProvider {
+        let limits = self.config.limits;
+        let mut builder = SdkTracerProvider::builder()
+            .with_resource(resource)
+            .with_span_limits(SpanLimits {
+                max_attributes_per_span: limits.span_attribute_count,
+                max_events_per_span: limits.span_event_count,
+                max_links_per_span: limits.span_link_count,
+                max_attributes_per_event: limits.event_attribute_count,
+                max_attributes_per_link: limits.link_attribute_count,
+            });
+        builder = if self.config.sdk_disabled {
+            builder.with_sampler(Sampler::AlwaysOff)
+        } else {
+            builder.with_sampler(self.config.sampler.to_sampler())
+        };
+        if let Some(generator) = id_generator {
+            builder = builder.with_id_generator(BoxedIdGenerator(generator));
+        }
+        let batch = self.config.span_batch;
+        let batch_config = || {
+            BatchConfigBuilder::default()
+                .with_scheduled_delay(batch.schedule_delay)
+                .with_max_queue_size(batch.max_queue_size)
+                .with_max_export_batch_size(batch.max_export_batch_size)
+                .build()
+        };
+        for exporter in self.enabled(Signal::Traces).to_vec() {
+            let processor = match exporter {
+                Exporter::Console => BatchSpanProcessor::builder(self.observed(
+                    Signal::Traces,
+                    opentelemetry_stdout::SpanExporter::default(),
+                ))
+                .with_batch_config(batch_config())
+                .build(),
+                Exporter::Otlp => match otlp_exporter!(SpanExporter, &self.config.traces) {
+                    Ok(otlp) => BatchSpanProcessor::builder(self.observed(Signal::Traces, otlp))
+                        .with_batch_config(batch_config())
+                        .build(),
+                    Err(reason) => {
+                        self.fail(Signal::Traces, exporter, reason);
+                        continue;
+                    }
+                },
+            };
+            builder = builder.with_span_processor(processor);
+        }
+        builder.build()
+    }
+
+    fn meter_provider(&mut self, resource: Resource) -> SdkMeterProvider {
+        let mut builder = SdkMeterProvider::builder().with_resource(resource);
+        let interval = self.config.metric_export_interval;
+        let temporality = match self.config.metric_temporality {
+            TemporalityPreference::Cumulative => Temporality::Cumulative,
+            TemporalityPreference::Delta => Temporality::Delta,
+            TemporalityPreference::LowMemory => Temporality::LowMemory,
+        };
+        for exporter in self.enabled(Signal::Metrics).to_vec() {
+            match exporter {
+                Exporter::Console => {
+                    let console = opentelemetry_stdout::MetricExporter::builder()
+                        .with_temporality(temporality)
+                        .build();
+                    let reader = PeriodicReader::builder(self.observed(Signal::Metrics, console))
+                        .with_interval(interval)
+                        .build();
+                    builder = builder.with_reader(reader);
+                }
+                Exporter::Otlp => {
+                    match otlp_exporter!(MetricExporter, &self.config.metrics, |builder| builder
+                        .with_temporality(temporality))
+                    {
+                        Ok(otlp) => {
+                            let reader =
+                                PeriodicReader::builder(self.observed(Signal::Metrics, otlp))
+                                    .with_interval(interval)
+                                    .build();
+                            builder = builder.with_reader(reader);
+                        }
+                        Err(reason) => self.fail(Signal::Metrics, exporter, reason),
+                    }
+                }
+            }
+        }
+        builder.build()
+    }
+
+    fn logger_provider(&mut self, resource: Resource) -> SdkLoggerProvider {
+        let mut builder = SdkLoggerProvider::builder().with_resource(resource);
+        let batch = self.config.log_batch;
+        let batch_config = || {
+            opentelemetry_sdk::logs::BatchConfigBuilder::default()
+                .with_scheduled_delay(batch.schedule_delay)
+                .with_max_queue_size(batch.max_queue_size)
+                .with_max_export_batch_size(batch.max_export_batch_size)
+                .build()
+        };
+        for exporter in self.enabled(Signal::Logs).to_vec() {
+            let processor = match exporter {
+                Exporter::Console => BatchLogProcessor::builder(
+                    self.observed(Signal::Logs, opentelemetry_stdout::LogExporter::default()),
+                )
+                .with_batch_config(batch_config())
+                .build(),
+                Exporter::Otlp => match otlp_exporter!(LogExporter, &self.config.logs) {
+                    Ok(otlp) => BatchLogProcessor::builder(self.observed(Signal::Logs, otlp))
+                        .with_batch_config(batch_config())
+                        .build(),
+                    Err(reason) => {
+                        self.fail(Signal::Logs, exporter, reason);
+                        continue;
+                    }
+                },
+            };
+            builder = builder.with_log_processor(processor);
+        }
+        builder.build()
+    }
+}
+
+/// Lets a boxed generator be handed to the SDK builder, which wants a concrete type.
+#[derive(Debug)]
+struct BoxedIdGenerator(Box<dyn IdGenerator>);
+
+impl IdGenerator for BoxedIdGenerator {
+    fn new_trace_id(&self) -> opentelemetry::trace::TraceId {
+        self.0.new_trace_id()
+    }
+    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
+        self.0.new_span_id()
+    }
+}
+
+/// The installed pipeline: tracer, meter and logger providers, resource and propagation.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use opentelemetry::metrics::MeterProvider as _;
+/// use otel_faas_core::env::MapEnvironment;
+/// use otel_faas_core::Pipeline;
+///
+/// let telemetry = Pipeline::with_environment(MapEnvironment::from([
+///     ("OTEL_TRACES_EXPORTER", "none"),
+///     ("OTEL_METRICS_EXPORTER", "none"),
+///     ("OTEL_LOGS_EXPORTER", "none"),
+/// ]))
+/// .install();
+/// let engine = telemetry.engine().build();
+/// let orders = telemetry.meter("orders").u64_counter("orders.placed").build();
+/// orders.add(1, &[]);
+/// // ... serve invocations with `engine` ...
+/// # drop(engine);
+/// telemetry.shutdown(Duration::from_secs(2)).await.unwrap();
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Telemetry {
+    tracer_provider: SdkTracerProvider,
+    meter_provider: SdkMeterProvider,
+    logger_provider: SdkLoggerProvider,
+    resource: Resource,
+    propagation: Arc<CompositePropagation>,
+    warnings: Vec<ConfigWarning>,
+    config: PipelineConfig,
+    health: Arc<ExportHealth>,
+    flusher: Flusher,
+}
+
+impl Telemetry {
+    /// The tracer provider, for libraries that take one.
+    pub fn tracer_provider(&self) -> &SdkTracerProvider {
+        &self.tracer_provider
+    }
+
+    /// The meter provider (`OTEL_METRICS_EXPORTER`).
+    pub fn meter_provider(&self) -> &SdkMeterProvider {
+        &self.meter_provider
+    }
+
+    /// The logger provider (`OTEL_LOGS_EXPORTER`), for a logs bridge.
+    pub fn logger_provider(&self) -> &SdkLoggerProvider {
+        &self.logger_provider
+    }
+
+    /// A tracer named `name`, for instance for `tracing-opentelemetry`.
+    pub fn tracer(&self, name: &'static str) -> SdkTracer {
+        self.tracer_provider.tracer(name)
+    }
+
+    /// A meter named `name`.
+    pub fn meter(&self, name: &'static str) -> opentelemetry::metrics::Meter {
+        self.meter_provider.meter(name)
+    }
+
+    /// The resource every span, metric point and log record carries.
+    pub fn resource(&self) -> &Resource {
+        &self.resource
+    }
+
+    /// The propagation `OTEL_PROPAGATORS` asked for.
+    pub fn propagation(&self) -> Arc<CompositePropagation> {
+        Arc::clone(&self.propagation)
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// Every configuration problem found, each already resolved to a default.
+    pub fn warnings(&self) -> &[ConfigWarning] {
+        &self.warnings
+    }
+
+    /// The flusher of all three signals, for platform hooks that flush outside an
+    /// invocation.
+    pub fn flusher(&self) -> &Flusher {
+        &self.flusher
+    }
+
+    /// An engine builder wired to this pipeline's providers and propagation.
+    pub fn engine(&self) -> EngineBuilder {
+        InvocationEngine::builder(&self.tracer_provider)
+            .propagation(self.propagation.clone())
+            .flusher(self.flusher.clone())
+    }
+
+    /// Exports what is left of every signal and stops the exporters, within `budget` and
+    /// without blocking the executor. Call it when the platform announces shutdown.
+    ///
+    /// Returns an error if the shutdown did not complete, or if any export since start-up
+    /// failed (each failure kind was already reported once as it happened).
+    pub async fn shutdown(&self, budget: Duration) -> Result<(), FlushError> {
+        self.flusher.shutdown(budget).await?;
+        match self.health.summary() {
+            None => Ok(()),
+            Some((failures, last)) => Err(FlushError::Export(format!(
+                "{failures} export(s) failed since start-up; the last: {last}"
+            ))),
+        }
+    }
+}

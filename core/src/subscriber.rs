@@ -1,0 +1,126 @@
+//! `tracing` set-up in one call: the OpenTelemetry layer that records `tracing` spans into
+//! the pipeline, and log lines on standard error.
+
+use opentelemetry_sdk::trace::SdkTracer;
+use tracing::Subscriber;
+use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterFn, LevelFilter};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::pipeline::Telemetry;
+
+/// What [`Telemetry::init_tracing`] installs.
+///
+/// ```
+/// use otel_faas_core::subscriber::TracingOptions;
+/// use tracing_subscriber::filter::LevelFilter;
+///
+/// let options = TracingOptions::default()
+///     .level(LevelFilter::DEBUG)
+///     .hide_span("Lambda runtime invoke")
+///     .timestamps(false);
+/// # drop(options);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TracingOptions {
+    level: LevelFilter,
+    hidden_spans: Vec<&'static str>,
+    timestamps: bool,
+}
+
+impl Default for TracingOptions {
+    /// `INFO` and above, every span exported, timestamps on each line.
+    fn default() -> Self {
+        Self {
+            level: LevelFilter::INFO,
+            hidden_spans: Vec::new(),
+            timestamps: true,
+        }
+    }
+}
+
+impl TracingOptions {
+    /// The most verbose level recorded (spans and log lines alike).
+    #[must_use]
+    pub fn level(mut self, level: LevelFilter) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Keeps `tracing` spans named `name` out of the traces (they still scope log lines). A
+    /// runtime's own per-request span, started outside the invocation's context, would
+    /// otherwise be an orphan trace of its own.
+    #[must_use]
+    pub fn hide_span(mut self, name: &'static str) -> Self {
+        self.hidden_spans.push(name);
+        self
+    }
+
+    /// Whether log lines start with a timestamp (platforms whose log service stamps each
+    /// line, Lambda's CloudWatch for one, do not need it).
+    #[must_use]
+    pub fn timestamps(mut self, timestamps: bool) -> Self {
+        self.timestamps = timestamps;
+        self
+    }
+}
+
+/// Why the subscriber could not be installed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "a global tracing subscriber is already installed; compose your own with \
+     Telemetry::tracing_layer() instead of calling init_tracing"
+)]
+pub struct TracingInitError(#[source] tracing_subscriber::util::TryInitError);
+
+impl Telemetry {
+    /// The `tracing-opentelemetry` layer recording `tracing` spans into this pipeline, for
+    /// those who compose their own subscriber. Its tracer is named after the service.
+    ///
+    /// ```
+    /// use otel_faas_core::Pipeline;
+    /// use otel_faas_core::env::MapEnvironment;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")])).install();
+    /// let subscriber = tracing_subscriber::registry().with(telemetry.tracing_layer());
+    /// tracing::subscriber::with_default(subscriber, || tracing::info_span!("work").in_scope(|| {}));
+    /// ```
+    pub fn tracing_layer<S>(&self) -> OpenTelemetryLayer<S, SdkTracer>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let name = self
+            .resource()
+            .get(&opentelemetry::Key::from_static_str("service.name"))
+            .map_or_else(|| "otel-faas".to_owned(), |value| value.to_string());
+        use opentelemetry::trace::TracerProvider as _;
+        tracing_opentelemetry::layer().with_tracer(self.tracer_provider().tracer(name))
+    }
+
+    /// Installs the global `tracing` subscriber: [`tracing_layer`](Self::tracing_layer)
+    /// (without the hidden spans) and log lines on standard error, at `options`' level.
+    pub fn init_tracing(&self, options: TracingOptions) -> Result<(), TracingInitError> {
+        let hidden = options.hidden_spans;
+        let keep = FilterFn::new(move |metadata| {
+            !(metadata.is_span() && hidden.contains(&metadata.name()))
+        });
+        let lines = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(false);
+        let lines = if options.timestamps {
+            lines.boxed()
+        } else {
+            lines.without_time().boxed()
+        };
+        tracing_subscriber::registry()
+            .with(options.level)
+            .with(lines)
+            .with(self.tracing_layer().with_filter(keep))
+            .try_init()
+            .map_err(TracingInitError)
+    }
+}

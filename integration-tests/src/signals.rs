@@ -1,0 +1,184 @@
+//! Decoded metrics, log records and export requests, in shapes tests can assert on.
+
+use std::collections::BTreeMap;
+
+use axum::http::HeaderMap;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+
+use crate::span::{AttrValue, decode_attributes};
+
+/// One export request as it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedRequest {
+    /// `/v1/traces`, `/v1/metrics`, `/v1/logs`, or the gRPC method.
+    pub path: String,
+    /// `Content-Type`.
+    pub content_type: String,
+    /// `Content-Encoding`, empty when absent.
+    pub content_encoding: String,
+    /// Every header, names in lower case.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl ReceivedRequest {
+    pub(crate) fn new(path: &str, headers: &HeaderMap) -> Self {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            path: path.to_owned(),
+            content_type: header("content-type"),
+            content_encoding: header("content-encoding"),
+            headers: headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn grpc(method: &str) -> Self {
+        Self {
+            path: method.to_owned(),
+            content_type: "application/grpc".to_owned(),
+            content_encoding: String::new(),
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+/// One metric of one export: its name, unit, resource and the values of its points (sums
+/// and gauges as numbers, histograms as their counts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedMetric {
+    /// The instrument name.
+    pub name: String,
+    /// The unit.
+    pub unit: String,
+    /// The instrumentation scope.
+    pub scope: String,
+    /// Resource attributes.
+    pub resource: BTreeMap<String, AttrValue>,
+    /// One value per data point, with the point's attributes.
+    pub points: Vec<(f64, BTreeMap<String, AttrValue>)>,
+}
+
+impl ReceivedMetric {
+    pub(crate) fn decode_all(request: &ExportMetricsServiceRequest) -> Vec<Self> {
+        let mut out = Vec::new();
+        for resource_metrics in &request.resource_metrics {
+            let resource = resource_metrics
+                .resource
+                .as_ref()
+                .map(|r| decode_attributes(&r.attributes))
+                .unwrap_or_default();
+            for scope_metrics in &resource_metrics.scope_metrics {
+                let scope = scope_metrics
+                    .scope
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                for metric in &scope_metrics.metrics {
+                    let number =
+                        |points: &[opentelemetry_proto::tonic::metrics::v1::NumberDataPoint]| {
+                            points
+                                .iter()
+                                .map(|p| {
+                                    let value = match p.value {
+                                        Some(number_data_point::Value::AsDouble(d)) => d,
+                                        Some(number_data_point::Value::AsInt(i)) => i as f64,
+                                        None => f64::NAN,
+                                    };
+                                    (value, decode_attributes(&p.attributes))
+                                })
+                                .collect()
+                        };
+                    let points = match &metric.data {
+                        Some(metric::Data::Sum(sum)) => number(&sum.data_points),
+                        Some(metric::Data::Gauge(gauge)) => number(&gauge.data_points),
+                        Some(metric::Data::Histogram(histogram)) => histogram
+                            .data_points
+                            .iter()
+                            .map(|p| (p.count as f64, decode_attributes(&p.attributes)))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    out.push(Self {
+                        name: metric.name.clone(),
+                        unit: metric.unit.clone(),
+                        scope: scope.clone(),
+                        resource: resource.clone(),
+                        points,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One log record as it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedLog {
+    /// The body, as text.
+    pub body: String,
+    /// The severity number.
+    pub severity_number: i32,
+    /// The severity text.
+    pub severity_text: String,
+    /// Trace id in hex, empty when none.
+    pub trace_id: String,
+    /// Span id in hex, empty when none.
+    pub span_id: String,
+    /// The record's attributes.
+    pub attributes: BTreeMap<String, AttrValue>,
+    /// Resource attributes.
+    pub resource: BTreeMap<String, AttrValue>,
+}
+
+impl ReceivedLog {
+    pub(crate) fn decode_all(request: &ExportLogsServiceRequest) -> Vec<Self> {
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let mut out = Vec::new();
+        for resource_logs in &request.resource_logs {
+            let resource = resource_logs
+                .resource
+                .as_ref()
+                .map(|r| decode_attributes(&r.attributes))
+                .unwrap_or_default();
+            for scope_logs in &resource_logs.scope_logs {
+                for record in &scope_logs.log_records {
+                    let body = match record.body.as_ref().and_then(|b| b.value.as_ref()) {
+                        Some(
+                            opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                                s,
+                            ),
+                        ) => s.clone(),
+                        Some(other) => format!("{other:?}"),
+                        None => String::new(),
+                    };
+                    out.push(Self {
+                        body,
+                        severity_number: record.severity_number,
+                        severity_text: record.severity_text.clone(),
+                        trace_id: hex(&record.trace_id),
+                        span_id: hex(&record.span_id),
+                        attributes: decode_attributes(&record.attributes),
+                        resource: resource.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,93 @@
+//! A self-signed certificate made at test time, and HTTPS serving for the OTLP receiver.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, generated with rcgen, and
+/// the PEM file a client trusts it through (`OTEL_EXPORTER_OTLP_CERTIFICATE`).
+pub struct TestCertificate {
+    certificate_pem: String,
+    key_pem: String,
+    ca_file: PathBuf,
+}
+
+impl TestCertificate {
+    /// Generates a certificate and writes its PEM into `dir` (created if missing).
+    pub fn generate(dir: &Path) -> Result<Self, String> {
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let certified = rcgen::generate_simple_self_signed(names).map_err(|e| e.to_string())?;
+        let certificate_pem = certified.cert.pem();
+        let key_pem = certified.signing_key.serialize_pem();
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let ca_file = dir.join("otlp-receiver-ca.pem");
+        std::fs::write(&ca_file, &certificate_pem).map_err(|e| e.to_string())?;
+        Ok(Self {
+            certificate_pem,
+            key_pem,
+            ca_file,
+        })
+    }
+
+    /// The PEM file to trust.
+    pub fn ca_file(&self) -> &Path {
+        &self.ca_file
+    }
+
+    pub(crate) fn acceptor(&self) -> Result<TlsAcceptor, String> {
+        let chain = vec![
+            CertificateDer::from_pem_slice(self.certificate_pem.as_bytes())
+                .map_err(|e| e.to_string())?,
+        ];
+        let key =
+            PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|e| e.to_string())?;
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| e.to_string())?;
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+/// Serves `app` over HTTPS on `listener` until `stop` completes.
+pub(crate) async fn serve_https(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    app: Router,
+    stop: impl Future<Output = ()>,
+) {
+    let accept = async {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends here, which is what the tests
+                // without the CA expect.
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                    .await;
+            });
+        }
+    };
+    tokio::select! {
+        () = accept => {}
+        () = stop => {}
+    }
+}
