@@ -133,8 +133,16 @@
 //!
 //! * `opentelemetry`, `opentelemetry_sdk`: the API and SDK every span goes through.
 //! * `opentelemetry-otlp` (HTTP with a blocking client that runs on the SDK's export
-//!   thread; gRPC behind the `otlp-grpc` feature) and `opentelemetry-stdout`: the exporters
-//!   `OTEL_TRACES_EXPORTER` chooses between.
+//!   thread, gzip; gRPC behind the `otlp-grpc` feature, its TLS behind `otlp-grpc-tls`) and
+//!   `opentelemetry-stdout`: the exporters `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` choose
+//!   between.
+//! * `reqwest`, `rustls`, `rustls-pki-types`, `webpki-roots` (feature `tls`, on by default):
+//!   HTTPS for OTLP/HTTP without a system OpenSSL — rustls with ring (already in every AWS
+//!   SDK build), the public roots compiled in, PEM files for the CA and mutual TLS.
+//! * `tracing-opentelemetry`, `tracing-subscriber` (feature `subscriber`, on by default):
+//!   the one-call `tracing` set-up.
+//! * `axum` (feature `server`): the server harness, for platforms that run the function
+//!   as a long-lived HTTP server.
 //! * `opentelemetry-semantic-conventions`: every attribute key comes from it, never typed by
 //!   hand.
 //! * `tokio`: timers for the deadline watchdog and the blocking pool for flushes.

@@ -83,11 +83,32 @@ impl OtlpReceiver {
     /// Starts a receiver that speaks HTTPS on its OTLP/HTTP port, with `certificate` (see
     /// [`TestCertificate`](crate::TestCertificate)).
     pub fn start_tls(certificate: &crate::TestCertificate) -> Result<Self, ReceiverError> {
-        let acceptor = certificate.acceptor().map_err(ReceiverError::Start)?;
-        Self::start_with(Some(acceptor))
+        let acceptor = certificate.acceptor(None).map_err(ReceiverError::Start)?;
+        let (cert, key) = certificate.pem();
+        let grpc = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(cert, key));
+        Self::start_with(Some((acceptor, grpc)))
     }
 
-    fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Result<Self, ReceiverError> {
+    /// Like [`start_tls`](Self::start_tls), and only clients that present `client` are
+    /// served (mutual TLS).
+    pub fn start_mutual_tls(
+        certificate: &crate::TestCertificate,
+        client: &crate::TestCertificate,
+    ) -> Result<Self, ReceiverError> {
+        let acceptor = certificate
+            .acceptor(Some(client))
+            .map_err(ReceiverError::Start)?;
+        let (cert, key) = certificate.pem();
+        let grpc = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(cert, key))
+            .client_ca_root(tonic::transport::Certificate::from_pem(client.pem().0));
+        Self::start_with(Some((acceptor, grpc)))
+    }
+
+    fn start_with(
+        tls: Option<(tokio_rustls::TlsAcceptor, tonic::transport::ServerTlsConfig)>,
+    ) -> Result<Self, ReceiverError> {
         let https = tls.is_some();
         let shared = Arc::new(Shared::default());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -126,7 +147,21 @@ impl OtlpReceiver {
                         .map_err(|e| e.to_string());
                     let _ = ready_tx.send(addresses);
                     let (stop_grpc_tx, stop_grpc_rx) = oneshot::channel::<()>();
-                    let grpc_server = tonic::transport::Server::builder()
+                    let mut grpc_builder = tonic::transport::Server::builder();
+                    let (tls, grpc_tls) = match tls {
+                        Some((acceptor, grpc_tls)) => (Some(acceptor), Some(grpc_tls)),
+                        None => (None, None),
+                    };
+                    if let Some(grpc_tls) = grpc_tls {
+                        grpc_builder = match grpc_builder.tls_config(grpc_tls) {
+                            Ok(builder) => builder,
+                            Err(error) => {
+                                eprintln!("the gRPC receiver's TLS set-up failed: {error}");
+                                return;
+                            }
+                        };
+                    }
+                    let grpc_server = grpc_builder
                         .add_service(TraceServiceServer::new(GrpcSink(Arc::clone(&state))))
                         .serve_with_incoming_shutdown(
                             tonic::transport::server::TcpIncoming::from(grpc),
@@ -186,7 +221,11 @@ impl OtlpReceiver {
 
     /// The OTLP/gRPC URL, for `OTEL_EXPORTER_OTLP_ENDPOINT` with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`.
     pub fn grpc_endpoint(&self) -> String {
-        format!("http://{}", self.grpc_address)
+        if self.https {
+            format!("https://localhost:{}", self.grpc_address.port())
+        } else {
+            format!("http://{}", self.grpc_address)
+        }
     }
 
     /// The full traces URL, for `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.

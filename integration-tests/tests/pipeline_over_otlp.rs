@@ -210,6 +210,96 @@ async fn https_reaches_a_receiver_whose_ca_is_configured_and_fails_loudly_otherw
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_presents_the_configured_client_certificate() {
+    let dir = workspace_root()
+        .join("target/test-tls")
+        .join(format!("mutual-{}", std::process::id()));
+    let server = TestCertificate::generate(&dir).expect("server certificate");
+    let client = TestCertificate::generate_named(&dir, "client").expect("client certificate");
+    let receiver = OtlpReceiver::start_mutual_tls(&server, &client).expect("mTLS receiver");
+    let ca = server.ca_file().display().to_string();
+
+    let with_identity = install(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.clone()),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+            client.ca_file().display().to_string(),
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+            client.key_file().display().to_string(),
+        ),
+    ]);
+    assert!(
+        with_identity.warnings().is_empty(),
+        "{:?}",
+        with_identity.warnings()
+    );
+    emit_span(&with_identity, "mutual", vec![]);
+    with_identity.flusher().flush(WAIT).await.expect("flush");
+    receiver.wait_for_span("mutual", WAIT).await.unwrap();
+    with_identity
+        .shutdown(WAIT)
+        .await
+        .expect("a clean shutdown");
+
+    // The same CA but no client certificate: the receiver refuses the handshake.
+    let without_identity = install(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000".to_owned()),
+    ]);
+    emit_span(&without_identity, "anonymous", vec![]);
+    let _ = without_identity.flusher().flush(WAIT).await;
+    assert!(without_identity.shutdown(WAIT).await.is_err());
+    assert!(!receiver.spans().iter().any(|s| s.name == "anonymous"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// gRPC over TLS (feature `otlp-grpc-tls`): the CA file and the client identity reach
+/// tonic, against a receiver that only serves clients presenting their certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_over_mutual_tls_uses_the_ca_and_the_client_certificate() {
+    let dir = workspace_root()
+        .join("target/test-tls")
+        .join(format!("grpc-{}", std::process::id()));
+    let server = TestCertificate::generate(&dir).expect("server certificate");
+    let client = TestCertificate::generate_named(&dir, "client").expect("client certificate");
+    let receiver = OtlpReceiver::start_mutual_tls(&server, &client).expect("mTLS receiver");
+    assert!(receiver.grpc_endpoint().starts_with("https://"));
+    let telemetry = install(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.grpc_endpoint()),
+        (
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            server.ca_file().display().to_string(),
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            client.ca_file().display().to_string(),
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            client.key_file().display().to_string(),
+        ),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+    ]);
+    assert!(
+        telemetry.warnings().is_empty(),
+        "{:?}",
+        telemetry.warnings()
+    );
+    emit_span(&telemetry, "grpc-over-tls", vec![]);
+    telemetry.flusher().flush(WAIT).await.expect("flush");
+    receiver.wait_for_span("grpc-over-tls", WAIT).await.unwrap();
+    assert_eq!(receiver.request_content_types(), ["application/grpc"]);
+    telemetry.shutdown(WAIT).await.expect("a clean shutdown");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_value_length_limit_cuts_string_attributes_of_spans_events_and_links() {
     let receiver = OtlpReceiver::start().expect("receiver");
     let telemetry = install(&[

@@ -570,7 +570,17 @@ fn read_endpoint(
             ));
             return default;
         }
-        if value.starts_with("https://") && !cfg!(feature = "tls") {
+        if value.starts_with("https://")
+            && protocol == OtlpProtocol::Grpc
+            && !cfg!(feature = "otlp-grpc-tls")
+        {
+            w.push(ConfigWarning::new(
+                var,
+                value.clone(),
+                "http:// URLs for grpc (https with grpc needs the otlp-grpc-tls cargo feature of otel-faas-core)",
+                "the URL as given: the gRPC exporter cannot be built",
+            ));
+        } else if value.starts_with("https://") && !cfg!(feature = "tls") {
             w.push(ConfigWarning::new(
                 var,
                 value.clone(),

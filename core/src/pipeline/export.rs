@@ -207,7 +207,7 @@ where
 
 /// The OTLP/gRPC settings every signal's exporter builder takes.
 #[cfg(feature = "otlp-grpc")]
-pub(crate) fn grpc_settings<B>(builder: B, config: &SignalConfig) -> B
+pub(crate) fn grpc_settings<B>(builder: B, config: &SignalConfig) -> Result<B, BuildError>
 where
     B: opentelemetry_otlp::WithTonicConfig + opentelemetry_otlp::WithExportConfig,
 {
@@ -227,7 +227,11 @@ where
     if config.compression == Some(Compression::Gzip) {
         builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
     }
-    builder
+    #[cfg(feature = "otlp-grpc-tls")]
+    if config.endpoint.starts_with("https://") {
+        builder = builder.with_tls_config(super::tls::grpc_tls_config(config)?);
+    }
+    Ok(builder)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | see [`crate::resource::build_resource`] | |
 //! | `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` | `otlp`, `console`, `none` (comma-separated) | `otlp` |
 //! | `OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL` | `http/protobuf`, `http/json`, `grpc` (feature `otlp-grpc`) | `http/protobuf` |
-//! | `OTEL_EXPORTER_OTLP_[SIGNAL_]ENDPOINT` | an `http` or `https` URL (https: feature `tls`, on by default) | `http://localhost:4318` (4317 for gRPC) |
+//! | `OTEL_EXPORTER_OTLP_[SIGNAL_]ENDPOINT` | an `http` or `https` URL (https: feature `tls`, on by default; with gRPC, feature `otlp-grpc-tls`) | `http://localhost:4318` (4317 for gRPC) |
 //! | `OTEL_EXPORTER_OTLP_[SIGNAL_]HEADERS` | `key=value` pairs, values percent-encoded | none |
 //! | `OTEL_EXPORTER_OTLP_[SIGNAL_]TIMEOUT` | milliseconds | `10000` |
 //! | `OTEL_EXPORTER_OTLP_[SIGNAL_]COMPRESSION` | `gzip`, `none` | `none` |
@@ -210,8 +210,7 @@ macro_rules! otlp_exporter {
             OtlpProtocol::Grpc => {
                 let $builder = opentelemetry_otlp::$exporter::builder().with_tonic();
                 export::grpc_settings($customize, config)
-                    .build()
-                    .map_err(|error| error.to_string())
+                    .and_then(|builder| builder.build().map_err(|error| error.to_string()))
             }
             _ => {
                 let $builder = opentelemetry_otlp::$exporter::builder().with_http();

@@ -88,3 +88,27 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, BuildE
     }
     Ok(certificates)
 }
+
+/// The TLS settings of an OTLP/gRPC channel: the webpki roots, the CA file, the client
+/// identity.
+#[cfg(feature = "otlp-grpc-tls")]
+pub(crate) fn grpc_tls_config(
+    config: &SignalConfig,
+) -> Result<tonic::transport::ClientTlsConfig, BuildError> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let read = |path: &Path| {
+        std::fs::read(path)
+            .map_err(|error| format!("{} could not be read: {error}", path.display()))
+    };
+    let mut tls = ClientTlsConfig::new().with_webpki_roots();
+    if let Some(path) = &config.tls.certificate {
+        // Parsed here too, so that a file without a certificate is refused at start-up.
+        read_certificates(path)?;
+        tls = tls.ca_certificate(Certificate::from_pem(read(path)?));
+    }
+    if let (Some(certificate), Some(key)) = (&config.tls.client_certificate, &config.tls.client_key)
+    {
+        tls = tls.identity(Identity::from_pem(read(certificate)?, read(key)?));
+    }
+    Ok(tls)
+}
