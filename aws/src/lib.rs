@@ -92,7 +92,7 @@ mod lambda;
 mod resource;
 mod response;
 mod runtime;
-pub mod triggers;
+mod triggers;
 mod xray;
 
 pub use arn::FunctionArn;

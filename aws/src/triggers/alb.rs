@@ -1,14 +1,5 @@
-//! Application Load Balancer targets.
-//!
-//! `faas.trigger=http`; span `{method}` (an ALB has no route templates);
-//! `http.request.method`, `url.path`, `url.query` (rebuilt from the parameters),
-//! `url.scheme` and `server.port` from `X-Forwarded-Proto` / `X-Forwarded-Port`,
-//! `server.address` from `Host`, `client.address` from `X-Forwarded-For`,
-//! `user_agent.original`, and `http.response.status_code` from the response. Single- and
-//! multi-value header modes are both read.
-//!
-//! An ALB adds `X-Amzn-Trace-Id: Root=…` without a `Parent`: that names a trace but no
-//! parent span, so it is not a parent (the X-Ray propagators here ignore it).
+//! Application Load Balancer targets. The adapter is [`AlbTrigger`]; its documentation
+//! lists the spans and attributes it produces.
 
 use aws_lambda_events::alb::AlbTargetGroupRequest;
 use otel_faas_core::{
@@ -21,6 +12,20 @@ use super::http::{forwarded, header, query_string, spec_with_parent};
 use crate::response::{LambdaResponse, http_outcome};
 
 /// Describes invocations by an Application Load Balancer.
+///
+/// # Spans and attributes
+///
+/// Application Load Balancer targets.
+///
+/// `faas.trigger=http`; span `{method}` (an ALB has no route templates);
+/// `http.request.method`, `url.path`, `url.query` (rebuilt from the parameters),
+/// `url.scheme` and `server.port` from `X-Forwarded-Proto` / `X-Forwarded-Port`,
+/// `server.address` from `Host`, `client.address` from `X-Forwarded-For`,
+/// `user_agent.original`, and `http.response.status_code` from the response. Single- and
+/// multi-value header modes are both read.
+///
+/// An ALB adds `X-Amzn-Trace-Id: Root=…` without a `Parent`: that names a trace but no
+/// parent span, so it is not a parent (the X-Ray propagators here ignore it).
 ///
 /// ```
 /// use otel_faas_aws::AlbTrigger;

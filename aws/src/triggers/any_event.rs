@@ -1,22 +1,6 @@
-//! Raw JSON events: detect the trigger, then describe it with that trigger's adapter.
-//!
-//! For functions whose handler takes `serde_json::Value` (one function behind several
-//! triggers, or a trigger without a typed event). Detection looks at the shape only:
-//!
-//! | shape | trigger |
-//! |---|---|
-//! | `Records[0].eventSource` = `aws:sqs` / `aws:kinesis` / `aws:dynamodb` / `aws:s3`, or `Records[0].EventSource` = `aws:sns` | SQS / Kinesis / DynamoDB Streams / S3 / SNS |
-//! | `source` + `detail-type`, with `Scheduled Event` from `aws.events` or `aws.scheduler` | scheduled |
-//! | `source` + `detail-type`, otherwise | EventBridge |
-//! | `requestContext.elb` | ALB |
-//! | payload `version` 2.0 with a `*.lambda-url.*` domain | function URL |
-//! | payload `version` 2.0 | HTTP API |
-//! | `httpMethod` + `resource` | REST API |
-//!
-//! Anything else, and any event that does not parse as the type its shape suggests, is
-//! described as `faas.trigger=other` — the invocation is never failed by telemetry, and a
-//! debug log says why. S3 notifications missing fields real S3 always sends (emulators leave
-//! out `userIdentity`, `requestParameters`) are completed with empty values before parsing.
+//! Raw JSON events: detect the trigger, then describe it with that trigger's adapter. The
+//! adapter is [`AnyEventTrigger`]; its documentation lists the spans and attributes it
+//! produces.
 
 use aws_lambda_events::alb::AlbTargetGroupRequest;
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
@@ -139,6 +123,28 @@ pub fn detect_trigger(event: &Value) -> DetectedTrigger {
 }
 
 /// Describes any raw event with the adapter of the trigger it comes from.
+///
+/// # Spans and attributes
+///
+/// Raw JSON events: detect the trigger, then describe it with that trigger's adapter.
+///
+/// For functions whose handler takes `serde_json::Value` (one function behind several
+/// triggers, or a trigger without a typed event). Detection looks at the shape only:
+///
+/// | shape | trigger |
+/// |---|---|
+/// | `Records[0].eventSource` = `aws:sqs` / `aws:kinesis` / `aws:dynamodb` / `aws:s3`, or `Records[0].EventSource` = `aws:sns` | SQS / Kinesis / DynamoDB Streams / S3 / SNS |
+/// | `source` + `detail-type`, with `Scheduled Event` from `aws.events` or `aws.scheduler` | scheduled |
+/// | `source` + `detail-type`, otherwise | EventBridge |
+/// | `requestContext.elb` | ALB |
+/// | payload `version` 2.0 with a `*.lambda-url.*` domain | function URL |
+/// | payload `version` 2.0 | HTTP API |
+/// | `httpMethod` + `resource` | REST API |
+///
+/// Anything else, and any event that does not parse as the type its shape suggests, is
+/// described as `faas.trigger=other` — the invocation is never failed by telemetry, and a
+/// debug log says why. S3 notifications missing fields real S3 always sends (emulators leave
+/// out `userIdentity`, `requestParameters`) are completed with empty values before parsing.
 ///
 /// ```
 /// use otel_faas_aws::AnyEventTrigger;

@@ -1,12 +1,5 @@
-//! API Gateway HTTP APIs (payload format 2.0).
-//!
-//! `faas.trigger=http`; `http.route` from `routeKey` without its method (`GET /pets/{id}` →
-//! `/pets/{id}`; `$default` has no route); `url.path` from `rawPath`, `url.query` from
-//! `rawQueryString`, `server.address` from `requestContext.domainName`, `client.address`
-//! from `requestContext.http.sourceIp`, `user_agent.original` from
-//! `requestContext.http.userAgent`, `network.protocol.version`, `url.scheme`
-//! (`X-Forwarded-Proto`, else `https`), `server.port` (`X-Forwarded-Port`), and
-//! `http.response.status_code` from the response.
+//! API Gateway HTTP APIs (payload format 2.0). The adapter is [`ApiGatewayHttpTrigger`];
+//! its documentation lists the spans and attributes it produces.
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use otel_faas_core::{
@@ -19,6 +12,18 @@ use super::http::{forwarded, header, spec_with_parent};
 use crate::response::{LambdaResponse, http_outcome};
 
 /// Describes invocations by an API Gateway HTTP API.
+///
+/// # Spans and attributes
+///
+/// API Gateway HTTP APIs (payload format 2.0).
+///
+/// `faas.trigger=http`; `http.route` from `routeKey` without its method (`GET /pets/{id}` →
+/// `/pets/{id}`; `$default` has no route); `url.path` from `rawPath`, `url.query` from
+/// `rawQueryString`, `server.address` from `requestContext.domainName`, `client.address`
+/// from `requestContext.http.sourceIp`, `user_agent.original` from
+/// `requestContext.http.userAgent`, `network.protocol.version`, `url.scheme`
+/// (`X-Forwarded-Proto`, else `https`), `server.port` (`X-Forwarded-Port`), and
+/// `http.response.status_code` from the response.
 ///
 /// ```
 /// use otel_faas_aws::ApiGatewayHttpTrigger;

@@ -1,13 +1,5 @@
-//! API Gateway REST APIs (payload format 1.0).
-//!
-//! `faas.trigger=http`; span `{method} {resource}` and `http.route` from `resource` (the
-//! route the user configured, e.g. `/pets/{petId}`); `http.request.method`, `url.path`,
-//! `url.query` (rebuilt from the decoded parameters: REST APIs do not pass the raw query),
-//! `url.scheme` (`X-Forwarded-Proto`, else `https`), `server.address` (`Host`, else the
-//! request context's domain), `server.port` (`X-Forwarded-Port`), `client.address`
-//! (`requestContext.identity.sourceIp`), `user_agent.original`,
-//! `network.protocol.version`, and `http.response.status_code` from the response. The
-//! parent comes from the request headers.
+//! API Gateway REST APIs (payload format 1.0). The adapter is [`ApiGatewayRestTrigger`];
+//! its documentation lists the spans and attributes it produces.
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use otel_faas_core::{
@@ -20,6 +12,19 @@ use super::http::{forwarded, header, query_string, spec_with_parent};
 use crate::response::{LambdaResponse, http_outcome};
 
 /// Describes invocations by an API Gateway REST API.
+///
+/// # Spans and attributes
+///
+/// API Gateway REST APIs (payload format 1.0).
+///
+/// `faas.trigger=http`; span `{method} {resource}` and `http.route` from `resource` (the
+/// route the user configured, e.g. `/pets/{petId}`); `http.request.method`, `url.path`,
+/// `url.query` (rebuilt from the decoded parameters: REST APIs do not pass the raw query),
+/// `url.scheme` (`X-Forwarded-Proto`, else `https`), `server.address` (`Host`, else the
+/// request context's domain), `server.port` (`X-Forwarded-Port`), `client.address`
+/// (`requestContext.identity.sourceIp`), `user_agent.original`,
+/// `network.protocol.version`, and `http.response.status_code` from the response. The
+/// parent comes from the request headers.
 ///
 /// ```
 /// use otel_faas_aws::ApiGatewayRestTrigger;

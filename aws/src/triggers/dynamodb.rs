@@ -1,11 +1,5 @@
-//! DynamoDB Streams.
-//!
-//! `faas.trigger=datasource`; `faas.document.collection` = the table (from the stream ARN
-//! `…:table/{table}/stream/{label}`); `faas.document.operation` from `eventName` (INSERT →
-//! `insert`, MODIFY → `edit`, REMOVE → `delete`) and `faas.document.time` from the record's
-//! `ApproximateCreationDateTime`. A batch gets the operation only when all its records
-//! agree, and the time of its first record; per-record spans (the [`batch`](crate::batch)
-//! helpers) carry each record's own. Keys and images are never recorded: they are data.
+//! DynamoDB Streams. The adapter is [`DynamoDbTrigger`]; its documentation lists the spans
+//! and attributes it produces.
 
 use std::collections::BTreeSet;
 
@@ -24,6 +18,17 @@ use super::common::{arn_parts, iso_time};
 use crate::response::{LambdaResponse, batch_outcome};
 
 /// Describes invocations by a DynamoDB stream.
+///
+/// # Spans and attributes
+///
+/// DynamoDB Streams.
+///
+/// `faas.trigger=datasource`; `faas.document.collection` = the table (from the stream ARN
+/// `…:table/{table}/stream/{label}`); `faas.document.operation` from `eventName` (INSERT →
+/// `insert`, MODIFY → `edit`, REMOVE → `delete`) and `faas.document.time` from the record's
+/// `ApproximateCreationDateTime`. A batch gets the operation only when all its records
+/// agree, and the time of its first record; per-record spans (the [`batch`](crate::batch)
+/// helpers) carry each record's own. Keys and images are never recorded: they are data.
 ///
 /// ```
 /// use otel_faas_aws::DynamoDbTrigger;

@@ -1,18 +1,6 @@
-//! EventBridge events (other than schedules, see [`ScheduledTrigger`](crate::ScheduledTrigger)).
-//!
-//! `faas.trigger=pubsub`; `messaging.message.id` = the event `id`,
-//! `messaging.operation.type=process`, and the event described with the CloudEvents keys
-//! EventBridge's envelope maps onto: `cloudevents.event_id`, `cloudevents.event_source`
-//! (`source`), `cloudevents.event_type` (`detail-type`). EventBridge itself carries the
-//! X-Ray trace header to a Lambda target in the invocation (the Lambda trace header), which
-//! `xray-lambda` reads, as the parent. Where the producer opted in to write its context into
-//! the event (an `_otel` object in `detail`, `otel-faas-messaging`'s
-//! `PutEventsTraceOptions::context_in_detail`), the invocation span also links to that
-//! producer — the messaging conventions' link from a consumer to its producer, which holds
-//! even when the trace header is missing or names another span.
-//!
-//! Reading `detail` costs one conversion of it to a JSON value per invocation (a clone when
-//! the event's detail type is `serde_json::Value`, the default).
+//! EventBridge events (other than schedules, see
+//! [`ScheduledTrigger`](crate::ScheduledTrigger)). The adapter is [`EventBridgeTrigger`];
+//! its documentation lists the spans and attributes it produces.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use opentelemetry::KeyValue;
@@ -31,6 +19,24 @@ use super::common::{push_link, remote_context};
 use crate::response::{LambdaResponse, batch_outcome};
 
 /// Describes invocations by an EventBridge rule.
+///
+/// # Spans and attributes
+///
+/// EventBridge events (other than schedules, see [`ScheduledTrigger`](crate::ScheduledTrigger)).
+///
+/// `faas.trigger=pubsub`; `messaging.message.id` = the event `id`,
+/// `messaging.operation.type=process`, and the event described with the CloudEvents keys
+/// EventBridge's envelope maps onto: `cloudevents.event_id`, `cloudevents.event_source`
+/// (`source`), `cloudevents.event_type` (`detail-type`). EventBridge itself carries the
+/// X-Ray trace header to a Lambda target in the invocation (the Lambda trace header), which
+/// `xray-lambda` reads, as the parent. Where the producer opted in to write its context into
+/// the event (an `_otel` object in `detail`, `otel-faas-messaging`'s
+/// `PutEventsTraceOptions::context_in_detail`), the invocation span also links to that
+/// producer — the messaging conventions' link from a consumer to its producer, which holds
+/// even when the trace header is missing or names another span.
+///
+/// Reading `detail` costs one conversion of it to a JSON value per invocation (a clone when
+/// the event's detail type is `serde_json::Value`, the default).
 ///
 /// ```
 /// use otel_faas_aws::EventBridgeTrigger;

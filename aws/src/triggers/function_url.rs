@@ -1,10 +1,5 @@
-//! Lambda function URLs.
-//!
-//! The same shape as HTTP API payload 2.0 without routes: `faas.trigger=http`, span
-//! `{method}`, `url.path` from `rawPath`, `url.query` from `rawQueryString`,
-//! `server.address` from `requestContext.domainName`, `client.address` from
-//! `requestContext.http.sourceIp`, `user_agent.original`, `network.protocol.version`,
-//! `url.scheme` (`https`), and `http.response.status_code` from the response.
+//! Lambda function URLs. The adapter is [`FunctionUrlTrigger`]; its documentation lists the
+//! spans and attributes it produces.
 
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use otel_faas_core::{
@@ -17,6 +12,16 @@ use super::http::{forwarded, spec_with_parent};
 use crate::response::{LambdaResponse, http_outcome};
 
 /// Describes invocations through a function URL.
+///
+/// # Spans and attributes
+///
+/// Lambda function URLs.
+///
+/// The same shape as HTTP API payload 2.0 without routes: `faas.trigger=http`, span
+/// `{method}`, `url.path` from `rawPath`, `url.query` from `rawQueryString`,
+/// `server.address` from `requestContext.domainName`, `client.address` from
+/// `requestContext.http.sourceIp`, `user_agent.original`, `network.protocol.version`,
+/// `url.scheme` (`https`), and `http.response.status_code` from the response.
 ///
 /// ```
 /// use otel_faas_aws::FunctionUrlTrigger;

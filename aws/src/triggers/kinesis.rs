@@ -1,12 +1,5 @@
-//! Kinesis data streams.
-//!
-//! The SERVER invocation span (`faas.trigger=pubsub`, named after the function) holds a
-//! CONSUMER span `<stream> process` with `aws.kinesis.stream_name`,
-//! `messaging.destination.name` (the stream), `messaging.destination.partition.id` (the
-//! shard, when the batch comes from one), `messaging.operation.type=process` and
-//! `messaging.batch.message_count`. Records carry no trace context of their own (the data
-//! is opaque), so there are no links. Per-record spans, with the sequence number as
-//! `messaging.message.id`, come from the [`batch`](crate::batch) helpers.
+//! Kinesis data streams. The adapter is [`KinesisTrigger`]; its documentation lists the
+//! spans and attributes it produces.
 
 use std::collections::BTreeSet;
 
@@ -27,6 +20,18 @@ use super::common::arn_parts;
 use crate::response::{LambdaResponse, batch_outcome};
 
 /// Describes invocations by a Kinesis event source mapping.
+///
+/// # Spans and attributes
+///
+/// Kinesis data streams.
+///
+/// The SERVER invocation span (`faas.trigger=pubsub`, named after the function) holds a
+/// CONSUMER span `<stream> process` with `aws.kinesis.stream_name`,
+/// `messaging.destination.name` (the stream), `messaging.destination.partition.id` (the
+/// shard, when the batch comes from one), `messaging.operation.type=process` and
+/// `messaging.batch.message_count`. Records carry no trace context of their own (the data
+/// is opaque), so there are no links. Per-record spans, with the sequence number as
+/// `messaging.message.id`, come from the [`batch`](crate::batch) helpers.
 ///
 /// ```
 /// use otel_faas_aws::KinesisTrigger;

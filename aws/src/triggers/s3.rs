@@ -1,11 +1,5 @@
-//! S3 event notifications.
-//!
-//! `faas.trigger=datasource`; `faas.document.collection` = the bucket,
-//! `faas.document.name` = the object key URL-decoded (S3 sends keys form-encoded: `+` for
-//! a space, `%xx` for the rest), `faas.document.operation` = `insert` for
-//! `ObjectCreated:*`, `delete` for `ObjectRemoved:*` (other events have no operation in the
-//! conventions and get none), `faas.document.time` = `eventTime`; plus `aws.s3.bucket` and
-//! `aws.s3.key`. A notification with several records (rare) is described by its first.
+//! S3 event notifications. The adapter is [`S3Trigger`]; its documentation lists the spans
+//! and attributes it produces.
 
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
 use opentelemetry::KeyValue;
@@ -22,6 +16,17 @@ use super::common::iso_time;
 use crate::response::{LambdaResponse, batch_outcome};
 
 /// Describes invocations by an S3 event notification.
+///
+/// # Spans and attributes
+///
+/// S3 event notifications.
+///
+/// `faas.trigger=datasource`; `faas.document.collection` = the bucket,
+/// `faas.document.name` = the object key URL-decoded (S3 sends keys form-encoded: `+` for
+/// a space, `%xx` for the rest), `faas.document.operation` = `insert` for
+/// `ObjectCreated:*`, `delete` for `ObjectRemoved:*` (other events have no operation in the
+/// conventions and get none), `faas.document.time` = `eventTime`; plus `aws.s3.bucket` and
+/// `aws.s3.key`. A notification with several records (rare) is described by its first.
 ///
 /// ```
 /// use otel_faas_aws::S3Trigger;

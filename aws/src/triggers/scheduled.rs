@@ -1,10 +1,5 @@
-//! Scheduled events (EventBridge rules and EventBridge Scheduler).
-//!
-//! `faas.trigger=timer`; `faas.time` = the event's `time` (ISO 8601, UTC); `faas.cron` =
-//! the schedule expression, when the adapter is told it — the event does not carry it, so
-//! [`ScheduledTrigger::with_cron`] takes it from the deployment (for instance from an
-//! environment variable the template sets). The rule ARN (`resources`) has no key in the
-//! conventions and is left out.
+//! Scheduled events (EventBridge rules and EventBridge Scheduler). The adapter is
+//! [`ScheduledTrigger`]; its documentation lists the spans and attributes it produces.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use opentelemetry::KeyValue;
@@ -18,6 +13,16 @@ use super::common::iso_time;
 use crate::response::{LambdaResponse, batch_outcome};
 
 /// Describes invocations by a schedule.
+///
+/// # Spans and attributes
+///
+/// Scheduled events (EventBridge rules and EventBridge Scheduler).
+///
+/// `faas.trigger=timer`; `faas.time` = the event's `time` (ISO 8601, UTC); `faas.cron` =
+/// the schedule expression, when the adapter is told it — the event does not carry it, so
+/// [`ScheduledTrigger::with_cron`] takes it from the deployment (for instance from an
+/// environment variable the template sets). The rule ARN (`resources`) has no key in the
+/// conventions and is left out.
 ///
 /// ```
 /// use otel_faas_aws::ScheduledTrigger;

@@ -1,11 +1,5 @@
-//! SNS notifications.
-//!
-//! The SERVER invocation span (`faas.trigger=pubsub`, named after the function) holds a
-//! CONSUMER span `<topic> process` with `messaging.system=aws.sns`,
-//! `messaging.operation.type=process`, `messaging.destination.name` (the topic),
-//! `aws.sns.topic.arn`, `messaging.message.id` (a single notification) or
-//! `messaging.batch.message_count`, and one link per notification to the producer found in
-//! its `MessageAttributes` through the configured propagation.
+//! SNS notifications. The adapter is [`SnsTrigger`]; its documentation lists the spans and
+//! attributes it produces.
 
 use std::collections::BTreeSet;
 
@@ -29,6 +23,17 @@ use crate::response::{LambdaResponse, batch_outcome};
 pub const SNS_SYSTEM: &str = "aws.sns";
 
 /// Describes invocations by an SNS subscription.
+///
+/// # Spans and attributes
+///
+/// SNS notifications.
+///
+/// The SERVER invocation span (`faas.trigger=pubsub`, named after the function) holds a
+/// CONSUMER span `<topic> process` with `messaging.system=aws.sns`,
+/// `messaging.operation.type=process`, `messaging.destination.name` (the topic),
+/// `aws.sns.topic.arn`, `messaging.message.id` (a single notification) or
+/// `messaging.batch.message_count`, and one link per notification to the producer found in
+/// its `MessageAttributes` through the configured propagation.
 ///
 /// ```
 /// use otel_faas_aws::SnsTrigger;

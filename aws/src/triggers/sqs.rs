@@ -1,30 +1,5 @@
-//! SQS: a batch of messages per invocation.
-//!
-//! Spans, as the AWS Lambda conventions describe them:
-//!
-//! * the SERVER invocation span (named after the function; `faas.trigger=pubsub`), whose
-//!   parent is the Lambda trace header when `xray-lambda` is configured;
-//! * inside it, the CONSUMER span of the batch, `<queue> process` — `multiple_sources
-//!   process` when the batch mixes queues — with `faas.trigger=pubsub`,
-//!   `messaging.system=aws_sqs`, `messaging.operation.type=process`,
-//!   `messaging.operation.name=process`, `messaging.batch.message_count`, and for a single
-//!   queue `messaging.destination.name` and `aws.sqs.queue.url`. It carries one link per
-//!   message to the message's producer, with `messaging.message.id` on the link;
-//! * per message, in user code, a CONSUMER span `<queue> process` with
-//!   `messaging.message.id`, linked to its producer: [`process_message`], or the
-//!   partial-batch helpers in [`batch`](crate::batch).
-//!
-//! A producer's context is read from the `AWSTraceHeader` system attribute (X-Ray format,
-//! which AWS sets from the `SendMessage` call), from the message attributes through the
-//! configured propagation (`traceparent`, …), and from the SNS envelope in the body of a
-//! notification an SNS topic delivered without raw delivery, and from the `_otel` object in
-//! the `detail` of an EventBridge event, where its producer opted in to write one
-//! (`otel-faas-messaging`'s `PutEventsTraceOptions::context_in_detail`). The conventions
-//! name only `AWSTraceHeader`;
-//! W3C producers that put `traceparent` in the message attributes are common enough that
-//! ignoring it would cut their traces. When both are in the same trace, the link goes to the
-//! span the producer wrote (its PRODUCER span), not to the SDK call the `AWSTraceHeader`
-//! names beneath it.
+//! SQS: a batch of messages per invocation. The adapter is [`SqsTrigger`]; its
+//! documentation lists the spans and attributes it produces.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -53,6 +28,36 @@ use crate::xray::XrayPropagator;
 pub const SQS_SYSTEM: &str = "aws_sqs";
 
 /// Describes invocations by an SQS event source mapping.
+///
+/// # Spans and attributes
+///
+/// SQS: a batch of messages per invocation.
+///
+/// Spans, as the AWS Lambda conventions describe them:
+///
+/// * the SERVER invocation span (named after the function; `faas.trigger=pubsub`), whose
+///   parent is the Lambda trace header when `xray-lambda` is configured;
+/// * inside it, the CONSUMER span of the batch, `<queue> process` — `multiple_sources
+///   process` when the batch mixes queues — with `faas.trigger=pubsub`,
+///   `messaging.system=aws_sqs`, `messaging.operation.type=process`,
+///   `messaging.operation.name=process`, `messaging.batch.message_count`, and for a single
+///   queue `messaging.destination.name` and `aws.sqs.queue.url`. It carries one link per
+///   message to the message's producer, with `messaging.message.id` on the link;
+/// * per message, in user code, a CONSUMER span `<queue> process` with
+///   `messaging.message.id`, linked to its producer: [`process_message`], or the
+///   partial-batch helpers in [`batch`](crate::batch).
+///
+/// A producer's context is read from the `AWSTraceHeader` system attribute (X-Ray format,
+/// which AWS sets from the `SendMessage` call), from the message attributes through the
+/// configured propagation (`traceparent`, …), and from the SNS envelope in the body of a
+/// notification an SNS topic delivered without raw delivery, and from the `_otel` object in
+/// the `detail` of an EventBridge event, where its producer opted in to write one
+/// (`otel-faas-messaging`'s `PutEventsTraceOptions::context_in_detail`). The conventions
+/// name only `AWSTraceHeader`;
+/// W3C producers that put `traceparent` in the message attributes are common enough that
+/// ignoring it would cut their traces. When both are in the same trace, the link goes to the
+/// span the producer wrote (its PRODUCER span), not to the SDK call the `AWSTraceHeader`
+/// names beneath it.
 ///
 /// ```
 /// use otel_faas_aws::SqsTrigger;
