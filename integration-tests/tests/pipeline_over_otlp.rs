@@ -342,6 +342,51 @@ async fn the_value_length_limit_cuts_string_attributes_of_spans_events_and_links
     telemetry.shutdown(WAIT).await.unwrap();
 }
 
+/// The count limits reach the SDK, and the schedules reach the batch span processor and the
+/// periodic metric reader: what arrives here was never flushed by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_limits_and_export_schedules_are_applied() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = install(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2".to_owned()),
+        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "1".to_owned()),
+        // Far below the defaults (5 s and 60 s), so that only the configured schedules can
+        // deliver within the wait below.
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "200".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+    ]);
+    let mut span = telemetry.tracer("test").start("limited-counts");
+    for index in 0..5 {
+        span.set_attribute(KeyValue::new(format!("a{index}"), index));
+        span.add_event(format!("e{index}"), vec![]);
+    }
+    span.end();
+    telemetry
+        .meter("m")
+        .u64_counter("ticks")
+        .build()
+        .add(1, &[]);
+
+    let started = std::time::Instant::now();
+    receiver
+        .wait_for(Duration::from_millis(2500), |r| {
+            r.spans().iter().any(|s| s.name == "limited-counts")
+                && r.metrics().iter().any(|m| m.name == "ticks")
+        })
+        .await
+        .unwrap_or_else(|error| panic!("not exported on the configured schedules: {error}"));
+    assert!(started.elapsed() < Duration::from_millis(2500));
+    let span = receiver
+        .wait_for_span("limited-counts", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(span.attributes.len(), 2, "{:?}", span.attributes);
+    assert_eq!(span.events.len(), 1, "{:?}", span.events);
+    telemetry.shutdown(WAIT).await.unwrap();
+}
+
 #[test]
 fn an_unsupported_variable_is_warned_once_at_install() {
     let telemetry = install(&[
