@@ -71,7 +71,7 @@ pub fn invocation_context(context: &LambdaContext) -> InvocationContext {
     if !context.request_id.is_empty() {
         invocation = invocation.with_invocation_id(context.request_id.clone());
     }
-    if let Some(deadline) = deadline_time(context.deadline) {
+    if let Some(deadline) = plausible_deadline(context.deadline, SystemTime::now()) {
         invocation = invocation.with_deadline_at(deadline);
     }
     if let Some(header) = context.xray_trace_id.as_deref().filter(|h| !h.is_empty()) {
@@ -148,6 +148,40 @@ fn function_name(context: &LambdaContext) -> Option<&str> {
         .or_else(|| {
             FunctionArn::parse(&context.invoked_function_arn).map(|arn| arn.function_name())
         })
+}
+
+/// The longest a Lambda invocation may run (the 900 s maximum timeout), with a minute of
+/// slack for clock skew between the runtime API and this process.
+const LONGEST_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(900 + 60);
+
+/// The invocation's deadline, if it is one Lambda could have sent: in the future and at
+/// most the maximum timeout away. Local emulators sometimes send a duration (`600000`) or a
+/// stale time where epoch milliseconds belong; taken at face value, the watchdog would fire
+/// at once and record a 0.1 ms invocation as a `timeout`, and the flush budget would be
+/// zero. Such a deadline is ignored, with one warning per process.
+pub(crate) fn plausible_deadline(deadline_ms: u64, now: SystemTime) -> Option<SystemTime> {
+    let deadline = deadline_time(deadline_ms)?;
+    let plausible = deadline > now
+        && deadline
+            .duration_since(now)
+            .is_ok_and(|left| left <= LONGEST_PLAUSIBLE_DEADLINE);
+    if plausible {
+        return Some(deadline);
+    }
+    otel_faas_core::env::report_once(
+        "lambda-implausible-deadline",
+        &format!(
+            "the runtime sent a deadline of {deadline_ms} ms since the epoch, which is {}; \
+             invocations run without a deadline watchdog (a local emulator that sends a \
+             duration instead of a time does this)",
+            if deadline <= now {
+                "already past"
+            } else {
+                "further away than Lambda's longest timeout"
+            }
+        ),
+    );
+    None
 }
 
 /// The Runtime API's deadline (milliseconds since the epoch) as a wall-clock time; `None`
@@ -238,5 +272,20 @@ mod tests {
         lambda.deadline = 0;
         assert_eq!(invocation_context(&lambda).deadline(), None);
         assert_eq!(deadline_time(0), None);
+    }
+
+    #[test]
+    fn implausible_deadlines_are_ignored() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let now_ms = 1_800_000_000_000_u64;
+        // What Lambda sends: a few seconds to 15 minutes ahead.
+        assert!(plausible_deadline(now_ms + 3_000, now).is_some());
+        assert!(plausible_deadline(now_ms + 900_000, now).is_some());
+        // A duration where a time belongs (an emulator): January 1970.
+        assert_eq!(plausible_deadline(600_000, now), None);
+        // Already past, or a day away.
+        assert_eq!(plausible_deadline(now_ms - 1, now), None);
+        assert_eq!(plausible_deadline(now_ms + 86_400_000, now), None);
+        assert_eq!(plausible_deadline(0, now), None);
     }
 }

@@ -698,3 +698,68 @@ fn no_sample_mutated_in_any_field_makes_an_adapter_panic() {
     }
     assert!(cases > 5_000, "only {cases} mutations were tried");
 }
+
+/// Presigned-URL credentials in the query of every HTTP event shape are redacted (the
+/// conventions' keys, AWS SigV4 and GCS V4 keys, common secret names), keys kept.
+#[test]
+fn credential_query_values_are_redacted_in_every_http_event_shape() {
+    use otel_faas_core::http::{CLOUD_QUERY_KEYS, COMMON_SECRET_QUERY_KEYS, SPEC_QUERY_KEYS};
+    let keys: Vec<&str> = SPEC_QUERY_KEYS
+        .into_iter()
+        .chain(CLOUD_QUERY_KEYS)
+        .chain(COMMON_SECRET_QUERY_KEYS)
+        .collect();
+    let secret_pairs: Vec<(String, String)> = keys
+        .iter()
+        .enumerate()
+        .map(|(index, key)| {
+            // Mixed case, as real clients send them.
+            let key = if index % 2 == 0 {
+                key.to_ascii_lowercase()
+            } else {
+                key.to_string()
+            };
+            (key, format!("s3cr3t{index}"))
+        })
+        .chain([("page".to_owned(), "2".to_owned())])
+        .collect();
+    let raw: String = secret_pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let parameters: serde_json::Map<String, serde_json::Value> = secret_pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+        .collect();
+
+    let mut http_api = fixture("example-apigw-v2-request-no-authorizer.json");
+    http_api["rawQueryString"] = raw.clone().into();
+    http_api["queryStringParameters"] = parameters.clone().into();
+    let mut rest = fixture("example-apigw-request.json");
+    rest["queryStringParameters"] = parameters.clone().into();
+    rest["multiValueQueryStringParameters"] = serde_json::Value::Null;
+    let mut alb = fixture("example-alb-lambda-target-request-headers-only.json");
+    alb["queryStringParameters"] = parameters.into();
+
+    for (shape, event) in [("http api", http_api), ("rest", rest), ("alb", alb)] {
+        let spec = TriggerAdapter::<_, ()>::invocation_spec(
+            &AnyEventTrigger::new(),
+            &event,
+            &InvocationContext::new(),
+            &propagation("tracecontext"),
+        );
+        let query = match attr(spec.attributes(), "url.query") {
+            Some(Value::String(query)) => query.to_string(),
+            other => panic!("{shape}: no url.query: {other:?}"),
+        };
+        assert!(!query.contains("s3cr3t"), "{shape}: {query}");
+        assert!(query.contains("page=2"), "{shape}: {query}");
+        for (key, _) in &secret_pairs[..keys.len()] {
+            assert!(
+                query.contains(&format!("{key}=REDACTED")),
+                "{shape}: {key} in {query}"
+            );
+        }
+    }
+}

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-pub use crate::warning::ConfigWarning;
+pub use crate::warning::{ConfigWarning, report_once};
 
 /// A read-only source of configuration variables.
 ///

@@ -104,7 +104,7 @@ impl fmt::Display for ConfigWarning {
 /// that fails, an observer that panics) is visible even to a function that installed no
 /// subscriber, without repeating itself on every invocation. `message` must never hold a
 /// credential.
-pub(crate) fn report_once(kind: &'static str, message: &str) {
+pub fn report_once(kind: &'static str, message: &str) {
     use std::collections::HashSet;
     use std::sync::{Mutex, OnceLock, PoisonError};
     static REPORTED: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();

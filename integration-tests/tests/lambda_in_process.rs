@@ -168,3 +168,44 @@ async fn xray_ids_start_with_the_epoch_seconds() {
     );
     otel.shutdown(WAIT).await.unwrap();
 }
+
+/// A local emulator that sends a duration where epoch milliseconds belong (`600000`): the
+/// deadline is ignored, so a quick invocation is not recorded as a timeout (it was, at once,
+/// with the watchdog firing on a deadline in 1970).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_implausible_deadline_is_ignored_rather_than_timing_the_invocation_out() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let otel = LambdaTelemetry::builder_with_environment(lambda_env(&receiver)).build();
+    let event: aws_lambda_events::sqs::SqsEvent = fixture("example-sqs-event.json");
+    for (request_id, deadline) in [("emulator", 600_000_u64), ("stale", 1_000_000_000_000)] {
+        let mut context = context(request_id);
+        context.deadline = deadline;
+        otel.engine()
+            .invocation(
+                &Lambda::new(SqsTrigger::new()),
+                LambdaEvent::new(event.clone(), context),
+            )
+            .run(|_event| async {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                Ok::<_, std::convert::Infallible>(
+                    aws_lambda_events::sqs::SqsBatchResponse::default(),
+                )
+            })
+            .await
+            .unwrap();
+    }
+    let spans = receiver
+        .wait_until(WAIT, |spans| {
+            spans.iter().filter(|s| s.name == "consumer").count() == 2
+        })
+        .await
+        .unwrap();
+    for span in spans.iter().filter(|s| s.name == "consumer") {
+        assert_eq!(span.status, StatusCode::Unset, "{span:?}");
+        assert_eq!(span.attr_str("error.type"), None, "{span:?}");
+        assert!(
+            span.duration_nanos() >= 30_000_000,
+            "the handler ran to its end"
+        );
+    }
+}

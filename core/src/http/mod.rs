@@ -2,12 +2,18 @@
 //!
 //! [`HttpServerAttributes`] turns a request, in whatever shape a platform delivers it, into
 //! the span name and attributes of the conventions (`http.request.method`, `url.path`,
-//! `http.route`, credential query values redacted, no headers recorded);
+//! `http.route`, credential query values redacted by [`QueryRedaction`], no headers
+//! recorded);
 //! [`http_response_outcome`] reads the status code. [`HttpTrigger`] is the cloud-free
 //! adapter for `http::Request`, and the reference for writing one.
 
+mod redaction;
 mod semconv;
 mod trigger;
 
+pub use redaction::{
+    CLOUD_QUERY_KEYS, COMMON_SECRET_QUERY_KEYS, QueryRedaction, REDACT_QUERY_KEYS_VARIABLE,
+    REDACTED, SPEC_QUERY_KEYS,
+};
 pub use semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};
 pub use trigger::{HttpRoute, HttpTrigger};

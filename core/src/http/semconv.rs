@@ -7,7 +7,9 @@
 //! * span name `{method} {route}`, or `{method}` without a known route; `HTTP` stands in
 //!   for a method outside the known set, which is recorded as `_OTHER` with
 //!   `http.request.method_original`, so a client cannot blow up the cardinality;
-//! * query values the conventions name as credentials are `REDACTED`;
+//! * query values that are credentials are `REDACTED` ([`QueryRedaction`]: the keys of the
+//!   url registry, the clouds' signed-URL parameters and common secret names, case-insensitive,
+//!   extendable);
 //! * no header is ever recorded;
 //! * the response is an ERROR only for 5xx ([`http_response_outcome`]).
 
@@ -18,15 +20,15 @@ use opentelemetry_semantic_conventions::attribute::{
     URL_SCHEME, USER_AGENT_ORIGINAL,
 };
 
+use std::sync::Arc;
+
+use super::redaction::QueryRedaction;
 use crate::trigger::{FaasTrigger, InvocationSpec, Outcome, SpanSpec};
 
 /// The methods the conventions treat as known.
 const KNOWN_METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
 ];
-
-/// Query parameters whose values the conventions require to be redacted.
-const CREDENTIAL_PARAMETERS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
 
 /// The attributes of an HTTP server invocation span.
 ///
@@ -58,6 +60,7 @@ pub struct HttpServerAttributes {
     client_address: Option<String>,
     user_agent: Option<String>,
     protocol_version: Option<String>,
+    redaction: Option<Arc<QueryRedaction>>,
 }
 
 fn non_empty(value: impl Into<String>) -> Option<String> {
@@ -92,6 +95,13 @@ impl HttpServerAttributes {
     #[must_use]
     pub fn query(mut self, query: impl Into<String>) -> Self {
         self.query = non_empty(query);
+        self
+    }
+
+    /// Which query values are redacted; [`QueryRedaction::default`] when not set.
+    #[must_use]
+    pub fn redaction(mut self, redaction: Arc<QueryRedaction>) -> Self {
+        self.redaction = Some(redaction);
         self
     }
 
@@ -186,7 +196,14 @@ impl HttpServerAttributes {
         };
         push(HTTP_ROUTE, &self.route);
         push(URL_PATH, &self.path);
-        push(URL_QUERY, &self.query.as_deref().map(redact_query));
+        let redaction = self
+            .redaction
+            .clone()
+            .unwrap_or_else(QueryRedaction::shared_default);
+        push(
+            URL_QUERY,
+            &self.query.as_deref().map(|q| redaction.redact(q)),
+        );
         push(URL_SCHEME, &self.scheme);
         push(SERVER_ADDRESS, &self.server_address);
         push(CLIENT_ADDRESS, &self.client_address);
@@ -283,17 +300,6 @@ pub(crate) fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
 }
 
 /// Replaces credential values in a raw query string, keeping everything else byte for byte.
-fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if CREDENTIAL_PARAMETERS.contains(&key) => format!("{key}=REDACTED"),
-            _ => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

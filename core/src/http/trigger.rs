@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use ::http::{Request, Response};
 
+use super::redaction::QueryRedaction;
 use super::semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};
 use crate::propagation::{Carrier, Chained, Propagation};
 use crate::trigger::{InvocationContext, InvocationSpec, Outcome, TriggerAdapter};
@@ -56,6 +57,7 @@ type RouteFn = dyn Fn(&http::Extensions) -> Option<String> + Send + Sync;
 pub struct HttpTrigger {
     route: Option<Arc<RouteFn>>,
     default_scheme: Option<&'static str>,
+    redaction: Option<Arc<QueryRedaction>>,
 }
 
 impl std::fmt::Debug for HttpTrigger {
@@ -104,6 +106,22 @@ impl HttpTrigger {
         self
     }
 
+    /// Which query values are redacted in `url.query`; [`QueryRedaction::default`] (the
+    /// conventions' keys, the clouds' signed-URL keys, common secret names and
+    /// `OTEL_FAAS_REDACT_QUERY_KEYS`) when not set.
+    ///
+    /// ```
+    /// use otel_faas_core::http::{HttpTrigger, QueryRedaction};
+    ///
+    /// let trigger = HttpTrigger::new().with_query_redaction(QueryRedaction::default().with_key("session"));
+    /// # drop(trigger);
+    /// ```
+    #[must_use]
+    pub fn with_query_redaction(mut self, redaction: QueryRedaction) -> Self {
+        self.redaction = Some(Arc::new(redaction));
+        self
+    }
+
     fn route_of(&self, extensions: &http::Extensions) -> Option<String> {
         match &self.route {
             Some(route) => route(extensions),
@@ -131,6 +149,11 @@ impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for HttpTrigger {
             })
             .unwrap_or(self.default_scheme.unwrap_or("http"));
         let mut attributes = HttpServerAttributes::new(request.method().as_str())
+            .redaction(
+                self.redaction
+                    .clone()
+                    .unwrap_or_else(QueryRedaction::shared_default),
+            )
             .route(self.route_of(request.extensions()))
             .path(uri.path())
             .query(uri.query().unwrap_or_default())
