@@ -207,7 +207,7 @@ impl Emulator {
     }
 }
 
-fn python3() -> anyhow::Result<PathBuf> {
+pub(crate) fn python3() -> anyhow::Result<PathBuf> {
     ["python3", "python"]
         .into_iter()
         .find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()))
@@ -260,7 +260,12 @@ fn python313() -> anyhow::Result<PathBuf> {
 }
 
 /// A venv at `dir/name` with `requirements` installed, unless the same requirements are.
-fn install_venv(dir: &Path, name: &str, python: &Path, requirements: &Path) -> anyhow::Result<()> {
+pub(crate) fn install_venv(
+    dir: &Path,
+    name: &str,
+    python: &Path,
+    requirements: &Path,
+) -> anyhow::Result<()> {
     let venv = dir.join(name);
     let stamp = venv.join("installed-requirements.txt");
     let wanted = std::fs::read_to_string(requirements)

@@ -19,8 +19,10 @@ cargo xtask <command>
 Commands:
   test [--no-lint] [--suite all|core|aws] [--aws-endpoint moto|localstack]
                      The whole check CI runs: cargo fmt --check, clippy -D warnings (the
-                     workspace, and core alone with its default features), cargo doc with
-                     warnings denied, moto installed into target/emulators/moto-venv (the
+                     workspace, and core alone with its default features and without
+                     any), cargo doc with warnings denied (every feature, and core's
+                     defaults), cfn-lint on every example's SAM template (installed into
+                     target/emulators/cfn-lint-venv), moto installed into target/emulators/moto-venv (the
                      AWS emulator tests capture real events from), every unit, doc and
                      integration test, core's unit tests without otlp-grpc, and a run of
                      the demo and of `package lambda-scheduled`. Needs the Rust
@@ -265,6 +267,10 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             "cargo doc -p otel-faas-messaging --all-features (warnings denied)",
             with_lock(doc_messaging),
         )?;
+
+        // Every SAM template must deploy: cfn-lint with the SAM translator, offline, from a
+        // venv under target/ that this step installs.
+        cfn_lint()?;
     }
     // The AWS tests run against one moto for the whole run; stopped however the run ends.
     let moto = if suite == Suite::Core {
@@ -369,6 +375,32 @@ fn test(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// On Ctrl-C, stops `emulators` before exiting, as a normal end of the run would.
+/// Runs cfn-lint on every example's `template.yaml`.
+fn cfn_lint() -> anyhow::Result<()> {
+    let venvs = target_dir().join("emulators");
+    emulators::install_venv(
+        &venvs,
+        "cfn-lint-venv",
+        &emulators::python3()?,
+        &workspace_root().join("xtask/requirements-cfn-lint.txt"),
+    )?;
+    let mut templates: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("examples"))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("template.yaml"))
+        .filter(|template| template.exists())
+        .collect();
+    templates.sort();
+    if templates.is_empty() {
+        bail!("no examples/*/template.yaml found: cfn-lint has nothing to check");
+    }
+    let mut lint = Command::new(venvs.join("cfn-lint-venv/bin/cfn-lint"));
+    lint.args(&templates);
+    step(
+        &format!("cfn-lint ({} SAM templates)", templates.len()),
+        lint,
+    )
+}
+
 pub(crate) fn stop_on_ctrl_c(emulators: Vec<emulators::Emulator>) {
     std::thread::spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
