@@ -192,8 +192,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
         now.rotate_left(7) as u64,
         (now >> 3) as u64
     );
-    let spans = runtime.block_on(orders_pipeline(&receiver, &shop_trace))?;
-    check_the_pipeline(&spans)?;
+    let (spans, orders_sent) = runtime.block_on(orders_pipeline(&receiver, &shop_trace))?;
+    check_the_pipeline(&spans, orders_sent)?;
 
     println!(
         "\n{} spans received over OTLP/HTTP (decoded with opentelemetry-proto):\n",
@@ -287,10 +287,11 @@ fn nanos_now() -> u128 {
 /// receives them as one SQS batch — the event an event source mapping would build from the
 /// messages sent — and stores each order in DynamoDB. Both run as real processes polling a
 /// local Runtime API; the AWS calls go to an in-process stand-in for SQS and DynamoDB.
+/// Runs the orders pipeline; returns the spans received and how many orders were sent.
 async fn orders_pipeline(
     receiver: &OtlpReceiver,
     caller_trace: &str,
-) -> anyhow::Result<Vec<ReceivedSpan>> {
+) -> anyhow::Result<(Vec<ReceivedSpan>, usize)> {
     println!("\nbuilding the orders pipeline (lambda-orders-api, lambda-orders-worker)…");
     let api_binary = build_binary("example-lambda-orders-api", "lambda-orders-api")
         .context("building example-lambda-orders-api")?;
@@ -393,6 +394,7 @@ async fn orders_pipeline(
                 && spans.iter().filter(|s| s.name == "send orders").count() >= 2
         })
         .await
+        .map(|spans| (spans, orders.len()))
         .map_err(|error| {
             anyhow::anyhow!(
                 "{error}\norders-api log:\n{}\norders-worker log:\n{}",
@@ -403,34 +405,69 @@ async fn orders_pipeline(
 }
 
 /// The demo is also a test (`cargo xtask test` runs it): the traces must hang together.
-fn check_the_pipeline(spans: &[ReceivedSpan]) -> anyhow::Result<()> {
+fn check_the_pipeline(spans: &[ReceivedSpan], orders: usize) -> anyhow::Result<()> {
     let sends: Vec<&ReceivedSpan> = spans
         .iter()
         .filter(|s| s.name == "send orders" && s.kind == SpanKind::Producer)
         .collect();
+    if sends.len() != orders {
+        bail!(
+            "{} PRODUCER spans `send orders` arrived, {orders} expected (one per order sent)",
+            sends.len()
+        );
+    }
     let batch = spans
         .iter()
         .find(|s| {
             s.name == "orders process"
                 && s.kind == SpanKind::Consumer
-                && matches!(
-                    s.attr("messaging.batch.message_count"),
-                    Some(AttrValue::Int(2))
-                )
+                && s.attr("messaging.batch.message_count")
+                    == Some(&AttrValue::Int(i64::try_from(orders).unwrap_or(i64::MAX)))
         })
         .context("the worker's batch span is missing")?;
     for send in &sends {
-        if !batch
-            .links
-            .iter()
-            .any(|l| l.trace_id == send.trace_id && l.span_id == send.span_id)
-        {
+        if !links_to(batch, send) {
             bail!(
                 "the worker's batch does not link to the send span {} of trace {}",
                 send.span_id,
                 send.trace_id
             );
         }
+    }
+    // One span per message, inside the batch, each linked to its own send.
+    let messages: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| {
+            s.kind == SpanKind::Consumer
+                && s.parent_span_id == batch.span_id
+                && s.attr("messaging.message.id").is_some()
+        })
+        .collect();
+    if messages.len() != orders {
+        bail!(
+            "{} message spans inside the batch, {orders} expected",
+            messages.len()
+        );
+    }
+    let mut linked: Vec<&str> = Vec::new();
+    for message in &messages {
+        let own: Vec<&&ReceivedSpan> = sends
+            .iter()
+            .filter(|send| links_to(message, send))
+            .collect();
+        match own.as_slice() {
+            [send] => linked.push(&send.span_id),
+            _ => bail!(
+                "the message span {} links to {} send spans, one expected",
+                message.span_id,
+                own.len()
+            ),
+        }
+    }
+    linked.sort_unstable();
+    linked.dedup();
+    if linked.len() != orders {
+        bail!("two message spans link to the same send");
     }
     let put = spans
         .iter()
@@ -439,5 +476,143 @@ fn check_the_pipeline(spans: &[ReceivedSpan]) -> anyhow::Result<()> {
     if put.trace_id != batch.trace_id {
         bail!("DynamoDB.PutItem is not in the worker's trace");
     }
+    if !messages
+        .iter()
+        .any(|message| is_ancestor(spans, message, put))
+    {
+        bail!("DynamoDB.PutItem is not inside a message span");
+    }
     Ok(())
+}
+
+fn links_to(span: &ReceivedSpan, target: &ReceivedSpan) -> bool {
+    span.links
+        .iter()
+        .any(|l| l.trace_id == target.trace_id && l.span_id == target.span_id)
+}
+
+/// Whether `ancestor` is on the parent chain of `span`.
+fn is_ancestor(spans: &[ReceivedSpan], ancestor: &ReceivedSpan, span: &ReceivedSpan) -> bool {
+    let mut parent = span.parent_span_id.as_str();
+    for _ in 0..spans.len() {
+        if parent == ancestor.span_id {
+            return true;
+        }
+        match spans
+            .iter()
+            .find(|s| s.span_id == parent && s.trace_id == span.trace_id)
+        {
+            Some(next) => parent = &next.parent_span_id,
+            None => return false,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Instant;
+
+    use otel_faas_integration_tests::{ReceivedLink, StatusCode};
+
+    use super::*;
+
+    fn span(id: &str, parent: &str, name: &str, kind: SpanKind) -> ReceivedSpan {
+        ReceivedSpan {
+            trace_id: if name == "send orders" {
+                format!("{id:0>32}")
+            } else {
+                "f".repeat(32)
+            },
+            span_id: id.to_owned(),
+            parent_span_id: parent.to_owned(),
+            name: name.to_owned(),
+            kind,
+            start_unix_nanos: 0,
+            end_unix_nanos: 0,
+            attributes: BTreeMap::new(),
+            resource: BTreeMap::new(),
+            scope: String::new(),
+            status: StatusCode::Unset,
+            status_message: String::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            received_at: Instant::now(),
+        }
+    }
+
+    fn link(to: &ReceivedSpan) -> ReceivedLink {
+        ReceivedLink {
+            trace_id: to.trace_id.clone(),
+            span_id: to.span_id.clone(),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// What the demo produces: two sends, a batch linked to both, a span per message linked
+    /// to its own send, and the PutItem inside the first message span.
+    fn pipeline() -> Vec<ReceivedSpan> {
+        let send_a = span("a1", "", "send orders", SpanKind::Producer);
+        let send_b = span("b1", "", "send orders", SpanKind::Producer);
+        let mut batch = span("c1", "w0", "orders process", SpanKind::Consumer);
+        batch
+            .attributes
+            .insert("messaging.batch.message_count".into(), AttrValue::Int(2));
+        batch.links = vec![link(&send_a), link(&send_b)];
+        let mut message_a = span("d1", "c1", "orders process", SpanKind::Consumer);
+        message_a
+            .attributes
+            .insert("messaging.message.id".into(), AttrValue::from("m-a"));
+        message_a.links = vec![link(&send_a)];
+        let mut message_b = span("d2", "c1", "orders process", SpanKind::Consumer);
+        message_b
+            .attributes
+            .insert("messaging.message.id".into(), AttrValue::from("m-b"));
+        message_b.links = vec![link(&send_b)];
+        let store = span("e1", "d1", "store", SpanKind::Internal);
+        let put = span("e2", "e1", "DynamoDB.PutItem", SpanKind::Client);
+        vec![send_a, send_b, batch, message_a, message_b, store, put]
+    }
+
+    #[test]
+    fn a_pipeline_that_hangs_together_passes() {
+        check_the_pipeline(&pipeline(), 2).unwrap();
+    }
+
+    #[test]
+    fn missing_producers_fail() {
+        let spans: Vec<ReceivedSpan> = pipeline()
+            .into_iter()
+            .filter(|s| s.kind != SpanKind::Producer)
+            .collect();
+        let error = check_the_pipeline(&spans, 2).unwrap_err().to_string();
+        assert!(error.contains("0 PRODUCER spans"), "{error}");
+    }
+
+    #[test]
+    fn a_message_linked_to_the_wrong_send_fails() {
+        let mut spans = pipeline();
+        let send_a = spans[0].clone();
+        spans[4].links = vec![link(&send_a)];
+        let error = check_the_pipeline(&spans, 2).unwrap_err().to_string();
+        assert!(error.contains("same send"), "{error}");
+    }
+
+    #[test]
+    fn a_put_outside_the_message_spans_fails() {
+        let mut spans = pipeline();
+        spans[6].parent_span_id = "c1".into();
+        let error = check_the_pipeline(&spans, 2).unwrap_err().to_string();
+        assert!(error.contains("not inside a message span"), "{error}");
+    }
+
+    #[test]
+    fn missing_message_spans_fail() {
+        let spans: Vec<ReceivedSpan> = pipeline()
+            .into_iter()
+            .filter(|s| !s.attributes.contains_key("messaging.message.id"))
+            .collect();
+        assert!(check_the_pipeline(&spans, 2).is_err());
+    }
 }
