@@ -499,4 +499,30 @@ mod tests {
         totals.add("running 9 tests");
         assert_eq!((totals.passed, totals.failed, totals.ignored), (29, 1, 2));
     }
+
+    fn shell(script: &str) -> std::process::Command {
+        let mut command = std::process::Command::new("sh");
+        command.args(["-c", script]);
+        command
+    }
+
+    /// A step that ran no test (a filter that matched nothing, tests all ignored, a binary
+    /// that printed no summary) fails the run instead of counting as a pass.
+    #[test]
+    fn a_step_that_ran_no_test_fails_the_run() {
+        let none = super::test_step("no output", shell("true")).unwrap_err();
+        assert!(none.to_string().contains("ran no test at all"), "{none}");
+        let ignored = shell(
+            "echo 'test result: ok. 0 passed; 0 failed; 3 ignored; 0 measured; 0 filtered out'",
+        );
+        assert!(super::test_step("all ignored", ignored).is_err());
+        let failing = shell(
+            "echo 'test result: ok. 5 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out'; exit 1",
+        );
+        assert!(super::test_step("exit status", failing).is_err());
+        let one = shell(
+            "echo 'test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out'",
+        );
+        assert_eq!(super::test_step("one test", one).unwrap().passed, 1);
+    }
 }
