@@ -138,6 +138,10 @@ where
     fn outcome(&self, response: &R) -> Outcome {
         self.adapter.outcome(response)
     }
+
+    fn outcome_for(&self, trigger: FaasTrigger, response: &R) -> Outcome {
+        self.adapter.outcome_for(trigger, response)
+    }
 }
 
 /// The function's name: from the runtime's configuration, else from the invoked ARN (which

@@ -488,6 +488,16 @@ pub trait TriggerAdapter<E, R>: Send + Sync {
     fn outcome(&self, _response: &R) -> Outcome {
         Outcome::success()
     }
+
+    /// Reads the handler's response knowing the trigger type this invocation's spec
+    /// reported; the engine calls this one. Adapters that describe several triggers (a
+    /// raw-JSON adapter that detects the event) read the response by it — a `statusCode` means
+    /// something for an HTTP invocation only. The default calls
+    /// [`outcome`](Self::outcome).
+    fn outcome_for(&self, trigger: FaasTrigger, response: &R) -> Outcome {
+        let _ = trigger;
+        self.outcome(response)
+    }
 }
 
 impl<E, R, A: TriggerAdapter<E, R> + ?Sized> TriggerAdapter<E, R> for std::sync::Arc<A> {
@@ -504,6 +514,9 @@ impl<E, R, A: TriggerAdapter<E, R> + ?Sized> TriggerAdapter<E, R> for std::sync:
     }
     fn outcome(&self, response: &R) -> Outcome {
         (**self).outcome(response)
+    }
+    fn outcome_for(&self, trigger: FaasTrigger, response: &R) -> Outcome {
+        (**self).outcome_for(trigger, response)
     }
 }
 

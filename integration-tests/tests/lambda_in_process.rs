@@ -209,3 +209,62 @@ async fn an_implausible_deadline_is_ignored_rather_than_timing_the_invocation_ou
         );
     }
 }
+
+/// `http.response.status_code` and a 5xx ERROR belong to HTTP invocations only: a queue
+/// handler that returns `{"statusCode": 500}` (through the raw-JSON adapter) is not an HTTP
+/// failure; an API Gateway invocation with the same response is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_code_counts_only_for_http_invocations() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let otel = LambdaTelemetry::builder_with_environment(lambda_env(&receiver)).build();
+    let response = serde_json::json!({"statusCode": 500, "body": "oops"});
+    for (request_id, event) in [
+        (
+            "queue",
+            fixture::<serde_json::Value>("example-sqs-event.json"),
+        ),
+        (
+            "http",
+            fixture::<serde_json::Value>("example-apigw-v2-request-no-authorizer.json"),
+        ),
+    ] {
+        let response = response.clone();
+        otel.engine()
+            .invocation(
+                &Lambda::new(otel_faas_aws::AnyEventTrigger::new()),
+                LambdaEvent::new(event, context(request_id)),
+            )
+            .run(|_event| async move { Ok::<_, std::convert::Infallible>(response) })
+            .await
+            .unwrap();
+    }
+    let spans = receiver
+        .wait_until(WAIT, |spans| {
+            spans
+                .iter()
+                .filter(|s| s.attr_str("faas.invocation_id").is_some())
+                .count()
+                == 2
+        })
+        .await
+        .unwrap();
+    let by_id = |id: &str| {
+        spans
+            .iter()
+            .find(|s| s.attr_str("faas.invocation_id") == Some(id))
+            .unwrap()
+            .clone()
+    };
+    let queue = by_id("queue");
+    assert_eq!(queue.attr_str("faas.trigger"), Some("pubsub"));
+    assert_eq!(queue.attr("http.response.status_code"), None, "{queue:?}");
+    assert_eq!(queue.status, StatusCode::Unset);
+    let http = by_id("http");
+    assert_eq!(http.attr_str("faas.trigger"), Some("http"));
+    assert_eq!(
+        http.attr("http.response.status_code"),
+        Some(&AttrValue::Int(500))
+    );
+    assert_eq!(http.status, StatusCode::Error);
+    assert_eq!(http.attr_str("error.type"), Some("500"));
+}

@@ -256,8 +256,20 @@ impl<R: LambdaResponse> TriggerAdapter<Value, R> for AnyEventTrigger {
         })
     }
 
+    /// Without the trigger known (a direct call): a `statusCode` is read as HTTP.
     fn outcome(&self, response: &R) -> Outcome {
         if response.status_code().is_some() {
+            http_outcome(response)
+        } else {
+            batch_outcome(response)
+        }
+    }
+
+    /// `http.response.status_code`, and ERROR for a 5xx, only for HTTP invocations (the
+    /// HTTP conventions apply to HTTP spans only); a `statusCode` a queue or storage handler
+    /// returns is nobody's HTTP status. Other triggers read batch-item failures.
+    fn outcome_for(&self, trigger: FaasTrigger, response: &R) -> Outcome {
+        if trigger == FaasTrigger::Http {
             http_outcome(response)
         } else {
             batch_outcome(response)

@@ -340,7 +340,8 @@ impl InvocationEngine {
         let result = AssertUnwindSafe(future.with_context(cx))
             .catch_unwind()
             .await;
-        let ended = Ended::from_result(&result, |response| adapter.outcome(response));
+        let trigger = guard.running.start.trigger;
+        let ended = Ended::from_result(&result, |response| adapter.outcome_for(trigger, response));
         if let Some(ticket) = guard.running.end(ended) {
             self.flush_after(ticket, &context).await;
         }
