@@ -68,7 +68,11 @@
 //!
 //! ## Why each dependency is here
 //!
-//! * `otel-faas-core`: the traits and engine; `otel-faas-messaging`: message carriers.
+//! * `otel-faas-core`: the traits, engine, pipeline and one-call `tracing` set-up (its
+//!   `subscriber` feature); HTTPS to OTLP endpoints through its `tls` feature, forwarded as
+//!   this crate's default feature `tls` — `default-features = false` drops it for the
+//!   smallest binary when the collector is a plain-http extension or sidecar.
+//!   `otel-faas-messaging`: message carriers.
 //! * `lambda_runtime`: the `LambdaEvent` and `Context` the runtime hands handlers;
 //!   `lambda-extension`: the internal extension that flushes after the response;
 //!   `lambda_http` (feature `lambda-http`): the request context of HTTP events.

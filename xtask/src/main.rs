@@ -204,6 +204,21 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             "cargo clippy -p otel-faas-core --no-default-features -D warnings",
             clippy_core_bare,
         )?;
+        // A Lambda function without TLS (default-features = false on otel-faas-aws).
+        let mut clippy_aws_bare = cargo();
+        clippy_aws_bare.args([
+            "clippy",
+            "-p",
+            "otel-faas-aws",
+            "--lib",
+            "--no-default-features",
+        ]);
+        let mut clippy_aws_bare = with_lock(clippy_aws_bare);
+        clippy_aws_bare.args(["--", "-D", "warnings"]);
+        step(
+            "cargo clippy -p otel-faas-aws --lib --no-default-features -D warnings",
+            clippy_aws_bare,
+        )?;
 
         // Users turn on one SDK feature of otel-faas-messaging at a time; each alone (and
         // none) must build without warnings, which the unified workspace build cannot show.
