@@ -441,6 +441,42 @@ async fn after_response_flush_happens_after_the_response_and_before_the_next_inv
     );
 }
 
+/// With real work in the handler (5 s), the extension must wait for the invocation to end:
+/// one that flushed as soon as INVOKE arrived would find nothing to export and let Lambda
+/// move on, and the span would never arrive before the invocation is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_response_flush_waits_for_a_handler_that_works() {
+    let function = Function::start(
+        "example-lambda-sqs-batch",
+        "lambda-sqs-batch",
+        &[
+            ("OTEL_FAAS_FLUSH", "after-response"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+        ],
+    );
+    let invoked = function
+        .invoke(Invoke::new(sqs_event(vec![sqs_message("w-1", "slow")])))
+        .await;
+    let spans = function.receiver.spans();
+    let invocation = named(&spans, "otel-faas-test");
+    assert_eq!(
+        invocation.len(),
+        1,
+        "exported before Lambda considered the invocation over:\n{}",
+        function.process.log()
+    );
+    assert!(
+        invocation[0].duration_nanos() >= 5_000_000_000,
+        "the handler worked 5 s"
+    );
+    assert!(invocation[0].received_at < invoked.completed_at);
+    assert!(
+        invoked.completed_at - invoked.responded_at < Duration::from_secs(2),
+        "the extension held the environment {:?} after the response",
+        invoked.completed_at - invoked.responded_at
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn before_response_flush_exports_before_the_response() {
     let function = Function::start(
