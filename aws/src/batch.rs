@@ -81,7 +81,7 @@ where
     let records = &event.records;
     for (index, message) in records.iter().enumerate() {
         let result = in_record_span(
-            |scope| sqs::sqs_message_span(message, scope.propagation().as_ref()),
+            |scope| sqs::SqsTrigger::current().message_span(message, scope.propagation().as_ref()),
             handler(message),
         )
         .await;

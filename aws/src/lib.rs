@@ -57,8 +57,11 @@
 //!   (the Lambda page's older example uses the bare route).
 //! * SQS batch spans are named `<queue> process` (the page's normative text), not
 //!   `process <queue>` (its example table).
-//! * Producer context for SQS is read from `AWSTraceHeader` (as the page says) *and* from a
-//!   `traceparent` message attribute, which W3C producers commonly send.
+//! * Producer context for SQS is read from the `AWSTraceHeader` system attribute, always,
+//!   as the page says; context in the message itself (a `traceparent` message attribute, an
+//!   SNS envelope, an EventBridge `detail._otel`) only when opted in
+//!   ([`SqsTrigger::with_message_context`], `OTEL_FAAS_SQS_MESSAGE_CONTEXT=true`).
+//!   `otel-faas-messaging`'s SQS producer sets `AWSTraceHeader` to its PRODUCER span.
 //! * A Lambda trace header that says `Sampled=0` is ignored by default, because Lambda sends
 //!   one even when X-Ray tracing is off: see [`XrayLambdaPropagator`].
 //! * A response reporting failed batch items makes the invocation an ERROR with
@@ -120,9 +123,7 @@ pub use triggers::kinesis::KinesisTrigger;
 pub use triggers::s3::S3Trigger;
 pub use triggers::scheduled::ScheduledTrigger;
 pub use triggers::sns::{SNS_SYSTEM, SnsTrigger};
-pub use triggers::sqs::{
-    SQS_SYSTEM, SqsTrigger, process_message, producer_contexts, sqs_message_span,
-};
+pub use triggers::sqs::{SQS_MESSAGE_CONTEXT_VARIABLE, SQS_SYSTEM, SqsTrigger, process_message};
 pub use xray::{
     LAMBDA_TRACE_HEADER, XRAY_HEADER, XrayIdGenerator, XrayLambdaPropagator, XrayPropagator,
     register_propagators,

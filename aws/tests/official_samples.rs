@@ -279,7 +279,7 @@ fn http_parent_comes_from_the_request_headers() {
 #[test]
 fn sqs_batch_is_a_consumer_span_named_after_its_queue_with_messaging_attributes() {
     let spec = TriggerAdapter::<_, ()>::invocation_spec(
-        &SqsTrigger,
+        &SqsTrigger::new(),
         &typed::<aws_lambda_events::sqs::SqsEvent>("example-sqs-event.json"),
         &InvocationContext::new(),
         &CompositePropagation::w3c(),
@@ -302,12 +302,13 @@ fn sqs_batch_is_a_consumer_span_named_after_its_queue_with_messaging_attributes(
         attr(a, "aws.sqs.queue.url"),
         s("https://sqs.us-west-2.amazonaws.com/123456789012/SQSQueue")
     );
+    assert_eq!(attr(a, "server.address"), s("sqs.us-west-2.amazonaws.com"));
     // The official sample carries no trace context: no links, and none invented.
     assert!(batch.links().is_empty());
 }
 
 #[test]
-fn sqs_links_each_message_to_its_producer_from_awstraceheader_and_traceparent() {
+fn sqs_links_awstraceheader_and_an_opted_in_traceparent_to_each_message() {
     let mut event = two_message_sqs_event();
     event["Records"][0]["attributes"]["AWSTraceHeader"] =
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into();
@@ -317,7 +318,20 @@ fn sqs_links_each_message_to_its_producer_from_awstraceheader_and_traceparent() 
     });
     // A mixed batch: the second message from another queue.
     event["Records"][1]["eventSourceARN"] = "arn:aws:sqs:us-west-2:123456789012:Other".into();
+    // By default, `AWSTraceHeader` only.
     let spec = any_value(&event);
+    let links = spec.inner_span().unwrap().links();
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        links[0].span_context.trace_id().to_string(),
+        "5759e988bd862e3fe1be46a994272793"
+    );
+    let spec = TriggerAdapter::<_, ()>::invocation_spec(
+        &AnyEventTrigger::new().with_sqs(SqsTrigger::new().with_message_context(true)),
+        &event,
+        &InvocationContext::new(),
+        &CompositePropagation::w3c(),
+    );
     let batch = spec.inner_span().unwrap();
     assert_eq!(batch.name(), "multiple_sources process");
     assert_eq!(attr(batch.attributes(), "messaging.destination.name"), None);
@@ -373,7 +387,12 @@ fn sqs_ignores_invalid_and_non_string_trace_attributes() {
     event["Records"][1]["messageAttributes"]["traceparent"] = serde_json::json!({
         "binaryValue": "AAEC", "dataType": "Binary"
     });
-    let spec = any_value(&event);
+    let spec = TriggerAdapter::<_, ()>::invocation_spec(
+        &AnyEventTrigger::new().with_sqs(SqsTrigger::new().with_message_context(true)),
+        &event,
+        &InvocationContext::new(),
+        &CompositePropagation::w3c(),
+    );
     assert!(spec.inner_span().unwrap().links().is_empty());
 }
 

@@ -80,8 +80,9 @@ impl FakeAwsEndpoint {
     }
 
     /// The Lambda SQS event an event source mapping would deliver for every message sent so
-    /// far: body, string message attributes, and `AWSTraceHeader` from the `X-Amzn-Trace-Id`
-    /// of the `SendMessage` request, as SQS sets it.
+    /// far: body, string message attributes, and `AWSTraceHeader` from the
+    /// `MessageSystemAttributes` or else the `X-Amzn-Trace-Id` of the `SendMessage` request,
+    /// as SQS sets it.
     pub fn sqs_event(&self, region: &str) -> Value {
         let records: Vec<Value> = self
             .calls()
@@ -113,7 +114,11 @@ fn sqs_record(call: &AwsCall, region: &str) -> Value {
         "SenderId": "AIDAIENQZJOLO23YVJ4VO",
         "ApproximateFirstReceiveTimestamp": (call.received_ms + 5).to_string(),
     });
-    if let Some(trace_header) = &call.trace_header {
+    // SQS takes `AWSTraceHeader` from the `MessageSystemAttributes` of the request when
+    // set there, and from its `X-Amzn-Trace-Id` header otherwise.
+    let system_trace_header =
+        call.body["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"].as_str();
+    if let Some(trace_header) = system_trace_header.or(call.trace_header.as_deref()) {
         attributes["AWSTraceHeader"] = json!(trace_header);
     }
     let message_attributes: serde_json::Map<String, Value> = call.body["MessageAttributes"]

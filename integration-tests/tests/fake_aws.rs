@@ -10,6 +10,14 @@ fn credentials() -> Credentials {
     Credentials::new("demo", "demo", None, None, "test")
 }
 
+/// Adds the X-Ray header an instrumented caller sends.
+fn with_trace_header(request: &mut aws_sdk_sqs::config::http::HttpRequest) {
+    request.headers_mut().insert(
+        "x-amzn-trace-id",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    );
+}
+
 #[tokio::test]
 async fn the_sdk_sends_and_stores_through_the_stand_in() {
     let aws = FakeAwsEndpoint::start().unwrap();
@@ -34,18 +42,38 @@ async fn the_sdk_sends_and_stores_through_the_stand_in() {
                 .unwrap(),
         )
         .customize()
-        .mutate_request(|request| {
-            request.headers_mut().insert(
-                "x-amzn-trace-id",
-                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-            );
-        })
+        .mutate_request(with_trace_header)
         .send()
         .await
         .expect("SendMessage");
     let message_id = sent.message_id().expect("a message id").to_owned();
 
-    let event = aws.sqs_event("us-east-1");
+    // A trace header set as a message system attribute wins over the request header.
+    sqs.send_message()
+        .queue_url("https://sqs.us-east-1.amazonaws.com/123456789012/orders")
+        .message_body("second")
+        .message_system_attributes(
+            aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader,
+            aws_sdk_sqs::types::MessageSystemAttributeValue::builder()
+                .data_type("String")
+                .string_value(
+                    "Root=1-11111111-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+                )
+                .build()
+                .unwrap(),
+        )
+        .customize()
+        .mutate_request(with_trace_header)
+        .send()
+        .await
+        .expect("SendMessage");
+    let mut event = aws.sqs_event("us-east-1");
+    let second = event["Records"].as_array_mut().unwrap().pop().unwrap();
+    assert_eq!(
+        second["attributes"]["AWSTraceHeader"],
+        "Root=1-11111111-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    );
+
     let [record] = event["Records"].as_array().unwrap().as_slice() else {
         panic!("one record expected: {event}");
     };
@@ -91,8 +119,9 @@ async fn the_sdk_sends_and_stores_through_the_stand_in() {
         Some(1.0)
     );
     let calls = aws.calls();
-    assert_eq!(calls[1].target, "DynamoDB_20120810.PutItem");
-    assert_eq!(calls[1].body["TableName"], "orders");
+    let put = calls.last().unwrap();
+    assert_eq!(put.target, "DynamoDB_20120810.PutItem");
+    assert_eq!(put.body["TableName"], "orders");
 
     // What the stand-in does not implement fails, with the service's error shape.
     let error = dynamodb

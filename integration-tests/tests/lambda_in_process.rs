@@ -109,6 +109,85 @@ async fn kinesis_batches_stop_at_the_first_failed_record_and_report_its_sequence
     otel.shutdown(WAIT).await.unwrap();
 }
 
+/// By default only `AWSTraceHeader` is linked — also when a `traceparent` of the same
+/// trace is in the message attributes — on the batch span and on the per-message span of
+/// the batch helper, as the AWS Lambda conventions ask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_links_aws_trace_header_and_by_default_nothing_else() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let otel = LambdaTelemetry::builder_with_environment(lambda_env(&receiver)).build();
+    let mut event: aws_lambda_events::sqs::SqsEvent = fixture("example-sqs-event.json");
+    event.records.truncate(1);
+    let message = &mut event.records[0];
+    message.attributes.insert(
+        "AWSTraceHeader".to_owned(),
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned(),
+    );
+    message.message_attributes.insert(
+        "traceparent".to_owned(),
+        serde_json::from_value(serde_json::json!({
+            "dataType": "String",
+            "stringValue": "00-5759e988bd862e3fe1be46a994272793-00f067aa0ba902b7-01"
+        }))
+        .unwrap(),
+    );
+    let message_id = message.message_id.clone().unwrap();
+    otel.engine()
+        .invocation(
+            &Lambda::new(SqsTrigger::new()),
+            LambdaEvent::new(event, context("links-1")),
+        )
+        .run(
+            |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| async move {
+                let response =
+                    otel_faas_aws::batch::process_sqs_batch(&event.payload, async |_| {
+                        Ok::<_, String>(())
+                    })
+                    .await;
+                Ok::<_, std::convert::Infallible>(response)
+            },
+        )
+        .await
+        .unwrap();
+    let spans = receiver
+        .wait_until(WAIT, |spans| {
+            spans
+                .iter()
+                .filter(|s| s.name.ends_with(" process"))
+                .count()
+                == 2
+        })
+        .await
+        .unwrap();
+    let processing: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name.ends_with(" process"))
+        .collect();
+    for span in &processing {
+        let links: Vec<(&str, &str)> = span
+            .links
+            .iter()
+            .map(|l| (l.trace_id.as_str(), l.span_id.as_str()))
+            .collect();
+        assert_eq!(
+            links,
+            [("5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8")],
+            "{}: AWSTraceHeader only",
+            span.name
+        );
+        assert_eq!(
+            span.attr_str("server.address"),
+            Some("sqs.us-west-2.amazonaws.com")
+        );
+    }
+    let per_message = processing
+        .iter()
+        .find(|s| s.attr_str("messaging.message.id") == Some(message_id.as_str()))
+        .expect("the per-message span");
+    assert_eq!(per_message.kind, SpanKind::Consumer);
+    otel.shutdown(WAIT).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapstart_restore_is_not_a_cold_start() {
     let receiver = OtlpReceiver::start().expect("receiver");

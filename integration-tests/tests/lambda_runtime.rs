@@ -83,7 +83,14 @@ fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> Vec<&'a ReceivedSpan> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqs_batch_under_the_real_runtime_links_producers_and_reports_partial_failures() {
-    let function = Function::start("example-lambda-sqs-batch", "lambda-sqs-batch", &[]);
+    // Opted in to context in the message attributes, so that the `traceparent` of m-2 is
+    // linked too — by the batch span and, through the adapter carried in the handler's
+    // context, by the per-message span.
+    let function = Function::start(
+        "example-lambda-sqs-batch",
+        "lambda-sqs-batch",
+        &[("OTEL_FAAS_SQS_MESSAGE_CONTEXT", "true")],
+    );
     let mut traced = sqs_message("m-1", "hello");
     traced["attributes"]["AWSTraceHeader"] =
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into();

@@ -169,15 +169,21 @@ async fn receive_as_lambda_event(
 }
 
 async fn consume(engine: &InvocationEngine, event: Value) {
+    consume_with(engine, SqsTrigger::new(), event).await;
+}
+
+/// [`consume`] with context in the message itself read too.
+async fn consume_reading_message_context(engine: &InvocationEngine, event: Value) {
+    consume_with(engine, SqsTrigger::new().with_message_context(true), event).await;
+}
+
+async fn consume_with(engine: &InvocationEngine, trigger: SqsTrigger, event: Value) {
     let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(event).expect("SQS event");
     let mut context = lambda_runtime::Context::default();
     context.request_id = "consumer-1".into();
     context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:consumer".into();
     engine
-        .invocation(
-            &Lambda::new(SqsTrigger::new()),
-            LambdaEvent::new(event, context),
-        )
+        .invocation(&Lambda::new(trigger), LambdaEvent::new(event, context))
         .run(|_| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap();
@@ -308,6 +314,16 @@ async fn a_message_that_already_has_ten_attributes_is_sent_unchanged_and_the_spa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_send_carries_the_context_in_every_entry() {
     let h = harness();
+    // moto drops the system attributes of batch entries (AWS keeps them): what is sent is
+    // read off the request, and the consumer reads the message attributes.
+    let requests = RequestBodies::default();
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        h.sqs
+            .config()
+            .to_builder()
+            .interceptor(requests.clone())
+            .build(),
+    );
     let queue = unique("batch");
     let (url, arn) = create_queue(&h.sqs, &queue).await;
     let entries: Vec<_> = (0..3)
@@ -322,7 +338,6 @@ async fn a_batch_send_carries_the_context_in_every_entry() {
     h.engine
         .invocation(&Producer, ())
         .run(|_| {
-            let sqs = h.sqs.clone();
             let url = url.clone();
             async move {
                 Ok::<_, Infallible>(
@@ -338,7 +353,7 @@ async fn a_batch_send_carries_the_context_in_every_entry() {
         .unwrap()
         .expect("batch send");
     let event = receive_as_lambda_event(&h.sqs, &url, &arn, 3).await;
-    consume(&h.engine, event).await;
+    consume_reading_message_context(&h.engine, event).await;
     let spans = h
         .receiver
         .wait_until(WAIT, |spans| spans.iter().any(|s| s.name == "consumer"))
@@ -356,7 +371,70 @@ async fn a_batch_send_carries_the_context_in_every_entry() {
     // Three messages, one producer span: the links collapse into one.
     assert_eq!(batch.links.len(), 1);
     assert_eq!(batch.links[0].span_id, producer.span_id);
+    // Every entry went out with the PRODUCER span as its `AWSTraceHeader`.
+    let sent = requests.json("AmazonSQS.SendMessageBatch");
+    let entries = sent["Entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 3);
+    for entry in entries {
+        let header = entry["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no AWSTraceHeader in {entry}"));
+        assert_eq!(
+            header,
+            xray_header(&producer.trace_id, &producer.span_id),
+            "{entry}"
+        );
+    }
     h.telemetry.shutdown(WAIT).await.unwrap();
+}
+
+/// The X-Ray header of a span, sampled.
+fn xray_header(trace_id: &str, span_id: &str) -> String {
+    format!(
+        "Root=1-{}-{};Parent={span_id};Sampled=1",
+        &trace_id[..8],
+        &trace_id[8..]
+    )
+}
+
+/// Keeps the body of every request an SDK client sends, by `X-Amz-Target`.
+#[derive(Debug, Clone, Default)]
+struct RequestBodies(std::sync::Arc<std::sync::Mutex<Vec<SentRequest>>>);
+
+/// `X-Amz-Target` and body of one request.
+type SentRequest = (String, Vec<u8>);
+
+impl RequestBodies {
+    /// The JSON body of the one request sent to `target`.
+    fn json(&self, target: &str) -> Value {
+        let requests = self.0.lock().unwrap();
+        let bodies: Vec<_> = requests.iter().filter(|(t, _)| t == target).collect();
+        assert_eq!(bodies.len(), 1, "requests to {target}");
+        serde_json::from_slice(&bodies[0].1).expect("a JSON body")
+    }
+}
+
+impl aws_sdk_sqs::config::Intercept for RequestBodies {
+    fn name(&self) -> &'static str {
+        "RequestBodies"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_sqs::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_sqs::config::RuntimeComponents,
+        _: &mut aws_sdk_sqs::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sqs::error::BoxError> {
+        let request = context.request();
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default()
+            .to_owned();
+        let body = request.body().bytes().unwrap_or_default().to_vec();
+        self.0.lock().unwrap().push((target, body));
+        Ok(())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -713,9 +791,11 @@ async fn an_sns_publish_links_sqs_consumers_with_and_without_raw_delivery() {
         .await
         .unwrap()
         .expect("publish");
+    // moto sets no AWSTraceHeader on what SNS delivers: the consumer opts in to the
+    // context the publisher wrote into the message (its attributes, raw or enveloped).
     for (url, arn) in [(&raw_url, &raw_arn), (&envelope_url, &envelope_arn)] {
         let event = receive_as_lambda_event(&h.sqs, url, arn, 1).await;
-        consume(&h.engine, event).await;
+        consume_reading_message_context(&h.engine, event).await;
     }
     let spans = h
         .receiver
@@ -905,7 +985,8 @@ async fn put_events_with_context_in_detail_links_the_sqs_consumer_to_the_produce
     let body: Value =
         serde_json::from_str(delivered["Records"][0]["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["detail"]["order"], 42, "the user's detail is kept");
-    consume(&h.engine, delivered).await;
+    // The context is in the event's `detail`, which the consumer reads when opted in.
+    consume_reading_message_context(&h.engine, delivered).await;
 
     let spans = h
         .receiver

@@ -159,12 +159,33 @@ pub fn detect_trigger(event: &Value) -> DetectedTrigger {
 #[derive(Debug, Clone, Default)]
 pub struct AnyEventTrigger {
     scheduled: ScheduledTrigger,
+    sqs: SqsTrigger,
 }
 
 impl AnyEventTrigger {
-    /// The adapter.
+    /// The adapter, with each trigger's defaults.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The adapter, with the triggers' environment variables applied
+    /// (`OTEL_FAAS_SQS_MESSAGE_CONTEXT`, see [`SqsTrigger::from_env`]).
+    pub fn from_env() -> Self {
+        Self::new().with_sqs(SqsTrigger::from_env())
+    }
+
+    /// How SQS events are described.
+    ///
+    /// ```
+    /// use otel_faas_aws::{AnyEventTrigger, SqsTrigger};
+    ///
+    /// let adapter = AnyEventTrigger::new().with_sqs(SqsTrigger::new().with_message_context(true));
+    /// # drop(adapter);
+    /// ```
+    #[must_use]
+    pub fn with_sqs(mut self, sqs: SqsTrigger) -> Self {
+        self.sqs = sqs;
+        self
     }
 
     /// The schedule expression to record as `faas.cron` for scheduled events.
@@ -235,7 +256,7 @@ impl<R: LambdaResponse> TriggerAdapter<Value, R> for AnyEventTrigger {
             T::Alb => parse::<AlbTargetGroupRequest>(event, trigger)
                 .map(|e| TriggerAdapter::<_, R>::invocation_spec(&AlbTrigger, &e, c, p)),
             T::Sqs => parse::<SqsEvent>(event, trigger)
-                .map(|e| TriggerAdapter::<_, R>::invocation_spec(&SqsTrigger, &e, c, p)),
+                .map(|e| TriggerAdapter::<_, R>::invocation_spec(&self.sqs, &e, c, p)),
             T::Sns => parse::<SnsEvent>(event, trigger)
                 .map(|e| TriggerAdapter::<_, R>::invocation_spec(&SnsTrigger, &e, c, p)),
             T::EventBridge => parse::<EventBridgeEvent<Value>>(event, trigger)

@@ -56,12 +56,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     let store = Store { dynamodb, table };
 
-    let handler =
-        otel.layer(SqsTrigger::new())
-            .layer(service_fn(move |event: LambdaEvent<SqsEvent>| {
-                let store = store.clone();
-                async move { handler(event, store).await }
-            }));
+    let handler = otel.layer(SqsTrigger::from_env()).layer(service_fn(
+        move |event: LambdaEvent<SqsEvent>| {
+            let store = store.clone();
+            async move { handler(event, store).await }
+        },
+    ));
     lambda_runtime::run_concurrent(handler).await
 }
 

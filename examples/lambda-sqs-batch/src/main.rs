@@ -22,7 +22,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // OTEL_FAAS_FLUSH=after-response, and the SIGTERM flush.
     let otel = LambdaTelemetry::start().await?;
 
-    let handler = otel.layer(SqsTrigger::new()).layer(service_fn(handler));
+    let handler = otel
+        .layer(SqsTrigger::from_env())
+        .layer(service_fn(handler));
     lambda_runtime::run_concurrent(handler).await
 }
 

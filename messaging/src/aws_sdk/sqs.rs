@@ -1,5 +1,11 @@
-//! SQS producers: `send_message` and `send_message_batch` with a PRODUCER span and the
-//! context in the message attributes.
+//! SQS producers: `send_message` and `send_message_batch` with a PRODUCER span, the
+//! context in the `AWSTraceHeader` system attribute and in the message attributes.
+//!
+//! `AWSTraceHeader` is the context a consumer following the AWS Lambda conventions reads
+//! (and the only one it reads by default); it is set to the PRODUCER span, in X-Ray format,
+//! so that the consumer links to the send rather than to the SDK call beneath it. The
+//! message attributes carry the configured propagation's fields too, for consumers that
+//! opted in to them.
 
 use std::collections::HashMap;
 
@@ -9,10 +15,12 @@ use aws_sdk_sqs::operation::send_message::builders::SendMessageFluentBuilder;
 use aws_sdk_sqs::operation::send_message::{SendMessageError, SendMessageOutput};
 use aws_sdk_sqs::operation::send_message_batch::builders::SendMessageBatchFluentBuilder;
 use aws_sdk_sqs::operation::send_message_batch::{SendMessageBatchError, SendMessageBatchOutput};
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+};
 use opentelemetry::KeyValue;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::SpanBuilder;
+use opentelemetry::trace::{SpanBuilder, TraceContextExt};
 use opentelemetry_semantic_conventions::attribute::{
     AWS_SQS_QUEUE_URL, MESSAGING_BATCH_MESSAGE_COUNT,
 };
@@ -65,13 +73,59 @@ pub(crate) fn queue_name(queue_url: &str) -> &str {
         .unwrap_or(queue_url)
 }
 
+/// The message system attributes of a send from `cx`'s span: `existing`, with
+/// `AWSTraceHeader` set to the span in X-Ray format unless the caller set one (or the span
+/// is invalid).
+///
+/// ```
+/// use aws_sdk_sqs::types::MessageSystemAttributeNameForSends;
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+/// use otel_faas_messaging::aws_sdk::sqs::with_trace_header;
+///
+/// let span = SpanContext::new(
+///     TraceId::from_hex("5759e988bd862e3fe1be46a994272793").unwrap(),
+///     SpanId::from_hex("53995c3f42cd8ad8").unwrap(),
+///     TraceFlags::SAMPLED, false, TraceState::default(),
+/// );
+/// let cx = opentelemetry::Context::new().with_remote_span_context(span);
+/// let attributes = with_trace_header(None, &cx).unwrap();
+/// let header = attributes[&MessageSystemAttributeNameForSends::AwsTraceHeader].string_value();
+/// assert_eq!(header, Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"));
+/// ```
+pub fn with_trace_header(
+    existing: Option<&HashMap<MessageSystemAttributeNameForSends, MessageSystemAttributeValue>>,
+    cx: &opentelemetry::Context,
+) -> Option<HashMap<MessageSystemAttributeNameForSends, MessageSystemAttributeValue>> {
+    let mut attributes = existing.cloned().unwrap_or_default();
+    let span = cx.span();
+    let span_context = span.span_context();
+    if span_context.is_valid()
+        && !attributes.contains_key(&MessageSystemAttributeNameForSends::AwsTraceHeader)
+    {
+        let header =
+            opentelemetry_aws::trace::xray_propagator::span_context_to_string(span_context);
+        let value = header.and_then(|header| {
+            MessageSystemAttributeValue::builder()
+                .data_type("String")
+                .string_value(header)
+                .build()
+                .ok()
+        });
+        if let Some(value) = value {
+            attributes.insert(MessageSystemAttributeNameForSends::AwsTraceHeader, value);
+        }
+    }
+    (!attributes.is_empty()).then_some(attributes)
+}
+
 fn queue_send_span(queue_url: &str, mut extra: Vec<KeyValue>) -> SpanBuilder {
     extra.push(KeyValue::new(AWS_SQS_QUEUE_URL, queue_url.to_owned()));
     send_span("aws_sqs", queue_name(queue_url), extra)
 }
 
 /// `send_traced()` for `send_message`: a PRODUCER span `send {queue}` with
-/// `messaging.message.id` from the response, and the context in the message attributes.
+/// `messaging.message.id` from the response, and the context in `AWSTraceHeader` (see
+/// [`with_trace_header`]) and the message attributes.
 ///
 /// ```no_run
 /// # async fn example(client: aws_sdk_sqs::Client) -> Result<(), aws_sdk_sqs::Error> {
@@ -103,8 +157,11 @@ impl SendMessageTracing for SendMessageFluentBuilder {
         let mut carrier = sqs_send_attributes(&mut attributes);
         inject(&cx, &mut carrier);
         note_skipped(&cx, carrier.skipped());
+        let system_attributes =
+            with_trace_header(self.get_message_system_attributes().as_ref(), &cx);
         let result = self
             .set_message_attributes(Some(attributes))
+            .set_message_system_attributes(system_attributes)
             .send()
             .with_context(cx.clone())
             .await;
@@ -116,7 +173,8 @@ impl SendMessageTracing for SendMessageFluentBuilder {
 }
 
 /// `send_traced()` for `send_message_batch`: one PRODUCER span `send {queue}` with
-/// `messaging.batch.message_count`, the context in every entry's attributes, and ERROR
+/// `messaging.batch.message_count`, the context in every entry's `AWSTraceHeader` and
+/// attributes, and ERROR
 /// status when entries fail.
 pub trait SendMessageBatchTracing {
     /// Sends the batch inside a PRODUCER span, with the trace context in every entry.
@@ -145,6 +203,8 @@ impl SendMessageBatchTracing for SendMessageBatchFluentBuilder {
             inject(&cx, &mut carrier);
             skipped.extend(carrier.skipped().iter().cloned());
             entry.message_attributes = Some(attributes);
+            entry.message_system_attributes =
+                with_trace_header(entry.message_system_attributes.as_ref(), &cx);
         }
         note_skipped(&cx, &skipped);
         let result = self
