@@ -432,6 +432,10 @@ fn eventbridge_records_the_event_id_as_message_id() {
         attr(a, "cloudevents.event_type"),
         s("EC2 Instance State-change Notification")
     );
+    // Required by the messaging conventions; EventBridge has no well-known system value.
+    assert_eq!(attr(a, "messaging.system"), s("aws.eventbridge"));
+    assert_eq!(attr(a, "messaging.operation.name"), s("process"));
+    assert_eq!(attr(a, "messaging.operation.type"), s("process"));
 }
 
 #[test]
@@ -479,6 +483,10 @@ fn kinesis_batch_names_stream_and_shard() {
         attr(a, "messaging.batch.message_count"),
         Some(Value::I64(2))
     );
+    // Required by the messaging conventions; Kinesis has no well-known system value.
+    assert_eq!(attr(a, "messaging.system"), s("aws.kinesis"));
+    assert_eq!(attr(a, "messaging.operation.name"), s("process"));
+    assert_eq!(attr(a, "messaging.operation.type"), s("process"));
 }
 
 #[test]
@@ -494,14 +502,23 @@ fn dynamodb_streams_are_datasource_with_table_operation_and_time() {
     assert_eq!(attr(a, "faas.document.collection"), s("Example-Table"));
     assert_eq!(attr(a, "faas.document.operation"), s("insert"));
     assert_eq!(attr(a, "faas.document.time"), s("2016-12-02T01:27:00.000Z"));
+    // A datasource span, not a messaging one.
+    assert!(
+        a.iter()
+            .all(|kv| !kv.key.as_str().starts_with("messaging.")),
+        "{a:?}"
+    );
 }
 
 #[test]
-fn dynamodb_mixed_operations_leave_the_batch_operation_unset() {
+fn a_dynamodb_batch_of_mixed_operations_says_so() {
     let mut event = fixture("example-dynamodb-event.json");
     event["Records"][1]["eventName"] = "REMOVE".into();
     let spec = any_value(&event);
-    assert_eq!(attr(spec.attributes(), "faas.document.operation"), None);
+    assert_eq!(
+        attr(spec.attributes(), "faas.document.operation"),
+        s("mixed")
+    );
     assert_eq!(
         attr(spec.attributes(), "faas.document.collection"),
         s("Example-Table")

@@ -94,6 +94,7 @@ async fn kinesis_batches_stop_at_the_first_failed_record_and_report_its_sequence
         .find(|s| s.status == StatusCode::Error)
         .unwrap();
     assert_eq!(failed.kind, SpanKind::Consumer);
+    assert_eq!(failed.attr_str("messaging.system"), Some("aws.kinesis"));
     assert_eq!(
         failed.attr_str("messaging.message.id"),
         Some(second.as_str())

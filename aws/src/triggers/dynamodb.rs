@@ -1,13 +1,13 @@
 //! DynamoDB Streams. The adapter is [`DynamoDbTrigger`]; its documentation lists the spans
 //! and attributes it produces.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::{
     FAAS_DOCUMENT_COLLECTION, FAAS_DOCUMENT_OPERATION, FAAS_DOCUMENT_TIME,
-    MESSAGING_BATCH_MESSAGE_COUNT,
 };
 use otel_faas_core::{
     InvocationSpec, Propagation, SpanSpec, TriggerAdapter,
@@ -17,18 +17,27 @@ use otel_faas_core::{
 use super::common::{arn_parts, iso_time};
 use crate::response::{LambdaResponse, batch_outcome};
 
+/// `faas.document.operation` of a batch whose records change documents in different ways
+/// (inserts and deletes, say): the attribute is required on a datasource span and none of
+/// the conventions' values (`insert`, `edit`, `delete`) describes such a batch.
+pub const MIXED_DOCUMENT_OPERATION: &str = "mixed";
+
 /// Describes invocations by a DynamoDB stream.
 ///
 /// # Spans and attributes
 ///
 /// DynamoDB Streams.
 ///
+/// The SERVER invocation span, as the FaaS conventions describe a datasource trigger:
 /// `faas.trigger=datasource`; `faas.document.collection` = the table (from the stream ARN
-/// `…:table/{table}/stream/{label}`); `faas.document.operation` from `eventName` (INSERT →
-/// `insert`, MODIFY → `edit`, REMOVE → `delete`) and `faas.document.time` from the record's
-/// `ApproximateCreationDateTime`. A batch gets the operation only when all its records
-/// agree, and the time of its first record; per-record spans (the [`batch`](crate::batch)
-/// helpers) carry each record's own. Keys and images are never recorded: they are data.
+/// `…:table/{table}/stream/{label}`); `faas.document.operation`, always, from `eventName`
+/// (INSERT → `insert`, MODIFY → `edit`, REMOVE → `delete`; another name, lower-cased) —
+/// for a batch whose records disagree, [`MIXED_DOCUMENT_OPERATION`] (`mixed`, a custom value
+/// the conventions leave room for); `faas.document.time` from the
+/// `ApproximateCreationDateTime` of the batch's first record. Per-record spans (the
+/// [`batch`](crate::batch) helpers) carry each record's own. The span is not a messaging
+/// span, so it has no `messaging.*` attribute (no `messaging.batch.message_count`). Keys
+/// and images are never recorded: they are data.
 ///
 /// ```
 /// use otel_faas_aws::DynamoDbTrigger;
@@ -65,12 +74,13 @@ pub(crate) fn table_name(arn: &str) -> Option<&str> {
 }
 
 /// The conventions' operation for a stream `eventName`.
-pub(crate) fn document_operation(event_name: &str) -> Option<&'static str> {
+pub(crate) fn document_operation(event_name: &str) -> Cow<'static, str> {
     match event_name {
-        "INSERT" => Some("insert"),
-        "MODIFY" => Some("edit"),
-        "REMOVE" => Some("delete"),
-        _ => None,
+        "INSERT" => Cow::Borrowed("insert"),
+        "MODIFY" => Cow::Borrowed("edit"),
+        "REMOVE" => Cow::Borrowed("delete"),
+        "" => Cow::Borrowed("unknown"),
+        other => Cow::Owned(other.to_ascii_lowercase()),
     }
 }
 
@@ -85,9 +95,10 @@ pub(crate) fn record_attributes(record: &EventRecord) -> Vec<KeyValue> {
     {
         attributes.push(KeyValue::new(FAAS_DOCUMENT_COLLECTION, table.to_owned()));
     }
-    if let Some(operation) = document_operation(&record.event_name) {
-        attributes.push(KeyValue::new(FAAS_DOCUMENT_OPERATION, operation));
-    }
+    attributes.push(KeyValue::new(
+        FAAS_DOCUMENT_OPERATION,
+        document_operation(&record.event_name),
+    ));
     attributes.push(KeyValue::new(
         FAAS_DOCUMENT_TIME,
         iso_time(&record.change.approximate_creation_date_time),
@@ -103,10 +114,7 @@ impl<R: LambdaResponse> TriggerAdapter<Event, R> for DynamoDbTrigger {
         propagation: &dyn Propagation,
     ) -> InvocationSpec {
         let records = &event.records;
-        let mut attributes = vec![KeyValue::new(
-            MESSAGING_BATCH_MESSAGE_COUNT,
-            i64::try_from(records.len()).unwrap_or(i64::MAX),
-        )];
+        let mut attributes = Vec::with_capacity(3);
         let tables: BTreeSet<&str> = records
             .iter()
             .filter_map(|r| {
@@ -119,13 +127,16 @@ impl<R: LambdaResponse> TriggerAdapter<Event, R> for DynamoDbTrigger {
         if let (1, Some(table)) = (tables.len(), tables.first()) {
             attributes.push(KeyValue::new(FAAS_DOCUMENT_COLLECTION, (*table).to_owned()));
         }
-        let operations: BTreeSet<&str> = records
+        let operations: BTreeSet<Cow<'static, str>> = records
             .iter()
-            .filter_map(|r| document_operation(&r.event_name))
+            .map(|r| document_operation(&r.event_name))
             .collect();
-        if let (1, Some(operation)) = (operations.len(), operations.first()) {
-            attributes.push(KeyValue::new(FAAS_DOCUMENT_OPERATION, *operation));
-        }
+        let operation = match operations.len() {
+            0 => Cow::Borrowed("unknown"),
+            1 => operations.into_iter().next().unwrap_or_default(),
+            _ => Cow::Borrowed(MIXED_DOCUMENT_OPERATION),
+        };
+        attributes.push(KeyValue::new(FAAS_DOCUMENT_OPERATION, operation));
         if let Some(first) = records.first() {
             attributes.push(KeyValue::new(
                 FAAS_DOCUMENT_TIME,
@@ -168,9 +179,10 @@ mod tests {
             table_name("arn:aws:kinesis:us-east-1:123456789012:table/Orders"),
             None
         );
-        assert_eq!(document_operation("INSERT"), Some("insert"));
-        assert_eq!(document_operation("MODIFY"), Some("edit"));
-        assert_eq!(document_operation("REMOVE"), Some("delete"));
-        assert_eq!(document_operation("insert"), None);
+        assert_eq!(document_operation("INSERT"), "insert");
+        assert_eq!(document_operation("MODIFY"), "edit");
+        assert_eq!(document_operation("REMOVE"), "delete");
+        assert_eq!(document_operation("TRUNCATE"), "truncate");
+        assert_eq!(document_operation(""), "unknown");
     }
 }

@@ -6,7 +6,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::{
     CLOUDEVENTS_EVENT_ID, CLOUDEVENTS_EVENT_SOURCE, CLOUDEVENTS_EVENT_TYPE, MESSAGING_MESSAGE_ID,
-    MESSAGING_OPERATION_TYPE,
+    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
 };
 use otel_faas_core::{
     InvocationSpec, Propagation, SpanSpec, TriggerAdapter,
@@ -18,14 +18,21 @@ use otel_faas_messaging::EventDetailContext;
 use super::common::{push_link, remote_context};
 use crate::response::{LambdaResponse, batch_outcome};
 
+/// `messaging.system` for EventBridge: the conventions (v1.44) have no well-known value for
+/// it, so this is a custom one, in the style of `aws.sns`.
+pub const EVENTBRIDGE_SYSTEM: &str = "aws.eventbridge";
+
 /// Describes invocations by an EventBridge rule.
 ///
 /// # Spans and attributes
 ///
 /// EventBridge events (other than schedules, see [`ScheduledTrigger`](crate::ScheduledTrigger)).
 ///
-/// `faas.trigger=pubsub`; `messaging.message.id` = the event `id`,
-/// `messaging.operation.type=process`, and the event described with the CloudEvents keys
+/// One SERVER span (the event is delivered alone): `faas.trigger=pubsub`,
+/// `messaging.system=aws.eventbridge` (a custom value: v1.44 has no well-known one, see
+/// [`EVENTBRIDGE_SYSTEM`]), `messaging.operation.type=process`,
+/// `messaging.operation.name=process`, `messaging.message.id` = the event `id`, and the
+/// event described with the CloudEvents keys
 /// EventBridge's envelope maps onto: `cloudevents.event_id`, `cloudevents.event_source`
 /// (`source`), `cloudevents.event_type` (`detail-type`). EventBridge itself carries the
 /// X-Ray trace header to a Lambda target in the invocation (the Lambda trace header), which
@@ -70,7 +77,11 @@ where
         context: &InvocationContext,
         propagation: &dyn Propagation,
     ) -> InvocationSpec {
-        let mut attributes = vec![KeyValue::new(MESSAGING_OPERATION_TYPE, "process")];
+        let mut attributes = vec![
+            KeyValue::new(MESSAGING_SYSTEM, EVENTBRIDGE_SYSTEM),
+            KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
+            KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
+        ];
         if let Some(id) = event.id.as_deref().filter(|id| !id.is_empty()) {
             attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, id.to_owned()));
             attributes.push(KeyValue::new(CLOUDEVENTS_EVENT_ID, id.to_owned()));

@@ -9,7 +9,7 @@ use opentelemetry::trace::SpanKind;
 use opentelemetry_semantic_conventions::attribute::{
     AWS_KINESIS_STREAM_NAME, FAAS_TRIGGER, MESSAGING_BATCH_MESSAGE_COUNT,
     MESSAGING_DESTINATION_NAME, MESSAGING_DESTINATION_PARTITION_ID, MESSAGING_MESSAGE_ID,
-    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE,
+    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
 };
 use otel_faas_core::{
     InvocationSpec, Propagation, SpanSpec, TriggerAdapter,
@@ -19,6 +19,10 @@ use otel_faas_core::{
 use super::common::arn_parts;
 use crate::response::{LambdaResponse, batch_outcome};
 
+/// `messaging.system` for Kinesis: the conventions (v1.44) have no well-known value for it,
+/// so this is a custom one, in the style of `aws.sns`.
+pub const KINESIS_SYSTEM: &str = "aws.kinesis";
+
 /// Describes invocations by a Kinesis event source mapping.
 ///
 /// # Spans and attributes
@@ -26,10 +30,12 @@ use crate::response::{LambdaResponse, batch_outcome};
 /// Kinesis data streams.
 ///
 /// The SERVER invocation span (`faas.trigger=pubsub`, named after the function) holds a
-/// CONSUMER span `<stream> process` with `aws.kinesis.stream_name`,
-/// `messaging.destination.name` (the stream), `messaging.destination.partition.id` (the
-/// shard, when the batch comes from one), `messaging.operation.type=process` and
-/// `messaging.batch.message_count`. Records carry no trace context of their own (the data
+/// CONSUMER span `<stream> process` (`multiple_sources process` for a batch of several
+/// streams) with `faas.trigger=pubsub`, `messaging.system=aws.kinesis` (a custom value:
+/// v1.44 has no well-known one for Kinesis, see [`KINESIS_SYSTEM`]),
+/// `messaging.operation.type=process`, `messaging.operation.name=process`,
+/// `messaging.batch.message_count`, and for a single stream `aws.kinesis.stream_name` and
+/// `messaging.destination.name`, for a single shard `messaging.destination.partition.id`. Records carry no trace context of their own (the data
 /// is opaque), so there are no links. Per-record spans, with the sequence number as
 /// `messaging.message.id`, come from the [`batch`](crate::batch) helpers.
 ///
@@ -76,6 +82,7 @@ pub(crate) fn record_attributes(record: &KinesisEventRecord) -> (String, Vec<Key
     let stream = record.event_source_arn.as_deref().and_then(stream_name);
     let mut attributes = vec![
         KeyValue::new(FAAS_TRIGGER, FaasTrigger::PubSub.as_str()),
+        KeyValue::new(MESSAGING_SYSTEM, KINESIS_SYSTEM),
         KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
         KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
     ];
@@ -122,6 +129,7 @@ impl<R: LambdaResponse> TriggerAdapter<KinesisEvent, R> for KinesisTrigger {
         };
         let mut attributes = vec![
             KeyValue::new(FAAS_TRIGGER, FaasTrigger::PubSub.as_str()),
+            KeyValue::new(MESSAGING_SYSTEM, KINESIS_SYSTEM),
             KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
             KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
             KeyValue::new(
