@@ -33,7 +33,7 @@ use otel_faas_core::{SpanSpec, engine::InvocationScope};
 use crate::triggers::{dynamodb, kinesis, sqs};
 
 /// Runs `future` in `span` when inside an invocation; otherwise just runs it.
-async fn in_record_span<E: Display>(
+async fn in_record_span<E: Display + std::fmt::Debug + 'static>(
     span: impl FnOnce(&InvocationScope) -> SpanSpec,
     future: impl Future<Output = Result<(), E>>,
 ) -> Result<(), E> {
@@ -75,7 +75,7 @@ fn note_skipped(count: usize) {
 pub async fn process_sqs_batch<E, F>(event: &SqsEvent, mut handler: F) -> SqsBatchResponse
 where
     F: AsyncFnMut(&SqsMessage) -> Result<(), E>,
-    E: Display,
+    E: Display + std::fmt::Debug + 'static,
 {
     let mut response = SqsBatchResponse::default();
     let records = &event.records;
@@ -138,7 +138,7 @@ pub async fn process_kinesis_batch<E, F>(
 ) -> KinesisEventResponse
 where
     F: AsyncFnMut(&KinesisEventRecord) -> Result<(), E>,
-    E: Display,
+    E: Display + std::fmt::Debug + 'static,
 {
     let mut response = KinesisEventResponse::default();
     let records = &event.records;
@@ -182,7 +182,7 @@ pub async fn process_dynamodb_batch<E, F>(
 ) -> DynamoDbEventResponse
 where
     F: AsyncFnMut(&EventRecord) -> Result<(), E>,
-    E: Display,
+    E: Display + std::fmt::Debug + 'static,
 {
     let mut response = DynamoDbEventResponse::default();
     let records = &event.records;

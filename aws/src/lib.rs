@@ -64,6 +64,11 @@
 //!   `otel-faas-messaging`'s SQS producer sets `AWSTraceHeader` to its PRODUCER span.
 //! * A Lambda trace header that says `Sampled=0` is ignored by default, because Lambda sends
 //!   one even when X-Ray tracing is off: see [`XrayLambdaPropagator`].
+//! * `error.type` of a handler's error is its type; for `lambda_runtime::Error` (a
+//!   `Box<dyn Error + Send + Sync>`) and `anyhow::Error`, the type they hold, and `_OTHER`
+//!   for a bare message — see `otel_faas_core::engine::error_type_of`. Where you implement
+//!   `From<YourError> for lambda_runtime::Diagnostic`, the `errorType` Lambda receives is
+//!   yours and may differ from the span's.
 //! * A response reporting failed batch items makes the invocation an ERROR with
 //!   `error.type=partial_batch_failure` and the count in `aws.lambda.batch_item_failures`.
 //! * `lambda_runtime` wraps each invocation in a `tracing` span of its own; exported, it

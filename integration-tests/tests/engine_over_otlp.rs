@@ -212,6 +212,52 @@ async fn a_panicking_handler_exports_an_error_span_and_the_panic_resumes() {
 #[error("payment declined for order {0}")]
 struct PaymentDeclined(u32);
 
+/// `lambda_runtime::Error`, `anyhow::Error` and the like hide the error's type: the span
+/// names the type behind them, and a bare message is `_OTHER` — never
+/// `Box<dyn Error + Send + Sync>` or `String`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_boxed_error_is_named_by_the_type_it_holds() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = telemetry(&receiver, &[]);
+    let engine = telemetry.engine().build();
+    type Boxed = Box<dyn std::error::Error + Send + Sync>;
+    let cases: [(&str, fn() -> Boxed, &str); 3] = [
+        ("typed", || Box::new(PaymentDeclined(7)), "PaymentDeclined"),
+        (
+            "io",
+            || Box::new(std::io::Error::other("disk full")),
+            "std::io::Error",
+        ),
+        ("message", || "no items".into(), "_OTHER"),
+    ];
+    for (name, error, _) in cases {
+        let _ = engine
+            .invocation(&JobTrigger, job(None))
+            .context(InvocationContext::new().with_invocation_id(name))
+            .run(|_job| async move { Err::<(), Boxed>(error()) })
+            .await;
+    }
+    let anyhow_error = engine
+        .invocation(&JobTrigger, job(None))
+        .context(InvocationContext::new().with_invocation_id("anyhow"))
+        .run(|_job| async { Err::<(), _>(anyhow::Error::new(PaymentDeclined(8))) })
+        .await;
+    assert!(anyhow_error.is_err());
+    let spans = receiver.wait_for_spans(4, WAIT).await.unwrap();
+    let error_type = |id: &str| {
+        spans
+            .iter()
+            .find(|s| s.attr_str("faas.invocation_id") == Some(id))
+            .and_then(|s| s.attr_str("error.type"))
+            .map(str::to_owned)
+    };
+    for (name, _, expected) in cases {
+        assert_eq!(error_type(name).as_deref(), Some(expected), "{name}");
+    }
+    assert_eq!(error_type("anyhow").as_deref(), Some("PaymentDeclined"));
+    telemetry.shutdown(WAIT).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_handler_records_error_type_and_exception() {
     let receiver = OtlpReceiver::start().expect("receiver");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, bail};
 use otel_faas_integration_tests::{
     AttrValue, FakeAwsEndpoint, FunctionProcess, Invoke, LocalRuntimeApi, OtlpReceiver,
-    ReceivedSpan, SpanKind, build_binary, render_waterfall, render_waterfall_html,
+    ReceivedSpan, SpanKind, StatusCode, build_binary, render_waterfall, render_waterfall_html,
 };
 use serde_json::{Value, json};
 
@@ -469,6 +469,18 @@ fn check_the_pipeline(spans: &[ReceivedSpan], orders: usize) -> anyhow::Result<(
     if linked.len() != orders {
         bail!("two message spans link to the same send");
     }
+    // The refused order's span names the error's own type, though the worker returns it
+    // inside an `anyhow::Error`.
+    let refused = messages
+        .iter()
+        .find(|message| message.status == StatusCode::Error)
+        .context("no message span is an ERROR: the order without items must fail")?;
+    if refused.attr_str("error.type") != Some("EmptyOrder") {
+        bail!(
+            "the refused message's error.type is {:?}, EmptyOrder expected",
+            refused.attr_str("error.type")
+        );
+    }
     let put = spans
         .iter()
         .find(|s| s.name == "DynamoDB.PutItem")
@@ -514,7 +526,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::time::Instant;
 
-    use otel_faas_integration_tests::{ReceivedLink, StatusCode};
+    use otel_faas_integration_tests::ReceivedLink;
 
     use super::*;
 
@@ -570,6 +582,10 @@ mod tests {
             .attributes
             .insert("messaging.message.id".into(), AttrValue::from("m-b"));
         message_b.links = vec![link(&send_b)];
+        message_b.status = StatusCode::Error;
+        message_b
+            .attributes
+            .insert("error.type".into(), AttrValue::from("EmptyOrder"));
         let store = span("e1", "d1", "store", SpanKind::Internal);
         let put = span("e2", "e1", "DynamoDB.PutItem", SpanKind::Client);
         vec![send_a, send_b, batch, message_a, message_b, store, put]
@@ -605,6 +621,19 @@ mod tests {
         spans[6].parent_span_id = "c1".into();
         let error = check_the_pipeline(&spans, 2).unwrap_err().to_string();
         assert!(error.contains("not inside a message span"), "{error}");
+    }
+
+    #[test]
+    fn a_refused_order_without_its_error_type_fails() {
+        let mut spans = pipeline();
+        spans[4]
+            .attributes
+            .insert("error.type".into(), AttrValue::from("anyhow::Error"));
+        let error = check_the_pipeline(&spans, 2).unwrap_err().to_string();
+        assert!(error.contains("EmptyOrder expected"), "{error}");
+        spans[4].status = StatusCode::Unset;
+        let error = check_the_pipeline(&spans, 2).unwrap_err().to_string();
+        assert!(error.contains("must fail"), "{error}");
     }
 
     #[test]

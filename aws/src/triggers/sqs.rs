@@ -358,7 +358,7 @@ fn queue_url(arn: &str) -> Option<(String, String)> {
 pub async fn process_message<F, T, E>(message: &SqsMessage, future: F) -> Result<T, E>
 where
     F: Future<Output = Result<T, E>>,
-    E: std::fmt::Display,
+    E: std::fmt::Display + std::fmt::Debug + 'static,
 {
     match InvocationScope::current() {
         Some(scope) => {

@@ -114,7 +114,7 @@ where
     S: Service<E> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Response: Send + 'static,
-    S::Error: fmt::Display + Send + 'static,
+    S::Error: fmt::Display + fmt::Debug + Send + 'static,
     A: TriggerAdapter<E, S::Response> + 'static,
     E: Send + 'static,
 {

@@ -14,6 +14,7 @@
 //! in one process.
 
 mod cold_start;
+mod error_type;
 pub(crate) mod flush;
 mod layer;
 mod observer;
@@ -21,6 +22,7 @@ mod running;
 mod scope;
 
 pub use cold_start::ColdStart;
+pub use error_type::{OTHER_ERROR_TYPE, error_type_of};
 pub use flush::{FlushError, FlushPolicy, Flusher};
 pub use layer::{InvocationLayer, InvocationService};
 pub use observer::{InvocationObserver, InvocationRecord, InvocationStart, InvocationStatus};
@@ -328,7 +330,7 @@ impl InvocationEngine {
         A: TriggerAdapter<E, R> + ?Sized,
         F: FnOnce(E) -> Fut,
         Fut: Future<Output = Result<R, Err>>,
-        Err: fmt::Display,
+        Err: fmt::Display + fmt::Debug + 'static,
     {
         let guard = self.start(adapter, &event, &context);
         let cx = guard.running.spans.handler_cx().clone();
@@ -507,7 +509,7 @@ impl<'a, E, A: ?Sized, P> Invoke<'a, E, A, P> {
         A: TriggerAdapter<E, R>,
         F: FnOnce(E) -> Fut,
         Fut: Future<Output = Result<R, Err>>,
-        Err: fmt::Display,
+        Err: fmt::Display + fmt::Debug + 'static,
     {
         let context = self
             .context
@@ -534,7 +536,7 @@ impl<E, A: ?Sized> Invoke<'_, E, A, Resume> {
         A: TriggerAdapter<E, R>,
         F: FnOnce(E) -> Fut,
         Fut: Future<Output = Result<R, Err>>,
-        Err: fmt::Display,
+        Err: fmt::Display + fmt::Debug + 'static,
     {
         match self.run_inner(handler).await {
             Ok(result) => result,
@@ -550,7 +552,7 @@ impl<E, A: ?Sized> Invoke<'_, E, A, Catch> {
         A: TriggerAdapter<E, R>,
         F: FnOnce(E) -> Fut,
         Fut: Future<Output = Result<R, Err>>,
-        Err: fmt::Display + From<HandlerPanic>,
+        Err: fmt::Display + fmt::Debug + 'static + From<HandlerPanic>,
     {
         match self.run_inner(handler).await {
             Ok(result) => result,

@@ -16,6 +16,7 @@ use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE,
 };
 
+use super::error_type::error_type_of;
 use super::observer::{InvocationRecord, InvocationStart, InvocationStatus, Observers};
 use super::{CANCELLED_ERROR_TYPE, Flusher, PANIC_ERROR_TYPE, TIMEOUT_ERROR_TYPE};
 use crate::trigger::Outcome;
@@ -35,14 +36,14 @@ pub(crate) enum Ended {
 }
 
 impl Ended {
-    pub(crate) fn from_result<R, E: std::fmt::Display>(
+    pub(crate) fn from_result<R, E: std::fmt::Display + std::fmt::Debug + 'static>(
         result: &Result<Result<R, E>, Box<dyn Any + Send>>,
         outcome: impl FnOnce(&R) -> Outcome,
     ) -> Self {
         match result {
             Ok(Ok(response)) => Self::Outcome(outcome(response)),
             Ok(Err(error)) => Self::Error {
-                error_type: short_type_name::<E>(),
+                error_type: error_type_of(error),
                 message: error.to_string(),
             },
             Err(payload) => Self::Panic(panic_message(payload.as_ref())),
@@ -239,17 +240,6 @@ pub(crate) fn record_exception(cx: &Context, error_type: &str, message: &str) {
             KeyValue::new(EXCEPTION_MESSAGE, message.to_owned()),
         ],
     );
-}
-
-/// The error's type name for `error.type`: the full path, so it stays unambiguous, with the
-/// standard library's prefixes trimmed (`Box<dyn Error + Send + Sync>`, not
-/// `alloc::boxed::Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>`).
-pub(crate) fn short_type_name<T: ?Sized>() -> String {
-    std::any::type_name::<T>()
-        .replace("alloc::boxed::", "")
-        .replace("core::error::", "")
-        .replace("core::marker::", "")
-        .replace("alloc::string::", "")
 }
 
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {

@@ -111,7 +111,7 @@ impl InvocationScope {
     pub async fn in_span<F, T, E>(&self, span: SpanSpec, future: F) -> Result<T, E>
     where
         F: Future<Output = Result<T, E>>,
-        E: fmt::Display,
+        E: fmt::Display + fmt::Debug + 'static,
     {
         let cx = span.start(&self.tracer, &Context::current());
         let result = AssertUnwindSafe(future.with_context(cx.clone()))

@@ -165,7 +165,7 @@ where
     H: FnOnce(E) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Result<R, Err>> + Send,
     R: IntoResponse + Send + 'static,
-    Err: fmt::Display + Send + 'static,
+    Err: fmt::Display + fmt::Debug + Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;

@@ -7,7 +7,7 @@
 //! A message that is not an order, or an order without items, fails alone: it is returned
 //! in `batchItemFailures`, so SQS retries only it, and its span is an ERROR.
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use aws_config::BehaviorVersion;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
@@ -77,12 +77,27 @@ async fn handler(
     )
 }
 
+/// An order without items. Returned inside an `anyhow::Error`, it is still the message
+/// span's `error.type` (`EmptyOrder`): otel-faas reads the type behind the container.
+#[derive(Debug)]
+struct EmptyOrder {
+    order: u64,
+}
+
+impl std::fmt::Display for EmptyOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "order {} has no items", self.order)
+    }
+}
+
+impl std::error::Error for EmptyOrder {}
+
 #[tracing::instrument(skip_all, fields(message_id = message.message_id.as_deref().unwrap_or_default()))]
 async fn save(store: &Store, message: &SqsMessage) -> anyhow::Result<()> {
     let body = message.body.as_deref().unwrap_or_default();
     let order: Order = serde_json::from_str(body).context("the message is not an order")?;
     if order.items == 0 {
-        bail!("order {} has no items", order.id);
+        return Err(EmptyOrder { order: order.id }.into());
     }
     store
         .dynamodb
