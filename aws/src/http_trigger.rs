@@ -8,6 +8,8 @@
 //! header and ARN attributes from the Lambda context. The attributes are those of the
 //! typed HTTP adapters.
 
+use std::sync::Arc;
+
 use http::{Request, Response};
 use lambda_http::request::RequestContext;
 use otel_faas_core::{
@@ -22,6 +24,33 @@ use crate::triggers::apigw_http::route_of_key;
 
 /// Describes invocations that `lambda_http` delivers as `http::Request`s.
 ///
+/// # The route
+///
+/// `http.route` and the span name `{method} {route}` come from what matched the request:
+/// the route a router recorded (below), else the route hook ([`with_route`](Self::with_route))
+/// when the layer sits where the match is known, else API Gateway's (`resource` of a REST
+/// API, `routeKey` of an HTTP API). Function URLs, ALB targets and HTTP API `$default`
+/// routes carry none, so a layer around a whole axum `Router` starts the span as a bare
+/// `GET`; add [`HttpRouteLayer`](otel_faas_core::http::HttpRouteLayer) as the router's
+/// `route_layer` and the span becomes `GET /orders/{id}` once axum has matched:
+///
+/// ```no_run
+/// use axum::{Router, extract::MatchedPath, routing::get};
+/// use otel_faas_aws::LambdaTelemetry;
+/// use otel_faas_core::http::HttpRouteLayer;
+/// use tower::Layer;
+///
+/// # async fn run() -> Result<(), lambda_http::Error> {
+/// let otel = LambdaTelemetry::start().await?;
+/// let app = Router::new()
+///     .route("/orders/{id}", get(|| async { "order" }))
+///     .route_layer(HttpRouteLayer::new(|extensions| {
+///         extensions.get::<MatchedPath>().map(|path| path.as_str().to_owned())
+///     }));
+/// lambda_http::run(otel.http_layer().layer(app)).await
+/// # }
+/// ```
+///
 /// ```
 /// use otel_faas_aws::LambdaHttpTrigger;
 /// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation};
@@ -34,13 +63,53 @@ use crate::triggers::apigw_http::route_of_key;
 /// );
 /// assert_eq!(spec.name(), "GET");
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LambdaHttpTrigger;
+#[derive(Clone, Default)]
+pub struct LambdaHttpTrigger {
+    route: Option<Arc<RouteFn>>,
+}
+
+type RouteFn = dyn Fn(&http::Extensions) -> Option<String> + Send + Sync;
+
+impl std::fmt::Debug for LambdaHttpTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LambdaHttpTrigger")
+            .field("route", &self.route.as_ref().map(|_| "fn"))
+            .finish()
+    }
+}
 
 impl LambdaHttpTrigger {
     /// The adapter.
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    /// Reads the matched route from the request's extensions with `route`, as
+    /// `otel_faas_core::http::HttpTrigger::with_route` does — for a layer placed where the
+    /// router has matched (axum's `MatchedPath` under a `route_layer`). The route found
+    /// wins over API Gateway's.
+    ///
+    /// ```
+    /// use otel_faas_aws::LambdaHttpTrigger;
+    /// use otel_faas_core::{TriggerAdapter, http::HttpRoute, propagation::CompositePropagation};
+    ///
+    /// let adapter = LambdaHttpTrigger::new()
+    ///     .with_route(|extensions| extensions.get::<HttpRoute>().map(|route| route.0.clone()));
+    /// let mut request = http::Request::get("/orders/7").body(()).unwrap();
+    /// request.extensions_mut().insert(HttpRoute("/orders/{id}".into()));
+    /// let context = TriggerAdapter::<_, http::Response<()>>::invocation_context(&adapter, &request);
+    /// let spec = TriggerAdapter::<_, http::Response<()>>::invocation_spec(
+    ///     &adapter, &request, &context, &CompositePropagation::w3c(),
+    /// );
+    /// assert_eq!(spec.name(), "GET /orders/{id}");
+    /// ```
+    #[must_use]
+    pub fn with_route<F>(mut self, route: F) -> Self
+    where
+        F: Fn(&http::Extensions) -> Option<String> + Send + Sync + 'static,
+    {
+        self.route = Some(Arc::new(route));
+        self
     }
 }
 
@@ -99,6 +168,13 @@ impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for LambdaHttpTrigger {
                 }
             }
             _ => {}
+        }
+        if let Some(route) = self
+            .route
+            .as_ref()
+            .and_then(|route| route(request.extensions()))
+        {
+            attributes = attributes.route(Some(route));
         }
         if let Some(host) = header("host").map(str::to_owned).or(domain) {
             attributes = attributes.authority(&host);

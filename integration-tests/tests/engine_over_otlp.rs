@@ -221,7 +221,8 @@ async fn a_boxed_error_is_named_by_the_type_it_holds() {
     let telemetry = telemetry(&receiver, &[]);
     let engine = telemetry.engine().build();
     type Boxed = Box<dyn std::error::Error + Send + Sync>;
-    let cases: [(&str, fn() -> Boxed, &str); 3] = [
+    type Case = (&'static str, fn() -> Boxed, &'static str);
+    let cases: [Case; 3] = [
         ("typed", || Box::new(PaymentDeclined(7)), "PaymentDeclined"),
         (
             "io",

@@ -662,6 +662,40 @@ async fn axum_on_lambda_http_is_one_server_span_per_request_with_the_api_gateway
     assert_eq!(child.parent_span_id, server.span_id);
 }
 
+/// An ALB target and an HTTP API `$default` route (the payload a function URL sends too)
+/// carry no route: the span is named after the route axum matched, which the example's
+/// `HttpRouteLayer` records once the router has matched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_names_the_span_where_the_event_carries_no_route() {
+    let function = Function::start("example-lambda-http-axum", "lambda-http-axum", &[]);
+    let mut alb = fixture("example-alb-lambda-target-request-headers-only.json");
+    alb["path"] = "/orders/7".into();
+    alb["queryStringParameters"] = json!({});
+    let mut default_route = fixture("example-apigw-v2-request-no-authorizer.json");
+    default_route["rawPath"] = "/orders/8".into();
+    default_route["requestContext"]["http"]["method"] = "GET".into();
+    default_route["requestContext"]["http"]["path"] = "/orders/8".into();
+    default_route["requestContext"]["stage"] = "$default".into();
+    default_route["body"] = Value::Null;
+    for (id, event) in [("alb", alb), ("default", default_route)] {
+        let invoked = function.invoke(Invoke::new(event).request_id(id)).await;
+        let response = invoked.response.expect("a response");
+        assert_eq!(response["statusCode"], 200, "{id}: {response}");
+    }
+    let spans = function
+        .spans_until(|spans| spans.iter().filter(|s| s.kind == SpanKind::Server).count() == 2)
+        .await;
+    for (id, path) in [("alb", "/orders/7"), ("default", "/orders/8")] {
+        let server = spans
+            .iter()
+            .find(|s| s.kind == SpanKind::Server && s.attr_str("faas.invocation_id") == Some(id))
+            .unwrap_or_else(|| panic!("no server span for {id}"));
+        assert_eq!(server.name, "GET /orders/{id}", "{id}");
+        assert_eq!(server.attr_str("http.route"), Some("/orders/{id}"), "{id}");
+        assert_eq!(server.attr_str("url.path"), Some(path), "{id}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_on_lambda_http_404_is_not_an_error_but_503_is() {
     let function = Function::start(

@@ -19,7 +19,7 @@ pub(crate) mod flush;
 mod layer;
 mod observer;
 mod running;
-mod scope;
+pub(crate) mod scope;
 
 pub use cold_start::ColdStart;
 pub use error_type::{OTHER_ERROR_TYPE, error_type_of};
@@ -373,6 +373,9 @@ impl InvocationEngine {
             propagation: Arc::clone(&self.inner.propagation),
         });
         let invocation_cx = span.start(tracer, &parent);
+        // Marks which span is the invocation's, for what later names it (a router's route).
+        let invocation_id = scope::InvocationSpanId(invocation_cx.span().span_context().span_id());
+        let invocation_cx = invocation_cx.with_value(invocation_id);
         if let (true, Some(init_started)) = (cold, self.inner.init_started) {
             let mut init = tracer
                 .span_builder("init")

@@ -60,6 +60,23 @@ impl fmt::Debug for InvocationScope {
     }
 }
 
+/// The id of the invocation's span, in the contexts the handler runs in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InvocationSpanId(pub(crate) opentelemetry::trace::SpanId);
+
+/// Runs `f` on the invocation's span when the current span is that span (and not a span
+/// the handler started inside it); `None` outside an invocation or inside another span.
+pub(crate) fn with_invocation_span<T>(
+    f: impl FnOnce(&opentelemetry::trace::SpanRef<'_>) -> T,
+) -> Option<T> {
+    use opentelemetry::trace::TraceContextExt as _;
+    Context::map_current(|cx| {
+        let marker = cx.get::<InvocationSpanId>()?;
+        let span = cx.span();
+        (span.span_context().span_id() == marker.0).then(|| f(&span))
+    })
+}
+
 impl InvocationScope {
     /// The scope of the invocation running on this task, if any.
     pub fn current() -> Option<Self> {

@@ -1,16 +1,19 @@
 //! An axum app behind API Gateway (REST or HTTP API), a function URL or an ALB.
 //!
 //! `lambda_http` turns each event into an `http::Request`; the otel-faas HTTP layer around
-//! the whole router makes every request one SERVER span with the stable HTTP attributes,
-//! the route API Gateway matched, and the caller's `traceparent` as parent.
+//! the whole router makes every request one SERVER span with the stable HTTP attributes
+//! and the caller's `traceparent` as parent. `HttpRouteLayer`, as the router's
+//! `route_layer`, names the span after the route axum matched (`GET /orders/{id}`) — which
+//! function URLs, ALB targets and HTTP API `$default` routes do not tell.
 
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{MatchedPath, Path};
 use axum::http::StatusCode;
 use axum::routing::get;
 use otel_faas_aws::LambdaTelemetry;
+use otel_faas_core::http::HttpRouteLayer;
 use tower::Layer;
 
 #[tokio::main]
@@ -21,7 +24,12 @@ async fn main() -> Result<(), lambda_http::Error> {
 
     let app = Router::new()
         .route("/orders/{id}", get(get_order))
-        .route("/fail", get(|| async { StatusCode::SERVICE_UNAVAILABLE }));
+        .route("/fail", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+        .route_layer(HttpRouteLayer::new(|extensions| {
+            extensions
+                .get::<MatchedPath>()
+                .map(|path| path.as_str().to_owned())
+        }));
     lambda_http::run(otel.http_layer().layer(app)).await
 }
 
