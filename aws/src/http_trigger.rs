@@ -8,13 +8,11 @@
 //! header and ARN attributes from the Lambda context. The attributes are those of the
 //! typed HTTP adapters.
 
-use std::sync::Arc;
-
 use http::{Request, Response};
 use lambda_http::request::RequestContext;
 use otel_faas_core::{
     InvocationSpec, Propagation, TriggerAdapter,
-    http::{HttpServerAttributes, forwarded_client_address, http_response_outcome},
+    http::{HttpServerAttributes, RouteHook, forwarded_client_address, http_response_outcome},
     propagation::{Carrier, Chained},
     trigger::{InvocationContext, Outcome},
 };
@@ -63,19 +61,9 @@ use crate::triggers::apigw_http::route_of_key;
 /// );
 /// assert_eq!(spec.name(), "GET");
 /// ```
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct LambdaHttpTrigger {
-    route: Option<Arc<RouteFn>>,
-}
-
-type RouteFn = dyn Fn(&http::Extensions) -> Option<String> + Send + Sync;
-
-impl std::fmt::Debug for LambdaHttpTrigger {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LambdaHttpTrigger")
-            .field("route", &self.route.as_ref().map(|_| "fn"))
-            .finish()
-    }
+    route: Option<RouteHook>,
 }
 
 impl LambdaHttpTrigger {
@@ -108,7 +96,7 @@ impl LambdaHttpTrigger {
     where
         F: Fn(&http::Extensions) -> Option<String> + Send + Sync + 'static,
     {
-        self.route = Some(Arc::new(route));
+        self.route = Some(RouteHook::new(route));
         self
     }
 }
@@ -172,7 +160,7 @@ impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for LambdaHttpTrigger {
         if let Some(route) = self
             .route
             .as_ref()
-            .and_then(|route| route(request.extensions()))
+            .and_then(|hook| hook.route(request.extensions()))
         {
             attributes = attributes.route(Some(route));
         }

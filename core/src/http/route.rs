@@ -19,6 +19,42 @@ use crate::engine::scope::with_invocation_span;
 
 type RouteFn = dyn Fn(&http::Extensions) -> Option<String> + Send + Sync;
 
+/// How to read the route a router matched from a request's extensions (axum keeps it as
+/// `MatchedPath`, other routers in types of their own). Adapters and [`HttpRouteLayer`]
+/// take one.
+///
+/// ```
+/// use otel_faas_core::http::{HttpRoute, RouteHook};
+///
+/// let hook = RouteHook::new(|extensions| extensions.get::<HttpRoute>().map(|r| r.0.clone()));
+/// let mut extensions = http::Extensions::new();
+/// extensions.insert(HttpRoute("/orders/{id}".into()));
+/// assert_eq!(hook.route(&extensions).as_deref(), Some("/orders/{id}"));
+/// ```
+#[derive(Clone)]
+pub struct RouteHook(Arc<RouteFn>);
+
+impl RouteHook {
+    /// A hook reading the route with `route`.
+    pub fn new<F>(route: F) -> Self
+    where
+        F: Fn(&http::Extensions) -> Option<String> + Send + Sync + 'static,
+    {
+        Self(Arc::new(route))
+    }
+
+    /// The route in `extensions`, if the router put one there.
+    pub fn route(&self, extensions: &http::Extensions) -> Option<String> {
+        (self.0)(extensions)
+    }
+}
+
+impl fmt::Debug for RouteHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RouteHook(fn)")
+    }
+}
+
 /// Names the running invocation's span after `route`: `{method} {route}`, with
 /// `http.route`. Returns whether there was an invocation span to name — `false` outside an
 /// invocation, or inside a span the handler started within it.
@@ -47,9 +83,9 @@ pub fn record_route(method: &str, route: &str) -> bool {
 ///         extensions.get::<MatchedPath>().map(|path| path.as_str().to_owned())
 ///     }));
 /// ```
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct HttpRouteLayer {
-    route: Arc<RouteFn>,
+    route: RouteHook,
 }
 
 impl HttpRouteLayer {
@@ -59,14 +95,8 @@ impl HttpRouteLayer {
         F: Fn(&http::Extensions) -> Option<String> + Send + Sync + 'static,
     {
         Self {
-            route: Arc::new(route),
+            route: RouteHook::new(route),
         }
-    }
-}
-
-impl fmt::Debug for HttpRouteLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpRouteLayer").finish_non_exhaustive()
     }
 }
 
@@ -76,24 +106,16 @@ impl<S> Layer<S> for HttpRouteLayer {
     fn layer(&self, inner: S) -> Self::Service {
         HttpRouteService {
             inner,
-            route: Arc::clone(&self.route),
+            route: self.route.clone(),
         }
     }
 }
 
 /// The service of [`HttpRouteLayer`].
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct HttpRouteService<S> {
     inner: S,
-    route: Arc<RouteFn>,
-}
-
-impl<S: fmt::Debug> fmt::Debug for HttpRouteService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpRouteService")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
+    route: RouteHook,
 }
 
 impl<S, B> Service<http::Request<B>> for HttpRouteService<S>
@@ -109,7 +131,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if let Some(route) = (self.route)(request.extensions()) {
+        if let Some(route) = self.route.route(request.extensions()) {
             record_route(request.method().as_str(), &route);
         }
         self.inner.call(request)

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use ::http::{Request, Response};
 
 use super::redaction::QueryRedaction;
+use super::route::RouteHook;
 use super::semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};
 use crate::propagation::{Carrier, Chained, Propagation};
 use crate::trigger::{InvocationContext, InvocationSpec, Outcome, TriggerAdapter};
@@ -29,8 +30,6 @@ use crate::trigger::{InvocationContext, InvocationSpec, Outcome, TriggerAdapter}
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRoute(pub String);
-
-type RouteFn = dyn Fn(&http::Extensions) -> Option<String> + Send + Sync;
 
 /// Describes invocations started by an HTTP request.
 ///
@@ -55,7 +54,7 @@ type RouteFn = dyn Fn(&http::Extensions) -> Option<String> + Send + Sync;
 /// ```
 #[derive(Clone, Default)]
 pub struct HttpTrigger {
-    route: Option<Arc<RouteFn>>,
+    route: Option<RouteHook>,
     default_scheme: Option<&'static str>,
     redaction: Option<Arc<QueryRedaction>>,
 }
@@ -63,7 +62,7 @@ pub struct HttpTrigger {
 impl std::fmt::Debug for HttpTrigger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpTrigger")
-            .field("route", &self.route.as_ref().map(|_| "fn"))
+            .field("route", &self.route)
             .field("default_scheme", &self.default_scheme)
             .finish()
     }
@@ -94,7 +93,7 @@ impl HttpTrigger {
     where
         F: Fn(&http::Extensions) -> Option<String> + Send + Sync + 'static,
     {
-        self.route = Some(Arc::new(route));
+        self.route = Some(RouteHook::new(route));
         self
     }
 
@@ -124,7 +123,7 @@ impl HttpTrigger {
 
     fn route_of(&self, extensions: &http::Extensions) -> Option<String> {
         match &self.route {
-            Some(route) => route(extensions),
+            Some(route) => route.route(extensions),
             None => extensions.get::<HttpRoute>().map(|route| route.0.clone()),
         }
     }
