@@ -24,7 +24,38 @@ pub const XRAY_HEADER: &str = "x-amzn-trace-id";
 pub const LAMBDA_TRACE_HEADER: &str = "lambda-runtime-trace-id";
 
 fn parse_valid(header: Option<&str>) -> Option<SpanContext> {
-    span_context_from_str(header?.trim()).filter(SpanContext::is_valid)
+    span_context_from_str(&canonical(header?)?).filter(SpanContext::is_valid)
+}
+
+/// The header with its pairs trimmed and `Root`, `Parent` and `Sampled` spelled as X-Ray
+/// spells them, whatever their case — or `None` when one of them appears twice, which
+/// leaves it ambiguous. `opentelemetry-aws` matches the three keys case-sensitively: a
+/// `SamPled=1` was read as "no sampling decision" plus a trace-state entry `sampled=1`,
+/// and re-injected as `Sampled=?;Sampled=1`, so the next hop saw a different header.
+fn canonical(header: &str) -> Option<String> {
+    const KEYS: [&str; 3] = ["Root", "Parent", "Sampled"];
+    let mut seen = [false; 3];
+    let mut pairs = Vec::new();
+    for pair in header.split(';') {
+        // A part without `=` carries nothing (as `opentelemetry-aws` reads it too).
+        let Some((key, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        match KEYS
+            .iter()
+            .position(|known| known.eq_ignore_ascii_case(key))
+        {
+            Some(index) => {
+                if std::mem::replace(&mut seen[index], true) {
+                    return None;
+                }
+                pairs.push(format!("{}={value}", KEYS[index]));
+            }
+            None => pairs.push(format!("{key}={value}")),
+        }
+    }
+    Some(pairs.join(";"))
 }
 
 /// The `xray` propagator: the `X-Amzn-Trace-Id` header of the carrier.
@@ -282,6 +313,26 @@ mod tests {
     }
 
     #[test]
+    fn mis_cased_keys_are_read_as_the_keys_they_are() {
+        let header = "root=1-5759e988-bd862e3fe1be46a994272793; PARENT=53995c3f42cd8ad8;SamPled=1";
+        let cx = XrayPropagator.extract_from(&carrier(&[(XRAY_HEADER, header)]));
+        let span_context = cx.span().span_context().clone();
+        assert!(span_context.is_sampled());
+        assert_eq!(span_context.span_id().to_string(), "53995c3f42cd8ad8");
+        assert!(
+            span_context.trace_state().header().is_empty(),
+            "no sampled=1 trace state"
+        );
+        let mut out = HashMap::new();
+        XrayPropagator.inject_into(&cx, &mut out);
+        assert_eq!(out.get(XRAY_HEADER).map(String::as_str), Some(XRAY));
+        // Twice the same key, in any case, is ambiguous: no parent.
+        let twice = format!("{XRAY};sampled=0");
+        let cx = XrayPropagator.extract_from(&carrier(&[(XRAY_HEADER, twice.as_str())]));
+        assert!(!cx.has_active_span());
+    }
+
+    #[test]
     fn injection_round_trips() {
         let span_context = SpanContext::new(
             TraceId::from_hex("5759e988bd862e3fe1be46a994272793").unwrap(),
@@ -299,5 +350,89 @@ mod tests {
             back.span().span_context().trace_id(),
             span_context.trace_id()
         );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// `Root`, `Parent` or `Sampled` in some case.
+        fn any_case(key: &'static str) -> impl Strategy<Value = String> {
+            proptest::collection::vec(any::<bool>(), key.len()).prop_map(move |upper| {
+                key.chars()
+                    .zip(upper)
+                    .map(|(c, up)| {
+                        if up {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c.to_ascii_lowercase()
+                        }
+                    })
+                    .collect()
+            })
+        }
+
+        fn pair() -> impl Strategy<Value = String> {
+            prop_oneof![
+                ("[0-9a-f]{8}", "[0-9a-f]{24}", any_case("Root"))
+                    .prop_map(|(time, id, key)| format!("{key}=1-{time}-{id}")),
+                ("[0-9a-f]{16}", any_case("Parent")).prop_map(|(id, key)| format!("{key}={id}")),
+                (
+                    prop_oneof!["0", "1", "\\?", "[a-z0-9]{0,3}"],
+                    any_case("Sampled")
+                )
+                    .prop_map(|(value, key)| format!("{key}={value}")),
+                ("[A-Za-z][A-Za-z0-9-]{0,8}", "[A-Za-z0-9:.-]{0,10}")
+                    .prop_map(|(key, value)| format!("{key}={value}")),
+                "[ -~]{0,12}",
+            ]
+        }
+
+        fn header() -> impl Strategy<Value = String> {
+            (proptest::collection::vec(pair(), 0..7), " ?")
+                .prop_map(|(pairs, space)| pairs.join(&format!(";{space}")))
+        }
+
+        fn extract(header: &str) -> Context {
+            XrayPropagator.extract_from(&carrier(&[(XRAY_HEADER, header)]))
+        }
+
+        fn inject(cx: &Context) -> Option<String> {
+            let mut out = HashMap::new();
+            XrayPropagator.inject_into(cx, &mut out);
+            out.remove(XRAY_HEADER)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Whatever arrives, what is passed on reads back as the same context, and
+            /// passing it on again changes nothing.
+            #[test]
+            fn extract_inject_extract_is_a_fixed_point(header in header()) {
+                let first = extract(&header);
+                let first_context = first.span().span_context().clone();
+                let Some(passed_on) = inject(&first) else {
+                    prop_assert!(!first_context.is_valid());
+                    return Ok(());
+                };
+                let second = extract(&passed_on);
+                let second_context = second.span().span_context().clone();
+                prop_assert_eq!(second_context.trace_id(), first_context.trace_id());
+                prop_assert_eq!(second_context.span_id(), first_context.span_id());
+                prop_assert_eq!(second_context.trace_flags(), first_context.trace_flags());
+                prop_assert_eq!(
+                    second_context.trace_state().header(),
+                    first_context.trace_state().header()
+                );
+                prop_assert_eq!(inject(&second), Some(passed_on.clone()));
+                let sampled_keys = passed_on
+                    .split(';')
+                    .filter(|pair| pair.to_ascii_lowercase().starts_with("sampled="))
+                    .count();
+                prop_assert_eq!(sampled_keys, 1, "{}", passed_on);
+            }
+        }
     }
 }
