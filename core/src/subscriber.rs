@@ -5,8 +5,9 @@ use opentelemetry_sdk::trace::SdkTracer;
 use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::{FilterFn, LevelFilter};
-use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::Registry;
+use tracing_subscriber::filter::{FilterExt as _, FilterFn, LevelFilter};
+use tracing_subscriber::layer::{Identity, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -104,6 +105,29 @@ impl Telemetry {
     /// Installs the global `tracing` subscriber: [`tracing_layer`](Self::tracing_layer)
     /// (without the hidden spans) and log lines on standard error, at `options`' level.
     pub fn init_tracing(&self, options: TracingOptions) -> Result<(), TracingInitError> {
+        self.init_tracing_with(options, Identity::new())
+    }
+
+    /// [`init_tracing`](Self::init_tracing) with one more layer, for a platform that
+    /// watches `tracing` itself (the Lambda crate learns from the runtime's own span when
+    /// each invocation is over). The level applies to the log lines and the OpenTelemetry
+    /// layer only, so `layer` sees what its own filter asks for at any level.
+    ///
+    /// ```no_run
+    /// use otel_faas_core::{Pipeline, subscriber::TracingOptions};
+    ///
+    /// let telemetry = Pipeline::from_env().install();
+    /// let watcher = tracing_subscriber::layer::Identity::new();
+    /// telemetry.init_tracing_with(TracingOptions::default(), watcher).unwrap();
+    /// ```
+    pub fn init_tracing_with<L>(
+        &self,
+        options: TracingOptions,
+        layer: L,
+    ) -> Result<(), TracingInitError>
+    where
+        L: Layer<Registry> + Send + Sync + 'static,
+    {
         let hidden = options.hidden_spans;
         let keep = FilterFn::new(move |metadata| {
             !(metadata.is_span() && hidden.contains(&metadata.name()))
@@ -117,9 +141,9 @@ impl Telemetry {
             lines.without_time().boxed()
         };
         tracing_subscriber::registry()
-            .with(options.level)
-            .with(lines)
-            .with(self.tracing_layer().with_filter(keep))
+            .with(layer)
+            .with(lines.with_filter(options.level))
+            .with(self.tracing_layer().with_filter(keep.and(options.level)))
             .try_init()
             .map_err(TracingInitError)
     }

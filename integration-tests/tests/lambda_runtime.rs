@@ -484,6 +484,37 @@ async fn after_response_flush_waits_for_a_handler_that_works() {
     );
 }
 
+/// An event `lambda_runtime` cannot deserialise never reaches the engine; the extension
+/// still learns that the request is over (from the runtime's own span) and returns at once
+/// — it used to hold the environment until the deadline (6 s for a 2 ms error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_response_is_not_held_by_an_event_the_runtime_refuses() {
+    let function = Function::start(
+        "example-lambda-sqs-batch",
+        "lambda-sqs-batch",
+        &[("OTEL_FAAS_FLUSH", "after-response")],
+    );
+    let invoked = function
+        .invoke(Invoke::new(json!("not an SQS event")).timeout(Duration::from_secs(6)))
+        .await;
+    assert!(
+        invoked.error.is_some(),
+        "the runtime refuses the event: {invoked:?}\n{}",
+        function.process.log()
+    );
+    let held = invoked.completed_at - invoked.responded_at;
+    assert!(
+        held < Duration::from_secs(2),
+        "the extension held the environment {held:?} after the runtime's error\n{}",
+        function.process.log()
+    );
+    // And the next invocation is served as usual.
+    let next = function
+        .invoke(Invoke::new(sqs_event(vec![sqs_message("after", "ok")])))
+        .await;
+    assert!(next.response.is_some());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn before_response_flush_exports_before_the_response() {
     let function = Function::start(

@@ -1,11 +1,21 @@
 //! Which invocations have finished, for the after-response extension to wait on.
 //!
-//! The engine tells every [`InvocationObserver`] when an invocation ends, whichever way it
-//! ends (returned, failed, panicked, timed out, dropped); [`CompletionObserver`] records the
-//! Lambda request id, and the extension, woken by Lambda's INVOKE event for that id, waits
-//! for it before flushing.
+//! Two sources tell when a Lambda request is over:
+//!
+//! * `lambda_runtime` wraps every invocation in its own `tracing` span
+//!   ([`RUNTIME_SPAN_NAME`](super::RUNTIME_SPAN_NAME), with the `requestId`), from before
+//!   the event is deserialised until the response or error has been posted to the Runtime
+//!   API. [`RuntimeSpanEnds`], a `tracing` layer, records the request id when that span
+//!   closes: every invocation, including one whose event the runtime could not deserialise
+//!   (it never reaches the engine), and only once Lambda has the response.
+//! * Without that layer in the subscriber, the engine's [`InvocationObserver`] hook:
+//!   [`CompletionObserver`] records the id when the engine ends the invocation, whichever
+//!   way it ends — but it never hears of an event the runtime refused.
+//!
+//! The extension, woken by Lambda's INVOKE event for an id, waits for it before flushing.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -19,6 +29,9 @@ use tokio::sync::Notify;
 pub(crate) struct Completions {
     finished: Arc<Mutex<VecDeque<String>>>,
     notify: Arc<Notify>,
+    /// Set once [`RuntimeSpanEnds`] has seen a runtime span: from then on it, not the
+    /// engine, says when a request is over.
+    from_runtime_spans: Arc<AtomicBool>,
 }
 
 pub(crate) const REMEMBERED_COMPLETIONS: usize = 256;
@@ -75,8 +88,82 @@ pub(crate) struct CompletionObserver(pub(crate) Completions);
 
 impl InvocationObserver for CompletionObserver {
     fn on_end(&self, record: &InvocationRecord) {
+        if self.0.from_runtime_spans.load(Ordering::Acquire) {
+            return;
+        }
         if let Some(id) = record.invocation_id() {
             self.0.finish(id.to_owned());
+        }
+    }
+}
+
+/// The `tracing` layer that records a request as finished when `lambda_runtime`'s span for
+/// it closes (see the module documentation). Give it a per-layer filter for that span only
+/// ([`RuntimeSpanEnds::filtered`]), so that it costs nothing for other spans and sees the
+/// runtime's span at any log level.
+pub(crate) struct RuntimeSpanEnds(pub(crate) Completions);
+
+/// The request id of a runtime span, kept in the span's extensions until it closes.
+struct RuntimeRequestId(String);
+
+impl RuntimeSpanEnds {
+    /// The layer, filtered to the runtime's span.
+    pub(crate) fn filtered<S>(completions: Completions) -> impl tracing_subscriber::Layer<S>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        use tracing_subscriber::Layer as _;
+        Self(completions).with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+            metadata.is_span() && metadata.name() == super::RUNTIME_SPAN_NAME
+        }))
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for RuntimeSpanEnds
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attributes: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        context: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if attributes.metadata().name() != super::RUNTIME_SPAN_NAME {
+            return;
+        }
+        let mut request_id = RequestIdField(None);
+        attributes.record(&mut request_id);
+        if let (Some(request_id), Some(span)) = (request_id.0, context.span(id)) {
+            span.extensions_mut().insert(RuntimeRequestId(request_id));
+            self.0.from_runtime_spans.store(true, Ordering::Release);
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, context: tracing_subscriber::layer::Context<'_, S>) {
+        let Some(span) = context.span(&id) else {
+            return;
+        };
+        let request_id = span.extensions_mut().remove::<RuntimeRequestId>();
+        if let Some(RuntimeRequestId(request_id)) = request_id {
+            self.0.finish(request_id);
+        }
+    }
+}
+
+/// Reads the runtime span's `requestId` field.
+struct RequestIdField(Option<String>);
+
+impl tracing::field::Visit for RequestIdField {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "requestId" {
+            self.0 = Some(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "requestId" && self.0.is_none() {
+            self.0 = Some(format!("{value:?}").trim_matches('"').to_owned());
         }
     }
 }

@@ -245,7 +245,8 @@ impl LambdaTelemetryBuilder {
         let options = TracingOptions::default()
             .hide_span(RUNTIME_SPAN_NAME)
             .timestamps(false);
-        if let Err(error) = otel.telemetry.init_tracing(options) {
+        let ends = otel.invocation_end_layer();
+        if let Err(error) = otel.telemetry.init_tracing_with(options, ends) {
             eprintln!("otel-faas warning: {error}");
         }
         otel.register_extension().await?;
@@ -335,6 +336,29 @@ impl LambdaTelemetry {
     #[cfg(feature = "lambda-http")]
     pub fn http_layer(&self) -> LambdaLayer<crate::http_trigger::LambdaHttpTrigger> {
         self.layer_for(crate::http_trigger::LambdaHttpTrigger::new())
+    }
+
+    /// The `tracing` layer that tells the after-response extension when `lambda_runtime`
+    /// has finished each request — every request, also one whose event the runtime could
+    /// not deserialise, and only once the response is posted. [`LambdaTelemetryBuilder::start`]
+    /// installs it; add it to a subscriber you compose yourself. Without it, the extension
+    /// learns of an invocation's end from the engine, which never sees a refused event.
+    ///
+    /// ```no_run
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    /// use tracing_subscriber::util::SubscriberInitExt as _;
+    ///
+    /// let otel = otel_faas_aws::LambdaTelemetry::from_env();
+    /// tracing_subscriber::registry()
+    ///     .with(otel.invocation_end_layer())
+    ///     .with(otel.telemetry().tracing_layer())
+    ///     .init();
+    /// ```
+    pub fn invocation_end_layer<S>(&self) -> impl tracing_subscriber::Layer<S> + use<S>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        completion::RuntimeSpanEnds::filtered(self.completions.clone())
     }
 
     /// The flush policy in force.
