@@ -789,8 +789,8 @@ async fn dynamodb_stream_function_reports_the_first_failed_record() {
     );
     assert_eq!(
         invocation.attr_str("faas.document.operation"),
-        None,
-        "mixed operations"
+        Some("mixed"),
+        "an insert and a delete"
     );
     assert_eq!(invocation.status, StatusCode::Error);
     let records = named(&spans, "Example-Table process");
