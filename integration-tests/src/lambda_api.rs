@@ -14,7 +14,10 @@
 //!   `next` again, so work an extension does after the response is finished before then.
 //!
 //! With `max_concurrency > 1` it behaves like Lambda Managed Instances: up to that many
-//! invocations are handed out at once.
+//! invocations are handed out at once, and an extension that asks for INVOKE events is
+//! refused at registration (`400`, `Extension.InvalidEventType` — the error type is this
+//! stand-in's; what matters is that Lambda refuses), so that a function that does not
+//! register for SHUTDOWN only fails its init here as it would there.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -253,20 +256,34 @@ impl LocalRuntimeApi {
         self.shared.changed.notify_waiters();
         match tokio::time::timeout(timeout, finished).await {
             Ok(Ok(invoked)) => Ok(invoked),
-            _ => Err(ReceiverError::Timeout {
-                timeout,
-                received: format!(
-                    "the invocation did not complete; init errors: {:?}; runtime polls: {}",
-                    self.shared.state().init_errors,
-                    self.shared.state().runtime_polls
-                ),
-            }),
+            _ => {
+                // One lock: taking it twice in one expression deadlocked here, so a function
+                // that never polled hung the test instead of failing it.
+                let state = self.shared.state();
+                Err(ReceiverError::Timeout {
+                    timeout,
+                    received: format!(
+                        "the invocation did not complete; init errors: {:?}; runtime polls: {}",
+                        state.init_errors, state.runtime_polls
+                    ),
+                })
+            }
         }
     }
 
-    /// The names of the registered extensions.
+    /// How many extensions registered.
     pub fn extension_count(&self) -> usize {
         self.shared.state().extensions.len()
+    }
+
+    /// The events each registered extension subscribed to.
+    pub fn extension_events(&self) -> Vec<Vec<String>> {
+        self.shared
+            .state()
+            .extensions
+            .values()
+            .map(|extension| extension.events.clone())
+            .collect()
     }
 
     /// Waits until the runtime has asked for work at least once (its init phase is over).
@@ -432,6 +449,13 @@ async fn extension_register(
         .and_then(|v| v.get("events").cloned())
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
+    if shared.max_concurrency > 1 && events.iter().any(|event| event == "INVOKE") {
+        let body = serde_json::json!({
+            "errorType": "Extension.InvalidEventType",
+            "errorMessage": "INVOKE events are not supported on Lambda Managed Instances; subscribe to SHUTDOWN",
+        });
+        return (StatusCode::BAD_REQUEST, body.to_string()).into_response();
+    }
     let name = headers
         .get("lambda-extension-name")
         .and_then(|v| v.to_str().ok())

@@ -569,6 +569,46 @@ async fn sigterm_exports_what_is_left_and_exits() {
     );
 }
 
+/// On Lambda Managed Instances the after-response extension subscribes to SHUTDOWN only
+/// (the stand-in refuses INVOKE there, as Lambda does, and the function would fail its
+/// init), and spans of concurrent invocations leave on the batch processor's schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_instances_subscribe_to_shutdown_only_and_export_on_schedule() {
+    let api = LocalRuntimeApi::start_with_concurrency(4).expect("runtime api");
+    let function = Function::start_with(
+        api,
+        "example-lambda-sqs-batch",
+        "lambda-sqs-batch",
+        &[
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "4"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances"),
+            ("OTEL_FAAS_FLUSH", "after-response"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        ],
+    );
+    let invocations = (0..4).map(|i| {
+        function.api.invoke(
+            Invoke::new(sqs_event(vec![sqs_message(&format!("mi-{i}"), "ok")]))
+                .request_id(format!("mi-{i}")),
+            WAIT,
+        )
+    });
+    for invoked in futures_util::future::join_all(invocations).await {
+        let invoked = invoked.unwrap_or_else(|e| panic!("{e}\n{}", function.process.log()));
+        assert!(invoked.response.is_some(), "{invoked:?}");
+    }
+    let spans = function
+        .spans_until(|spans| named(spans, "otel-faas-test").len() == 4)
+        .await;
+    assert_eq!(named(&spans, "otel-faas-test").len(), 4);
+    assert_eq!(
+        function.api.extension_events(),
+        [vec!["SHUTDOWN".to_owned()]],
+        "{}",
+        function.process.log()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_concurrent_keeps_each_invocations_trace_header_apart() {
     let api = LocalRuntimeApi::start_with_concurrency(4).expect("runtime api");

@@ -19,7 +19,7 @@ use crate::{cargo, test_step, workspace_root};
 const TESTS: &[(&str, &str, &[&str])] = &[
     (
         "sqs",
-        "sqs_messages_from_moto_link_to_their_x_ray_and_w3c_producers",
+        "sqs_messages_from_moto_link_to_their_aws_trace_header_producer_only",
         &["sqs"],
     ),
     (

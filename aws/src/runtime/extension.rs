@@ -16,31 +16,50 @@ use super::completion::Completions;
 use crate::lambda::deadline_time;
 
 /// Registers the extension and runs it in the background.
+///
+/// With `completions`, it subscribes to INVOKE and flushes after each request is over.
+/// Without, as Lambda Managed Instances require (they refuse INVOKE subscriptions, run
+/// several invocations at once and never freeze the environment), it subscribes to
+/// SHUTDOWN only and flushes what is left then; between invocations the batch processor
+/// exports on its schedule.
 pub(crate) async fn register(
-    completions: Completions,
+    completions: Option<Completions>,
     flusher: Flusher,
     budget: Duration,
 ) -> Result<(), lambda_extension::Error> {
+    let events: &[&str] = if completions.is_some() {
+        &["INVOKE"]
+    } else {
+        &["SHUTDOWN"]
+    };
     let processor = tower::service_fn(move |event: lambda_extension::LambdaEvent| {
         let completions = completions.clone();
         let flusher = flusher.clone();
         async move {
-            if let lambda_extension::NextEvent::Invoke(invoke) = event.next {
-                let deadline = deadline_time(invoke.deadline_ms);
-                completions.wait(&invoke.request_id, deadline).await;
-                let left = deadline
-                    .and_then(|d| d.duration_since(SystemTime::now()).ok())
-                    .map_or(budget, |left| left.min(budget));
-                if let Err(error) = flusher.flush(left).await {
-                    tracing::debug!(target: "otel_faas", %error, "after-response flush incomplete");
+            let deadline = match event.next {
+                lambda_extension::NextEvent::Invoke(invoke) => {
+                    let deadline = deadline_time(invoke.deadline_ms);
+                    if let Some(completions) = &completions {
+                        completions.wait(&invoke.request_id, deadline).await;
+                    }
+                    deadline
                 }
+                lambda_extension::NextEvent::Shutdown(shutdown) => {
+                    deadline_time(shutdown.deadline_ms)
+                }
+            };
+            let left = deadline
+                .and_then(|d| d.duration_since(SystemTime::now()).ok())
+                .map_or(budget, |left| left.min(budget));
+            if let Err(error) = flusher.flush(left).await {
+                tracing::debug!(target: "otel_faas", %error, "extension flush incomplete");
             }
             Ok::<(), std::convert::Infallible>(())
         }
     });
     let registered = lambda_extension::Extension::new()
         .with_extension_name(EXTENSION_NAME)
-        .with_events(&["INVOKE"])
+        .with_events(events)
         .with_events_processor(processor)
         .register()
         .await?;

@@ -90,6 +90,8 @@ pub struct LambdaTelemetry {
     engine: InvocationEngine,
     flush: LambdaFlush,
     completions: Completions,
+    /// On Lambda Managed Instances (`AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`).
+    managed_instances: bool,
 }
 
 impl fmt::Debug for LambdaTelemetry {
@@ -153,12 +155,10 @@ impl LambdaTelemetryBuilder {
     pub fn build(mut self) -> LambdaTelemetry {
         self.flush = flush_from_env(self.env.as_ref(), self.flush);
         let telemetry = self.pipeline.install();
-        let cold_start = match self
-            .env
-            .get_non_empty("AWS_LAMBDA_INITIALIZATION_TYPE")
-            .as_deref()
-        {
-            Some("provisioned-concurrency" | "snap-start" | "lambda-managed-instances") => {
+        let initialization = self.env.get_non_empty("AWS_LAMBDA_INITIALIZATION_TYPE");
+        let managed_instances = initialization.as_deref() == Some(MANAGED_INSTANCES);
+        let cold_start = match initialization.as_deref() {
+            Some("provisioned-concurrency" | "snap-start" | MANAGED_INSTANCES) => {
                 ColdStart::pre_initialized()
             }
             _ => ColdStart::new(),
@@ -174,7 +174,7 @@ impl LambdaTelemetryBuilder {
             .cold_start(cold_start)
             .deadline_margin(self.deadline_margin)
             .init_started(self.init_started);
-        if matches!(self.flush, LambdaFlush::AfterResponse { .. }) {
+        if matches!(self.flush, LambdaFlush::AfterResponse { .. }) && !managed_instances {
             // The extension waits for the engine to end each request's invocation.
             engine = engine.observer(CompletionObserver(completions.clone()));
         }
@@ -183,6 +183,7 @@ impl LambdaTelemetryBuilder {
             engine: engine.build(),
             flush: self.flush,
             completions,
+            managed_instances,
         }
     }
 }
@@ -228,6 +229,9 @@ fn flush_from_env(env: &dyn Environment, flush: LambdaFlush) -> LambdaFlush {
         LambdaFlush::BeforeResponse { budget }
     }
 }
+
+/// `AWS_LAMBDA_INITIALIZATION_TYPE` on Lambda Managed Instances.
+const MANAGED_INSTANCES: &str = "lambda-managed-instances";
 
 /// How long the SIGTERM flush of [`LambdaTelemetry::start`] may take: Lambda allows an
 /// environment with an internal extension 500 ms between SIGTERM and SIGKILL, and the
@@ -370,16 +374,17 @@ impl LambdaTelemetry {
     /// the background. Call it before `lambda_runtime::run` (extensions register during
     /// initialisation). With [`LambdaFlush::BeforeResponse`]
     /// it does nothing.
+    ///
+    /// On Lambda Managed Instances, which run several invocations at once in an environment
+    /// they never freeze and let no extension subscribe to INVOKE, the extension subscribes
+    /// to SHUTDOWN only: spans are exported on the batch processor's schedule, and what is
+    /// left when the environment shuts down is flushed then.
     pub async fn register_extension(&self) -> Result<(), lambda_extension::Error> {
         let LambdaFlush::AfterResponse { budget } = self.flush else {
             return Ok(());
         };
-        extension::register(
-            self.completions.clone(),
-            self.engine.flusher().clone(),
-            budget,
-        )
-        .await
+        let completions = (!self.managed_instances).then(|| self.completions.clone());
+        extension::register(completions, self.engine.flusher().clone(), budget).await
     }
 
     /// On SIGTERM or SIGINT, exports what is left (within `budget`) and exits the process,
