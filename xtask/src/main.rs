@@ -22,7 +22,9 @@ Commands:
                      workspace, and core alone with its default features and without
                      any), cargo doc with warnings denied (every feature, and core's
                      defaults), cfn-lint on every example's SAM template (installed into
-                     target/emulators/cfn-lint-venv), moto installed into target/emulators/moto-venv (the
+                     target/emulators/cfn-lint-venv), cargo-lambda installed into
+                     target/emulators/cargo-lambda-venv (the Lambda examples run under
+                     `cargo lambda watch`), moto installed into target/emulators/moto-venv (the
                      AWS emulator tests capture real events from), every unit, doc and
                      integration test, core's unit tests without otlp-grpc, and a run of
                      the demo and of `package lambda-scheduled`. Needs the Rust
@@ -296,11 +298,21 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     };
     let _stop = emulators::StopOnDrop(moto.iter().map(|_| emulators::Emulator::Moto).collect());
     stop_on_ctrl_c(moto.iter().map(|_| emulators::Emulator::Moto).collect());
+    // cargo-lambda, the Runtime API emulator most Rust users run: the Lambda examples run
+    // under `cargo lambda watch` (integration-tests/tests/cargo_lambda.rs).
+    let cargo_lambda = if suite == Suite::Core {
+        None
+    } else {
+        Some(install_cargo_lambda()?)
+    };
     let with_aws = |mut command: Command| {
         if let Some(moto) = &moto {
             command
                 .env("OTEL_FAAS_AWS_ENDPOINT", moto.endpoint())
                 .env("OTEL_FAAS_AWS_EMULATOR", "moto");
+        }
+        if let Some(cargo_lambda) = &cargo_lambda {
+            command.env("OTEL_FAAS_CARGO_LAMBDA", cargo_lambda);
         }
         with_lock(command)
     };
@@ -358,6 +370,8 @@ fn test(args: &[String]) -> anyhow::Result<()> {
                     "sdk_over_moto",
                     "--test",
                     "lambda_to_lambda",
+                    "--test",
+                    "cargo_lambda",
                 ],
             )?;
         }
@@ -390,6 +404,26 @@ fn test(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// On Ctrl-C, stops `emulators` before exiting, as a normal end of the run would.
+/// Installs cargo-lambda (PyPI) into `target/emulators/cargo-lambda-venv` and returns the
+/// path of its binary.
+fn install_cargo_lambda() -> anyhow::Result<PathBuf> {
+    let venvs = target_dir().join("emulators");
+    emulators::install_venv(
+        &venvs,
+        "cargo-lambda-venv",
+        &emulators::python3()?,
+        &workspace_root().join("xtask/requirements-cargo-lambda.txt"),
+    )?;
+    let binary = venvs.join("cargo-lambda-venv/bin/cargo-lambda");
+    if !binary.is_file() {
+        bail!(
+            "the cargo-lambda package installed no binary at {}",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
 /// Runs cfn-lint on every example's `template.yaml`.
 fn cfn_lint() -> anyhow::Result<()> {
     let venvs = target_dir().join("emulators");

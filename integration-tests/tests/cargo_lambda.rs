@@ -1,0 +1,244 @@
+//! The Lambda examples under cargo-lambda (PyPI `cargo-lambda`), the Runtime API emulator
+//! most Rust users run locally and that no one here wrote: `cargo lambda watch` builds and
+//! runs an example, `cargo lambda invoke --data-file` sends it an official sample event, and
+//! the spans are asserted as they arrive over OTLP — in both flush modes.
+//!
+//! `cargo xtask test` installs cargo-lambda into `target/emulators/cargo-lambda-venv` and
+//! points `OTEL_FAAS_CARGO_LAMBDA` at it; without it, these tests fail and say how to
+//! install it. cargo-lambda sends the deadline as a duration (`600000`) rather than epoch
+//! milliseconds; the examples must run through that too.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use otel_faas_integration_tests::{AttrValue, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+/// How long `cargo lambda watch` may take to build and start an example.
+const START: Duration = Duration::from_secs(300);
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn cargo_lambda() -> PathBuf {
+    let path = std::env::var_os("OTEL_FAAS_CARGO_LAMBDA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("emulators/cargo-lambda-venv/bin/cargo-lambda"));
+    assert!(
+        path.is_file(),
+        "cargo-lambda is not installed at {}: run `cargo xtask test`, which installs it \
+         (python3 -m venv target/emulators/cargo-lambda-venv && \
+         target/emulators/cargo-lambda-venv/bin/pip install -r xtask/requirements-cargo-lambda.txt)",
+        path.display()
+    );
+    path
+}
+
+fn fixture(name: &str) -> PathBuf {
+    workspace_root()
+        .join("../shared/fixtures/aws-lambda-events")
+        .join(name)
+}
+
+/// `cargo lambda watch` serving one example; killed, with the function it runs, on drop.
+struct Watch {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Watch {
+    fn start(example: &str, env: &[(&str, &str)]) -> Self {
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+            listener.local_addr().expect("its address").port()
+        };
+        let logs = target_dir().join("function-logs");
+        std::fs::create_dir_all(&logs).expect("the log directory");
+        let log = logs.join(format!("cargo-lambda-{example}-{port}.log"));
+        let output = std::fs::File::create(&log).expect("the log file");
+        let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut command = Command::new(cargo_lambda());
+        command
+            .args(["lambda", "watch", "--ignore-changes", "--quiet"])
+            .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
+            .arg(port.to_string())
+            .current_dir(workspace_root().join("examples").join(example))
+            .stdout(Stdio::null())
+            .stderr(output)
+            // Its own process group, so that the `cargo run` and the function it starts
+            // are stopped with it.
+            .process_group(0);
+        for var in &vars {
+            command.args(["--env-var", var]);
+        }
+        let child = command.spawn().expect("cargo lambda watch");
+        Self { child, port, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `cargo lambda invoke --data-file`, retried until the example is up.
+    fn invoke(&self, function: &str, data_file: &Path) -> Value {
+        let started = Instant::now();
+        loop {
+            let output = Command::new(cargo_lambda())
+                .args(["lambda", "invoke", function, "--output-format", "json"])
+                .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
+                .arg(self.port.to_string())
+                .arg("--data-file")
+                .arg(data_file)
+                .output()
+                .expect("cargo lambda invoke");
+            if output.status.success() {
+                return serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+                    panic!(
+                        "{e}: {}\n{}",
+                        String::from_utf8_lossy(&output.stdout),
+                        self.log()
+                    )
+                });
+            }
+            assert!(
+                started.elapsed() < START,
+                "cargo lambda invoke kept failing: {}\nwatch log:\n{}",
+                String::from_utf8_lossy(&output.stderr),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Ok(group) = i32::try_from(self.child.id()) {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .status();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> Vec<&'a ReceivedSpan> {
+    spans.iter().filter(|s| s.name == name).collect()
+}
+
+/// The SQS example on the official SQS sample: one invocation span, the batch span under
+/// it, a span per message, exported by the flush (the batch processor's own schedule is
+/// pushed out of reach).
+async fn sqs_batch_under_cargo_lambda(flush: &str) {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let endpoint = receiver.endpoint();
+    let watch = Watch::start(
+        "lambda-sqs-batch",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_FAAS_FLUSH", flush),
+            ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+        ],
+    );
+    let response = watch.invoke("lambda-sqs-batch", &fixture("example-sqs-event.json"));
+    assert_eq!(
+        response,
+        serde_json::json!({"batchItemFailures": []}),
+        "{flush}"
+    );
+    let spans = receiver
+        .wait_until(WAIT, |spans| {
+            !named(spans, "lambda-sqs-batch").is_empty()
+                && named(spans, "SQSQueue process").len() == 2
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{flush}: {e}\nwatch log:\n{}", watch.log()));
+    let invocation = named(&spans, "lambda-sqs-batch")[0];
+    assert_eq!(invocation.kind, SpanKind::Server);
+    assert_eq!(invocation.attr_str("faas.trigger"), Some("pubsub"));
+    assert!(
+        invocation
+            .attr_str("faas.invocation_id")
+            .is_some_and(|id| !id.is_empty()),
+        "{invocation:?}"
+    );
+    // cargo-lambda's `600000` deadline is ignored, not a timeout at once.
+    assert_eq!(invocation.status, StatusCode::Unset, "{flush}");
+    assert_eq!(invocation.attr_str("error.type"), None, "{flush}");
+    let batch = named(&spans, "SQSQueue process")
+        .into_iter()
+        .find(|s| s.parent_span_id == invocation.span_id)
+        .expect("the batch span under the invocation");
+    assert_eq!(batch.attr_str("messaging.system"), Some("aws_sqs"));
+    assert_eq!(
+        batch.attr("messaging.batch.message_count"),
+        Some(&AttrValue::Int(1))
+    );
+    let message = named(&spans, "SQSQueue process")
+        .into_iter()
+        .find(|s| s.parent_span_id == batch.span_id)
+        .expect("the message span under the batch");
+    assert_eq!(
+        message.attr_str("messaging.message.id"),
+        Some("MessageID_1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqs_example_under_cargo_lambda_flushes_before_the_response() {
+    sqs_batch_under_cargo_lambda("before-response").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqs_example_under_cargo_lambda_flushes_after_the_response() {
+    sqs_batch_under_cargo_lambda("after-response").await;
+}
+
+/// The axum example on the official API Gateway HTTP API sample (`$default` route):
+/// the span is named after the route axum matched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_axum_example_under_cargo_lambda_names_the_route() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let endpoint = receiver.endpoint();
+    let watch = Watch::start(
+        "lambda-http-axum",
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+    );
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("example-apigw-v2-request-no-authorizer.json"))
+            .expect("the official sample"),
+    )
+    .expect("JSON");
+    event["rawPath"] = "/orders/5".into();
+    event["requestContext"]["http"]["method"] = "GET".into();
+    event["requestContext"]["http"]["path"] = "/orders/5".into();
+    event["body"] = Value::Null;
+    let data = std::env::temp_dir().join(format!("otel-faas-apigw-{}.json", watch.port));
+    std::fs::write(&data, event.to_string()).expect("the event file");
+    let response = watch.invoke("lambda-http-axum", &data);
+    let _ = std::fs::remove_file(&data);
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let spans = receiver
+        .wait_until(WAIT, |spans| !named(spans, "GET /orders/{id}").is_empty())
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nwatch log:\n{}", watch.log()));
+    let server = named(&spans, "GET /orders/{id}")[0];
+    assert_eq!(server.kind, SpanKind::Server);
+    assert_eq!(server.attr_str("http.route"), Some("/orders/{id}"));
+    assert_eq!(server.attr_str("url.path"), Some("/orders/5"));
+}
