@@ -1,6 +1,12 @@
 //! `cargo xtask package <example>`: a release build of a Lambda example, zipped as the
 //! `bootstrap` a `provided.al2023` function runs.
 //!
+//! It builds for the architecture the example's `template.yaml` declares (`Architectures:
+//! [arm64]` → `aarch64-unknown-linux-gnu`), stripped of symbols (cargo's `strip`), and says
+//! what to install when the target's standard library or linker is missing. `--target`
+//! names another triple (it must match the template); `--host` builds for this machine
+//! whatever the template says — a smoke test, not an artifact to deploy.
+//!
 //! The artifact is what `aws lambda update-function-code --zip-file fileb://…` and a SAM
 //! `CodeUri` take. The zip is written with the `zip` crate so that no `zip` binary is needed,
 //! and the entry carries Unix mode 0755: Lambda runs `bootstrap` only if it is executable.
@@ -24,6 +30,7 @@ struct Example {
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let mut example = None;
     let mut target = None;
+    let mut host = false;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -34,7 +41,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                         .clone(),
                 );
             }
-            "--arm64" => target = Some("aarch64-unknown-linux-gnu".to_owned()),
+            "--arm64" => target = Some(ARM64_TARGET.to_owned()),
+            "--host" => host = true,
             flag if flag.starts_with('-') => bail!("unknown flag `{flag}` for package"),
             name => example = Some(name.to_owned()),
         }
@@ -63,16 +71,42 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             names()
         );
     };
+    let template = crate::workspace_root()
+        .join("examples")
+        .join(example.package.trim_start_matches("example-"))
+        .join("template.yaml");
+    let declared = std::fs::read_to_string(&template)
+        .ok()
+        .as_deref()
+        .and_then(template_architecture);
+    let target = if host {
+        if let Some(declared) = &declared {
+            println!(
+                "--host: building for this machine ({}), not the template's {declared}; \
+                 the zip is a smoke test, not an artifact to deploy",
+                std::env::consts::ARCH
+            );
+        }
+        None
+    } else {
+        build_target(declared.as_deref(), target)?
+    };
     if let Some(target) = &target {
         check_target(target)?;
     }
 
     let mut build = crate::cargo();
     build.args(["build", "--release", "-p", &example.package]);
+    // Symbols are a third of a Rust binary or more, and Lambda never reads them.
+    build.env("CARGO_PROFILE_RELEASE_STRIP", "symbols");
     if let Some(target) = &target {
         build.args(["--target", target]);
     }
-    println!("building {} (release)…", example.package);
+    println!(
+        "building {} (release, stripped, {})…",
+        example.package,
+        target.as_deref().unwrap_or("for this machine")
+    );
     let status = build.status().context("could not run cargo build")?;
     if !status.success() {
         bail!("the release build of {} failed", example.package);
@@ -169,6 +203,64 @@ fn lambda_examples() -> anyhow::Result<Vec<Example>> {
     Ok(examples)
 }
 
+/// The triple of Lambda's arm64.
+const ARM64_TARGET: &str = "aarch64-unknown-linux-gnu";
+
+/// The first architecture a SAM template declares (`Architectures: [arm64]`, or the list
+/// form on the next line), if any.
+fn template_architecture(template: &str) -> Option<String> {
+    let mut lines = template.lines();
+    while let Some(line) = lines.next() {
+        let Some(value) = line.trim().strip_prefix("Architectures:") else {
+            continue;
+        };
+        let value = value.trim();
+        let first = if value.is_empty() {
+            lines.next()?.trim().strip_prefix('-')?.trim().to_owned()
+        } else {
+            value
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .split(',')
+                .next()?
+                .trim()
+                .to_owned()
+        };
+        let first = first.trim_matches(|c| c == '"' || c == '\'');
+        return (!first.is_empty()).then(|| first.to_owned());
+    }
+    None
+}
+
+/// The triple to build: `requested` when given (it must match what the template
+/// declares), else the template's architecture; `None` when that is this machine's.
+fn build_target(
+    declared: Option<&str>,
+    requested: Option<String>,
+) -> anyhow::Result<Option<String>> {
+    let declared_triple = match declared {
+        None => None,
+        Some("arm64") => Some(ARM64_TARGET),
+        Some("x86_64") => Some("x86_64-unknown-linux-gnu"),
+        Some(other) => bail!("the template declares `{other}`; Lambda runs arm64 and x86_64"),
+    };
+    let wanted = match (requested, declared_triple) {
+        (Some(requested), Some(triple)) if !requested.starts_with(arch_of(triple)) => bail!(
+            "the template declares {} but --target is {requested}: the function would not \
+             start; change the template, or use --host for a local smoke test",
+            declared.unwrap_or_default()
+        ),
+        (Some(requested), _) => requested,
+        (None, Some(declared)) => declared.to_owned(),
+        (None, None) => return Ok(None),
+    };
+    Ok((!wanted.starts_with(std::env::consts::ARCH)).then_some(wanted))
+}
+
+fn arch_of(triple: &str) -> &str {
+    triple.split('-').next().unwrap_or(triple)
+}
+
 /// Fails with what to do when the toolchain cannot build for `target`.
 fn check_target(target: &str) -> anyhow::Result<()> {
     let output = Command::new("rustc")
@@ -184,7 +276,8 @@ fn check_target(target: &str) -> anyhow::Result<()> {
     {
         bail!(
             "this toolchain has no standard library for {target}; install it with \
-             `rustup target add {target}`, or package for the host without --target"
+             `rustup target add {target}` (and a linker for it), or use --host for a local \
+             smoke test"
         );
     }
     let host_arch = std::env::consts::ARCH;
@@ -265,6 +358,42 @@ mod tests {
     use std::io::Read as _;
 
     use super::*;
+
+    #[test]
+    fn the_template_decides_the_architecture() {
+        let inline = "Globals:\n  Function:\n    Architectures: [arm64]\n";
+        assert_eq!(template_architecture(inline).as_deref(), Some("arm64"));
+        let listed = "Resources:\n  F:\n    Properties:\n      Architectures:\n        - x86_64\n";
+        assert_eq!(template_architecture(listed).as_deref(), Some("x86_64"));
+        assert_eq!(template_architecture("Resources: {}\n"), None);
+        for example in ["lambda-scheduled", "lambda-sqs-batch", "lambda-orders-api"] {
+            let template = crate::workspace_root()
+                .join("examples")
+                .join(example)
+                .join("template.yaml");
+            let text = std::fs::read_to_string(&template).unwrap();
+            assert_eq!(
+                template_architecture(&text).as_deref(),
+                Some("arm64"),
+                "{example}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_target_follows_the_template_unless_it_is_this_machine() {
+        let on_arm = std::env::consts::ARCH == "aarch64";
+        let arm = build_target(Some("arm64"), None).unwrap();
+        assert_eq!(arm.as_deref(), (!on_arm).then_some(ARM64_TARGET));
+        let x86 = build_target(Some("x86_64"), None).unwrap();
+        assert_eq!(x86.is_none(), !on_arm);
+        assert_eq!(build_target(None, None).unwrap(), None);
+        let error = build_target(Some("arm64"), Some("x86_64-unknown-linux-gnu".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("declares arm64"), "{error}");
+        assert!(build_target(Some("s390x"), None).is_err());
+    }
 
     #[test]
     fn the_zip_holds_one_executable_bootstrap_with_the_binary() {
