@@ -40,7 +40,8 @@
 //!   `faas.invocation_id`, `aws.lambda.invoked_arn`, `cloud.account.id`, `cloud.resource_id`
 //!   (alias replaced by the running version), the deadline and the Lambda trace header.
 //! * [`XrayPropagator`], [`XrayLambdaPropagator`]: `xray` and `xray-lambda` for
-//!   `OTEL_PROPAGATORS` ([`register_propagators`]); [`XrayIdGenerator`].
+//!   `OTEL_PROPAGATORS` ([`register_propagators`]); X-Ray trace ids with
+//!   [`LambdaTelemetryBuilder::xray_ids`].
 //! * Triggers, one file each, each documenting the attributes it emits:
 //!   [`ApiGatewayRestTrigger`], [`ApiGatewayHttpTrigger`], [`FunctionUrlTrigger`],
 //!   [`AlbTrigger`], [`SqsTrigger`], [`SnsTrigger`], [`EventBridgeTrigger`],
@@ -130,8 +131,7 @@ pub use triggers::scheduled::ScheduledTrigger;
 pub use triggers::sns::{SNS_SYSTEM, SnsTrigger};
 pub use triggers::sqs::{SQS_MESSAGE_CONTEXT_VARIABLE, SQS_SYSTEM, SqsTrigger, process_message};
 pub use xray::{
-    LAMBDA_TRACE_HEADER, XRAY_HEADER, XrayIdGenerator, XrayLambdaPropagator, XrayPropagator,
-    register_propagators,
+    LAMBDA_TRACE_HEADER, XRAY_HEADER, XrayLambdaPropagator, XrayPropagator, register_propagators,
 };
 
 /// The workspace README's two quick starts (the cloud-free HTTP function and the Lambda

@@ -12,9 +12,6 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry_aws::trace::xray_propagator::{span_context_from_str, span_context_to_string};
 use otel_faas_core::propagation::PropagatorRegistry;
-
-pub use opentelemetry_aws::trace::XrayIdGenerator;
-
 /// The HTTP header X-Ray uses.
 pub const XRAY_HEADER: &str = "x-amzn-trace-id";
 

@@ -21,7 +21,7 @@ use otel_faas_core::{
 
 use crate::lambda::Lambda;
 use crate::resource::LambdaResourceDetector;
-use crate::xray::{XrayIdGenerator, register_propagators};
+use crate::xray::register_propagators;
 use completion::{CompletionObserver, Completions};
 
 /// The layer [`LambdaTelemetry::layer`] returns: the engine's [`InvocationLayer`], wrapping
@@ -129,10 +129,13 @@ impl LambdaTelemetryBuilder {
     }
 
     /// Uses X-Ray-compatible trace ids (the first 4 bytes are the epoch seconds), for
-    /// functions that export to AWS X-Ray.
+    /// functions that export to AWS X-Ray — reseeded after a SnapStart restore like the
+    /// default ids (`otel_faas_core::pipeline::FreshIds::xray`).
     #[must_use]
     pub fn xray_ids(mut self) -> Self {
-        self.pipeline = self.pipeline.with_id_generator(XrayIdGenerator::default());
+        self.pipeline = self
+            .pipeline
+            .with_id_generator(otel_faas_core::pipeline::FreshIds::xray());
         self
     }
 

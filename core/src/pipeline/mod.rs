@@ -47,6 +47,7 @@
 
 mod config;
 mod export;
+mod ids;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -54,6 +55,7 @@ pub use config::{
     BatchSettings, Compression, Exporter, Headers, Limits, OtlpProtocol, PipelineConfig,
     SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,
 };
+pub use ids::{FreshIds, reseed_ids};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -277,9 +279,11 @@ impl Build<'_> {
         } else {
             builder.with_sampler(self.config.sampler.to_sampler())
         };
-        if let Some(generator) = id_generator {
-            builder = builder.with_id_generator(BoxedIdGenerator(generator));
-        }
+        builder = match id_generator {
+            Some(generator) => builder.with_id_generator(BoxedIdGenerator(generator)),
+            // Ids that a snapshot restore cannot duplicate (see `FreshIds`).
+            None => builder.with_id_generator(FreshIds::random()),
+        };
         let batch = self.config.span_batch;
         let batch_config = || {
             BatchConfigBuilder::default()
