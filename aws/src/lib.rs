@@ -115,8 +115,8 @@ pub use lambda::{Lambda, invocation_attributes, invocation_context};
 pub use resource::LambdaResourceDetector;
 pub use response::{BATCH_ITEM_FAILURES_ATTRIBUTE, LambdaResponse, PARTIAL_BATCH_FAILURE};
 pub use runtime::{
-    EXTENSION_NAME, LambdaFlush, LambdaLayer, LambdaTelemetry, LambdaTelemetryBuilder,
-    RUNTIME_SPAN_NAME, SHUTDOWN_FLUSH_BUDGET, without_runtime_spans,
+    EXTENSION_NAME, LambdaFlush, LambdaLayer, LambdaSnapStart, LambdaTelemetry,
+    LambdaTelemetryBuilder, RUNTIME_SPAN_NAME, SHUTDOWN_FLUSH_BUDGET, without_runtime_spans,
 };
 pub use triggers::alb::AlbTrigger;
 pub use triggers::any_event::{AnyEventTrigger, DetectedTrigger, detect_trigger, lenient_s3_event};

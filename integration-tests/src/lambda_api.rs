@@ -13,6 +13,9 @@
 //!   as on Lambda — the next invocation is not handed out until every extension has called
 //!   `next` again, so work an extension does after the response is finished before then.
 //!
+//! `GET /2018-06-01/runtime/restore/next` (SnapStart) answers at once, as if the snapshot
+//! had been taken and restored in between.
+//!
 //! With `max_concurrency > 1` it behaves like Lambda Managed Instances: up to that many
 //! invocations are handed out at once, and an extension that asks for INVOKE events is
 //! refused at registration (`400`, `Extension.InvalidEventType` — the error type is this
@@ -146,6 +149,7 @@ struct ApiState {
     next_request: u64,
     init_errors: Vec<String>,
     runtime_polls: u64,
+    restores: u64,
 }
 
 struct Shared {
@@ -229,6 +233,8 @@ impl LocalRuntimeApi {
                 post(runtime_error),
             )
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2018-06-01/runtime/restore/next", get(restore_next))
+            .route("/2018-06-01/runtime/restore/error", post(init_error))
             .route("/2020-01-01/extension/register", post(extension_register))
             .route("/2020-01-01/extension/event/next", get(extension_next))
             .with_state(Arc::clone(&shared));
@@ -269,6 +275,11 @@ impl LocalRuntimeApi {
                 })
             }
         }
+    }
+
+    /// How many times a runtime asked to be restored (SnapStart's `restore/next`).
+    pub fn restores(&self) -> u64 {
+        self.shared.state().restores
     }
 
     /// How many extensions registered.
@@ -429,6 +440,14 @@ async fn runtime_error(
     body: Bytes,
 ) -> StatusCode {
     record_outcome(&shared, &id, None, Some(json_or_text(&body)))
+}
+
+/// SnapStart's `restore/next`: the runtime calls it once its init is done and is answered
+/// when the environment has been restored — here at once, as if the snapshot had been
+/// taken and restored in between.
+async fn restore_next(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.state().restores += 1;
+    StatusCode::OK
 }
 
 async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {

@@ -190,7 +190,7 @@ async fn sqs_links_aws_trace_header_and_by_default_nothing_else() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_snapstart_restore_is_not_a_cold_start() {
+async fn snap_start_without_the_restore_hook_is_not_a_cold_start() {
     let receiver = OtlpReceiver::start().expect("receiver");
     let env = lambda_env(&receiver).with("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start");
     let otel = LambdaTelemetry::builder_with_environment(env).build();

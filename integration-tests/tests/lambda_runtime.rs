@@ -278,6 +278,47 @@ async fn the_first_invocation_is_cold_with_an_init_span_and_the_second_is_warm()
     assert_eq!(inits[0].parent_span_id, invocation("cold").span_id);
 }
 
+/// SnapStart: the runtime asks to be restored once its init is done; after the restore
+/// the first invocation is cold, with a `restore` span (not `init`, which happened at
+/// publish time) — through `lambda_runtime`'s SnapStart hooks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapstart_restore_makes_the_next_invocation_cold_with_a_restore_span() {
+    let function = Function::start(
+        "example-lambda-sqs-batch",
+        "lambda-sqs-batch",
+        &[("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")],
+    );
+    for id in ["restored-1", "restored-2"] {
+        function
+            .invoke(Invoke::new(sqs_event(vec![sqs_message(id, "ok")])).request_id(id))
+            .await;
+    }
+    let spans = function
+        .spans_until(|spans| named(spans, "otel-faas-test").len() == 2)
+        .await;
+    assert_eq!(function.api.restores(), 1, "{}", function.process.log());
+    let invocation = |id: &str| {
+        named(&spans, "otel-faas-test")
+            .into_iter()
+            .find(|s| s.attr_str("faas.invocation_id") == Some(id))
+            .unwrap_or_else(|| panic!("no invocation {id}"))
+    };
+    let first = invocation("restored-1");
+    assert_eq!(first.attr("faas.coldstart"), Some(&AttrValue::Bool(true)));
+    assert_eq!(
+        invocation("restored-2").attr("faas.coldstart"),
+        Some(&AttrValue::Bool(false))
+    );
+    let restore = named(&spans, "restore");
+    assert_eq!(restore.len(), 1, "one restore span");
+    assert_eq!(restore[0].parent_span_id, first.span_id);
+    assert!(restore[0].end_unix_nanos <= first.start_unix_nanos + 1_000_000);
+    assert!(
+        named(&spans, "init").is_empty(),
+        "the init ran at publish time"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provisioned_concurrency_is_not_a_cold_start() {
     let function = Function::start(

@@ -164,6 +164,41 @@ async fn each_signal_goes_where_its_own_variables_say() {
     telemetry.shutdown(WAIT).await.unwrap();
 }
 
+/// After a snapshot restore every exporter's HTTP client is rebuilt (a fresh connection
+/// pool); the rebuilt one keeps its settings — here the CA of an HTTPS endpoint — and
+/// delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuilt_exporter_clients_keep_their_settings_and_deliver() {
+    let dir = workspace_root()
+        .join("target/test-tls")
+        .join(format!("reconnect-{}", std::process::id()));
+    let certificate = TestCertificate::generate(&dir).expect("certificate");
+    let receiver = OtlpReceiver::start_tls(&certificate).expect("TLS receiver");
+    let telemetry = install(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        (
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            certificate.ca_file().display().to_string(),
+        ),
+    ]);
+    emit_span(&telemetry, "before-restore", vec![]);
+    telemetry.flusher().flush(WAIT).await.expect("flush");
+    let rebuilt = tokio::task::spawn_blocking(otel_faas_core::pipeline::reconnect_exporters)
+        .await
+        .unwrap();
+    assert!(rebuilt >= 3, "traces, metrics and logs: {rebuilt} rebuilt");
+    emit_span(&telemetry, "after-restore", vec![]);
+    telemetry
+        .flusher()
+        .flush(WAIT)
+        .await
+        .expect("flush after the rebuild");
+    receiver.wait_for_span("after-restore", WAIT).await.unwrap();
+    assert!(receiver.spans().iter().any(|s| s.name == "before-restore"));
+    telemetry.shutdown(WAIT).await.expect("a clean shutdown");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_reaches_a_receiver_whose_ca_is_configured_and_fails_loudly_otherwise() {
     let dir = workspace_root()

@@ -5,8 +5,10 @@ mod completion;
 mod extension;
 mod filter;
 mod shutdown;
+mod snapstart;
 
 pub use filter::{RUNTIME_SPAN_NAME, without_runtime_spans};
+pub use snapstart::LambdaSnapStart;
 
 use std::fmt;
 use std::sync::Arc;
@@ -88,6 +90,7 @@ impl Default for LambdaFlush {
 pub struct LambdaTelemetry {
     telemetry: Telemetry,
     engine: InvocationEngine,
+    cold_start: ColdStart,
     flush: LambdaFlush,
     completions: Completions,
     /// On Lambda Managed Instances (`AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`).
@@ -174,7 +177,7 @@ impl LambdaTelemetryBuilder {
         let mut engine = telemetry
             .engine()
             .flush_policy(policy)
-            .cold_start(cold_start)
+            .cold_start(cold_start.clone())
             .deadline_margin(self.deadline_margin)
             .init_started(self.init_started);
         if matches!(self.flush, LambdaFlush::AfterResponse { .. }) && !managed_instances {
@@ -184,6 +187,7 @@ impl LambdaTelemetryBuilder {
         LambdaTelemetry {
             telemetry,
             engine: engine.build(),
+            cold_start,
             flush: self.flush,
             completions,
             managed_instances,
@@ -366,6 +370,40 @@ impl LambdaTelemetry {
         S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     {
         completion::RuntimeSpanEnds::filtered(self.completions.clone())
+    }
+
+    /// The SnapStart hooks (see [`LambdaSnapStart`]): after a restore, fresh ids, fresh
+    /// exporter connections and a cold invocation with a `restore` span. `lambda_runtime`
+    /// runs them only when `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`.
+    ///
+    /// ```no_run
+    /// use lambda_runtime::{LambdaEvent, Runtime, layers::TracingLayer, service_fn};
+    /// use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
+    /// use tower::Layer;
+    ///
+    /// # async fn handler(_: LambdaEvent<aws_lambda_events::sqs::SqsEvent>) -> Result<(), lambda_runtime::Error> { Ok(()) }
+    /// #[tokio::main]
+    /// async fn main() -> Result<(), lambda_runtime::Error> {
+    ///     let otel = LambdaTelemetry::start().await?;
+    ///     let handler = otel.layer(SqsTrigger::new()).layer(service_fn(handler));
+    ///     Runtime::new(handler)
+    ///         .layer(TracingLayer::new())
+    ///         .register_snapstart_resource(otel.snapstart())
+    ///         .run()
+    ///         .await
+    /// }
+    /// ```
+    pub fn snapstart(&self) -> Arc<LambdaSnapStart> {
+        let budget = match self.flush {
+            LambdaFlush::BeforeResponse { budget } | LambdaFlush::AfterResponse { budget } => {
+                budget
+            }
+        };
+        Arc::new(LambdaSnapStart {
+            flusher: self.engine.flusher().clone(),
+            cold_start: self.cold_start.clone(),
+            budget,
+        })
     }
 
     /// The flush policy in force.

@@ -1,7 +1,8 @@
 //! Cold start: the first invocation a process serves.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 /// Tracks whether the next invocation is the cold one.
 ///
@@ -24,6 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[derive(Debug, Clone)]
 pub struct ColdStart {
     pending: Arc<AtomicBool>,
+    /// When the process was restored from a snapshot, until the cold invocation takes it.
+    restored_at: Arc<Mutex<Option<SystemTime>>>,
 }
 
 impl ColdStart {
@@ -31,6 +34,7 @@ impl ColdStart {
     pub fn new() -> Self {
         Self {
             pending: Arc::new(AtomicBool::new(true)),
+            restored_at: Arc::default(),
         }
     }
 
@@ -38,12 +42,41 @@ impl ColdStart {
     pub fn pre_initialized() -> Self {
         Self {
             pending: Arc::new(AtomicBool::new(false)),
+            restored_at: Arc::default(),
         }
     }
 
     /// Whether the calling invocation is the cold one; `true` at most once.
     pub fn take(&self) -> bool {
         self.pending.swap(false, Ordering::AcqRel)
+    }
+
+    /// Records that the process was restored from a snapshot at `at` (Lambda SnapStart):
+    /// the next invocation is cold again, and the engine gives it a `restore` span from `at`
+    /// to its start, where a fresh process gets an `init` span.
+    ///
+    /// ```
+    /// use otel_faas_core::engine::ColdStart;
+    ///
+    /// let cold = ColdStart::pre_initialized();
+    /// cold.restored(std::time::SystemTime::now());
+    /// assert!(cold.take());
+    /// assert!(!cold.take());
+    /// ```
+    pub fn restored(&self, at: SystemTime) {
+        *self
+            .restored_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(at);
+        self.pending.store(true, Ordering::Release);
+    }
+
+    /// The restore the cold invocation reports, once.
+    pub(crate) fn take_restore(&self) -> Option<SystemTime> {
+        self.restored_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// Marks the process warm without an invocation, for a platform hook that learns late

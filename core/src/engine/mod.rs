@@ -376,11 +376,21 @@ impl InvocationEngine {
         // Marks which span is the invocation's, for what later names it (a router's route).
         let invocation_id = scope::InvocationSpanId(invocation_cx.span().span_context().span_id());
         let invocation_cx = invocation_cx.with_value(invocation_id);
-        if let (true, Some(init_started)) = (cold, self.inner.init_started) {
+        // The cold invocation shows what it waited for: the process's initialisation, or
+        // its restore from a snapshot.
+        let phase = if cold {
+            match self.inner.cold_start.take_restore() {
+                Some(restored_at) => Some(("restore", restored_at)),
+                None => self.inner.init_started.map(|at| ("init", at)),
+            }
+        } else {
+            None
+        };
+        if let Some((name, phase_started)) = phase {
             let mut init = tracer
-                .span_builder("init")
+                .span_builder(name)
                 .with_kind(SpanKind::Internal)
-                .with_start_time(init_started.min(started_at))
+                .with_start_time(phase_started.min(started_at))
                 .start_with_context(tracer, &invocation_cx);
             init.end_with_timestamp(started_at);
         }

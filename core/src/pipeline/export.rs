@@ -198,10 +198,8 @@ where
     if config.compression == Some(Compression::Gzip) {
         builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
     }
-    #[cfg(feature = "tls")]
-    {
-        builder = builder.with_http_client(super::tls::http_client(config)?);
-    }
+    // Our own client, so that a snapshot restore can replace it (see `client.rs`).
+    builder = builder.with_http_client(super::client::ReconnectingClient::new(config)?);
     Ok(builder)
 }
 

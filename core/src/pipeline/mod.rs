@@ -45,12 +45,14 @@
 //! information and query, never a header value; every failure is counted and
 //! [`Telemetry::shutdown`] returns an error if there were any.
 
+mod client;
 mod config;
 mod export;
 mod ids;
 #[cfg(feature = "tls")]
 mod tls;
 
+pub use client::reconnect_exporters;
 pub use config::{
     BatchSettings, Compression, Exporter, Headers, Limits, OtlpProtocol, PipelineConfig,
     SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,

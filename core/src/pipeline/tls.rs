@@ -18,27 +18,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use super::config::SignalConfig;
 use super::export::BuildError;
 
-/// A blocking HTTP client (the exporter runs on the SDK's own thread) that trusts the
-/// webpki roots and the configured CA file, and presents the client certificate if one
-/// is configured.
-pub(crate) fn http_client(config: &SignalConfig) -> Result<reqwest::blocking::Client, BuildError> {
-    let tls = client_config(config)?;
-    let timeout = config.timeout;
-    // reqwest's blocking client owns a runtime; building it on a thread of its own keeps
-    // that runtime away from any async context the caller is in (the OTLP crate does the
-    // same for its default client).
-    std::thread::spawn(move || {
-        reqwest::blocking::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(timeout)
-            .build()
-            .map_err(|error| format!("the HTTPS client could not be built: {error}"))
-    })
-    .join()
-    .map_err(|_| "the HTTPS client could not be built: its thread panicked".to_owned())?
-}
-
-fn client_config(config: &SignalConfig) -> Result<rustls::ClientConfig, BuildError> {
+/// The rustls configuration of an exporter's HTTPS client: the webpki roots and the
+/// configured CA file, and the client certificate if one is configured.
+pub(crate) fn client_config(config: &SignalConfig) -> Result<rustls::ClientConfig, BuildError> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };

@@ -25,7 +25,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = otel
         .layer(SqsTrigger::from_env())
         .layer(service_fn(handler));
-    lambda_runtime::run_concurrent(handler).await
+    // `lambda_runtime::run_concurrent(handler)`, plus the SnapStart hooks: after a restore,
+    // fresh ids, fresh exporter connections and a cold invocation with a `restore` span.
+    lambda_runtime::Runtime::new(handler)
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .register_snapstart_resource(otel.snapstart())
+        .run_concurrent()
+        .await
 }
 
 async fn handler(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {

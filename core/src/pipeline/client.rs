@@ -1,0 +1,117 @@
+//! The HTTP client of the OTLP/HTTP exporters, which can be rebuilt after a snapshot
+//! restore.
+//!
+//! A process restored from a snapshot (Lambda SnapStart) keeps the connection pool it had
+//! when the snapshot was taken, but not the connections: the first export after a restore
+//! would be written into a dead socket and lost, together with the spans of the cold
+//! invocation. Every exporter here sends through a [`ReconnectingClient`], and
+//! [`reconnect_exporters`] replaces each one's client — and so its pool — with a new one.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+
+use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
+
+use super::config::SignalConfig;
+use super::export::BuildError;
+
+/// The clients of every exporter built in this process, for [`reconnect_exporters`].
+static CLIENTS: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+
+struct Inner {
+    current: RwLock<reqwest::blocking::Client>,
+    config: SignalConfig,
+}
+
+/// An exporter's HTTP client; see the module documentation.
+#[derive(Clone)]
+pub(crate) struct ReconnectingClient(Arc<Inner>);
+
+impl fmt::Debug for ReconnectingClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReconnectingClient")
+            .field("endpoint", &self.0.config.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReconnectingClient {
+    /// A client for `config`'s endpoint, registered for [`reconnect_exporters`].
+    pub(crate) fn new(config: &SignalConfig) -> Result<Self, BuildError> {
+        let inner = Arc::new(Inner {
+            current: RwLock::new(build(config)?),
+            config: config.clone(),
+        });
+        let mut clients = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
+        clients.retain(|client| client.strong_count() > 0);
+        clients.push(Arc::downgrade(&inner));
+        Ok(Self(inner))
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpClient for ReconnectingClient {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let client = self
+            .0
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        client.send_bytes(request).await
+    }
+}
+
+/// Replaces the HTTP client of every OTLP/HTTP exporter of the process with a new one,
+/// dropping the connections a snapshot restore left dead. Returns how many were rebuilt.
+/// It blocks while the clients are built (each on a thread of its own): from async code,
+/// call it through `spawn_blocking`.
+///
+/// ```
+/// let rebuilt = otel_faas_core::pipeline::reconnect_exporters();
+/// # let _ = rebuilt;
+/// ```
+pub fn reconnect_exporters() -> usize {
+    let live: Vec<Arc<Inner>> = CLIENTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    let mut rebuilt = 0;
+    for inner in live {
+        match build(&inner.config) {
+            Ok(client) => {
+                *inner
+                    .current
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = client;
+                rebuilt += 1;
+            }
+            Err(error) => crate::warning::report_once(
+                "otel-faas-reconnect",
+                &format!("the OTLP client could not be rebuilt; the old one is kept: {error}"),
+            ),
+        }
+    }
+    rebuilt
+}
+
+/// A blocking client (the exporters run on the SDK's own threads), built on a thread of
+/// its own: reqwest's blocking client owns a runtime, which must not start inside the
+/// caller's async context.
+fn build(config: &SignalConfig) -> Result<reqwest::blocking::Client, BuildError> {
+    #[cfg(feature = "tls")]
+    let tls = super::tls::client_config(config)?;
+    let timeout = config.timeout;
+    std::thread::spawn(move || {
+        let builder = reqwest::blocking::Client::builder().timeout(timeout);
+        #[cfg(feature = "tls")]
+        let builder = builder.tls_backend_preconfigured(tls);
+        builder
+            .build()
+            .map_err(|error| format!("the HTTP client could not be built: {error}"))
+    })
+    .join()
+    .map_err(|_| "the HTTP client could not be built: its thread panicked".to_owned())?
+}
