@@ -22,6 +22,17 @@ use crate::triggers::apigw_http::route_of_key;
 
 /// Describes invocations that `lambda_http` delivers as `http::Request`s.
 ///
+/// # Spans and attributes (semantic conventions v1.44)
+///
+/// One SERVER span per request, `faas.trigger=http`, with the stable HTTP server keys:
+/// `http.request.method`, `http.route` (below), `url.path`, `url.query` (credential values
+/// redacted), `url.scheme` (`X-Forwarded-Proto`, else `https`), `server.address` (`Host`,
+/// else the API's domain), `server.port` (`X-Forwarded-Port`), `client.address` (the
+/// request context's source IP, else `X-Forwarded-For`), `user_agent.original`,
+/// `network.protocol.version`, `http.response.status_code`; a 5xx is an ERROR with
+/// `error.type` = the status code. The Lambda context adds `faas.invocation_id`,
+/// `aws.lambda.invoked_arn`, `cloud.account.id` and `cloud.resource_id`.
+///
 /// # The route
 ///
 /// `http.route` and the span name `{method} {route}` come from what matched the request:

@@ -51,6 +51,32 @@
 //! * [`batch`]: partial batch failures for SQS, Kinesis and DynamoDB Streams, a span per
 //!   record; [`process_message`] for a span per SQS message in your own loop.
 //!
+//! ## Attributes, per trigger (semantic conventions v1.44)
+//!
+//! Every invocation span (SERVER) carries `faas.trigger`, `faas.coldstart`,
+//! `faas.invocation_id`, and through [`Lambda`] `aws.lambda.invoked_arn`,
+//! `cloud.account.id` and `cloud.resource_id`; a failed one `error.type` and ERROR status.
+//! The resource ([`LambdaResourceDetector`]) carries `cloud.provider=aws`,
+//! `cloud.platform=aws_lambda`, `cloud.region`, `faas.name`, `faas.version`,
+//! `faas.instance`, `faas.max_memory` and `service.name`. Per trigger, each adapter's
+//! documentation says where every value comes from:
+//!
+//! | Trigger | `faas.trigger` | Span attributes |
+//! |---|---|---|
+//! | [`ApiGatewayRestTrigger`], [`ApiGatewayHttpTrigger`], [`FunctionUrlTrigger`], [`AlbTrigger`], `LambdaHttpTrigger` (feature `lambda-http`) | `http` | `http.request.method`, `http.route` (where known), `url.path`, `url.query` (credentials redacted), `url.scheme`, `server.address`, `server.port`, `client.address`, `user_agent.original`, `network.protocol.version`, `http.response.status_code`; span `{method} {route}` |
+//! | [`SqsTrigger`] | `pubsub` | CONSUMER `<queue> process`: `messaging.system=aws_sqs`, `messaging.operation.type=process`, `messaging.operation.name=process`, `messaging.batch.message_count`, `messaging.destination.name`, `aws.sqs.queue.url`, `server.address`; links with `messaging.message.id`; per message `messaging.message.id` |
+//! | [`SnsTrigger`] | `pubsub` | CONSUMER `<topic> process`: `messaging.system=aws.sns`, `messaging.operation.type`, `messaging.operation.name`, `messaging.destination.name`, `aws.sns.topic.arn`, `messaging.message.id` or `messaging.batch.message_count`; links |
+//! | [`KinesisTrigger`] | `pubsub` | CONSUMER `<stream> process`: `messaging.system=aws.kinesis` (custom), `messaging.operation.type`, `messaging.operation.name`, `messaging.batch.message_count`, `messaging.destination.name`, `aws.kinesis.stream_name`, `messaging.destination.partition.id`; per record `messaging.message.id` |
+//! | [`EventBridgeTrigger`] | `pubsub` | `messaging.system=aws.eventbridge` (custom), `messaging.operation.type`, `messaging.operation.name`, `messaging.message.id`, `cloudevents.event_id`, `cloudevents.event_source`, `cloudevents.event_type`; a link to a producer context in `detail` |
+//! | [`ScheduledTrigger`] | `timer` | `faas.time`, `faas.cron` (when configured) |
+//! | [`DynamoDbTrigger`] | `datasource` | `faas.document.collection`, `faas.document.operation` (always; `mixed` for a mixed batch), `faas.document.time`; no `messaging.*` |
+//! | [`S3Trigger`] | `datasource` | `faas.document.collection`, `faas.document.name`, `faas.document.operation` (always), `faas.document.time`, `aws.s3.bucket`, `aws.s3.key` |
+//! | [`AnyEventTrigger`] | as detected | the detected trigger's; `other` and no more when unknown |
+//!
+//! The after-response extension, the cold start, the `init` span (or `restore` after a
+//! SnapStart restore, [`LambdaTelemetry::snapstart`]) and the partial-batch outcome
+//! (`aws.lambda.batch_item_failures`) apply to all of them.
+//!
 //! ## Choices where the conventions leave room or disagree
 //!
 //! * The invocation span of a non-HTTP trigger is named after the function, as the AWS

@@ -13,7 +13,7 @@ use crate::response::{LambdaResponse, http_outcome};
 
 /// Describes invocations by an Application Load Balancer.
 ///
-/// # Spans and attributes
+/// # Spans and attributes (semantic conventions v1.44)
 ///
 /// Application Load Balancer targets.
 ///

@@ -124,7 +124,7 @@ pub fn detect_trigger(event: &Value) -> DetectedTrigger {
 
 /// Describes any raw event with the adapter of the trigger it comes from.
 ///
-/// # Spans and attributes
+/// # Spans and attributes (semantic conventions v1.44)
 ///
 /// Raw JSON events: detect the trigger, then describe it with that trigger's adapter.
 ///

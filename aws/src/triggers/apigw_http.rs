@@ -13,7 +13,7 @@ use crate::response::{LambdaResponse, http_outcome};
 
 /// Describes invocations by an API Gateway HTTP API.
 ///
-/// # Spans and attributes
+/// # Spans and attributes (semantic conventions v1.44)
 ///
 /// API Gateway HTTP APIs (payload format 2.0).
 ///

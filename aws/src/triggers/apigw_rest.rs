@@ -13,7 +13,7 @@ use crate::response::{LambdaResponse, http_outcome};
 
 /// Describes invocations by an API Gateway REST API.
 ///
-/// # Spans and attributes
+/// # Spans and attributes (semantic conventions v1.44)
 ///
 /// API Gateway REST APIs (payload format 1.0).
 ///

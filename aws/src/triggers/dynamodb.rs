@@ -24,7 +24,7 @@ pub const MIXED_DOCUMENT_OPERATION: &str = "mixed";
 
 /// Describes invocations by a DynamoDB stream.
 ///
-/// # Spans and attributes
+/// # Spans and attributes (semantic conventions v1.44)
 ///
 /// DynamoDB Streams.
 ///

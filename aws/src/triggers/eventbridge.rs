@@ -24,7 +24,7 @@ pub const EVENTBRIDGE_SYSTEM: &str = "aws.eventbridge";
 
 /// Describes invocations by an EventBridge rule.
 ///
-/// # Spans and attributes
+/// # Spans and attributes (semantic conventions v1.44)
 ///
 /// EventBridge events (other than schedules, see [`ScheduledTrigger`](crate::ScheduledTrigger)).
 ///

@@ -13,7 +13,7 @@ use crate::response::{LambdaResponse, http_outcome};
 
 /// Describes invocations through a function URL.
 ///
-/// # Spans and attributes
+/// # Spans and attributes (semantic conventions v1.44)
 ///
 /// Lambda function URLs.
 ///

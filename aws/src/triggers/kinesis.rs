@@ -25,7 +25,7 @@ pub const KINESIS_SYSTEM: &str = "aws.kinesis";
 
 /// Describes invocations by a Kinesis event source mapping.
 ///
-/// # Spans and attributes
+/// # Spans and attributes (semantic conventions v1.44)
 ///
 /// Kinesis data streams.
 ///

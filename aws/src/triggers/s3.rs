@@ -1,6 +1,8 @@
 //! S3 event notifications. The adapter is [`S3Trigger`]; its documentation lists the spans
 //! and attributes it produces.
 
+use std::borrow::Cow;
+
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::{
@@ -17,15 +19,16 @@ use crate::response::{LambdaResponse, batch_outcome};
 
 /// Describes invocations by an S3 event notification.
 ///
-/// # Spans and attributes
+/// # Spans and attributes (semantic conventions v1.44)
 ///
 /// S3 event notifications.
 ///
 /// `faas.trigger=datasource`; `faas.document.collection` = the bucket,
 /// `faas.document.name` = the object key URL-decoded (S3 sends keys form-encoded: `+` for
-/// a space, `%xx` for the rest), `faas.document.operation` = `insert` for
-/// `ObjectCreated:*`, `delete` for `ObjectRemoved:*` (other events have no operation in the
-/// conventions and get none), `faas.document.time` = `eventTime`; plus `aws.s3.bucket` and
+/// a space, `%xx` for the rest), `faas.document.operation`, always (required on a
+/// datasource span): `insert` for `ObjectCreated:*`, `delete` for `ObjectRemoved:*`, `edit`
+/// for `ObjectTagging:*` and `ObjectAcl:Put`, else the event category lower-cased (a custom
+/// value, such as `objectrestore`), `faas.document.time` = `eventTime`; plus `aws.s3.bucket` and
 /// `aws.s3.key`. A notification with several records (rare) is described by its first.
 ///
 /// ```
@@ -61,14 +64,19 @@ pub(crate) fn decode_key(key: &str) -> String {
         .unwrap_or_else(|_| key.to_owned())
 }
 
-/// The conventions' operation for an S3 `eventName`.
-pub(crate) fn document_operation(event_name: &str) -> Option<&'static str> {
-    if event_name.starts_with("ObjectCreated:") {
-        Some("insert")
-    } else if event_name.starts_with("ObjectRemoved:") {
-        Some("delete")
-    } else {
-        None
+/// `faas.document.operation` for an S3 `eventName`, which the conventions require on a
+/// datasource span: `insert` for `ObjectCreated:*`, `delete` for `ObjectRemoved:*`, `edit`
+/// for a change to an existing object's tags or ACL (`ObjectTagging:*`, `ObjectAcl:Put`),
+/// else the event's category, lower-cased (`objectrestore`, `lifecycletransition`, …: custom
+/// values the conventions leave room for), or `unknown`.
+pub(crate) fn document_operation(event_name: &str) -> Cow<'static, str> {
+    let category = event_name.split(':').next().unwrap_or_default();
+    match category {
+        "ObjectCreated" => Cow::Borrowed("insert"),
+        "ObjectRemoved" => Cow::Borrowed("delete"),
+        "ObjectTagging" | "ObjectAcl" => Cow::Borrowed("edit"),
+        "" => Cow::Borrowed("unknown"),
+        other => Cow::Owned(other.to_ascii_lowercase()),
     }
 }
 
@@ -84,9 +92,10 @@ pub(crate) fn record_attributes(record: &S3EventRecord) -> Vec<KeyValue> {
         attributes.push(KeyValue::new(FAAS_DOCUMENT_NAME, key.clone()));
         attributes.push(KeyValue::new(AWS_S3_KEY, key));
     }
-    if let Some(operation) = record.event_name.as_deref().and_then(document_operation) {
-        attributes.push(KeyValue::new(FAAS_DOCUMENT_OPERATION, operation));
-    }
+    attributes.push(KeyValue::new(
+        FAAS_DOCUMENT_OPERATION,
+        document_operation(record.event_name.as_deref().unwrap_or_default()),
+    ));
     attributes.push(KeyValue::new(
         FAAS_DOCUMENT_TIME,
         iso_time(&record.event_time),
@@ -133,11 +142,16 @@ mod tests {
         assert_eq!(decode_key("plain"), "plain");
         // Invalid UTF-8 after decoding: kept as received rather than mangled.
         assert_eq!(decode_key("bad%FF"), "bad%FF");
-        assert_eq!(document_operation("ObjectCreated:Put"), Some("insert"));
+        assert_eq!(document_operation("ObjectCreated:Put"), "insert");
         assert_eq!(
             document_operation("ObjectRemoved:DeleteMarkerCreated"),
-            Some("delete")
+            "delete"
         );
-        assert_eq!(document_operation("ObjectRestore:Completed"), None);
+        assert_eq!(document_operation("ObjectTagging:Put"), "edit");
+        assert_eq!(
+            document_operation("ObjectRestore:Completed"),
+            "objectrestore"
+        );
+        assert_eq!(document_operation(""), "unknown");
     }
 }

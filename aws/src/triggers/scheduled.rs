@@ -14,7 +14,7 @@ use crate::response::{LambdaResponse, batch_outcome};
 
 /// Describes invocations by a schedule.
 ///
-/// # Spans and attributes
+/// # Spans and attributes (semantic conventions v1.44)
 ///
 /// Scheduled events (EventBridge rules and EventBridge Scheduler).
 ///

@@ -24,7 +24,7 @@ pub const SNS_SYSTEM: &str = "aws.sns";
 
 /// Describes invocations by an SNS subscription.
 ///
-/// # Spans and attributes
+/// # Spans and attributes (semantic conventions v1.44)
 ///
 /// SNS notifications.
 ///
