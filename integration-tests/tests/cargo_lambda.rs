@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use otel_faas_integration_tests::{AttrValue, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode};
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT: Duration = Duration::from_secs(30);
 /// How long `cargo lambda watch` may take to build and start an example.
 const START: Duration = Duration::from_secs(300);
 
@@ -155,16 +155,22 @@ async fn sqs_batch_under_cargo_lambda(flush: &str) {
             ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
         ],
     );
-    let response = watch.invoke("lambda-sqs-batch", &fixture("example-sqs-event.json"));
-    assert_eq!(
-        response,
-        serde_json::json!({"batchItemFailures": []}),
-        "{flush}"
-    );
+    // cargo-lambda starts the function on the first invoke, which is already waiting when
+    // the function's extension registers (on Lambda, extensions register before any
+    // invocation); a second invocation is served as on Lambda. Both must arrive, and only
+    // a flush can deliver them (the batch processor's schedule is out of reach).
+    for _ in 0..2 {
+        let response = watch.invoke("lambda-sqs-batch", &fixture("example-sqs-event.json"));
+        assert_eq!(
+            response,
+            serde_json::json!({"batchItemFailures": []}),
+            "{flush}"
+        );
+    }
     let spans = receiver
         .wait_until(WAIT, |spans| {
-            !named(spans, "lambda-sqs-batch").is_empty()
-                && named(spans, "SQSQueue process").len() == 2
+            named(spans, "lambda-sqs-batch").len() == 2
+                && named(spans, "SQSQueue process").len() == 4
         })
         .await
         .unwrap_or_else(|e| panic!("{flush}: {e}\nwatch log:\n{}", watch.log()));
