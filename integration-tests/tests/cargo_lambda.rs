@@ -1,7 +1,8 @@
 //! The Lambda examples under cargo-lambda (PyPI `cargo-lambda`), the Runtime API emulator
 //! most Rust users run locally and that no one here wrote: `cargo lambda watch` builds and
 //! runs an example, `cargo lambda invoke --data-file` sends it an official sample event, and
-//! the spans are asserted as they arrive over OTLP — in both flush modes.
+//! the spans are asserted as they arrive over OTLP — the SQS example in both flush modes,
+//! the axum, DynamoDB-stream, S3 and scheduled examples too.
 //!
 //! `cargo xtask test` installs cargo-lambda into `target/emulators/cargo-lambda-venv` and
 //! points `OTEL_FAAS_CARGO_LAMBDA` at it; without it, these tests fail and say how to
@@ -247,4 +248,66 @@ async fn the_axum_example_under_cargo_lambda_names_the_route() {
     assert_eq!(server.kind, SpanKind::Server);
     assert_eq!(server.attr_str("http.route"), Some("/orders/{id}"));
     assert_eq!(server.attr_str("url.path"), Some("/orders/5"));
+}
+
+/// An example on an official sample under cargo-lambda, flushed before the response: the
+/// invocation span's trigger and one attribute the trigger must carry.
+async fn example_under_cargo_lambda(
+    example: &str,
+    sample: &str,
+    env: &[(&str, &str)],
+    trigger: &str,
+    attribute: (&str, &str),
+) {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let endpoint = receiver.endpoint();
+    let mut vars = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())];
+    vars.extend_from_slice(env);
+    let watch = Watch::start(example, &vars);
+    watch.invoke(example, &fixture(sample));
+    let spans = receiver
+        .wait_until(WAIT, |spans| !named(spans, example).is_empty())
+        .await
+        .unwrap_or_else(|e| panic!("{example}: {e}\nwatch log:\n{}", watch.log()));
+    let invocation = named(&spans, example)[0];
+    assert_eq!(invocation.kind, SpanKind::Server, "{example}");
+    assert_eq!(
+        invocation.attr_str("faas.trigger"),
+        Some(trigger),
+        "{example}"
+    );
+    let (key, value) = attribute;
+    assert_eq!(
+        invocation.attr_str(key),
+        Some(value),
+        "{example}: {invocation:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_storage_and_schedule_examples_under_cargo_lambda() {
+    example_under_cargo_lambda(
+        "lambda-dynamodb-stream",
+        "example-dynamodb-event.json",
+        &[],
+        "datasource",
+        ("faas.document.collection", "Example-Table"),
+    )
+    .await;
+    example_under_cargo_lambda(
+        "lambda-s3",
+        "example-s3-event.json",
+        &[],
+        "datasource",
+        ("faas.document.name", "Happy Face.jpg"),
+    )
+    .await;
+    example_under_cargo_lambda(
+        "lambda-scheduled",
+        "example-eventbridge-schedule.json",
+        &[("SCHEDULE_EXPRESSION", "rate(5 minutes)")],
+        "timer",
+        ("faas.cron", "rate(5 minutes)"),
+    )
+    .await;
 }
