@@ -113,9 +113,13 @@ impl RuntimeSpanEnds {
         S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
     {
         use tracing_subscriber::Layer as _;
-        Self(completions).with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+        let runtime_span = tracing_subscriber::filter::filter_fn(|metadata| {
             metadata.is_span() && metadata.name() == super::RUNTIME_SPAN_NAME
-        }))
+        })
+        // `lambda_runtime` opens it with `info_span!`; the hint keeps debug and trace
+        // callsites from being asked on this layer's behalf.
+        .with_max_level_hint(tracing::Level::INFO);
+        Self(completions).with_filter(runtime_span)
     }
 }
 
