@@ -6,6 +6,7 @@ use opentelemetry_semantic_conventions::attribute::{
     AWS_LOG_GROUP_NAMES, CLOUD_PLATFORM, CLOUD_PROVIDER, CLOUD_REGION, FAAS_INSTANCE,
     FAAS_MAX_MEMORY, FAAS_NAME, FAAS_VERSION, SERVICE_NAME,
 };
+use otel_faas_core::resource::max_memory_from_megabytes;
 use otel_faas_core::{Environment, ResourceDetector};
 
 /// Describes a Lambda function from the variables Lambda sets in every execution
@@ -59,9 +60,8 @@ impl ResourceDetector for LambdaResourceDetector {
         // Lambda gives megabytes; the conventions want bytes.
         if let Some(bytes) = env
             .get_non_empty("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-            .and_then(|mb| mb.parse::<i64>().ok())
-            .and_then(|mb| mb.checked_mul(1024 * 1024))
-            .filter(|bytes| *bytes > 0)
+            .as_deref()
+            .and_then(max_memory_from_megabytes)
         {
             attributes.push(KeyValue::new(FAAS_MAX_MEMORY, bytes));
         }

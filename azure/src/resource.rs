@@ -7,6 +7,7 @@ use opentelemetry_semantic_conventions::attribute::{
     CLOUD_ACCOUNT_ID, CLOUD_PLATFORM, CLOUD_PROVIDER, CLOUD_REGION, FAAS_INSTANCE, FAAS_MAX_MEMORY,
     SERVICE_NAME,
 };
+use otel_faas_core::resource::max_memory_from_megabytes;
 use otel_faas_core::{Environment, ResourceDetector};
 
 /// `azure.resource_group.name`: the resource group of the function app.
@@ -69,9 +70,8 @@ impl ResourceDetector for AzureFunctionsResourceDetector {
         // The host gives megabytes; the conventions want bytes.
         if let Some(bytes) = env
             .get_non_empty("WEBSITE_MEMORY_LIMIT_MB")
-            .and_then(|mb| mb.trim().parse::<i64>().ok())
-            .and_then(|mb| mb.checked_mul(1024 * 1024))
-            .filter(|bytes| *bytes > 0)
+            .as_deref()
+            .and_then(max_memory_from_megabytes)
         {
             attributes.push(KeyValue::new(FAAS_MAX_MEMORY, bytes));
         }

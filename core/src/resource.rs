@@ -177,6 +177,25 @@ fn parse_resource_attributes(raw: &str) -> Result<Vec<KeyValue>, ()> {
         .collect()
 }
 
+/// `faas.max_memory` from a platform variable that gives megabytes (the conventions want
+/// bytes): `None` for a value that is not a positive whole number.
+///
+/// ```
+/// use otel_faas_core::resource::max_memory_from_megabytes;
+///
+/// assert_eq!(max_memory_from_megabytes(" 128 "), Some(134_217_728));
+/// assert_eq!(max_memory_from_megabytes("lots"), None);
+/// assert_eq!(max_memory_from_megabytes("0"), None);
+/// ```
+pub fn max_memory_from_megabytes(megabytes: &str) -> Option<i64> {
+    megabytes
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|mb| mb.checked_mul(1024 * 1024))
+        .filter(|bytes| *bytes > 0)
+}
+
 /// Builds the process resource: SDK defaults, then `detectors` in order, then the standard
 /// variables. Returns the warnings for invalid values alongside.
 ///
