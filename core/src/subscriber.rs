@@ -21,7 +21,7 @@ use crate::pipeline::Telemetry;
 ///
 /// let options = TracingOptions::default()
 ///     .level(LevelFilter::DEBUG)
-///     .hide_span("Lambda runtime invoke")
+///     .hide_span("runtime invoke")
 ///     .timestamps(false);
 /// # drop(options);
 /// ```
@@ -61,7 +61,7 @@ impl TracingOptions {
     }
 
     /// Whether log lines start with a timestamp (platforms whose log service stamps each
-    /// line, Lambda's CloudWatch for one, do not need it).
+    /// line do not need it).
     #[must_use]
     pub fn timestamps(mut self, timestamps: bool) -> Self {
         self.timestamps = timestamps;
@@ -109,7 +109,7 @@ impl Telemetry {
     }
 
     /// [`init_tracing`](Self::init_tracing) with one more layer, for a platform that
-    /// watches `tracing` itself (the Lambda crate learns from the runtime's own span when
+    /// watches `tracing` itself (a platform crate that learns from its runtime's own span when
     /// each invocation is over). The level applies to the log lines and the OpenTelemetry
     /// layer only, so `layer` sees what its own filter asks for at any level.
     ///

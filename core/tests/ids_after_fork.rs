@@ -1,6 +1,6 @@
 //! A forked process is a snapshot restored twice: both copies hold the same generator state.
 //! Without a reseed they produce the same next id; after `reseed_ids` they do not — which is
-//! what the SnapStart restore hook relies on.
+//! what a platform's restore hook relies on.
 
 use opentelemetry_sdk::trace::IdGenerator as _;
 use otel_faas_core::pipeline::{FreshIds, reseed_ids};

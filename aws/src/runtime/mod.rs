@@ -133,12 +133,12 @@ impl LambdaTelemetryBuilder {
 
     /// Uses X-Ray-compatible trace ids (the first 4 bytes are the epoch seconds), for
     /// functions that export to AWS X-Ray — reseeded after a SnapStart restore like the
-    /// default ids (`otel_faas_core::pipeline::FreshIds::xray`).
+    /// default ids (`otel_faas_core::pipeline::FreshIds::epoch_prefixed`).
     #[must_use]
     pub fn xray_ids(mut self) -> Self {
         self.pipeline = self
             .pipeline
-            .with_id_generator(otel_faas_core::pipeline::FreshIds::xray());
+            .with_id_generator(otel_faas_core::pipeline::FreshIds::epoch_prefixed());
         self
     }
 

@@ -51,7 +51,7 @@ impl ColdStart {
         self.pending.swap(false, Ordering::AcqRel)
     }
 
-    /// Records that the process was restored from a snapshot at `at` (Lambda SnapStart):
+    /// Records that the process was restored from a snapshot at `at`:
     /// the next invocation is cold again, and the engine gives it a `restore` span from `at`
     /// to its start, where a fresh process gets an `init` span.
     ///

@@ -3,7 +3,7 @@
 //! The conventions ask for the error's type — "its canonical class name" — and for `_OTHER`
 //! when there is none. Rust knows a handler's error type statically, which is exact for a
 //! concrete type (`my_crate::OrderError`), but says nothing for the type-erased containers
-//! most handlers return: `Box<dyn Error + Send + Sync>` (which is `lambda_runtime::Error`),
+//! most handlers return: `Box<dyn Error + Send + Sync>`,
 //! `anyhow::Error`, `String`. For those, the type behind the container is read off the
 //! error itself:
 //!

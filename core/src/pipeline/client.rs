@@ -1,7 +1,7 @@
 //! The HTTP client of the OTLP/HTTP exporters, which can be rebuilt after a snapshot
 //! restore.
 //!
-//! A process restored from a snapshot (Lambda SnapStart) keeps the connection pool it had
+//! A process restored from a snapshot keeps the connection pool it had
 //! when the snapshot was taken, but not the connections: the first export after a restore
 //! would be written into a dead socket and lost, together with the spans of the cold
 //! invocation. Every exporter here sends through a [`ReconnectingClient`], and

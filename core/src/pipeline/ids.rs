@@ -1,8 +1,8 @@
 //! Trace and span ids that stay unique across snapshot restores.
 //!
 //! The SDK's generator keeps a random-number generator per thread, seeded once from the
-//! operating system. An execution environment restored from a snapshot (Lambda SnapStart,
-//! any VM or process snapshot) restores that state too: every environment restored from
+//! operating system. An execution environment restored from a snapshot (a VM or process
+//! snapshot a platform takes after initialisation) restores that state too: every environment restored from
 //! one snapshot would produce the *same* sequence of ids. [`FreshIds`] is the same kind of
 //! generator, plus a process-wide generation number: [`reseed_ids`] bumps it after a
 //! restore, and each thread reseeds from the operating system on its next id.
@@ -25,7 +25,7 @@ thread_local! {
 }
 
 /// Makes every thread reseed its id generator from the operating system before its next
-/// id. Call it after the process was restored from a snapshot (the Lambda crate's SnapStart
+/// id. Call it after the process was restored from a snapshot (a platform crate's restore
 /// hook does).
 ///
 /// ```
@@ -55,31 +55,36 @@ fn with_rng<T>(f: impl FnOnce(&mut SmallRng) -> T) -> T {
     })
 }
 
-/// Random trace and span ids (W3C), or X-Ray-compatible trace ids whose first 32 bits are
-/// the epoch seconds; reseeded by [`reseed_ids`]. The pipeline uses it by default.
+/// Random trace and span ids (W3C), or trace ids whose first 32 bits are the epoch seconds
+/// (a format some back ends require); reseeded by [`reseed_ids`]. The pipeline uses it by
+/// default.
 ///
 /// ```
 /// use opentelemetry_sdk::trace::IdGenerator as _;
 /// use otel_faas_core::pipeline::FreshIds;
 ///
-/// let trace_id = FreshIds::xray().new_trace_id().to_string();
+/// let trace_id = FreshIds::epoch_prefixed().new_trace_id().to_string();
 /// let seconds = u64::from_str_radix(&trace_id[..8], 16).unwrap();
 /// assert!(seconds > 1_700_000_000);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FreshIds {
-    xray: bool,
+    epoch_prefixed: bool,
 }
 
 impl FreshIds {
     /// Random 128-bit trace ids.
     pub fn random() -> Self {
-        Self { xray: false }
+        Self {
+            epoch_prefixed: false,
+        }
     }
 
-    /// Trace ids X-Ray accepts: the epoch seconds, then 96 random bits.
-    pub fn xray() -> Self {
-        Self { xray: true }
+    /// Trace ids that start with the epoch seconds, then 96 random bits.
+    pub fn epoch_prefixed() -> Self {
+        Self {
+            epoch_prefixed: true,
+        }
     }
 }
 
@@ -88,7 +93,7 @@ impl IdGenerator for FreshIds {
         with_rng(|rng| {
             loop {
                 let random: u128 = rng.random();
-                let id = if self.xray {
+                let id = if self.epoch_prefixed {
                     let seconds = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs() & 0xffff_ffff);
