@@ -1,20 +1,119 @@
 //! # otel-faas-azure
 //!
-//! Azure Functions custom handlers for otel-faas: a server speaking the host's protocol,
-//! trigger adapters and the Azure resource detector, on `otel-faas-core`.
+//! Azure Functions custom handlers with complete tracing: a server speaking the Functions
+//! host's protocol, one trigger adapter per trigger, the Azure resource detector, and each
+//! invocation's log lines returned to the host with their trace ids.
 //!
-//! **In progress.** What exists today is [`AzureFunctionsResourceDetector`]; the
-//! custom-handler server, the trigger adapters and log correlation come next (issue 11 of
-//! the tracker). Nothing else here pretends to work.
+//! ```no_run
+//! use otel_faas_azure::{FunctionApp, HttpRequest, HttpResponse, QueueMessage, Reply};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), otel_faas_core::server::ServerError> {
+//!     let telemetry = otel_faas_azure::telemetry();
+//!     FunctionApp::new(&telemetry)
+//!         // function.json: httpTrigger `req`, http output `res`, queue output `message`.
+//!         .function("order", |request: HttpRequest| async move {
+//!             tracing::info!("order received");
+//!             Ok::<_, std::convert::Infallible>(
+//!                 Reply::new()
+//!                     .output("message", request.text().unwrap_or_default())
+//!                     .http(HttpResponse::new(202).body("queued")),
+//!             )
+//!         })
+//!         // function.json: queueTrigger `order`.
+//!         .function("fulfil", |message: QueueMessage| async move {
+//!             tracing::info!(id = message.id(), "fulfilling");
+//!             Ok::<_, std::convert::Infallible>(())
+//!         })
+//!         .serve()
+//!         .await
+//! }
+//! ```
+//!
+//! | Module | What |
+//! |---|---|
+//! | [`FunctionApp`] | the server: readiness, `POST /<function>` envelopes, the three HTTP modes, graceful shutdown that flushes |
+//! | [`InvocationRequest`], [`Reply`] | the `{Data, Metadata}` request and the `{Outputs, Logs, ReturnValue}` reply, decoded and encoded at the edge |
+//! | [`triggers`] | one file per trigger: HTTP, Storage queue, timer, Service Bus, Event Hubs, blob |
+//! | [`function_json`] | each function's bindings, read at start-up |
+//! | [`InvocationLogs`] | the invocation's log lines, with trace and span ids, for `Logs` |
+//! | [`AzureFunctionsResourceDetector`] | `cloud.*`, `faas.*` and `service.name` of the app |
+//!
+//! ## Conventions (semantic conventions v1.44)
+//!
+//! | Trigger | `faas.trigger` | Spans and attributes |
+//! |---|---|---|
+//! | HTTP | `http` | SERVER `{method} {route}`: `http.request.method`, `http.route` (`/<routePrefix>/<route>`), `url.path`, `url.query` (credentials redacted), `url.scheme`, `server.address`, `server.port`, `client.address`, `user_agent.original`, `http.response.status_code`; ERROR for 5xx only |
+//! | Storage queue | `pubsub` | SERVER + CONSUMER `process {queue}`: `messaging.system=azure.storage.queue` (no value in v1.44), `messaging.operation.*=process`, `messaging.destination.name`, `messaging.message.id` |
+//! | Timer | `timer` | SERVER `{function}`: `faas.time`, `faas.cron`, `azure.functions.timer.past_due` |
+//! | Service Bus | `pubsub` | SERVER + CONSUMER `process {queue or topic}`: `messaging.system=servicebus`, `messaging.destination.subscription.name`, `messaging.message.id`, `messaging.servicebus.message.delivery_count`, `messaging.servicebus.message.enqueued_time`, `messaging.batch.message_count`; a link per message with a producer context |
+//! | Event Hubs | `pubsub` | as Service Bus with `messaging.system=eventhubs`, `messaging.consumer.group.name`, `messaging.destination.partition.id`, `messaging.eventhubs.message.enqueued_time` |
+//! | Blob | `datasource` | SERVER `{operation} {container}`: `faas.document.collection`, `.name`, `.operation`, `.time` |
+//! | other | `other` | SERVER `{function}` |
+//!
+//! Every invocation span also has `faas.name` = `<app>/<function>`, `cloud.resource_id`
+//! (when the subscription, resource group and app are known), `faas.invocation_id` (the
+//! host's `X-Azure-Functions-InvocationId`), `faas.coldstart`.
+//!
+//! **The host's own spans.** The host's HTTP client sends `traceparent` on every request to
+//! the handler, from its own activity: the invocation span is a child of the host's span,
+//! and continues the caller's trace the host took up. When `host.json` has
+//! `"telemetryMode": "OpenTelemetry"`, the host exports a SERVER span for each HTTP request
+//! itself; the invocation span of an HTTP function is then INTERNAL (the same attributes),
+//! so one request is not described by two SERVER spans. Without that setting, the host's
+//! spans go to Application Insights only, and the invocation span is the SERVER span of the
+//! request in your backend (its parent id then names a span you will not see there).
 //!
 //! ## Why each dependency is here
 //!
-//! * `otel-faas-core`: the `ResourceDetector` trait and the environment abstraction.
-//! * `opentelemetry`, `opentelemetry_sdk`, `opentelemetry-semantic-conventions`: the resource
-//!   and its attribute keys.
+//! * `otel-faas-core` (features `server`, `subscriber`): the engine, the server harness and
+//!   its `Envelope` step, `tracing` set-up; `otel-faas-messaging`: the Service Bus and Event
+//!   Hubs property carrier (`traceparent`, else `Diagnostic-Id`).
+//! * `opentelemetry`, `opentelemetry_sdk`, `opentelemetry-semantic-conventions`: spans,
+//!   resource and attribute keys.
+//! * `axum`, `http`: the server and its types; `serde`, `serde_json`: the host's JSON;
+//!   `base64`: byte arrays and string outputs as the host encodes them; `chrono`: the
+//!   host's times as epoch seconds; `percent-encoding`: route and query values.
+//! * `tracing`, `tracing-subscriber`: the log capture layer; `futures-util`: boxed handler
+//!   futures and panic capture; `tokio`: the runtime; `thiserror`: typed errors.
 
 #![warn(missing_docs)]
 
+mod app;
+mod extract;
+pub mod function_json;
+mod logs;
+mod reply;
+mod request;
 mod resource;
+pub mod triggers;
+mod value;
 
+pub use app::{BoundFunctionApp, FunctionApp, HttpMode, INVALID_INPUT_ERROR_TYPE};
+pub use extract::FromInvocation;
+pub use logs::InvocationLogs;
+pub use reply::{IntoReply, Reply};
+pub use request::{
+    HOST_VERSION_HEADER, INVOCATION_ID_HEADER, InvocationRequest, PROXY_INVOCATION_ID_HEADER,
+    RetryContext,
+};
 pub use resource::{AzureFunctionsResourceDetector, RESOURCE_GROUP_ATTRIBUTE};
+pub use triggers::blob::BlobInput;
+pub use triggers::event_hubs::{EVENT_HUBS_SYSTEM, EventHubEvent};
+pub use triggers::http::{HttpRequest, HttpResponse};
+pub use triggers::queue::{QueueMessage, STORAGE_QUEUE_SYSTEM};
+pub use triggers::service_bus::{SERVICE_BUS_SYSTEM, ServiceBusMessage};
+pub use triggers::timer::{PAST_DUE_ATTRIBUTE, TimerInfo};
+
+/// The telemetry pipeline for an Azure Functions app: the standard `OTEL_*` variables and
+/// the [`AzureFunctionsResourceDetector`].
+///
+/// ```no_run
+/// let telemetry = otel_faas_azure::telemetry();
+/// # drop(telemetry);
+/// ```
+pub fn telemetry() -> otel_faas_core::Telemetry {
+    otel_faas_core::Pipeline::from_env()
+        .with_detector(AzureFunctionsResourceDetector)
+        .install()
+}

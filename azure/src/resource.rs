@@ -90,7 +90,7 @@ impl ResourceDetector for AzureFunctionsResourceDetector {
 
 /// The subscription id at the start of `WEBSITE_OWNER_NAME`
 /// (`<subscription>+<resource group>-<region>webspace…`), if it is a GUID.
-fn subscription_of(owner: &str) -> Option<String> {
+pub(crate) fn subscription_of(owner: &str) -> Option<String> {
     let candidate = owner.split('+').next()?.trim();
     let groups: Vec<&str> = candidate.split('-').collect();
     let lengths = [8, 4, 4, 4, 12];

@@ -71,6 +71,9 @@ macro_rules! known_std_type {
 /// ```
 pub fn error_type_of<E: fmt::Debug + 'static>(error: &E) -> String {
     let any: &dyn Any = error;
+    if let Some(typed) = any.downcast_ref::<TypedError>() {
+        return typed.error_type.clone();
+    }
     if any.is::<String>() || any.is::<&'static str>() {
         return OTHER_ERROR_TYPE.to_owned();
     }
@@ -98,6 +101,52 @@ pub fn error_type_of<E: fmt::Debug + 'static>(error: &E) -> String {
         return debug_name(error).unwrap_or_else(|| OTHER_ERROR_TYPE.to_owned());
     }
     static_name
+}
+
+/// An error whose `error.type` was decided where its type was still known: what a
+/// platform integration returns after erasing the types of the handlers it dispatches to
+/// (one handler per function, each with its own error type). [`error_type_of`] reads the
+/// stored name; the message is the span's status description.
+///
+/// ```
+/// use otel_faas_core::engine::{TypedError, error_type_of};
+///
+/// let io = std::io::Error::other("disk full");
+/// let erased = TypedError::of(&io, io.to_string());
+/// assert_eq!(error_type_of(&erased), "std::io::Error");
+/// assert_eq!(erased.to_string(), "disk full");
+/// assert_eq!(error_type_of(&TypedError::new("invalid_input", "no body")), "invalid_input");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TypedError {
+    error_type: String,
+    message: String,
+}
+
+impl TypedError {
+    /// An error of type `error_type` (low-cardinality, as `error.type` must be).
+    pub fn new(error_type: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            error_type: error_type.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `error`, named by [`error_type_of`] now, with `message`.
+    pub fn of<E: fmt::Debug + 'static>(error: &E, message: impl Into<String>) -> Self {
+        Self::new(error_type_of(error), message)
+    }
+
+    /// The `error.type`.
+    pub fn error_type(&self) -> &str {
+        &self.error_type
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 /// Error containers whose `{:#?}` prints the error they wrap.

@@ -22,7 +22,7 @@ mod running;
 pub(crate) mod scope;
 
 pub use cold_start::ColdStart;
-pub use error_type::{OTHER_ERROR_TYPE, error_type_of};
+pub use error_type::{OTHER_ERROR_TYPE, TypedError, error_type_of};
 pub use flush::{FlushError, FlushPolicy, Flusher};
 pub use layer::{InvocationLayer, InvocationService};
 pub use observer::{InvocationObserver, InvocationRecord, InvocationStart, InvocationStatus};

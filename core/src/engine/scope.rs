@@ -83,6 +83,45 @@ impl InvocationScope {
         Context::current().get::<Self>().cloned()
     }
 
+    /// The span id of the invocation span this code runs in (also from inside spans the
+    /// handler started), or `None` outside an invocation. It is the id an
+    /// [`InvocationObserver`](crate::InvocationObserver) sees in
+    /// [`InvocationStart::span_context`](crate::engine::InvocationStart::span_context), so
+    /// per-invocation state an observer keeps (captured log lines, for instance) can be
+    /// found from inside the handler without a global keyed by anything else.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use opentelemetry::trace::{TraceContextExt, Tracer};
+    /// use opentelemetry_sdk::trace::SdkTracerProvider;
+    /// use otel_faas_core::{InvocationEngine, InvocationSpec, Propagation, SpanSpec, TriggerAdapter, engine::InvocationScope, trigger::{FaasTrigger, InvocationContext}};
+    ///
+    /// struct Job;
+    /// impl TriggerAdapter<(), ()> for Job {
+    ///     fn invocation_spec(&self, _: &(), _: &InvocationContext, _: &dyn Propagation) -> InvocationSpec {
+    ///         InvocationSpec::new(FaasTrigger::Other, SpanSpec::server("job"))
+    ///     }
+    /// }
+    ///
+    /// let engine = InvocationEngine::builder(&SdkTracerProvider::builder().build()).build();
+    /// engine.invocation(&Job, ()).run(|_| async {
+    ///     let invocation = InvocationScope::current_invocation_span_id().unwrap();
+    ///     let scope = InvocationScope::current().unwrap();
+    ///     // Inside a child span, still the invocation's id.
+    ///     scope.tracer().in_span("step", |cx| {
+    ///         assert_ne!(cx.span().span_context().span_id(), invocation);
+    ///         assert_eq!(InvocationScope::current_invocation_span_id(), Some(invocation));
+    ///     });
+    ///     Ok::<_, std::convert::Infallible>(())
+    /// }).await.unwrap();
+    /// assert!(InvocationScope::current_invocation_span_id().is_none());
+    /// # }
+    /// ```
+    pub fn current_invocation_span_id() -> Option<opentelemetry::trace::SpanId> {
+        Context::map_current(|cx| cx.get::<InvocationSpanId>().map(|marker| marker.0))
+    }
+
     /// The engine's tracer.
     pub fn tracer(&self) -> &SdkTracer {
         &self.tracer

@@ -1,0 +1,580 @@
+//! `FunctionApp`: the custom-handler server.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, any, on, post_service};
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
+use http::{Request, StatusCode};
+use otel_faas_core::engine::{FlushPolicy, TypedError, error_type_of};
+use otel_faas_core::env::ProcessEnvironment;
+use otel_faas_core::server::{EnvelopeService, Server, ServerError};
+use otel_faas_core::subscriber::TracingOptions;
+use otel_faas_core::{Environment, InvocationEngine, Telemetry};
+use serde_json::Value;
+
+use crate::extract::FromInvocation;
+use crate::function_json::{Direction, FunctionJson, TriggerKind};
+use crate::logs::InvocationLogs;
+use crate::reply::{Encoded, IntoReply};
+use crate::request::InvocationRequest;
+use crate::triggers::http::{HttpRequest, match_route};
+use crate::triggers::{AppIdentity, FunctionTrigger};
+
+/// `error.type` of an invocation whose input could not be read into the handler's argument.
+pub const INVALID_INPUT_ERROR_TYPE: &str = "invalid_input";
+
+/// How the host hands HTTP triggers to the handler (`customHandler` in `host.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpMode {
+    /// The request inside the envelope, the response in `Outputs` (the default).
+    Envelope,
+    /// `enableForwardingHttpRequest`: the request itself, at its own path (legacy).
+    Forwarding,
+    /// `enableProxyingHttpRequest`: the request streamed through the host's proxy, at its
+    /// own path.
+    Proxying,
+}
+
+/// What `host.json` says that matters here.
+#[derive(Debug, Clone)]
+struct HostJson {
+    http_mode: HttpMode,
+    route_prefix: String,
+    /// `telemetryMode: OpenTelemetry`: the host records requests as spans itself.
+    host_records_requests: bool,
+}
+
+impl Default for HostJson {
+    fn default() -> Self {
+        Self {
+            http_mode: HttpMode::Envelope,
+            route_prefix: "api".to_owned(),
+            host_records_requests: false,
+        }
+    }
+}
+
+impl HostJson {
+    fn read(root: &Path) -> Result<Self, String> {
+        let path = root.join("host.json");
+        let text =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
+        let json: Value = serde_json::from_slice(text)
+            .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
+        let flag = |section: &str, key: &str| {
+            json.get(section)
+                .and_then(|s| s.get(key))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        let http_mode = if flag("customHandler", "enableProxyingHttpRequest") {
+            HttpMode::Proxying
+        } else if flag("customHandler", "enableForwardingHttpRequest")
+            || flag("httpWorker", "enableForwardingHttpRequest")
+        {
+            HttpMode::Forwarding
+        } else {
+            HttpMode::Envelope
+        };
+        let route_prefix = json
+            .pointer("/extensions/http/routePrefix")
+            .and_then(Value::as_str)
+            .unwrap_or("api")
+            .trim_matches('/')
+            .to_owned();
+        let host_records_requests = json
+            .get("telemetryMode")
+            .and_then(Value::as_str)
+            .is_some_and(|mode| mode.eq_ignore_ascii_case("OpenTelemetry"));
+        Ok(Self {
+            http_mode,
+            route_prefix,
+            host_records_requests,
+        })
+    }
+}
+
+type Handler =
+    Arc<dyn Fn(InvocationRequest) -> BoxFuture<'static, Result<Encoded, TypedError>> + Send + Sync>;
+
+/// An Azure Functions app served as a custom handler: register a typed handler per
+/// function, then [`serve`](Self::serve).
+///
+/// At start-up it reads `host.json` and each registered function's `function.json` from the
+/// app root (`FUNCTIONS_APP_ROOT_PATH`, else the working directory), listens on
+/// `FUNCTIONS_CUSTOMHANDLER_PORT` (else the legacy `FUNCTIONS_HTTPWORKER_PORT`), answers the
+/// host's readiness probe on `/`, and serves `POST /<function>` envelopes — plus, in the
+/// forwarding and proxying modes, HTTP functions at their own routes. Each invocation is a
+/// span described by its trigger (see [`triggers`](crate::triggers)); the log lines it
+/// records go back to the host in `Logs`. On SIGTERM it drains and flushes.
+///
+/// A missing or malformed `function.json` gives one warning naming the file, and that
+/// function is traced as `faas.trigger=other`. An envelope that cannot be decoded is
+/// answered `400` with the reason (the host logs it) and recorded as an ERROR span; the
+/// server keeps serving.
+///
+/// ```no_run
+/// use otel_faas_azure::{FunctionApp, HttpRequest, HttpResponse, QueueMessage, TimerInfo};
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), otel_faas_core::server::ServerError> {
+///     let telemetry = otel_faas_azure::telemetry();
+///     FunctionApp::new(&telemetry)
+///         .function("hello", |request: HttpRequest| async move {
+///             let name = request.query("name").unwrap_or_else(|| "world".to_owned());
+///             Ok::<_, std::convert::Infallible>(HttpResponse::ok(format!("hello, {name}")))
+///         })
+///         .function("orders", |message: QueueMessage| async move {
+///             tracing::info!(id = message.id(), "order received");
+///             Ok::<_, std::convert::Infallible>(())
+///         })
+///         .function("nightly", |timer: TimerInfo| async move {
+///             Ok::<_, std::convert::Infallible>(())
+///         })
+///         .serve()
+///         .await
+/// }
+/// ```
+pub struct FunctionApp {
+    engine: InvocationEngine,
+    server: Server,
+    logs: InvocationLogs,
+    root: PathBuf,
+    host: HostJson,
+    identity: Arc<AppIdentity>,
+    router: Router,
+    routes: HashSet<String>,
+    functions: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl fmt::Debug for FunctionApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FunctionApp")
+            .field("root", &self.root)
+            .field("http_mode", &self.host.http_mode)
+            .field("functions", &self.functions)
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FunctionApp {
+    /// An app recording into `telemetry`, configured from the process environment. It
+    /// installs the global `tracing` subscriber (log lines on stderr, spans into the
+    /// pipeline, and the capture of each invocation's lines for `Logs`), unless one is
+    /// installed already: then add [`log_capture`](Self::log_capture) to yours.
+    pub fn new(telemetry: &Telemetry) -> Self {
+        let root = std::env::var_os("FUNCTIONS_APP_ROOT_PATH")
+            .filter(|root| !root.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let app = Self::with_environment(telemetry, &ProcessEnvironment, root);
+        // Already installed (by the user, or a second app in tests): they add
+        // `log_capture` to theirs.
+        let _ = telemetry.init_tracing_with(TracingOptions::default(), app.logs.clone());
+        app
+    }
+
+    /// An app reading its settings from `env` and its files from `root`, installing no
+    /// `tracing` subscriber (tests, or a subscriber of your own with
+    /// [`log_capture`](Self::log_capture)).
+    pub fn with_environment(
+        telemetry: &Telemetry,
+        env: &dyn Environment,
+        root: impl Into<PathBuf>,
+    ) -> Self {
+        let root = root.into();
+        let logs = InvocationLogs::new(tracing::Level::INFO);
+        let mut warnings = Vec::new();
+        let host = match HostJson::read(&root) {
+            Ok(host) => host,
+            Err(reason) => {
+                warnings.push(format!(
+                    "{reason}; serving HTTP triggers in the default (envelope) mode under /api"
+                ));
+                HostJson::default()
+            }
+        };
+        let engine = telemetry
+            .engine()
+            .observer(logs.clone())
+            // The handler is a long-lived server the host keeps running between
+            // invocations: export in the background, and flush everything on shutdown.
+            .flush_policy(FlushPolicy::Background)
+            .build();
+        let server = Server::with_environment(
+            telemetry,
+            env,
+            &["FUNCTIONS_CUSTOMHANDLER_PORT", "FUNCTIONS_HTTPWORKER_PORT"],
+            8080,
+        )
+        // The host's readiness probe is a GET of the root: any answer means ready.
+        .readiness_path(Some("/"));
+        for warning in &warnings {
+            eprintln!("otel-faas: {warning}");
+        }
+        Self {
+            engine,
+            server,
+            logs,
+            root,
+            host,
+            identity: Arc::new(AppIdentity::from_env(env)),
+            router: Router::new(),
+            routes: HashSet::new(),
+            functions: Vec::new(),
+            warnings,
+        }
+    }
+
+    /// The layer that captures each invocation's log lines for `Logs`, for a `tracing`
+    /// subscriber of your own (add it before the OpenTelemetry layer).
+    pub fn log_capture(&self) -> InvocationLogs {
+        self.logs.clone()
+    }
+
+    /// Changes the server (its address, flush budget, shutdown signal).
+    #[must_use]
+    pub fn map_server(mut self, f: impl FnOnce(Server) -> Server) -> Self {
+        self.server = f(self.server);
+        self
+    }
+
+    /// Problems found while reading `host.json` and `function.json` files, each already
+    /// reported on stderr.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The HTTP mode `host.json` asks for.
+    pub fn http_mode(&self) -> HttpMode {
+        self.host.http_mode
+    }
+
+    /// Registers `handler` for the function named `name` (its directory under the app
+    /// root). The handler's argument is read from the invocation (see [`FromInvocation`]);
+    /// it returns anything [`IntoReply`] (a [`Reply`](crate::Reply), an
+    /// [`HttpResponse`](crate::HttpResponse), `()`), or an error, which fails the
+    /// invocation: the host logs the message and retries per its policy.
+    #[must_use]
+    pub fn function<T, F, Fut, R, E>(mut self, name: &str, handler: F) -> Self
+    where
+        T: FromInvocation + Send + 'static,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: IntoReply + 'static,
+        E: fmt::Display + fmt::Debug + Send + 'static,
+    {
+        let function = match FunctionJson::read(&self.root, name) {
+            Ok(function) => function.resolved(&ProcessEnvironment),
+            Err(error) => {
+                let warning =
+                    format!("{error}; function {name:?} is traced with faas.trigger=other");
+                eprintln!("otel-faas: {warning}");
+                self.warnings.push(warning);
+                FunctionJson::unknown(name)
+            }
+        };
+        let function = Arc::new(function);
+        let route = http_route(&self.host.route_prefix, &function);
+        let trigger = FunctionTrigger {
+            function: Arc::clone(&function),
+            identity: Arc::clone(&self.identity),
+            route: route.clone(),
+            host_records_requests: self.host.host_records_requests,
+        };
+        let handler = Arc::new(handler);
+        let logs = self.logs.clone();
+        let for_handler = Arc::clone(&function);
+        let handler: Handler = Arc::new(move |request: InvocationRequest| {
+            let handler = Arc::clone(&handler);
+            let function = Arc::clone(&for_handler);
+            let logs = logs.clone();
+            Box::pin(async move {
+                let forwarded = request.forwarded.is_some();
+                let input = T::from_invocation(request, &function).map_err(|reason| {
+                    TypedError::new(
+                        INVALID_INPUT_ERROR_TYPE,
+                        format!("the invocation's input cannot be read: {reason}"),
+                    )
+                })?;
+                let output = handler(input)
+                    .await
+                    .map_err(|error| TypedError::new(error_type_of(&error), error.to_string()))?;
+                let mut reply = output.into_reply();
+                if forwarded {
+                    return Ok(Encoded::Http(reply.take_http().unwrap_or_default()));
+                }
+                reply.logs = logs.take_current();
+                let status = reply.http_response().map(|r| r.status().as_u16());
+                Ok(Encoded::Envelope(reply.to_envelope(&function), status))
+            })
+        });
+        let forwarded_http =
+            self.host.http_mode != HttpMode::Envelope && is_http_in_and_out(&function);
+        if forwarded_http {
+            self.add_forwarded_route(&route, &function, trigger, handler);
+        } else {
+            let service = EnvelopeService::new(
+                self.engine.clone(),
+                trigger,
+                move |request: InvocationRequest| {
+                    let handler = Arc::clone(&handler);
+                    async move { handler(request).await }
+                },
+            );
+            self.add_route(format!("/{name}"), post_service(service));
+        }
+        self.functions.push(name.to_owned());
+        self
+    }
+
+    fn add_forwarded_route(
+        &mut self,
+        route: &str,
+        function: &Arc<FunctionJson>,
+        trigger: FunctionTrigger,
+        handler: Handler,
+    ) {
+        let engine = self.engine.clone();
+        let trigger = Arc::new(trigger);
+        let template = route.to_owned();
+        let name = function.name().to_owned();
+        let serve = move |request: Request<Body>| {
+            let engine = engine.clone();
+            let trigger = Arc::clone(&trigger);
+            let handler = Arc::clone(&handler);
+            let template = template.clone();
+            let name = name.clone();
+            async move { forward(engine, trigger, handler, &template, name, request).await }
+        };
+        let methods = methods_of(function);
+        let router_path = axum_path(route);
+        let method_router = match methods {
+            Some(filter) => on(filter, serve),
+            None => any(serve),
+        };
+        self.add_route(router_path, method_router);
+    }
+
+    fn add_route(&mut self, path: String, method_router: axum::routing::MethodRouter) {
+        let key = normalise(&path);
+        if !self.routes.insert(key) {
+            let warning = format!("two functions answer {path}; the second one is not served");
+            eprintln!("otel-faas: {warning}");
+            self.warnings.push(warning);
+            return;
+        }
+        // axum refuses some paths by panicking; a bad route must not stop the app.
+        let candidate = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.router.clone().route(&path, method_router)
+        }));
+        match candidate {
+            Ok(router) => self.router = router,
+            Err(_) => {
+                let warning =
+                    format!("the route {path} cannot be served (check the function's \"route\")");
+                eprintln!("otel-faas: {warning}");
+                self.warnings.push(warning);
+            }
+        }
+    }
+
+    /// The router: readiness is added by the server.
+    pub fn into_router(self) -> Router {
+        with_fallback(self.router, &self.functions)
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains and flushes.
+    pub async fn serve(self) -> Result<(), ServerError> {
+        self.bind().await?.serve().await
+    }
+
+    /// Binds the port now, so the address is known before serving (port 0 in tests).
+    pub async fn bind(self) -> Result<BoundFunctionApp, ServerError> {
+        let (server, router) = self.into_parts();
+        Ok(BoundFunctionApp {
+            server: server.bind().await?,
+            router,
+        })
+    }
+
+    fn into_parts(self) -> (Server, Router) {
+        let Self {
+            server,
+            router,
+            functions,
+            ..
+        } = self;
+        (server, with_fallback(router, &functions))
+    }
+}
+
+/// The router with a `404` that names the functions served, for the host's log.
+fn with_fallback(router: Router, functions: &[String]) -> Router {
+    let functions = functions.join(", ");
+    router.fallback(move |request: Request<Body>| {
+        let functions = functions.clone();
+        async move {
+            (
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no function answers {} {} (functions: {functions})",
+                    request.method(),
+                    request.uri().path()
+                ),
+            )
+        }
+    })
+}
+
+/// A [`FunctionApp`] whose port is bound.
+#[derive(Debug)]
+pub struct BoundFunctionApp {
+    server: otel_faas_core::server::BoundServer,
+    router: Router,
+}
+
+impl BoundFunctionApp {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> Result<std::net::SocketAddr, ServerError> {
+        self.server.local_addr()
+    }
+
+    /// Serves until shutdown, then drains and flushes.
+    pub async fn serve(self) -> Result<(), ServerError> {
+        self.server.serve(self.router).await
+    }
+}
+
+async fn forward(
+    engine: InvocationEngine,
+    trigger: Arc<FunctionTrigger>,
+    handler: Handler,
+    template: &str,
+    name: String,
+    request: Request<Body>,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, 100 * 1024 * 1024).await {
+        Ok(body) => body,
+        Err(_) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body could not be read",
+            )
+                .into_response();
+        }
+    };
+    let params = match_route(template, parts.uri.path()).unwrap_or_default();
+    let http = HttpRequest::new(parts.method, parts.uri, parts.headers, body).with_params(params);
+    let request = InvocationRequest::forwarded(name, http);
+    let run = engine
+        .invocation(trigger.as_ref(), request)
+        .run(move |request| handler(request));
+    match AssertUnwindSafe(run).catch_unwind().await {
+        Ok(Ok(encoded)) => encoded.into_response(),
+        Ok(Err(error)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the function failed: {error}"),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the function panicked").into_response(),
+    }
+}
+
+/// `/<prefix>/<route>`, the function's `route` defaulting to its name, as the host routes.
+fn http_route(prefix: &str, function: &FunctionJson) -> String {
+    let route = function
+        .trigger()
+        .and_then(|b| b.setting("route"))
+        .unwrap_or(function.name())
+        .trim_matches('/');
+    match prefix.is_empty() {
+        true => format!("/{route}"),
+        false => format!("/{prefix}/{route}"),
+    }
+}
+
+/// Whether the host forwards this function's requests in the forwarding and proxying modes:
+/// an HTTP trigger and one HTTP output, nothing else (the host's `IsHttpInAndOutFunction`).
+fn is_http_in_and_out(function: &FunctionJson) -> bool {
+    let bindings = function.bindings();
+    function.trigger_kind() == TriggerKind::Http
+        && bindings.len() == 2
+        && bindings.iter().any(|b| {
+            b.direction() == Direction::Out && b.binding_type().eq_ignore_ascii_case("http")
+        })
+}
+
+fn methods_of(function: &FunctionJson) -> Option<MethodFilter> {
+    let methods = function.trigger()?.setting_list("methods")?;
+    let mut filter: Option<MethodFilter> = None;
+    for method in methods {
+        let one = match method.to_ascii_uppercase().as_str() {
+            "GET" => MethodFilter::GET,
+            "POST" => MethodFilter::POST,
+            "PUT" => MethodFilter::PUT,
+            "DELETE" => MethodFilter::DELETE,
+            "PATCH" => MethodFilter::PATCH,
+            "HEAD" => MethodFilter::HEAD,
+            "OPTIONS" => MethodFilter::OPTIONS,
+            "TRACE" => MethodFilter::TRACE,
+            _ => continue,
+        };
+        filter = Some(filter.map_or(one, |f| f.or(one)));
+    }
+    filter
+}
+
+/// The host's route template in axum's syntax: constraints and `?` dropped (`{id:int}` →
+/// `{id}`), catch-alls as `{*rest}`.
+fn axum_path(route: &str) -> String {
+    route
+        .split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(inner) => {
+                    let name = inner
+                        .split(':')
+                        .next()
+                        .unwrap_or(inner)
+                        .trim_end_matches('?');
+                    match name.trim_start_matches('*') {
+                        rest if name.starts_with('*') => format!("{{*{rest}}}"),
+                        name => format!("{{{name}}}"),
+                    }
+                }
+                None => segment.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A path with its parameter names erased, to find two routes that would collide.
+fn normalise(path: &str) -> String {
+    path.split('/')
+        .map(|s| {
+            if s.starts_with('{') {
+                "{}".to_owned()
+            } else {
+                s.to_ascii_lowercase()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}

@@ -1,0 +1,107 @@
+//! Storage queue triggers (`queueTrigger`).
+//!
+//! `messaging.system` is `azure.storage.queue`: the conventions (v1.44) list no value for
+//! Storage queues, so this names the service as the cloud's own namespace does, in the
+//! registry's lower-case dotted style. Storage queue messages carry no properties, hence no
+//! producer context: the span's parent is the host's (its request's `traceparent`).
+
+use opentelemetry::KeyValue;
+use opentelemetry_semantic_conventions::attribute::MESSAGING_MESSAGE_ID;
+use otel_faas_core::InvocationSpec;
+
+use super::messaging::ProcessSpan;
+use crate::function_json::Binding;
+use crate::request::InvocationRequest;
+
+/// `messaging.system` of Storage queue triggers (not in the conventions; see the module).
+pub const STORAGE_QUEUE_SYSTEM: &str = "azure.storage.queue";
+
+/// A Storage queue message, as a queue trigger delivers it.
+///
+/// ```
+/// use otel_faas_azure::{FromInvocation, InvocationRequest, QueueMessage};
+/// use serde_json::json;
+///
+/// let request = InvocationRequest::new(
+///     "orders",
+///     json!({"order": "\"{\\\"id\\\":42}\""}),
+///     json!({"Id": "\"a0004923\"", "DequeueCount": "2"}),
+/// );
+/// let message = QueueMessage::from_request(&request, Some("order")).unwrap();
+/// assert_eq!(message.text(), r#"{"id":42}"#);
+/// assert_eq!(message.id(), Some("a0004923"));
+/// assert_eq!(message.dequeue_count(), Some(2));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    text: String,
+    id: Option<String>,
+    dequeue_count: Option<i64>,
+    insertion_time: Option<String>,
+    pop_receipt: Option<String>,
+}
+
+impl QueueMessage {
+    /// Reads the message from `Data.<binding>` (the first `Data` value when the binding is
+    /// not known) and its metadata.
+    pub fn from_request(
+        request: &InvocationRequest,
+        binding: Option<&str>,
+    ) -> Result<Self, String> {
+        let text = match binding {
+            Some(binding) => request.data_text(binding),
+            None => request.data().values().find_map(crate::value::text),
+        }
+        .ok_or_else(|| {
+            format!(
+                "Data has no queue message{}",
+                binding.map(|b| format!(" under {b:?}")).unwrap_or_default()
+            )
+        })?;
+        Ok(Self {
+            text,
+            id: request.metadata_text("Id"),
+            dequeue_count: request.metadata_integer("DequeueCount"),
+            insertion_time: request.metadata_text("InsertionTime"),
+            pop_receipt: request.metadata_text("PopReceipt"),
+        })
+    }
+
+    /// The message text (the host has already base64-decoded it, unless the queue's
+    /// `messageEncoding` is `none`).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+    /// The message as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.text)
+    }
+    /// The message id.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    /// How many times it has been dequeued (1 on the first delivery).
+    pub fn dequeue_count(&self) -> Option<i64> {
+        self.dequeue_count
+    }
+    /// When it was enqueued.
+    pub fn insertion_time(&self) -> Option<&str> {
+        self.insertion_time.as_deref()
+    }
+    /// Its pop receipt.
+    pub fn pop_receipt(&self) -> Option<&str> {
+        self.pop_receipt.as_deref()
+    }
+}
+
+pub(crate) fn spec(request: &InvocationRequest, binding: &Binding) -> InvocationSpec {
+    let mut span = ProcessSpan::new(
+        STORAGE_QUEUE_SYSTEM,
+        binding.setting("queueName").map(str::to_owned),
+    );
+    if let Some(id) = request.metadata_text("Id") {
+        span.attributes
+            .push(KeyValue::new(MESSAGING_MESSAGE_ID, id));
+    }
+    span.into_spec()
+}
