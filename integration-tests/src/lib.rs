@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod azure_host;
 mod fake_aws;
 mod function;
 mod lambda_api;
@@ -18,6 +19,7 @@ mod span;
 mod tls;
 mod waterfall;
 
+pub use azure_host::{HostResponse, MINI_HOST_VERSION, MiniHost};
 pub use fake_aws::{AwsCall, FakeAwsEndpoint};
 pub use function::{FunctionProcess, build_binary, lambda_environment, workspace_root};
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi};

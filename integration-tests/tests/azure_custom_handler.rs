@@ -1,0 +1,464 @@
+//! The Azure custom handler (`examples/azure-function-app`) as a real process, driven by
+//! the mini host exactly as the Functions host drives it: readiness, envelopes per trigger
+//! from real captures (double-encoded strings, numbers as strings, base64, batches, chunked
+//! bodies), the reply envelope with `Logs`, and spans asserted after crossing OTLP.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use otel_faas_integration_tests::{
+    AttrValue, FunctionProcess, MiniHost, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode,
+    build_binary, workspace_root,
+};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+const HOST_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+const HOST_SPAN: &str = "b7ad6b7169203331";
+
+fn fixture(path: &str) -> Value {
+    let root = workspace_root().join("../shared/fixtures/azure-custom-handler");
+    let text = std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn app_root() -> PathBuf {
+    workspace_root().join("examples/azure-function-app")
+}
+
+struct Handler {
+    process: FunctionProcess,
+    host: MiniHost,
+}
+
+fn start(receiver: &OtlpReceiver, root: &Path) -> Handler {
+    let binary = build_binary("example-azure-function-app", "azure-function-app").expect("build");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let process = FunctionProcess::spawn(
+        &binary,
+        "127.0.0.1:9",
+        &[
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string()),
+            ("HOST", "127.0.0.1".to_owned()),
+            ("FUNCTIONS_APP_ROOT_PATH", root.display().to_string()),
+            ("WEBSITE_SITE_NAME", "orders-app".to_owned()),
+            (
+                "WEBSITE_OWNER_NAME",
+                "0b3a1f5e-8c1e-4d6a-9f0e-2a7c5d9b1e44+orders-rg-WestEuropewebspace-Linux"
+                    .to_owned(),
+            ),
+            ("WEBSITE_RESOURCE_GROUP", "orders-rg".to_owned()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+            ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+            ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+        ],
+    )
+    .expect("the handler starts");
+    let host = MiniHost::new(SocketAddr::from(([127, 0, 0, 1], port)));
+    if let Err(error) = host.wait_until_ready(WAIT) {
+        panic!("{error}\n{}", process.log());
+    }
+    Handler { process, host }
+}
+
+fn traceparent(trace: &str, span: &str) -> String {
+    format!("00-{trace}-{span}-01")
+}
+
+fn str_attr<'a>(span: &'a ReceivedSpan, key: &str) -> &'a str {
+    span.attr_str(key)
+        .unwrap_or_else(|| panic!("{} has no {key}: {:?}", span.name, span.attributes))
+}
+
+async fn span_with(
+    receiver: &OtlpReceiver,
+    what: &str,
+    found: impl Fn(&ReceivedSpan) -> bool,
+) -> ReceivedSpan {
+    let spans = receiver
+        .wait_until(WAIT, |spans| spans.iter().any(&found))
+        .await
+        .unwrap_or_else(|e| panic!("no {what}: {e}"));
+    spans.into_iter().find(|s| found(s)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_protocol_end_to_end() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let handler = start(&receiver, &app_root());
+    let host = handler.host;
+    let parent = traceparent(HOST_TRACE, HOST_SPAN);
+
+    // A Storage queue message as a real capture has it (double-encoded message and ids,
+    // the dequeue count as a string), sent chunked like the host's client.
+    let capture = fixture("ballerina/queue-string.json");
+    let order = json!({"id": 42, "items": ["book"]}).to_string();
+    let data = json!({"order": serde_json::to_string(&order).unwrap()});
+    let reply = host
+        .invoke(
+            "fulfil",
+            "inv-queue-1",
+            &data,
+            &capture["Metadata"],
+            &[("traceparent", &parent)],
+            true,
+        )
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let envelope = reply.json();
+    let logs = envelope["Logs"].as_array().expect("Logs");
+    assert!(
+        logs.iter()
+            .any(|l| l.as_str().unwrap().contains("fulfilling")
+                && l.as_str()
+                    .unwrap()
+                    .contains(&format!("trace_id={HOST_TRACE}"))),
+        "the invocation's log line, with its trace id: {logs:?}"
+    );
+    let invocation = span_with(&receiver, "queue invocation", |s| {
+        s.attr_str("faas.invocation_id") == Some("inv-queue-1")
+    })
+    .await;
+    assert_eq!(invocation.kind, SpanKind::Server);
+    assert_eq!(invocation.trace_id, HOST_TRACE);
+    assert_eq!(
+        invocation.parent_span_id, HOST_SPAN,
+        "a child of the host's span"
+    );
+    assert_eq!(str_attr(&invocation, "faas.trigger"), "pubsub");
+    assert_eq!(str_attr(&invocation, "faas.name"), "orders-app/fulfil");
+    assert_eq!(
+        str_attr(&invocation, "cloud.resource_id"),
+        "/subscriptions/0b3a1f5e-8c1e-4d6a-9f0e-2a7c5d9b1e44/resourceGroups/orders-rg/providers/Microsoft.Web/sites/orders-app/functions/fulfil"
+    );
+    assert_eq!(
+        invocation.resource.get("cloud.platform"),
+        Some(&AttrValue::Str("azure.functions".into()))
+    );
+    let process = span_with(&receiver, "process span", |s| {
+        s.parent_span_id == invocation.span_id
+    })
+    .await;
+    assert_eq!(process.kind, SpanKind::Consumer);
+    assert_eq!(process.name, "process orders");
+    assert_eq!(
+        str_attr(&process, "messaging.system"),
+        "azure.storage.queue"
+    );
+    assert_eq!(
+        str_attr(&process, "messaging.message.id"),
+        "a0004923-f050-417a-9742-6d7c7b984134"
+    );
+
+    // A failing handler: 500 (the host retries), ERROR with the type inside anyhow.
+    let empty = json!({"id": 7, "items": []}).to_string();
+    let reply = host
+        .invoke(
+            "fulfil",
+            "inv-queue-2",
+            &json!({"order": serde_json::to_string(&empty).unwrap()}),
+            &capture["Metadata"],
+            &[],
+            false,
+        )
+        .unwrap();
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert!(
+        reply.body.contains("order 7 has no items"),
+        "{}",
+        reply.body
+    );
+    let failed = span_with(&receiver, "failed invocation", |s| {
+        s.attr_str("faas.invocation_id") == Some("inv-queue-2")
+    })
+    .await;
+    assert_eq!(failed.status, StatusCode::Error);
+    assert_eq!(str_attr(&failed, "error.type"), "EmptyOrder");
+
+    // HTTP in the default mode: a real capture's request, answered in Outputs.res.
+    let capture = fixture("ballerina/simple.json");
+    let mut request = capture["Data"]["httpPayload"].clone();
+    request["Url"] =
+        json!("https://orders-app.azurewebsites.net/api/hello/ada?X-Goog-Signature=secret");
+    request["Params"] = json!({"name": "ada"});
+    let reply = host
+        .invoke(
+            "hello",
+            "inv-http-1",
+            &json!({"req": request}),
+            &capture["Metadata"],
+            &[("traceparent", &parent)],
+            false,
+        )
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let envelope = reply.json();
+    assert_eq!(envelope["Outputs"]["res"]["statusCode"], "200");
+    assert_eq!(envelope["Outputs"]["res"]["body"], "hello, ada");
+    let http = span_with(&receiver, "http invocation", |s| {
+        s.attr_str("faas.invocation_id") == Some("inv-http-1")
+    })
+    .await;
+    assert_eq!(http.name, "POST /api/hello/{name?}");
+    assert_eq!(http.kind, SpanKind::Server);
+    assert_eq!(str_attr(&http, "faas.trigger"), "http");
+    assert_eq!(str_attr(&http, "url.path"), "/api/hello/ada");
+    assert_eq!(str_attr(&http, "url.query"), "X-Goog-Signature=REDACTED");
+    assert_eq!(str_attr(&http, "client.address"), "45.30.94.9");
+    assert_eq!(
+        http.attr("http.response.status_code"),
+        Some(&AttrValue::Int(200))
+    );
+    assert_eq!(http.parent_span_id, HOST_SPAN);
+
+    // A 5xx response is an ERROR; the reply is still a 200 envelope (the function ran).
+    let mut crash = request.clone();
+    crash["Params"] = json!({"name": "crash"});
+    let reply = host
+        .invoke(
+            "hello",
+            "inv-http-2",
+            &json!({"req": crash}),
+            &json!({}),
+            &[],
+            false,
+        )
+        .unwrap();
+    assert_eq!(reply.json()["Outputs"]["res"]["statusCode"], "503");
+    let crashed = span_with(&receiver, "5xx invocation", |s| {
+        s.attr_str("faas.invocation_id") == Some("inv-http-2")
+    })
+    .await;
+    assert_eq!(crashed.status, StatusCode::Error);
+    assert_eq!(str_attr(&crashed, "error.type"), "503");
+
+    // An HTTP function with a queue output: the string output is base64 for the host.
+    let body = json!({"id": 9, "items": ["pen"]}).to_string();
+    let mut post = request.clone();
+    post["Body"] = json!(body);
+    let reply = host
+        .invoke(
+            "order",
+            "inv-order-1",
+            &json!({"req": post}),
+            &json!({}),
+            &[],
+            false,
+        )
+        .unwrap();
+    let envelope = reply.json();
+    assert_eq!(envelope["Outputs"]["res"]["statusCode"], "202");
+    let message = envelope["Outputs"]["message"]
+        .as_str()
+        .expect("a queue output");
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(message)
+        .expect("base64");
+    assert_eq!(serde_json::from_slice::<Value>(&decoded).unwrap()["id"], 9);
+
+    // Service Bus: the producer's context in ApplicationProperties becomes a link.
+    let producer = traceparent("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174");
+    let capture = fixture("azfunc-go/requests/servicebus-request.json");
+    let mut metadata = capture["Metadata"].clone();
+    metadata["ApplicationProperties"] = json!({"Diagnostic-Id": producer});
+    let reply = host
+        .invoke(
+            "payments",
+            "inv-sb-1",
+            &json!({"payment": capture["Data"]["queue"]}),
+            &metadata,
+            &[("traceparent", &parent)],
+            false,
+        )
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let sb = span_with(&receiver, "service bus invocation", |s| {
+        s.attr_str("faas.invocation_id") == Some("inv-sb-1")
+    })
+    .await;
+    let sb_process = span_with(&receiver, "service bus process", |s| {
+        s.parent_span_id == sb.span_id
+    })
+    .await;
+    assert_eq!(str_attr(&sb_process, "messaging.system"), "servicebus");
+    assert_eq!(
+        str_attr(&sb_process, "messaging.destination.name"),
+        "payments"
+    );
+    assert_eq!(
+        sb_process.attr("messaging.servicebus.message.delivery_count"),
+        Some(&AttrValue::Int(1))
+    );
+    assert_eq!(
+        sb_process.attr("messaging.servicebus.message.enqueued_time"),
+        Some(&AttrValue::Int(1_697_141_629))
+    );
+    assert_eq!(sb_process.links.len(), 1);
+    assert_eq!(sb_process.links[0].span_id, "eee19b7ec3c1b174");
+
+    // Event Hubs batch: the events as the JSON text of an array, Array-suffixed metadata.
+    let metadata = json!({
+        "PartitionContext": {"PartitionId": "3"},
+        "EnqueuedTimeUtcArray": ["2023-10-12T20:13:49", "2023-10-12T20:13:50"],
+        "PropertiesArray": [{"traceparent": traceparent("11111111111111111111111111111111", "2222222222222222")}, {"traceparent": traceparent("33333333333333333333333333333333", "4444444444444444")}],
+        "sys": {"MethodName": "ingest", "UtcNow": "2023-10-12T20:13:51Z", "RandGuid": "x"}
+    });
+    let reply = host
+        .invoke(
+            "ingest",
+            "inv-eh-1",
+            &json!({"events": "[\"a\",\"b\"]"}),
+            &metadata,
+            &[],
+            false,
+        )
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let eh = span_with(&receiver, "event hubs invocation", |s| {
+        s.attr_str("faas.invocation_id") == Some("inv-eh-1")
+    })
+    .await;
+    let eh_process = span_with(&receiver, "event hubs process", |s| {
+        s.parent_span_id == eh.span_id
+    })
+    .await;
+    assert_eq!(eh_process.name, "process telemetry");
+    assert_eq!(
+        str_attr(&eh_process, "messaging.consumer.group.name"),
+        "ingest"
+    );
+    assert_eq!(
+        str_attr(&eh_process, "messaging.destination.partition.id"),
+        "3"
+    );
+    assert_eq!(
+        eh_process.attr("messaging.batch.message_count"),
+        Some(&AttrValue::Int(2))
+    );
+    assert_eq!(eh_process.links.len(), 2, "one link per event");
+
+    // Timer: faas.cron from function.json, faas.time from sys.UtcNow.
+    let capture = fixture("azfunc-go/requests/timer-request.json");
+    let reply = host
+        .invoke(
+            "nightly",
+            "inv-timer-1",
+            &capture["Data"],
+            &capture["Metadata"],
+            &[],
+            false,
+        )
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let timer = span_with(&receiver, "timer invocation", |s| {
+        s.attr_str("faas.invocation_id") == Some("inv-timer-1")
+    })
+    .await;
+    assert_eq!(str_attr(&timer, "faas.trigger"), "timer");
+    assert_eq!(str_attr(&timer, "faas.cron"), "0 0 3 * * *");
+    assert_eq!(str_attr(&timer, "faas.time"), "2023-10-12T20:13:49.640002Z");
+
+    // Not an envelope: 400 with the reason, an ERROR span, and the server keeps serving.
+    let reply = host
+        .invoke_raw("fulfil", "inv-bad-1", b"{\"Data\": [1]}", &[], false)
+        .unwrap();
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.body.contains("\"Data\" is an array"),
+        "{}",
+        reply.body
+    );
+    span_with(&receiver, "refused invocation", |s| {
+        s.status == StatusCode::Error && s.attr_str("error.type") == Some("invalid_event")
+    })
+    .await;
+    let unknown = host
+        .invoke("nope", "inv-404", &json!({}), &json!({}), &[], false)
+        .unwrap();
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.body.contains("fulfil"), "{}", unknown.body);
+    assert_eq!(
+        host.wait_until_ready(WAIT).unwrap().status,
+        200,
+        "still serving"
+    );
+    drop(handler.process);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_concurrent_invocations_keep_their_own_context_and_logs() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let handler = start(&receiver, &app_root());
+    let host = handler.host;
+    let order = json!({"id": 1, "items": ["a"]}).to_string();
+    let data = json!({"order": serde_json::to_string(&order).unwrap()});
+    let threads: Vec<_> = (0..64)
+        .map(|i| {
+            let data = data.clone();
+            std::thread::spawn(move || {
+                let trace = format!("{i:032x}").replace('0', "a");
+                let parent = traceparent(&trace, &format!("{:016x}", i + 1));
+                let reply = host
+                    .invoke(
+                        "fulfil",
+                        &format!("inv-c-{i}"),
+                        &data,
+                        &json!({"Id": format!("\"m-{i}\"")}),
+                        &[("traceparent", &parent)],
+                        false,
+                    )
+                    .unwrap();
+                (i, trace, reply)
+            })
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for thread in threads {
+        let (i, trace, reply) = thread.join().unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let logs = reply.json()["Logs"].clone();
+        let logs = logs.as_array().unwrap();
+        assert!(!logs.is_empty(), "invocation {i} has its log lines");
+        for line in logs {
+            assert!(
+                line.as_str()
+                    .unwrap()
+                    .contains(&format!("trace_id={trace}")),
+                "invocation {i} got another's line: {line}"
+            );
+        }
+        expected.push((i, trace));
+    }
+    let spans = receiver
+        .wait_until(WAIT, |spans| {
+            spans
+                .iter()
+                .filter(|s| {
+                    s.attr_str("faas.invocation_id")
+                        .is_some_and(|id| id.starts_with("inv-c-"))
+                })
+                .count()
+                >= 64
+        })
+        .await
+        .expect("64 invocation spans");
+    for (i, trace) in expected {
+        let span = spans
+            .iter()
+            .find(|s| s.attr_str("faas.invocation_id") == Some(format!("inv-c-{i}").as_str()))
+            .unwrap();
+        assert_eq!(span.trace_id, trace, "invocation {i}");
+        assert_eq!(
+            span.parent_span_id,
+            format!("{:016x}", i + 1),
+            "invocation {i}"
+        );
+    }
+    drop(handler.process);
+}
