@@ -33,6 +33,17 @@ use crate::triggers::{AppIdentity, FunctionTrigger};
 pub const INVALID_INPUT_ERROR_TYPE: &str = "invalid_input";
 
 /// How the host hands HTTP triggers to the handler (`customHandler` in `host.json`).
+///
+/// ```
+/// use otel_faas_azure::{FunctionApp, HttpMode};
+/// use otel_faas_core::{Pipeline, env::MapEnvironment};
+///
+/// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")])).install();
+/// // No host.json in this directory: the default mode (and a warning saying so).
+/// let app = FunctionApp::with_environment(&telemetry, MapEnvironment::default(), "/nonexistent");
+/// assert_eq!(app.http_mode(), HttpMode::Envelope);
+/// assert!(app.warnings()[0].contains("host.json"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HttpMode {
@@ -149,6 +160,8 @@ type Handler =
 pub struct FunctionApp {
     engine: InvocationEngine,
     server: Server,
+    /// App settings: `%Setting%` references in function.json are resolved from it.
+    env: Box<dyn Environment>,
     logs: InvocationLogs,
     root: PathBuf,
     host: HostJson,
@@ -181,7 +194,7 @@ impl FunctionApp {
             .map(PathBuf::from)
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_else(|| PathBuf::from("."));
-        let app = Self::with_environment(telemetry, &ProcessEnvironment, root);
+        let app = Self::with_environment(telemetry, ProcessEnvironment, root);
         // Already installed (by the user, or a second app in tests): they add
         // `log_capture` to theirs.
         let _ = telemetry.init_tracing_with(TracingOptions::default(), app.logs.clone());
@@ -193,7 +206,7 @@ impl FunctionApp {
     /// [`log_capture`](Self::log_capture)).
     pub fn with_environment(
         telemetry: &Telemetry,
-        env: &dyn Environment,
+        env: impl Environment + 'static,
         root: impl Into<PathBuf>,
     ) -> Self {
         let root = root.into();
@@ -217,7 +230,7 @@ impl FunctionApp {
             .build();
         let server = Server::with_environment(
             telemetry,
-            env,
+            &env,
             &["FUNCTIONS_CUSTOMHANDLER_PORT", "FUNCTIONS_HTTPWORKER_PORT"],
             8080,
         )
@@ -232,7 +245,8 @@ impl FunctionApp {
             logs,
             root,
             host,
-            identity: Arc::new(AppIdentity::from_env(env)),
+            identity: Arc::new(AppIdentity::from_env(&env)),
+            env: Box::new(env),
             router: Router::new(),
             routes: HashSet::new(),
             functions: Vec::new(),
@@ -279,7 +293,7 @@ impl FunctionApp {
         E: fmt::Display + fmt::Debug + Send + 'static,
     {
         let function = match FunctionJson::read(&self.root, name) {
-            Ok(function) => function.resolved(&ProcessEnvironment),
+            Ok(function) => function.resolved(self.env.as_ref()),
             Err(error) => {
                 let warning =
                     format!("{error}; function {name:?} is traced with faas.trigger=other");
@@ -362,12 +376,13 @@ impl FunctionApp {
             async move { forward(engine, trigger, handler, &template, name, request).await }
         };
         let methods = methods_of(function);
-        let router_path = axum_path(route);
         let method_router = match methods {
             Some(filter) => on(filter, serve),
             None => any(serve),
         };
-        self.add_route(router_path, method_router);
+        for path in axum_paths(route) {
+            self.add_route(path, method_router.clone());
+        }
     }
 
     fn add_route(&mut self, path: String, method_router: axum::routing::MethodRouter) {
@@ -442,6 +457,19 @@ fn with_fallback(router: Router, functions: &[String]) -> Router {
 }
 
 /// A [`FunctionApp`] whose port is bound.
+///
+/// ```no_run
+/// # async fn run(telemetry: otel_faas_core::Telemetry) -> Result<(), otel_faas_core::server::ServerError> {
+/// use otel_faas_azure::FunctionApp;
+///
+/// let bound = FunctionApp::new(&telemetry)
+///     .map_server(|server| server.address("127.0.0.1", 0))
+///     .bind()
+///     .await?;
+/// println!("serving on {}", bound.local_addr()?);
+/// bound.serve().await
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct BoundFunctionApp {
     server: otel_faas_core::server::BoundServer,
@@ -540,29 +568,43 @@ fn methods_of(function: &FunctionJson) -> Option<MethodFilter> {
     filter
 }
 
-/// The host's route template in axum's syntax: constraints and `?` dropped (`{id:int}` →
-/// `{id}`), catch-alls as `{*rest}`.
-fn axum_path(route: &str) -> String {
-    route
-        .split('/')
-        .map(
-            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(inner) => {
-                    let name = inner
-                        .split(':')
-                        .next()
-                        .unwrap_or(inner)
-                        .trim_end_matches('?');
-                    match name.trim_start_matches('*') {
-                        rest if name.starts_with('*') => format!("{{*{rest}}}"),
-                        name => format!("{{{name}}}"),
-                    }
+/// The host's route template in axum's syntax: constraints dropped (`{id:int}` → `{id}`),
+/// catch-alls as `{*rest}`, and one path per optional parameter (`hello/{name?}` →
+/// `hello` and `hello/{name}`), since axum has no optional segments.
+fn axum_paths(route: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut path = String::new();
+    for segment in route.split('/').filter(|s| !s.is_empty()) {
+        let piece = match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(inner) => {
+                if inner.ends_with('?') {
+                    paths.push(if path.is_empty() {
+                        "/".to_owned()
+                    } else {
+                        path.clone()
+                    });
                 }
-                None => segment.to_owned(),
-            },
-        )
-        .collect::<Vec<_>>()
-        .join("/")
+                let name = inner
+                    .split(':')
+                    .next()
+                    .unwrap_or(inner)
+                    .trim_end_matches('?');
+                match name.strip_prefix('*') {
+                    Some(rest) => format!("{{*{}}}", rest.trim_start_matches('*')),
+                    None => format!("{{{name}}}"),
+                }
+            }
+            None => segment.to_owned(),
+        };
+        path.push('/');
+        path.push_str(&piece);
+    }
+    paths.push(if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path
+    });
+    paths
 }
 
 /// A path with its parameter names erased, to find two routes that would collide.
@@ -577,4 +619,24 @@ fn normalise(path: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_routes_become_axum_paths() {
+        assert_eq!(
+            axum_paths("/api/hello/{name?}"),
+            ["/api/hello", "/api/hello/{name}"]
+        );
+        assert_eq!(axum_paths("/api/orders/{id:int}"), ["/api/orders/{id}"]);
+        assert_eq!(
+            axum_paths("/api/orders/{id:int?}"),
+            ["/api/orders", "/api/orders/{id}"]
+        );
+        assert_eq!(axum_paths("/api/files/{*path}"), ["/api/files/{*path}"]);
+        assert_eq!(axum_paths("/{x?}"), ["/", "/{x}"]);
+    }
 }

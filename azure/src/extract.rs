@@ -112,6 +112,18 @@ impl FromInvocation for BlobInput {
     }
 }
 
+/// The one message of a single-message trigger; a batch trigger needs the `Vec` input.
+fn single<T>(function: &FunctionJson, batch_input: &str, mut items: Vec<T>) -> Result<T, String> {
+    if is_batch(function) {
+        return Err(format!(
+            "the function receives batches (cardinality many): take {batch_input}"
+        ));
+    }
+    items
+        .pop()
+        .ok_or_else(|| "Data holds no message".to_owned())
+}
+
 fn is_batch(function: &FunctionJson) -> bool {
     function.trigger().is_some_and(|b| b.is_batch())
 }
@@ -134,15 +146,11 @@ impl FromInvocation for ServiceBusMessage {
         request: InvocationRequest,
         function: &FunctionJson,
     ) -> Result<Self, String> {
-        if is_batch(function) {
-            return Err(
-                "the function receives batches (cardinality many): take Vec<ServiceBusMessage>"
-                    .to_owned(),
-            );
-        }
-        ServiceBusMessage::batch_from_request(&request, binding(function), false)
-            .pop()
-            .ok_or_else(|| "Data holds no message".to_owned())
+        single(
+            function,
+            "Vec<ServiceBusMessage>",
+            ServiceBusMessage::batch_from_request(&request, binding(function), false),
+        )
     }
 }
 
@@ -164,14 +172,10 @@ impl FromInvocation for EventHubEvent {
         request: InvocationRequest,
         function: &FunctionJson,
     ) -> Result<Self, String> {
-        if is_batch(function) {
-            return Err(
-                "the function receives batches (cardinality many): take Vec<EventHubEvent>"
-                    .to_owned(),
-            );
-        }
-        EventHubEvent::batch_from_request(&request, binding(function), false)
-            .pop()
-            .ok_or_else(|| "Data holds no event".to_owned())
+        single(
+            function,
+            "Vec<EventHubEvent>",
+            EventHubEvent::batch_from_request(&request, binding(function), false),
+        )
     }
 }

@@ -99,6 +99,13 @@ impl Binding {
 }
 
 /// The kind of trigger a function has, from its trigger binding's `type`.
+///
+/// ```
+/// use otel_faas_azure::function_json::{FunctionJson, TriggerKind};
+///
+/// let cosmos = FunctionJson::parse("f", br#"{"bindings":[{"type":"cosmosDBTrigger","name":"docs","direction":"in"}]}"#).unwrap();
+/// assert_eq!(cosmos.trigger_kind(), TriggerKind::Other("cosmosDBTrigger".to_owned()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TriggerKind {

@@ -138,6 +138,20 @@ impl Reply {
 
 /// What a handler may return: a [`Reply`], an [`HttpResponse`], `()`, or a `String` /
 /// JSON value as the return value.
+///
+/// ```
+/// use otel_faas_azure::{IntoReply, Reply};
+///
+/// /// A handler's own result type, turned into output bindings.
+/// struct Receipt { order: u64 }
+///
+/// impl IntoReply for Receipt {
+///     fn into_reply(self) -> Reply {
+///         Reply::new().output("receipts", serde_json::json!({"order": self.order}))
+///     }
+/// }
+/// # drop(Receipt { order: 1 }.into_reply());
+/// ```
 pub trait IntoReply {
     /// The reply.
     fn into_reply(self) -> Reply;

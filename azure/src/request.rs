@@ -51,6 +51,17 @@ pub struct InvocationRequest {
 }
 
 /// `Metadata.RetryContext`, present when the function has a retry policy.
+///
+/// ```
+/// use otel_faas_azure::{InvocationRequest, RetryContext};
+///
+/// let request = InvocationRequest::new(
+///     "f",
+///     serde_json::json!({}),
+///     serde_json::json!({"RetryContext": {"RetryCount": 1, "MaxRetryCount": 2}}),
+/// );
+/// assert_eq!(request.retry_context(), Some(RetryContext { retry_count: 1, max_retry_count: 2 }));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryContext {
     /// The retry this is (0 for the first attempt).
@@ -208,6 +219,26 @@ impl Envelope for InvocationRequest {
             headers: parts.headers.clone(),
             forwarded: None,
         })
+    }
+}
+
+/// The trigger's value: `Data.<binding>` (the first `Data` value when the binding is not
+/// known) as one element, or each element of a batch when `batch` (`cardinality: many`).
+pub(crate) fn trigger_values(
+    request: &InvocationRequest,
+    binding: Option<&str>,
+    batch: bool,
+) -> Vec<Value> {
+    let data = match binding {
+        Some(binding) => value::member(request.data(), binding),
+        None => request.data().values().next(),
+    }
+    .cloned()
+    .unwrap_or(Value::Null);
+    if batch {
+        value::elements(&data)
+    } else {
+        vec![data]
     }
 }
 

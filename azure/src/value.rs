@@ -82,6 +82,12 @@ pub(crate) fn bytes(value: &Value) -> Vec<u8> {
     {
         return decoded;
     }
+    body(value)
+}
+
+/// A message body: its text (string layer undone), the JSON text of an object or array,
+/// nothing for `null`.
+pub(crate) fn body(value: &Value) -> Vec<u8> {
     match text(value) {
         Some(text) => text.into_bytes(),
         None if value.is_null() => Vec::new(),

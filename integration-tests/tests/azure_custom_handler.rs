@@ -462,3 +462,112 @@ async fn sixty_four_concurrent_invocations_keep_their_own_context_and_logs() {
     }
     drop(handler.process);
 }
+
+/// A copy of the example app whose host.json sets `setting` in `customHandler`.
+fn app_root_with(setting: &str) -> PathBuf {
+    let root =
+        std::env::temp_dir().join(format!("otel-faas-azure-{setting}-{}", std::process::id()));
+    let source = app_root();
+    for entry in std::fs::read_dir(&source).expect("the example app") {
+        let entry = entry.unwrap();
+        let function_json = entry.path().join("function.json");
+        if function_json.is_file() {
+            let target = root.join(entry.file_name());
+            std::fs::create_dir_all(&target).unwrap();
+            std::fs::copy(&function_json, target.join("function.json")).unwrap();
+        }
+    }
+    let host = json!({"version": "2.0", "customHandler": {"description": {"defaultExecutablePath": "azure-function-app"}, setting: true}});
+    std::fs::write(root.join("host.json"), host.to_string()).unwrap();
+    root
+}
+
+/// The forwarding and proxying modes: HTTP-in-and-out functions get the request itself at
+/// its own path and answer it plainly; other functions still get envelopes.
+async fn http_mode(setting: &str, invocation_header: &str) {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let root = app_root_with(setting);
+    let handler = start(&receiver, &root);
+    let host = handler.host;
+    let parent = traceparent(HOST_TRACE, HOST_SPAN);
+    let id = format!("inv-{setting}");
+    let reply = host
+        .send(
+            "GET",
+            "/api/hello/ada?sig=secret",
+            &[
+                (invocation_header, &id),
+                ("traceparent", &parent),
+                ("user-agent", "curl/8.5.0"),
+            ],
+            None,
+            false,
+        )
+        .unwrap();
+    assert_eq!((reply.status, reply.body.as_str()), (200, "hello, ada"));
+    // The optional route parameter left out.
+    let reply = host
+        .send(
+            "GET",
+            "/api/hello",
+            &[(invocation_header, "inv-bare")],
+            None,
+            false,
+        )
+        .unwrap();
+    assert_eq!((reply.status, reply.body.as_str()), (200, "hello, world"));
+    // A method function.json does not allow.
+    let reply = host
+        .send("DELETE", "/api/hello/ada", &[], None, false)
+        .unwrap();
+    assert_eq!(reply.status, 405);
+    let span = span_with(&receiver, "forwarded invocation", |s| {
+        s.attr_str("faas.invocation_id") == Some(id.as_str())
+    })
+    .await;
+    assert_eq!(span.name, "GET /api/hello/{name?}");
+    assert_eq!(span.kind, SpanKind::Server);
+    assert_eq!(span.parent_span_id, HOST_SPAN);
+    assert_eq!(str_attr(&span, "url.path"), "/api/hello/ada");
+    assert_eq!(str_attr(&span, "url.query"), "sig=REDACTED");
+    assert_eq!(str_attr(&span, "user_agent.original"), "curl/8.5.0");
+    assert_eq!(
+        span.attr("http.response.status_code"),
+        Some(&AttrValue::Int(200))
+    );
+    // `order` has a queue output besides HTTP: the host still sends it an envelope.
+    let mut request = fixture("ballerina/simple.json")["Data"]["httpPayload"].clone();
+    request["Body"] = json!(json!({"id": 3, "items": ["x"]}).to_string());
+    let reply = host
+        .invoke(
+            "order",
+            "inv-order-env",
+            &json!({"req": request}),
+            &json!({}),
+            &[],
+            false,
+        )
+        .unwrap();
+    assert_eq!(
+        reply.json()["Outputs"]["res"]["statusCode"],
+        "202",
+        "{}",
+        reply.body
+    );
+    drop(handler.process);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_mode_serves_http_functions_at_their_routes() {
+    http_mode(
+        "enableForwardingHttpRequest",
+        "X-Azure-Functions-InvocationId",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxying_mode_reads_the_proxy_invocation_id() {
+    http_mode("enableProxyingHttpRequest", "x-ms-invocation-id").await;
+}

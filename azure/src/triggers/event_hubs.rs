@@ -17,7 +17,6 @@ use opentelemetry_semantic_conventions::attribute::{
 use otel_faas_core::InvocationSpec;
 use otel_faas_core::propagation::Propagation;
 use otel_faas_messaging::AzureApplicationProperties;
-use serde_json::Value;
 
 use super::messaging::{ProcessSpan, epoch_seconds};
 use crate::function_json::Binding;
@@ -61,17 +60,7 @@ impl EventHubEvent {
         binding: Option<&str>,
         batch: bool,
     ) -> Vec<Self> {
-        let data = match binding {
-            Some(binding) => value::member(request.data(), binding).cloned(),
-            None => request.data().values().next().cloned(),
-        }
-        .unwrap_or(Value::Null);
-        let bodies = if batch {
-            value::elements(&data)
-        } else {
-            vec![data]
-        };
-        bodies
+        crate::request::trigger_values(request, binding, batch)
             .iter()
             .enumerate()
             .map(|(index, body)| {
@@ -82,11 +71,7 @@ impl EventHubEvent {
                         .and_then(value::text)
                 };
                 Self {
-                    body: match value::text(body) {
-                        Some(text) => text.into_bytes(),
-                        None if body.is_null() => Vec::new(),
-                        None => body.to_string().into_bytes(),
-                    },
+                    body: value::body(body),
                     enqueued_time: text("EnqueuedTimeUtc"),
                     sequence_number: crate::request::batch_meta(request, "SequenceNumber", at)
                         .as_ref()

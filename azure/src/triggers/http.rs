@@ -71,11 +71,30 @@ impl HttpRequest {
     /// when the request's content type is `application/octet-stream` or `multipart/*` (the
     /// host sends those bytes as a byte array).
     pub fn from_host_json(value: &Value) -> Result<Self, String> {
-        let object = match value::json(value) {
+        Self::parse(value, true)
+    }
+
+    /// The request without its body: what the invocation span needs, read without copying
+    /// or decoding a body the handler reads once, later.
+    pub(crate) fn head_from_host_json(value: &Value) -> Result<Self, String> {
+        Self::parse(value, false)
+    }
+
+    fn parse(value: &Value, with_body: bool) -> Result<Self, String> {
+        // Borrowed as it came: the request (and its body) is not copied to be read.
+        let parsed;
+        let object = match value {
             Value::Object(object) => object,
+            Value::String(_) => match value::json(value) {
+                Value::Object(object) => {
+                    parsed = object;
+                    &parsed
+                }
+                _ => return Err("the HTTP request is not a JSON object".to_owned()),
+            },
             _ => return Err("the HTTP request is not a JSON object".to_owned()),
         };
-        let get = |key: &str| value::member(&object, key);
+        let get = |key: &str| value::member(object, key);
         let method = get("Method")
             .and_then(value::text)
             .unwrap_or_else(|| "GET".to_owned());
@@ -106,6 +125,7 @@ impl HttpRequest {
         }
         let params = get("Params").map(value::string_map).unwrap_or_default();
         let body = match get("Body") {
+            _ if !with_body => Bytes::new(),
             None | Some(Value::Null) => Bytes::new(),
             Some(Value::String(text)) if is_binary(&headers) => Bytes::from(
                 base64::engine::general_purpose::STANDARD
@@ -388,10 +408,8 @@ pub(crate) fn match_route(template: &str, path: &str) -> Option<HashMap<String, 
         .collect();
     for part in &parts {
         if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            let (name, optional) = match inner.strip_suffix('?') {
-                Some(name) => (name, true),
-                None => (inner, false),
-            };
+            let optional = inner.ends_with('?');
+            let name = inner.trim_end_matches('?');
             let name = name.split(':').next().unwrap_or(name);
             if let Some(name) = name.strip_prefix('*').or_else(|| name.strip_prefix("**")) {
                 let rest: Vec<&str> = segments.by_ref().collect();
@@ -532,6 +550,11 @@ mod tests {
         );
         assert!(match_route("orders/{id}", "/orders").is_none());
         assert!(match_route("orders/{id?}", "/orders").is_some());
+        assert_eq!(
+            match_route("orders/{id:int?}", "/orders/7").unwrap()["id"],
+            "7"
+        );
+        assert!(match_route("orders/{id:int?}", "/orders").is_some());
         assert!(match_route("orders", "/orders/42").is_none());
         assert_eq!(
             match_route("files/{*path}", "/files/a/b.txt").unwrap()["path"],

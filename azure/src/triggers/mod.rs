@@ -115,7 +115,7 @@ impl TriggerAdapter<InvocationRequest, Encoded> for FunctionTrigger {
                     None => {
                         decoded = binding
                             .and_then(|b| crate::value::member(request.data(), b.name()))
-                            .and_then(|value| HttpRequest::from_host_json(value).ok())
+                            .and_then(|value| HttpRequest::head_from_host_json(value).ok())
                             .unwrap_or_default();
                         &decoded
                     }

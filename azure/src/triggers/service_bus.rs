@@ -19,7 +19,6 @@ use opentelemetry_semantic_conventions::attribute::{
 use otel_faas_core::InvocationSpec;
 use otel_faas_core::propagation::Propagation;
 use otel_faas_messaging::AzureApplicationProperties;
-use serde_json::Value;
 
 use super::messaging::{ProcessSpan, epoch_seconds};
 use crate::function_json::Binding;
@@ -65,17 +64,7 @@ impl ServiceBusMessage {
         binding: Option<&str>,
         batch: bool,
     ) -> Vec<Self> {
-        let data = match binding {
-            Some(binding) => value::member(request.data(), binding).cloned(),
-            None => request.data().values().next().cloned(),
-        }
-        .unwrap_or(Value::Null);
-        let bodies = if batch {
-            value::elements(&data)
-        } else {
-            vec![data]
-        };
-        bodies
+        crate::request::trigger_values(request, binding, batch)
             .iter()
             .enumerate()
             .map(|(index, body)| {
@@ -101,11 +90,7 @@ impl ServiceBusMessage {
                             .unwrap_or_default();
                 }
                 Self {
-                    body: match value::text(body) {
-                        Some(text) => text.into_bytes(),
-                        None if body.is_null() => Vec::new(),
-                        None => body.to_string().into_bytes(),
-                    },
+                    body: value::body(body),
                     message_id: text("MessageId"),
                     delivery_count: integer("DeliveryCount"),
                     enqueued_time: text("EnqueuedTimeUtc"),
