@@ -115,35 +115,48 @@ impl MiniHost {
         body: Option<&[u8]>,
         chunked: bool,
     ) -> std::io::Result<HostResponse> {
-        let mut stream = TcpStream::connect_timeout(&self.address, Duration::from_secs(2))?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nconnection: close\r\n",
-            self.address.port()
-        );
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        let body = body.unwrap_or_default();
-        if chunked {
-            request.push_str("transfer-encoding: chunked\r\n\r\n");
-            stream.write_all(request.as_bytes())?;
-            // Several chunks, as a streaming client sends them.
-            for chunk in body.chunks(7) {
-                stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
-                stream.write_all(chunk)?;
-                stream.write_all(b"\r\n")?;
-            }
-            stream.write_all(b"0\r\n\r\n")?;
-        } else {
-            request.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
-            stream.write_all(request.as_bytes())?;
-            stream.write_all(body)?;
-        }
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw)?;
-        parse_response(&raw)
+        exchange(self.address, method, path, headers, body, chunked)
     }
+}
+
+/// One HTTP/1.1 request to `address` with `Connection: close`; `chunked` sends the body
+/// with `Transfer-Encoding: chunked` and no `Content-Length`.
+pub(crate) fn exchange(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    chunked: bool,
+) -> std::io::Result<HostResponse> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nconnection: close\r\n",
+        address.port()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let body = body.unwrap_or_default();
+    if chunked {
+        request.push_str("transfer-encoding: chunked\r\n\r\n");
+        stream.write_all(request.as_bytes())?;
+        // Several chunks, as a streaming client sends them.
+        for chunk in body.chunks(7) {
+            stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+            stream.write_all(chunk)?;
+            stream.write_all(b"\r\n")?;
+        }
+        stream.write_all(b"0\r\n\r\n")?;
+    } else {
+        request.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+        stream.write_all(request.as_bytes())?;
+        stream.write_all(body)?;
+    }
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw)
 }
 
 fn parse_response(raw: &[u8]) -> std::io::Result<HostResponse> {

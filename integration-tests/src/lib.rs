@@ -7,7 +7,9 @@
 
 #![warn(missing_docs)]
 
+mod azure_app;
 mod azure_host;
+mod azurite;
 mod fake_aws;
 mod function;
 mod lambda_api;
@@ -19,7 +21,11 @@ mod span;
 mod tls;
 mod waterfall;
 
+pub use azure_app::{FunctionAppHost, HostedFunction, QueueDelivery, QueueOutcome};
 pub use azure_host::{HostResponse, MINI_HOST_VERSION, MiniHost};
+pub use azurite::{
+    AZURITE_ACCOUNT, AZURITE_QUEUE_VARIABLE, Azurite, StorageQueue, StoredMessage, azurite_install,
+};
 pub use fake_aws::{AwsCall, FakeAwsEndpoint};
 pub use function::{FunctionProcess, build_binary, lambda_environment, workspace_root};
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi};

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use otel_faas_integration_tests::{
-    AttrValue, FunctionProcess, MiniHost, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode,
-    build_binary, workspace_root,
+    AttrValue, Azurite, FunctionAppHost, FunctionProcess, MiniHost, OtlpReceiver, QueueOutcome,
+    ReceivedSpan, SpanKind, StatusCode, build_binary, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -570,4 +570,170 @@ async fn forwarding_mode_serves_http_functions_at_their_routes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxying_mode_reads_the_proxy_invocation_id() {
     http_mode("enableProxyingHttpRequest", "x-ms-invocation-id").await;
+}
+
+/// Real messages from an Azurite queue, taken and settled by the mini host as the host's
+/// queue listener does: an order placed over HTTP is enqueued by the host's output binding
+/// with the trace context `order` put in it, delivered to `fulfil`, which continues the
+/// trace, and deleted; an order that always fails is released and retried until its fifth
+/// dequeue, then moved to `orders-poison`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_messages_from_azurite_continue_the_producers_trace() {
+    let azurite = Azurite::start().unwrap_or_else(|e| panic!("Azurite is needed: {e}"));
+    let orders = azurite.queue("orders");
+    let poison = azurite.queue("orders-poison");
+    for queue in [&orders, &poison] {
+        queue.create().unwrap();
+        // The shared Azurite may hold messages from an earlier run: start empty.
+        while let Ok(left) = queue.receive(32, Duration::from_secs(60)) {
+            if left.is_empty() {
+                break;
+            }
+            for message in &left {
+                queue.delete(message).unwrap();
+            }
+        }
+    }
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let handler = start(&receiver, &app_root());
+    let app = FunctionAppHost::load(&app_root(), handler.host, Some(azurite)).expect("the app");
+
+    // A caller with a trace of its own places an order over HTTP.
+    let caller = traceparent(HOST_TRACE, HOST_SPAN);
+    let body = json!({"id": 77, "items": ["lamp"]}).to_string();
+    let response = app
+        .http(
+            "POST",
+            "/api/orders",
+            &[
+                ("Host", "orders-app.azurewebsites.net"),
+                ("Content-Type", "application/json"),
+                ("traceparent", &caller),
+            ],
+            body.as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(response.status, 202, "{}", response.body);
+    // What the output binding stored: the order, base64-encoded, with its context.
+    let stored = orders.peek(32).unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(&stored[0].text)
+        .expect("the host stores base64");
+    let stored_order: Value = serde_json::from_slice(&text).unwrap();
+    assert_eq!(stored_order["id"], 77);
+    assert!(
+        stored_order["_otel"]["traceparent"]
+            .as_str()
+            .is_some_and(|t| t.contains(HOST_TRACE)),
+        "{stored_order}"
+    );
+    // An order that can never be fulfilled, put by another producer (no context).
+    orders
+        .put_base64(json!({"id": 78, "items": []}).to_string().as_bytes())
+        .unwrap();
+
+    let mut deliveries = Vec::new();
+    for _ in 0..8 {
+        deliveries.extend(app.poll_queues().unwrap());
+        if deliveries
+            .iter()
+            .any(|d| d.outcome == QueueOutcome::Poisoned)
+        {
+            break;
+        }
+    }
+    let fulfilled: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.outcome == QueueOutcome::Completed)
+        .collect();
+    assert_eq!(fulfilled.len(), 1, "{deliveries:?}");
+    assert_eq!(fulfilled[0].message_id, stored[0].id);
+    let failed: Vec<u32> = deliveries
+        .iter()
+        .filter(|d| d.outcome != QueueOutcome::Completed)
+        .map(|d| d.dequeue_count)
+        .collect();
+    assert_eq!(failed, [1, 2, 3, 4, 5], "retried until the fifth dequeue");
+    assert_eq!(
+        deliveries.last().map(|d| d.outcome),
+        Some(QueueOutcome::Poisoned)
+    );
+    assert!(orders.peek(32).unwrap().is_empty(), "the queue is drained");
+    let poisoned = poison.peek(32).unwrap();
+    assert_eq!(poisoned.len(), 1);
+    assert!(
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(&poisoned[0].text)
+                .unwrap()
+        )
+        .unwrap()
+        .contains("\"id\":78"),
+        "the poison queue has the message as stored"
+    );
+
+    // The trace: caller → order (SERVER) → create orders (PRODUCER) → fulfil (SERVER) →
+    // process orders (CONSUMER), linked to the create span.
+    let order = span_with(&receiver, "order invocation", |s| {
+        s.attr_str("faas.name") == Some("orders-app/order")
+    })
+    .await;
+    assert_eq!(order.trace_id, HOST_TRACE);
+    let create = span_with(&receiver, "create span", |s| s.name == "create orders").await;
+    assert_eq!(create.kind, SpanKind::Producer);
+    assert_eq!(create.parent_span_id, order.span_id);
+    assert_eq!(str_attr(&create, "messaging.operation.type"), "create");
+    let fulfil_id = fulfilled[0].message_id.clone();
+    let process = span_with(&receiver, "process of the fulfilled order", |s| {
+        s.name == "process orders" && s.attr_str("messaging.message.id") == Some(&fulfil_id)
+    })
+    .await;
+    assert_eq!(
+        process.trace_id, HOST_TRACE,
+        "fulfil continues the order's trace"
+    );
+    assert!(
+        process
+            .links
+            .iter()
+            .any(|l| l.trace_id == create.trace_id && l.span_id == create.span_id),
+        "linked to the create span: {:?}",
+        process.links
+    );
+    let fulfil = span_with(&receiver, "fulfil invocation", |s| {
+        s.span_id == process.parent_span_id
+    })
+    .await;
+    assert_eq!(
+        fulfil.parent_span_id, create.span_id,
+        "without a host traceparent, the producer is the parent"
+    );
+    // The failing order: five ERROR invocations, each its own trace (no context).
+    let spans = receiver
+        .wait_until(WAIT, |spans| {
+            spans
+                .iter()
+                .filter(|s| {
+                    s.attr_str("faas.name") == Some("orders-app/fulfil")
+                        && s.status == StatusCode::Error
+                })
+                .count()
+                >= 5
+        })
+        .await
+        .expect("five failed invocations");
+    let failures: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| {
+            s.attr_str("faas.name") == Some("orders-app/fulfil") && s.status == StatusCode::Error
+        })
+        .collect();
+    assert!(
+        failures
+            .iter()
+            .all(|s| s.attr_str("error.type") == Some("EmptyOrder") && s.trace_id != HOST_TRACE)
+    );
+    drop(handler);
 }

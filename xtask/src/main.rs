@@ -17,7 +17,7 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  test [--no-lint] [--suite all|core|aws] [--aws-endpoint moto|localstack]
+  test [--no-lint] [--suite all|core|aws|azure] [--aws-endpoint moto|localstack]
                      The whole check CI runs: cargo fmt --check, clippy -D warnings (the
                      workspace, and core alone with its default features and without
                      any), cargo doc with warnings denied (every feature, and core's
@@ -29,8 +29,10 @@ Commands:
                      integration test, core's unit tests without otlp-grpc, and a run of
                      the demo and of `package lambda-scheduled`. Needs the Rust
                      toolchain and Python 3 with pip.
-                     The AWS tests run against one moto started for the run and stopped
-                     after it (also on failure or Ctrl-C). --suite picks one suite.
+                     The AWS tests run against one moto, the Azure tests against one
+                     Azurite (npm, installed into target/emulators/azurite; needs Node.js),
+                     each started for the run and stopped after it (also on failure or
+                     Ctrl-C). --suite picks one suite.
                      --aws-endpoint localstack runs the AWS emulator suite on LocalStack
                      instead: the one at LOCALSTACK_ENDPOINT (default
                      http://127.0.0.1:4566) when it answers, else LocalStack started on
@@ -131,6 +133,7 @@ enum Suite {
     All,
     Core,
     Aws,
+    Azure,
 }
 
 fn test(args: &[String]) -> anyhow::Result<()> {
@@ -146,7 +149,8 @@ fn test(args: &[String]) -> anyhow::Result<()> {
                     Some("all") => Suite::All,
                     Some("core") => Suite::Core,
                     Some("aws") => Suite::Aws,
-                    other => bail!("--suite takes all, core or aws, not {other:?}"),
+                    Some("azure") => Suite::Azure,
+                    other => bail!("--suite takes all, core, aws or azure, not {other:?}"),
                 }
             }
             "--aws-endpoint" => {
@@ -293,17 +297,29 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         cfn_lint()?;
     }
     // The AWS tests run against one moto for the whole run; stopped however the run ends.
-    let moto = if suite == Suite::Core {
+    let moto = if matches!(suite, Suite::Core | Suite::Azure) {
         None
     } else {
         println!("\n==> emulators up: moto");
         Some(emulators::up(emulators::Emulator::Moto)?)
     };
-    let _stop = emulators::StopOnDrop(moto.iter().map(|_| emulators::Emulator::Moto).collect());
-    stop_on_ctrl_c(moto.iter().map(|_| emulators::Emulator::Moto).collect());
+    // Azurite, for the Azure tests whose mini host takes messages from its queues.
+    let azurite = if matches!(suite, Suite::All | Suite::Azure) {
+        println!("\n==> emulators up: azurite");
+        Some(emulators::up(emulators::Emulator::Azurite)?)
+    } else {
+        None
+    };
+    let started_emulators: Vec<emulators::Emulator> = moto
+        .iter()
+        .map(|_| emulators::Emulator::Moto)
+        .chain(azurite.iter().map(|_| emulators::Emulator::Azurite))
+        .collect();
+    let _stop = emulators::StopOnDrop(started_emulators.clone());
+    stop_on_ctrl_c(started_emulators);
     // cargo-lambda, the Runtime API emulator most Rust users run: the Lambda examples run
     // under `cargo lambda watch` (integration-tests/tests/cargo_lambda.rs).
-    let cargo_lambda = if suite == Suite::Core {
+    let cargo_lambda = if matches!(suite, Suite::Core | Suite::Azure) {
         None
     } else {
         Some(install_cargo_lambda()?)
@@ -316,6 +332,13 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         }
         if let Some(cargo_lambda) = &cargo_lambda {
             command.env("OTEL_FAAS_CARGO_LAMBDA", cargo_lambda);
+        }
+        if let Some(azurite) = &azurite {
+            // Ports are blob, queue, table.
+            command.env(
+                "OTEL_FAAS_AZURITE_QUEUE_ENDPOINT",
+                format!("http://127.0.0.1:{}", azurite.ports[1]),
+            );
         }
         with_lock(command)
     };
@@ -378,8 +401,25 @@ fn test(args: &[String]) -> anyhow::Result<()> {
                 ],
             )?;
         }
+        Suite::Azure => {
+            run(
+                "cargo test -p otel-faas-azure (unit and doc tests)",
+                &["test", "-p", "otel-faas-azure"],
+            )?;
+            run(
+                "cargo test: the custom handler under the mini host, with Azurite",
+                &[
+                    "test",
+                    "-p",
+                    "otel-faas-integration-tests",
+                    "--lib",
+                    "--test",
+                    "azure_custom_handler",
+                ],
+            )?;
+        }
     }
-    if suite != Suite::Aws {
+    if matches!(suite, Suite::All | Suite::Core) {
         run(
             "cargo test -p otel-faas-core --lib (default features, without otlp-grpc)",
             &["test", "-p", "otel-faas-core", "--lib"],

@@ -127,7 +127,7 @@ impl TriggerAdapter<InvocationRequest, Encoded> for FunctionTrigger {
                     spec
                 }
             }
-            (TriggerKind::Queue, Some(binding)) => queue::spec(request, binding),
+            (TriggerKind::Queue, Some(binding)) => queue::spec(request, binding, propagation),
             (TriggerKind::Timer, Some(binding)) => timer::spec(request, binding, name),
             (TriggerKind::ServiceBus, Some(binding)) => {
                 service_bus::spec(request, binding, propagation)

@@ -2,12 +2,15 @@
 //!
 //! `messaging.system` is `azure.storage.queue`: the conventions (v1.44) list no value for
 //! Storage queues, so this names the service as the cloud's own namespace does, in the
-//! registry's lower-case dotted style. Storage queue messages carry no properties, hence no
-//! producer context: the span's parent is the host's (its request's `traceparent`).
+//! registry's lower-case dotted style. Storage queue messages carry no properties: a
+//! producer's context travels only inside the text, when the producer put it there with
+//! [`traced_queue_message`](crate::traced_queue_message) — then the `process` span links to
+//! the producer's `create` span (its parent too, when the host sent no `traceparent`).
 
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::MESSAGING_MESSAGE_ID;
 use otel_faas_core::InvocationSpec;
+use otel_faas_core::propagation::Propagation;
 
 use super::messaging::ProcessSpan;
 use crate::function_json::Binding;
@@ -94,12 +97,28 @@ impl QueueMessage {
     }
 }
 
-pub(crate) fn spec(request: &InvocationRequest, binding: &Binding) -> InvocationSpec {
+pub(crate) fn spec(
+    request: &InvocationRequest,
+    binding: &Binding,
+    propagation: &dyn Propagation,
+) -> InvocationSpec {
     let mut span = ProcessSpan::new(
         STORAGE_QUEUE_SYSTEM,
         binding.setting("queueName").map(str::to_owned),
     );
-    if let Some(id) = request.metadata_text("Id") {
+    let id = request.metadata_text("Id");
+    if let Some(context) = request
+        .data_text(binding.name())
+        .as_deref()
+        .and_then(crate::queue_context::context_in_text)
+    {
+        let link_attributes = id
+            .iter()
+            .map(|id| KeyValue::new(MESSAGING_MESSAGE_ID, id.clone()))
+            .collect();
+        span.link_from(&context, propagation, link_attributes);
+    }
+    if let Some(id) = id {
         span.attributes
             .push(KeyValue::new(MESSAGING_MESSAGE_ID, id));
     }

@@ -2,7 +2,7 @@
 //!
 //! * `hello` (GET/POST `/api/hello/{name?}`): greets.
 //! * `order` (POST `/api/orders`): validates an order and enqueues it on `orders` (a queue
-//!   output binding).
+//!   output binding), with the trace context inside the message.
 //! * `fulfil` (queue `orders`): fulfils it; fails an order with no items, so the host retries.
 //! * `nightly` (timer, 03:00 daily), `payments` (Service Bus queue), `ingest` (Event Hubs,
 //!   batches).
@@ -56,8 +56,11 @@ async fn order(request: HttpRequest) -> anyhow::Result<Reply> {
         items = order.items.len(),
         "order accepted"
     );
+    // Storage queue messages have no properties: the trace context travels in the JSON
+    // (under `_otel`), so that `fulfil` continues this trace.
+    let message = otel_faas_azure::traced_queue_message("orders", &serde_json::to_string(&order)?);
     Ok(Reply::new()
-        .output("message", serde_json::to_string(&order)?)
+        .output("message", message)
         .http(HttpResponse::new(202).body(format!("order {} queued", order.id))))
 }
 
