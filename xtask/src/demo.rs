@@ -1,6 +1,7 @@
 //! `cargo xtask demo`: the example functions, an embedded OTLP receiver, a realistic
 //! scenario (an HTTP function; an orders API on Lambda sending to SQS, a worker storing in
-//! DynamoDB), and the traces printed as a waterfall and written as an HTML page.
+//! DynamoDB; the same on Azure Functions through an Azurite queue), and the traces printed
+//! as a waterfall and written as an HTML page.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -195,6 +196,15 @@ pub(crate) fn run() -> anyhow::Result<()> {
     let (spans, orders_sent) = runtime.block_on(orders_pipeline(&receiver, &shop_trace))?;
     check_the_pipeline(&spans, orders_sent)?;
 
+    // Part three, on Azure Functions: another shop's trace through the function app.
+    let azure_trace = format!(
+        "{:016x}{:016x}",
+        now.rotate_left(13) as u64,
+        (now >> 5) as u64
+    );
+    crate::demo_azure::run(&receiver, &azure_trace)?;
+    let spans = receiver.spans();
+
     println!(
         "\n{} spans received over OTLP/HTTP (decoded with opentelemetry-proto):\n",
         spans.len()
@@ -210,6 +220,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
          {shop_trace}. The worker's batch and message spans link (↪) to\n\
          the send spans of the orders API that produced their messages; order 42 is stored in\n\
          DynamoDB, order 43 fails alone (a partial batch failure).\n\
+         On Azure, order 44 continues the trace {azure_trace}: `order` enqueues it on\n\
+         Azurite with its context, `fulfil` takes it up; order 45 fails five times and goes\n\
+         to orders-poison.\n\
          The same traces, with every attribute, event and link: {}\n\
          The functions' own logs: {} and, for the Lambda functions, {}.",
         html.display(),

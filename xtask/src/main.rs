@@ -3,6 +3,7 @@
 //! Nothing here needs more than the Rust toolchain: the demo's collector is embedded.
 
 mod demo;
+mod demo_azure;
 mod emulators;
 mod localstack;
 mod package;
@@ -49,9 +50,12 @@ Commands:
                      Lambda — an HTTP API that sends each order to SQS and a worker that
                      receives them as one SQS batch and stores them in DynamoDB, both
                      under the real lambda_runtime polled from local Runtime APIs, their
-                     AWS SDK calls answered by an in-process stand-in. Prints each trace
-                     as a waterfall and writes the same as target/demo/traces.html; fails
-                     if the traces do not link up. Needs nothing but the Rust toolchain.
+                     AWS SDK calls answered by an in-process stand-in; then the Azure
+                     function app under the mini host, an order placed over HTTP going
+                     through an Azurite queue to the queue-triggered function. Prints each
+                     trace as a waterfall and writes the same as target/demo/traces.html;
+                     fails if the traces do not link up. Needs the Rust toolchain, and
+                     Node.js with npm for Azurite (installed into target/emulators).
   package <example> [--target <triple> | --arm64 | --host]
                      A release build of a Lambda example, stripped, for the architecture
                      its template.yaml declares (arm64 → aarch64-unknown-linux-gnu),
