@@ -102,12 +102,24 @@ pub struct QueueDelivery {
     pub outcome: QueueOutcome,
 }
 
+/// How the host hands HTTP requests to the handler (`customHandler` in host.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpForwarding {
+    /// The request inside the `{Data, Metadata}` envelope.
+    Envelope,
+    /// `enableForwardingHttpRequest`: the request itself, at its own path.
+    Forwarding,
+    /// `enableProxyingHttpRequest`: the request itself, with `x-ms-invocation-id`.
+    Proxying,
+}
+
 /// A function app, hosted.
 pub struct FunctionAppHost {
     host: MiniHost,
     root: PathBuf,
     functions: Vec<HostedFunction>,
     route_prefix: String,
+    http_mode: HttpForwarding,
     batch_size: u32,
     max_dequeue_count: u32,
     base64_messages: bool,
@@ -149,7 +161,16 @@ impl FunctionAppHost {
         }
         functions.sort_by(|a, b| a.name.cmp(&b.name));
         let queues = &host_json["extensions"]["queues"];
+        let handler = &host_json["customHandler"];
+        let http_mode = if handler["enableProxyingHttpRequest"].as_bool() == Some(true) {
+            HttpForwarding::Proxying
+        } else if handler["enableForwardingHttpRequest"].as_bool() == Some(true) {
+            HttpForwarding::Forwarding
+        } else {
+            HttpForwarding::Envelope
+        };
         Ok(Self {
+            http_mode,
             host,
             root: root.to_owned(),
             functions,
@@ -181,6 +202,16 @@ impl FunctionAppHost {
     /// The functions read from the app.
     pub fn functions(&self) -> &[HostedFunction] {
         &self.functions
+    }
+
+    /// How HTTP requests reach the handler.
+    pub fn http_mode(&self) -> HttpForwarding {
+        self.http_mode
+    }
+
+    /// The route prefix (`extensions.http.routePrefix`, `api` by default).
+    pub fn route_prefix(&self) -> &str {
+        &self.route_prefix
     }
 
     /// The handler's transport.
@@ -246,9 +277,10 @@ impl FunctionAppHost {
         })
     }
 
-    /// One HTTP request as the host takes it in the default mode: the function whose
-    /// route matches is invoked with `{Data: {<trigger>: req}, Metadata}`; its queue
-    /// outputs are enqueued; the answer is its HTTP output. 404 when no route matches.
+    /// One HTTP request as the host takes it. In the default mode the function whose route
+    /// matches is invoked with `{Data: {<trigger>: req}, Metadata}`, its queue outputs are
+    /// enqueued, and the answer is its HTTP output; in the forwarding and proxying modes an
+    /// HTTP-in-and-out function gets the request itself. 404 when no route matches.
     pub fn http(
         &self,
         method: &str,
@@ -263,6 +295,27 @@ impl FunctionAppHost {
                 body: String::new(),
             });
         };
+        let http_only = function.bindings.iter().all(|b| {
+            b["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("httpTrigger") || t == "http")
+        });
+        if self.http_mode != HttpForwarding::Envelope && http_only {
+            // The request itself, at its own path, answered as is.
+            let invocation_id = self.next_invocation_id();
+            let mut forwarded: Vec<(&str, &str)> = headers
+                .iter()
+                .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+                .copied()
+                .collect();
+            if self.http_mode == HttpForwarding::Proxying {
+                forwarded.push(("x-ms-invocation-id", &invocation_id));
+            }
+            return self
+                .host
+                .send(method, path_and_query, &forwarded, Some(body), false)
+                .map_err(|e| ReceiverError::Start(format!("{method} {path_and_query}: {e}")));
+        }
         let mut query = Map::new();
         if let Some((_, raw)) = path_and_query.split_once('?') {
             for pair in raw.split('&').filter(|p| !p.is_empty()) {
@@ -384,6 +437,46 @@ impl FunctionAppHost {
             }
         }
         Ok(())
+    }
+
+    /// Runs a non-HTTP function now, as the host's admin API does
+    /// (`POST /admin/functions/<name>` with `{"input": "…"}`): a timer gets a `TimerInfo`
+    /// that is not past due, any other trigger `input` as its message text. `None` when
+    /// the app has no such function or it is HTTP-triggered.
+    pub fn run_now(&self, name: &str, input: &str) -> Option<Result<HostResponse, ReceiverError>> {
+        let function = self
+            .functions
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))?;
+        let kind = function.trigger_type()?;
+        if kind == "httptrigger" {
+            return None;
+        }
+        let value = if kind == "timertrigger" {
+            json!({"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false})
+        } else {
+            Value::String(Value::String(input.to_owned()).to_string())
+        };
+        let mut data = Map::new();
+        data.insert(function.trigger_name(), value);
+        let metadata = json!({"sys": self.sys(&function.name)});
+        Some(
+            self.host
+                .invoke(
+                    &function.name,
+                    &self.next_invocation_id(),
+                    &Value::Object(data),
+                    &metadata,
+                    &[],
+                    true,
+                )
+                .and_then(|reply| {
+                    if (200..300).contains(&reply.status) {
+                        self.write_outputs(function, &reply.json())?;
+                    }
+                    Ok(reply)
+                }),
+        )
     }
 
     /// Takes the visible messages of every queue a function listens to, once, and delivers

@@ -21,7 +21,7 @@ mod span;
 mod tls;
 mod waterfall;
 
-pub use azure_app::{FunctionAppHost, HostedFunction, QueueDelivery, QueueOutcome};
+pub use azure_app::{FunctionAppHost, HostedFunction, HttpForwarding, QueueDelivery, QueueOutcome};
 pub use azure_host::{HostResponse, MINI_HOST_VERSION, MiniHost};
 pub use azurite::{
     AZURITE_ACCOUNT, AZURITE_QUEUE_VARIABLE, Azurite, StorageQueue, StoredMessage, azurite_install,

@@ -2,6 +2,7 @@
 //!
 //! Nothing here needs more than the Rust toolchain: the demo's collector is embedded.
 
+mod azure_host;
 mod demo;
 mod demo_azure;
 mod emulators;
@@ -28,7 +29,8 @@ Commands:
                      `cargo lambda watch`), moto installed into target/emulators/moto-venv (the
                      AWS emulator tests capture real events from), every unit, doc and
                      integration test, core's unit tests without otlp-grpc, and a run of
-                     the demo and of `package lambda-scheduled`. Needs the Rust
+                     the demo, of `azure-host azure-function-app --smoke` and of
+                     `package lambda-scheduled`. Needs the Rust
                      toolchain and Python 3 with pip.
                      The AWS tests run against one moto, the Azure tests against one
                      Azurite (npm, installed into target/emulators/azurite; needs Node.js),
@@ -67,6 +69,17 @@ Commands:
                      --target names the triple (it must match the template); --host
                      builds for this machine whatever the template says (a smoke test).
                      Without an example: lists the Lambda examples.
+  azure-host <example> [--port 7071] [--smoke]
+                     Runs an Azure function app (an example with host.json) as the
+                     Functions host would, on this machine: builds and starts the
+                     handler, serves its HTTP functions at http://127.0.0.1:7071/api/…,
+                     feeds its queue triggers from Azurite (installed and started when
+                     the app binds a queue; needs Node.js), writes its queue outputs there,
+                     and runs any other function on POST /admin/functions/<name>. The
+                     local runner, since Azure Functions Core Tools cannot be installed
+                     offline. The handler inherits OTEL_* from your environment. --smoke
+                     sends a few requests through it, checks the answers and that a
+                     queued order is fulfilled, and stops.
   help               This text.
 ";
 
@@ -77,6 +90,7 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(),
         Some("emulators") => emulators::command(&args[1..]),
         Some("package") => package::run(&args[1..]),
+        Some("azure-host") => azure_host::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())
@@ -433,6 +447,19 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     println!("\n==> cargo xtask demo (smoke run)");
     demo::run().context("the demo failed")?;
 
+    // The documented local runner of the Azure function app, through its front like a
+    // developer's first requests.
+    if matches!(suite, Suite::All | Suite::Azure) {
+        println!("\n==> cargo xtask azure-host azure-function-app --smoke");
+        azure_host::run(&[
+            "azure-function-app".to_owned(),
+            "--smoke".to_owned(),
+            "--port".to_owned(),
+            "0".to_owned(),
+        ])
+        .context("the azure-host smoke run failed")?;
+    }
+
     // A release build of the smallest Lambda example, zipped: packaging is a user-facing
     // command and breaks silently otherwise (a renamed binary, a lost executable bit).
     println!("\n==> cargo xtask package lambda-scheduled (smoke run)");
@@ -497,6 +524,21 @@ fn cfn_lint() -> anyhow::Result<()> {
         &format!("cfn-lint ({} SAM templates)", templates.len()),
         lint,
     )
+}
+
+/// On Ctrl-C, raises `flag`, for a task that stops by itself and cleans up.
+pub(crate) fn stop_on_ctrl_c_flag(flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        if runtime.block_on(tokio::signal::ctrl_c()).is_ok() {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
 }
 
 pub(crate) fn stop_on_ctrl_c(emulators: Vec<emulators::Emulator>) {
