@@ -6,6 +6,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -170,6 +171,8 @@ pub struct FunctionApp {
     routes: HashSet<String>,
     functions: Vec<String>,
     warnings: Vec<String>,
+    /// Whether the host records HTTP requests as spans: from host.json, overridable.
+    host_records_requests: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for FunctionApp {
@@ -244,6 +247,7 @@ impl FunctionApp {
             server,
             logs,
             root,
+            host_records_requests: Arc::new(AtomicBool::new(host.host_records_requests)),
             host,
             identity: Arc::new(AppIdentity::from_env(&env)),
             env: Box::new(env),
@@ -271,6 +275,36 @@ impl FunctionApp {
     /// reported on stderr.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Whether the Functions host records each HTTP request as a span itself, so that the
+    /// invocation span of an HTTP function is INTERNAL rather than a second SERVER span of
+    /// the same request. `host.json` decides by default (`"telemetryMode":
+    /// "OpenTelemetry"`); this overrides it, for every function registered before or
+    /// after — `false` when the host's spans go somewhere your backend does not see,
+    /// `true` when something in front of the handler records the requests.
+    ///
+    /// ```
+    /// use otel_faas_azure::FunctionApp;
+    /// use otel_faas_core::{Pipeline, env::MapEnvironment};
+    ///
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")])).install();
+    /// let app = FunctionApp::with_environment(&telemetry, MapEnvironment::default(), "/nonexistent");
+    /// assert!(!app.host_records_requests(), "no host.json: the handler's span is the SERVER span");
+    /// let app = app.with_host_records_requests(true);
+    /// assert!(app.host_records_requests());
+    /// ```
+    #[must_use]
+    pub fn with_host_records_requests(self, host_records: bool) -> Self {
+        self.host_records_requests
+            .store(host_records, Ordering::Relaxed);
+        self
+    }
+
+    /// Whether HTTP invocation spans are INTERNAL because the host records the requests
+    /// (see [`with_host_records_requests`](Self::with_host_records_requests)).
+    pub fn host_records_requests(&self) -> bool {
+        self.host_records_requests.load(Ordering::Relaxed)
     }
 
     /// The HTTP mode `host.json` asks for.
@@ -308,7 +342,7 @@ impl FunctionApp {
             function: Arc::clone(&function),
             identity: Arc::clone(&self.identity),
             route: route.clone(),
-            host_records_requests: self.host.host_records_requests,
+            host_records_requests: Arc::clone(&self.host_records_requests),
         };
         let handler = Arc::new(handler);
         let logs = self.logs.clone();

@@ -64,6 +64,8 @@
 //! so one request is not described by two SERVER spans. Without that setting, the host's
 //! spans go to Application Insights only, and the invocation span is the SERVER span of the
 //! request in your backend (its parent id then names a span you will not see there).
+//! [`FunctionApp::with_host_records_requests`] overrides what `host.json` implies, either
+//! way.
 //!
 //! ## Why each dependency is here
 //!

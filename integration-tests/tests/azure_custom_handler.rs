@@ -465,8 +465,14 @@ async fn sixty_four_concurrent_invocations_keep_their_own_context_and_logs() {
 
 /// A copy of the example app whose host.json sets `setting` in `customHandler`.
 fn app_root_with(setting: &str) -> PathBuf {
-    let root =
-        std::env::temp_dir().join(format!("otel-faas-azure-{setting}-{}", std::process::id()));
+    let host = json!({"version": "2.0", "customHandler": {"description": {"defaultExecutablePath": "azure-function-app"}, setting: true}});
+    app_root_custom(setting, &host, |_| {})
+}
+
+/// A copy of the example's function.json files under a `host.json` of the test's, changed
+/// by `edit`.
+fn app_root_custom(tag: &str, host: &Value, edit: impl Fn(&Path)) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("otel-faas-azure-{tag}-{}", std::process::id()));
     let source = app_root();
     for entry in std::fs::read_dir(&source).expect("the example app") {
         let entry = entry.unwrap();
@@ -477,8 +483,8 @@ fn app_root_with(setting: &str) -> PathBuf {
             std::fs::copy(&function_json, target.join("function.json")).unwrap();
         }
     }
-    let host = json!({"version": "2.0", "customHandler": {"description": {"defaultExecutablePath": "azure-function-app"}, setting: true}});
     std::fs::write(root.join("host.json"), host.to_string()).unwrap();
+    edit(&root);
     root
 }
 
@@ -736,4 +742,145 @@ async fn queue_messages_from_azurite_continue_the_producers_trace() {
             .all(|s| s.attr_str("error.type") == Some("EmptyOrder") && s.trace_id != HOST_TRACE)
     );
     drop(handler);
+}
+
+/// `"telemetryMode": "OpenTelemetry"`: the host records the request, so the HTTP invocation
+/// span is INTERNAL (one SERVER span per request). A malformed and a missing function.json:
+/// one warning each, naming the file, and those functions traced as `other`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_telemetry_mode_and_broken_function_json() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let host_json = json!({
+        "version": "2.0",
+        "telemetryMode": "OpenTelemetry",
+        "customHandler": {"description": {"defaultExecutablePath": "azure-function-app"}},
+    });
+    let root = app_root_custom("otel-mode", &host_json, |root| {
+        std::fs::write(root.join("nightly/function.json"), "{ \"bindings\": [").unwrap();
+        std::fs::remove_file(root.join("payments/function.json")).unwrap();
+    });
+    let handler = start(&receiver, &root);
+    let app = FunctionAppHost::load(&root, handler.host, None);
+    // The mini host itself refuses the broken file, as the real host would not load it:
+    // drive the functions directly.
+    assert!(app.is_err(), "the malformed function.json is not JSON");
+
+    let caller = traceparent(HOST_TRACE, HOST_SPAN);
+    let request = json!({
+        "Url": "https://orders-app.azurewebsites.net/api/hello/ada",
+        "Method": "GET",
+        "Query": {},
+        "Headers": {"Host": ["orders-app.azurewebsites.net"], "traceparent": [caller]},
+        "Params": {"name": "ada"},
+        "Identities": [],
+        "Body": "",
+    });
+    let reply = handler
+        .host
+        .invoke(
+            "hello",
+            "inv-otel-mode",
+            &json!({"req": request}),
+            &json!({"name": "\"ada\"", "sys": {"MethodName": "hello"}}),
+            &[("traceparent", &caller)],
+            false,
+        )
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let hello = span_with(&receiver, "hello invocation", |s| {
+        s.attr_str("faas.invocation_id") == Some("inv-otel-mode")
+    })
+    .await;
+    assert_eq!(
+        hello.kind,
+        SpanKind::Internal,
+        "the host's span is the request's SERVER span"
+    );
+    assert_eq!(hello.parent_span_id, HOST_SPAN);
+    assert_eq!(str_attr(&hello, "faas.trigger"), "http");
+    assert_eq!(str_attr(&hello, "http.route"), "/api/hello/{name?}");
+
+    for (function, id) in [("nightly", "inv-broken-1"), ("payments", "inv-broken-2")] {
+        let reply = handler
+            .host
+            .invoke(function, id, &json!({"x": "\"y\""}), &json!({}), &[], false)
+            .unwrap();
+        assert_eq!(reply.status, 200, "{function}: {}", reply.body);
+        let span = span_with(&receiver, function, |s| {
+            s.attr_str("faas.invocation_id") == Some(id)
+        })
+        .await;
+        assert_eq!(str_attr(&span, "faas.trigger"), "other", "{function}");
+        assert_eq!(span.kind, SpanKind::Server);
+    }
+    let log = handler.process.log();
+    for file in ["nightly/function.json", "payments/function.json"] {
+        let warnings = log
+            .lines()
+            .filter(|line| line.contains("otel-faas:") && line.contains(file))
+            .count();
+        assert_eq!(warnings, 1, "one warning naming {file}:\n{log}");
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// The choice `host.json` implies is overridable in code: with the host in OpenTelemetry
+/// mode, `with_host_records_requests(false)` (called after the function is registered)
+/// makes the handler's span the SERVER span again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_span_kind_is_configurable_in_code() {
+    use otel_faas_azure::{FunctionApp, HttpRequest, HttpResponse};
+    use otel_faas_core::{Pipeline, env::MapEnvironment};
+    use tower::ServiceExt as _;
+
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = Pipeline::with_environment(MapEnvironment::from([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+    ]))
+    .install();
+    let host_json = json!({
+        "version": "2.0",
+        "telemetryMode": "OpenTelemetry",
+        "customHandler": {"description": {"defaultExecutablePath": "azure-function-app"}},
+    });
+    let root = app_root_custom("override", &host_json, |_| {});
+    for (override_to, id, kind) in [
+        (None, "inv-from-host-json", SpanKind::Internal),
+        (Some(false), "inv-overridden", SpanKind::Server),
+    ] {
+        let app = FunctionApp::with_environment(&telemetry, MapEnvironment::default(), &root)
+            .function("hello", |_: HttpRequest| async {
+                Ok::<_, std::convert::Infallible>(HttpResponse::ok("hi"))
+            });
+        let app = match override_to {
+            Some(value) => app.with_host_records_requests(value),
+            None => app,
+        };
+        let body = json!({
+            "Data": {"req": {"Url": "http://localhost/api/hello", "Method": "GET", "Query": {},
+                "Headers": {}, "Params": {}, "Identities": [], "Body": ""}},
+            "Metadata": {"sys": {"MethodName": "hello"}},
+        });
+        let response = app
+            .into_router()
+            .oneshot(
+                http::Request::post("/hello")
+                    .header("X-Azure-Functions-InvocationId", id)
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        telemetry.flusher().flush(WAIT).await.expect("flush");
+        let span = span_with(&receiver, id, |s| {
+            s.attr_str("faas.invocation_id") == Some(id)
+        })
+        .await;
+        assert_eq!(span.kind, kind, "{id}");
+    }
+    let _ = std::fs::remove_dir_all(root);
 }

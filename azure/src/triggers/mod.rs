@@ -87,7 +87,8 @@ pub(crate) struct FunctionTrigger {
     pub(crate) route: String,
     /// The host records the HTTP request as a SERVER span itself (`telemetryMode:
     /// OpenTelemetry`): the invocation span is then INTERNAL, not a second SERVER span.
-    pub(crate) host_records_requests: bool,
+    /// Shared with the app, which may change it after registration.
+    pub(crate) host_records_requests: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl TriggerAdapter<InvocationRequest, Encoded> for FunctionTrigger {
@@ -121,7 +122,10 @@ impl TriggerAdapter<InvocationRequest, Encoded> for FunctionTrigger {
                     }
                 };
                 let spec = http::spec(request_seen, &self.route, propagation);
-                if self.host_records_requests {
+                if self
+                    .host_records_requests
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                {
                     spec.map_span(|span| span.with_kind(SpanKind::Internal))
                 } else {
                     spec
