@@ -1,7 +1,122 @@
-//! # otel-faas-gcp — placeholder
+//! # otel-faas-gcp
 //!
-//! Google Cloud Run functions (gen2) for otel-faas: a Functions-Framework-compatible server,
-//! CloudEvents, Pub/Sub push and the GCP resource detector, on `otel-faas-core`.
+//! Google Cloud Run functions (gen2) with complete tracing: a server honouring the
+//! Functions Framework contract, CloudEvents in every form they arrive in (binary and
+//! structured mode, raw Pub/Sub push, background events), trigger adapters, the
+//! `X-Cloud-Trace-Context` propagator and the GCP resource detector, on `otel-faas-core`.
 //!
-//! **Nothing is implemented yet.** This crate exports no items and nothing here pretends
-//! to work.
+//! ```no_run
+//! use otel_faas_gcp::{FunctionsFramework, PubSubMessage, StorageObject};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), otel_faas_core::server::ServerError> {
+//!     let telemetry = otel_faas_gcp::telemetry();
+//!     FunctionsFramework::new(&telemetry)
+//!         // FUNCTION_TARGET picks the one served at every path; the others answer at /<name>.
+//!         .http("hello", || async { "hello" })
+//!         .cloud_event("on_order", |message: PubSubMessage| async move {
+//!             tracing::info!(id = message.id(), bytes = message.data().len(), "order");
+//!             Ok::<_, std::convert::Infallible>(())
+//!         })
+//!         .cloud_event("on_upload", |object: StorageObject| async move {
+//!             tracing::info!(bucket = object.bucket(), name = object.name(), "uploaded");
+//!             Ok::<_, std::convert::Infallible>(())
+//!         })
+//!         .serve()
+//!         .await
+//! }
+//! ```
+//!
+//! | Item | What |
+//! |---|---|
+//! | [`FunctionsFramework`] | the server: `$PORT`, the target at every path, 404 for `/robots.txt` and `/favicon.ico`, graceful shutdown that flushes |
+//! | [`CloudEventRequest`] | the event decoded once at the edge: binary and structured mode, raw Pub/Sub push, background events (400 with a reason otherwise) |
+//! | [`FromCloudEvent`], [`PubSubMessage`], [`StorageObject`] | typed arguments of CloudEvent functions |
+//! | [`triggers`] | one adapter per kind: HTTP, Pub/Sub, Cloud Storage, any other CloudEvent |
+//! | [`CloudTraceContextPropagator`] | `X-Cloud-Trace-Context` as a read-only fallback, `gcp` in `OTEL_PROPAGATORS` |
+//!
+//! **Still to come** (issue 12): the resource detector with the metadata server, structured
+//! logs for Cloud Logging, the local sampling decision for Cloud Run's unsampled parents,
+//! the Node Functions Framework as an oracle, the Pub/Sub emulator end to end, the example
+//! and the demo.
+//!
+//! ## Conventions (semantic conventions v1.44)
+//!
+//! | Event | `faas.trigger` | Spans and attributes |
+//! |---|---|---|
+//! | HTTP | `http` | SERVER `{method}` (every path is the function's: no `http.route`), `url.*` (credentials redacted; `https` when the request does not say), `client.address`, `user_agent.original`, `http.response.status_code`; ERROR for 5xx only |
+//! | Pub/Sub `messagePublished` | `pubsub` | SERVER + CONSUMER `subscribe {subscription}`: `messaging.system=gcp_pubsub`, `messaging.operation.type=process`, `messaging.operation.name=subscribe`, `messaging.destination.name` (topic id), `messaging.destination.subscription.name`, `messaging.message.id`, `messaging.message.body.size`, `messaging.gcp_pubsub.message.ordering_key`, `messaging.gcp_pubsub.message.delivery_attempt`; a link to the publisher (`googclient_traceparent`) |
+//! | Cloud Storage `object.v1.*` | `datasource` | SERVER `{operation} {bucket}`: `faas.document.collection`, `.name`, `.operation` (`finalized` → `insert`, `deleted` → `delete`, else `edit`), `.time` |
+//! | any other CloudEvent | `other` | SERVER `{type}` |
+//!
+//! Every CloudEvent span has `cloudevents.event_id`, `.event_source`, `.event_type`,
+//! `.event_subject`, `.event_spec_version`; `faas.invocation_id` comes from the
+//! `Function-Execution-Id` header when the platform sends it.
+//!
+//! **Parent and links.** The push request's `traceparent` is the parent; the event's
+//! creation context (`googclient_traceparent`, or a `traceparent` extension that differs
+//! from the transport's) is a link. Without any transport context, a single creation
+//! context becomes the parent, so a message from a producer that propagated is never a
+//! trace of its own.
+//!
+//! **Where this differs from the Node Functions Framework, on purpose.** A raw Pub/Sub
+//! push keeps `subscription` in the event's data (Eventarc's events carry it there too,
+//! and the spans name it); the Node framework drops it. A `traceparent` extension the
+//! event carries is kept (it is the event's creation context, per the CloudEvents
+//! distributed-tracing extension); the Node framework overwrites it with the transport's.
+//! The transport's is copied only into an event that has none, as the Node framework does.
+//!
+//! ## Why each dependency is here
+//!
+//! * `cloudevents-sdk` (feature `http-binding`): the CloudEvent type and its HTTP binding
+//!   (binary and structured mode), rather than a hand-written reading of the spec.
+//! * `otel-faas-core` (features `server`, `subscriber`): the engine, the server harness,
+//!   `EnvelopeService` and `InvocationLayer`; `otel-faas-messaging`: the `googclient_`
+//!   Pub/Sub attribute carrier.
+//! * `opentelemetry`, `opentelemetry_sdk`, `opentelemetry-semantic-conventions`: spans,
+//!   links and attribute keys; `axum`, `http`: the server and its types.
+//! * `serde`, `serde_json`: the JSON forms; `base64`: Pub/Sub message data; `chrono`: the
+//!   arrival time of Pub/Sub messages without a publish time, `faas.document.time`;
+//!   `thiserror`: typed errors; `tokio`, `futures-util`, `tracing`: the runtime, futures
+//!   and the handlers' logs.
+
+#![warn(missing_docs)]
+
+mod app;
+mod cloud_event;
+mod cloud_trace;
+mod extract;
+mod legacy;
+mod push;
+mod services;
+pub mod triggers;
+
+pub use app::{BoundFunctionsFramework, FunctionsFramework};
+pub use cloud_event::{CloudEventRequest, EventError, EventFormat, TRACEPARENT_EXTENSION};
+pub use cloud_trace::{
+    CLOUD_TRACE_HEADER, CloudTraceContextPropagator, parse_cloud_trace_context,
+    register_propagators,
+};
+pub use cloudevents;
+pub use extract::FromCloudEvent;
+pub use legacy::LegacyEventError;
+pub use services::PUBSUB_MESSAGE_PUBLISHED;
+pub use triggers::pubsub::{PUBSUB_SYSTEM, PubSubMessage};
+pub use triggers::storage::{STORAGE_TYPE_PREFIX, StorageObject};
+pub use triggers::{CloudEventTrigger, EXECUTION_ID_HEADER};
+
+/// `error.type` of an invocation whose event could not be read into the function's argument.
+pub const INVALID_INPUT_ERROR_TYPE: &str = "invalid_input";
+
+/// The telemetry pipeline for a Cloud Run function: the standard `OTEL_*` variables, with
+/// the `gcp` propagator registered for `OTEL_PROPAGATORS`.
+///
+/// ```no_run
+/// let telemetry = otel_faas_gcp::telemetry();
+/// # drop(telemetry);
+/// ```
+pub fn telemetry() -> otel_faas_core::Telemetry {
+    let mut pipeline = otel_faas_core::Pipeline::from_env();
+    register_propagators(pipeline.registry_mut());
+    pipeline.install()
+}

@@ -1,0 +1,453 @@
+//! The Functions Framework server of otel-faas-gcp over real HTTP (a bound port, requests
+//! on the wire): every conformance vector delivered in binary and structured mode and as
+//! background events, raw Pub/Sub pushes, HTTP functions, the contract's 404s, malformed
+//! events, and the spans each produces after crossing OTLP.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use otel_faas_core::env::MapEnvironment;
+use otel_faas_core::{Pipeline, Telemetry};
+use otel_faas_gcp::cloudevents::Data;
+use otel_faas_gcp::{CloudEventRequest, FunctionsFramework, PubSubMessage};
+use otel_faas_integration_tests::{
+    AttrValue, MiniHost, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode, workspace_root,
+};
+use serde_json::{Map, Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+const TRANSPORT_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+const TRANSPORT_SPAN: &str = "b7ad6b7169203331";
+const PUBLISHER_TRACE: &str = "5b8efff798038103d269b633813fc60c";
+const PUBLISHER_SPAN: &str = "eee19b7ec3c1b174";
+
+fn fixtures() -> PathBuf {
+    workspace_root().join("../shared/fixtures")
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+type Seen = Arc<Mutex<Vec<CloudEventRequest>>>;
+
+struct Running {
+    client: MiniHost,
+    seen: Seen,
+    telemetry: Telemetry,
+}
+
+/// The server with a recording CloudEvent function `sink` as the target, a Pub/Sub
+/// function `orders` (fails on the message "fail") and an HTTP function `hello`.
+async fn start(receiver: &OtlpReceiver, target: &str) -> Running {
+    let telemetry = Pipeline::with_environment(MapEnvironment::from([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+    ]))
+    .install();
+    let seen: Seen = Arc::default();
+    let sink = Arc::clone(&seen);
+    let bound = FunctionsFramework::with_environment(
+        &telemetry,
+        MapEnvironment::from([("FUNCTION_TARGET", target)]),
+    )
+    .cloud_event("sink", move |request: CloudEventRequest| {
+        let sink = Arc::clone(&sink);
+        async move {
+            sink.lock().unwrap().push(request);
+            Ok::<_, std::convert::Infallible>(())
+        }
+    })
+    .cloud_event("orders", |message: PubSubMessage| async move {
+        if message.data() == b"fail" {
+            return Err("the order cannot be fulfilled");
+        }
+        Ok(())
+    })
+    .http("hello", |request: axum::extract::Request| async move {
+        format!("hello from {}", request.uri().path())
+    })
+    .map_server(|server| server.address("127.0.0.1", 0))
+    .bind()
+    .await
+    .expect("bind");
+    let address: SocketAddr = bound.local_addr().unwrap();
+    tokio::spawn(bound.serve());
+    Running {
+        client: MiniHost::new(address),
+        seen,
+        telemetry,
+    }
+}
+
+/// Sends on a blocking thread (the client is synchronous).
+async fn send(
+    client: MiniHost,
+    path: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> otel_faas_integration_tests::HostResponse {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        client
+            .send("POST", &path, &headers, Some(&body), false)
+            .expect("the server answers")
+    })
+    .await
+    .unwrap()
+}
+
+fn event_json(request: &CloudEventRequest) -> Map<String, Value> {
+    let event = request.event();
+    let mut json = match serde_json::to_value(event).unwrap() {
+        Value::Object(json) => json,
+        _ => unreachable!(),
+    };
+    json.remove("data_base64");
+    if let Some(data) = event.data() {
+        let value = match data {
+            Data::Json(value) => value.clone(),
+            Data::String(text) => serde_json::from_str(text).unwrap_or(json!(text)),
+            Data::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        };
+        json.insert("data".into(), value);
+    }
+    json
+}
+
+fn assert_same_event(case: &str, got: &Map<String, Value>, want: &Value) {
+    for field in ["id", "source", "type", "subject", "datacontenttype"] {
+        assert_eq!(got.get(field), want.get(field), "{case}: {field}");
+    }
+    let mut data = got.get("data").cloned().unwrap_or(Value::Null);
+    if want["data"].get("subscription").is_none()
+        && let Some(object) = data.as_object_mut()
+    {
+        object.remove("subscription");
+    }
+    assert_eq!(data, want["data"], "{case}: data");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_vectors_over_http_reach_the_function() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let running = start(&receiver, "sink").await;
+    let dir = fixtures().join("gcp-functions-conformance");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix("-cloudevent-output.json")
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    let mut sent = 0;
+    for name in &names {
+        let want = read_json(&dir.join(format!("{name}-cloudevent-output.json")));
+        let legacy = dir.join(format!("{name}-legacy-input.json"));
+        if legacy.exists() {
+            let reply = send(
+                running.client,
+                "/",
+                vec![("content-type".into(), "application/json".into())],
+                std::fs::read(&legacy).unwrap(),
+            )
+            .await;
+            assert_eq!(reply.status, 204, "{name} legacy: {}", reply.body);
+            sent += 1;
+            let got = event_json(running.seen.lock().unwrap().last().unwrap());
+            assert_same_event(&format!("{name} legacy"), &got, &want);
+        }
+        let ce = dir.join(format!("{name}-cloudevent-input.json"));
+        if ce.exists() {
+            let input = read_json(&ce);
+            let reply = send(
+                running.client,
+                "/any/path",
+                vec![("content-type".into(), "application/cloudevents+json".into())],
+                serde_json::to_vec(&input).unwrap(),
+            )
+            .await;
+            assert_eq!(reply.status, 204, "{name} structured: {}", reply.body);
+            let got = event_json(running.seen.lock().unwrap().last().unwrap());
+            assert_same_event(&format!("{name} structured"), &got, &want);
+            let mut headers: Vec<(String, String)> = Vec::new();
+            for (key, value) in input.as_object().unwrap() {
+                match key.as_str() {
+                    "data" => {}
+                    "datacontenttype" => {
+                        headers.push(("content-type".into(), value.as_str().unwrap().into()))
+                    }
+                    _ => headers.push((format!("ce-{key}"), value.as_str().unwrap().into())),
+                }
+            }
+            let reply = send(
+                running.client,
+                "/",
+                headers,
+                serde_json::to_vec(&input["data"]).unwrap(),
+            )
+            .await;
+            assert_eq!(reply.status, 204, "{name} binary: {}", reply.body);
+            let got = event_json(running.seen.lock().unwrap().last().unwrap());
+            assert_same_event(&format!("{name} binary"), &got, &want);
+            sent += 2;
+        }
+    }
+    assert_eq!(running.seen.lock().unwrap().len(), sent);
+    assert!(sent >= 10, "{sent}");
+
+    // The Pub/Sub spans of those deliveries.
+    running.telemetry.flusher().flush(WAIT).await.unwrap();
+    let spans = receiver
+        .wait_until(WAIT, |spans| {
+            spans
+                .iter()
+                .filter(|s| s.kind == SpanKind::Consumer)
+                .count()
+                >= 4
+        })
+        .await
+        .unwrap();
+    let consumer = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Consumer && s.name == "subscribe sample-subscription")
+        .expect("a subscribe span");
+    assert_eq!(consumer.attr_str("messaging.system"), Some("gcp_pubsub"));
+    assert_eq!(
+        consumer.attr_str("messaging.operation.type"),
+        Some("process")
+    );
+    assert_eq!(
+        consumer.attr_str("messaging.operation.name"),
+        Some("subscribe")
+    );
+    assert_eq!(
+        consumer.attr_str("messaging.destination.name"),
+        Some("gcf-test")
+    );
+    assert_eq!(
+        consumer.attr_str("messaging.destination.subscription.name"),
+        Some("sample-subscription")
+    );
+    let storage = spans
+        .iter()
+        .find(|s| s.attr_str("faas.trigger") == Some("datasource"))
+        .expect("a storage span");
+    assert_eq!(storage.name, "insert some-bucket");
+    assert_eq!(
+        storage.attr_str("faas.document.collection"),
+        Some("some-bucket")
+    );
+    assert_eq!(
+        storage.attr_str("faas.document.name"),
+        Some("folder/Test.cs")
+    );
+    assert_eq!(storage.attr_str("faas.document.operation"), Some("insert"));
+    assert_eq!(
+        storage.attr_str("cloudevents.event_type"),
+        Some("google.cloud.storage.object.v1.finalized")
+    );
+}
+
+fn pubsub_push(data: &str, with_publisher: bool) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut attributes = json!({"order": "42"});
+    if with_publisher {
+        attributes["googclient_traceparent"] =
+            json!(format!("00-{PUBLISHER_TRACE}-{PUBLISHER_SPAN}-01"));
+    }
+    serde_json::to_vec(&json!({
+        "message": {
+            "data": base64::engine::general_purpose::STANDARD.encode(data),
+            "messageId": "m-1",
+            "publishTime": "2026-11-29T10:00:00.000Z",
+            "attributes": attributes,
+            "orderingKey": "customer-7",
+        },
+        "subscription": "projects/demo/subscriptions/orders-push",
+        "deliveryAttempt": 2,
+    }))
+    .unwrap()
+}
+
+async fn span_with(
+    receiver: &OtlpReceiver,
+    what: &str,
+    found: impl Fn(&ReceivedSpan) -> bool,
+) -> ReceivedSpan {
+    let spans = receiver
+        .wait_until(WAIT, |spans| spans.iter().any(&found))
+        .await
+        .unwrap_or_else(|e| panic!("no {what}: {e}"));
+    spans.into_iter().find(|s| found(s)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_pushes_are_children_of_the_push_and_link_to_the_publisher() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let running = start(&receiver, "orders").await;
+    let transport = format!("00-{TRANSPORT_TRACE}-{TRANSPORT_SPAN}-01");
+
+    // With the push request's traceparent: its child, linked to the publisher.
+    let reply = send(
+        running.client,
+        "/projects/demo/topics/orders",
+        vec![
+            ("content-type".into(), "application/json".into()),
+            ("traceparent".into(), transport.clone()),
+            ("function-execution-id".into(), "exec-1".into()),
+        ],
+        pubsub_push("ok", true),
+    )
+    .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let server = span_with(&receiver, "push invocation", |s| {
+        s.attr_str("faas.invocation_id") == Some("exec-1")
+    })
+    .await;
+    assert_eq!(server.kind, SpanKind::Server);
+    assert_eq!(server.trace_id, TRANSPORT_TRACE);
+    assert_eq!(server.parent_span_id, TRANSPORT_SPAN);
+    assert_eq!(server.attr_str("faas.trigger"), Some("pubsub"));
+    assert_eq!(server.attr_str("cloudevents.event_id"), Some("m-1"));
+    let consumer = span_with(&receiver, "subscribe span", |s| {
+        s.parent_span_id == server.span_id
+    })
+    .await;
+    assert_eq!(consumer.name, "subscribe orders-push");
+    assert_eq!(
+        consumer.attr_str("messaging.destination.name"),
+        Some("orders")
+    );
+    assert_eq!(consumer.attr_str("messaging.message.id"), Some("m-1"));
+    assert_eq!(
+        consumer.attr_str("messaging.gcp_pubsub.message.ordering_key"),
+        Some("customer-7")
+    );
+    assert_eq!(
+        consumer.attr("messaging.gcp_pubsub.message.delivery_attempt"),
+        Some(&AttrValue::Int(2))
+    );
+    assert_eq!(
+        consumer.attr("messaging.message.body.size"),
+        Some(&AttrValue::Int(2))
+    );
+    assert!(
+        consumer
+            .links
+            .iter()
+            .any(|l| l.trace_id == PUBLISHER_TRACE && l.span_id == PUBLISHER_SPAN),
+        "a link to the publisher: {:?}",
+        consumer.links
+    );
+
+    // Without a transport context (the emulator's push): the publisher is the parent.
+    let reply = send(
+        running.client,
+        "/",
+        vec![
+            ("content-type".into(), "application/json".into()),
+            ("function-execution-id".into(), "exec-2".into()),
+        ],
+        pubsub_push("ok", true),
+    )
+    .await;
+    assert_eq!(reply.status, 204);
+    let server = span_with(&receiver, "push without context", |s| {
+        s.attr_str("faas.invocation_id") == Some("exec-2")
+    })
+    .await;
+    assert_eq!(server.trace_id, PUBLISHER_TRACE);
+    assert_eq!(server.parent_span_id, PUBLISHER_SPAN);
+
+    // A failing function: 500 with its message, an ERROR span; Pub/Sub will redeliver.
+    let reply = send(
+        running.client,
+        "/",
+        vec![
+            ("content-type".into(), "application/json".into()),
+            ("function-execution-id".into(), "exec-3".into()),
+        ],
+        pubsub_push("fail", false),
+    )
+    .await;
+    assert_eq!(reply.status, 500);
+    assert!(reply.body.contains("cannot be fulfilled"), "{}", reply.body);
+    let failed = span_with(&receiver, "failed push", |s| {
+        s.attr_str("faas.invocation_id") == Some("exec-3")
+    })
+    .await;
+    assert_eq!(failed.status, StatusCode::Error);
+
+    // A malformed CloudEvent: 400 with the reason, an ERROR span, and still serving.
+    let reply = send(
+        running.client,
+        "/",
+        vec![
+            ("ce-specversion".into(), "1.0".into()),
+            ("ce-type".into(), "t".into()),
+            ("function-execution-id".into(), "exec-4".into()),
+        ],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(
+        reply.body.contains("malformed CloudEvent"),
+        "{}",
+        reply.body
+    );
+    let refused = span_with(&receiver, "refused event", |s| {
+        s.status == StatusCode::Error && s.attr_str("error.type") == Some("invalid_event")
+    })
+    .await;
+    assert_eq!(refused.kind, SpanKind::Server);
+    let reply = send(
+        running.client,
+        "/",
+        vec![("content-type".into(), "application/json".into())],
+        pubsub_push("ok", false),
+    )
+    .await;
+    assert_eq!(reply.status, 204, "still serving");
+
+    // The contract's 404s, and the other functions under their names.
+    let client = running.client;
+    let (robots, favicon, hello) = tokio::task::spawn_blocking(move || {
+        (
+            client.send("GET", "/robots.txt", &[], None, false).unwrap(),
+            client
+                .send("GET", "/favicon.ico", &[], None, false)
+                .unwrap(),
+            client
+                .send("GET", "/hello/world?token=secret", &[], None, false)
+                .unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!((robots.status, favicon.status), (404, 404));
+    assert_eq!(hello.status, 200, "{}", hello.body);
+    assert_eq!(hello.body, "hello from /world");
+    let http = span_with(&receiver, "HTTP span", |s| {
+        s.attr_str("url.path") == Some("/hello/world")
+    })
+    .await;
+    assert_eq!(http.attr_str("faas.trigger"), Some("http"));
+    assert_eq!(http.name, "GET");
+    assert_eq!(http.attr_str("url.scheme"), Some("https"));
+    assert_eq!(http.attr_str("url.query"), Some("token=REDACTED"));
+}
