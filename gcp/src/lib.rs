@@ -35,10 +35,12 @@
 //! | [`triggers`] | one adapter per kind: HTTP, Pub/Sub, Cloud Storage, any other CloudEvent |
 //! | [`CloudTraceContextPropagator`] | `X-Cloud-Trace-Context` as a read-only fallback, `gcp` in `OTEL_PROPAGATORS` |
 //!
+//! **Cloud Run's unsampled parents.** On Cloud Run a caller's `sampled=0` keeps the trace
+//! and parent but not the decision: see [`pipeline_with_environment`].
+//!
 //! **Still to come** (issue 12): the resource detector with the metadata server, structured
-//! logs for Cloud Logging, the local sampling decision for Cloud Run's unsampled parents,
-//! the Node Functions Framework as an oracle, the Pub/Sub emulator end to end, the example
-//! and the demo.
+//! logs for Cloud Logging, the Node Functions Framework as an oracle, the Pub/Sub emulator
+//! end to end, the example and the demo.
 //!
 //! ## Conventions (semantic conventions v1.44)
 //!
@@ -108,15 +110,51 @@ pub use triggers::{CloudEventTrigger, EXECUTION_ID_HEADER};
 /// `error.type` of an invocation whose event could not be read into the function's argument.
 pub const INVALID_INPUT_ERROR_TYPE: &str = "invalid_input";
 
-/// The telemetry pipeline for a Cloud Run function: the standard `OTEL_*` variables, with
-/// the `gcp` propagator registered for `OTEL_PROPAGATORS`.
+/// The telemetry pipeline for a Cloud Run function, from the process environment: see
+/// [`pipeline_with_environment`].
 ///
 /// ```no_run
 /// let telemetry = otel_faas_gcp::telemetry();
 /// # drop(telemetry);
 /// ```
 pub fn telemetry() -> otel_faas_core::Telemetry {
-    let mut pipeline = otel_faas_core::Pipeline::from_env();
+    pipeline_with_environment(otel_faas_core::env::ProcessEnvironment).install()
+}
+
+/// The pipeline for a Cloud Run function, configured from `env`: the standard `OTEL_*`
+/// variables, the `gcp` propagator registered for `OTEL_PROPAGATORS`, and — on Cloud Run
+/// (`K_SERVICE` is set) — unsampled remote parents decided locally.
+///
+/// **Why.** Cloud Run's front end samples about 0.1 request per second per instance and
+/// sends `traceparent` with `sampled=0` on every other request; the default
+/// `parentbased_always_on` sampler would follow it and drop almost every span. On Cloud
+/// Run the caller's trace id and parent span are kept, but the decision is made by the
+/// root sampler (`OTEL_TRACES_SAMPLER`'s: always, or the ratio of
+/// `parentbased_traceidratio`), so your traces are recorded and still join the caller's.
+/// `OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS=honor` restores the specification's behaviour.
+///
+/// ```
+/// use otel_faas_core::{env::MapEnvironment, pipeline::UnsampledRemoteParents};
+///
+/// let on_cloud_run = MapEnvironment::from([("K_SERVICE", "orders"), ("OTEL_TRACES_EXPORTER", "none")]);
+/// let telemetry = otel_faas_gcp::pipeline_with_environment(on_cloud_run).install();
+/// assert_eq!(telemetry.unsampled_remote_parents(), UnsampledRemoteParents::DecideLocally);
+///
+/// let elsewhere = MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")]);
+/// let telemetry = otel_faas_gcp::pipeline_with_environment(elsewhere).install();
+/// assert_eq!(telemetry.unsampled_remote_parents(), UnsampledRemoteParents::Honor);
+/// ```
+pub fn pipeline_with_environment(
+    env: impl otel_faas_core::Environment + 'static,
+) -> otel_faas_core::Pipeline {
+    use otel_faas_core::pipeline::UnsampledRemoteParents;
+    let on_cloud_run = env.get_non_empty("K_SERVICE").is_some();
+    let mut pipeline =
+        otel_faas_core::Pipeline::with_environment(env).unsampled_remote_parents(if on_cloud_run {
+            UnsampledRemoteParents::DecideLocally
+        } else {
+            UnsampledRemoteParents::Honor
+        });
     register_propagators(pipeline.registry_mut());
-    pipeline.install()
+    pipeline
 }

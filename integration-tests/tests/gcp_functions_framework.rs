@@ -42,14 +42,25 @@ struct Running {
 
 /// The server with a recording CloudEvent function `sink` as the target, a Pub/Sub
 /// function `orders` (fails on the message "fail") and an HTTP function `hello`.
-async fn start(receiver: &OtlpReceiver, target: &str) -> Running {
-    let telemetry = Pipeline::with_environment(MapEnvironment::from([
+fn environment(receiver: &OtlpReceiver, extra: &[(&str, &str)]) -> MapEnvironment {
+    let mut env = MapEnvironment::from([
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
         ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
         ("OTEL_METRICS_EXPORTER", "none".to_owned()),
         ("OTEL_LOGS_EXPORTER", "none".to_owned()),
-    ]))
-    .install();
+    ]);
+    for (key, value) in extra {
+        env.insert(*key, *value);
+    }
+    env
+}
+
+async fn start(receiver: &OtlpReceiver, target: &str) -> Running {
+    let telemetry = Pipeline::with_environment(environment(receiver, &[])).install();
+    start_with(telemetry, target).await
+}
+
+async fn start_with(telemetry: Telemetry, target: &str) -> Running {
     let seen: Seen = Arc::default();
     let sink = Arc::clone(&seen);
     let bound = FunctionsFramework::with_environment(
@@ -450,4 +461,64 @@ async fn pubsub_pushes_are_children_of_the_push_and_link_to_the_publisher() {
     assert_eq!(http.name, "GET");
     assert_eq!(http.attr_str("url.scheme"), Some("https"));
     assert_eq!(http.attr_str("url.query"), Some("token=REDACTED"));
+}
+
+/// On Cloud Run (`K_SERVICE`), a caller's `sampled=0` does not drop the function's spans:
+/// the trace and parent are kept, the decision is local. Elsewhere, or with
+/// `OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS=honor`, the caller's decision stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_runs_unsampled_parents_are_sampled_locally() {
+    for (extra, recorded) in [
+        (&[("K_SERVICE", "orders")][..], true),
+        (
+            &[
+                ("K_SERVICE", "orders"),
+                ("OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS", "honor"),
+            ][..],
+            false,
+        ),
+        (&[][..], false),
+    ] {
+        let receiver = OtlpReceiver::start().expect("receiver");
+        let telemetry =
+            otel_faas_gcp::pipeline_with_environment(environment(&receiver, extra)).install();
+        let running = start_with(telemetry, "hello").await;
+        let client = running.client;
+        let unsampled = format!("00-{TRANSPORT_TRACE}-{TRANSPORT_SPAN}-00");
+        let sampled = format!("00-{PUBLISHER_TRACE}-{PUBLISHER_SPAN}-01");
+        tokio::task::spawn_blocking(move || {
+            for (path, traceparent) in [("/unsampled", &unsampled), ("/sampled", &sampled)] {
+                let reply = client
+                    .send("GET", path, &[("traceparent", traceparent)], None, false)
+                    .unwrap();
+                assert_eq!(reply.status, 200);
+            }
+        })
+        .await
+        .unwrap();
+        // The sampled request is the control: once it is in, the other would be too.
+        span_with(&receiver, "the sampled request", |s| {
+            s.attr_str("url.path") == Some("/sampled")
+        })
+        .await;
+        running.telemetry.flusher().flush(WAIT).await.unwrap();
+        let unsampled_span = receiver
+            .spans()
+            .into_iter()
+            .find(|s| s.attr_str("url.path") == Some("/unsampled"));
+        match (recorded, unsampled_span) {
+            (true, Some(span)) => {
+                assert_eq!(
+                    span.trace_id, TRANSPORT_TRACE,
+                    "{extra:?}: the caller's trace"
+                );
+                assert_eq!(
+                    span.parent_span_id, TRANSPORT_SPAN,
+                    "{extra:?}: the caller's span"
+                );
+            }
+            (false, None) => {}
+            (expected, got) => panic!("{extra:?}: recorded {expected} expected, got {got:?}"),
+        }
+    }
 }

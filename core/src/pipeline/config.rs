@@ -225,6 +225,16 @@ pub enum SamplerConfig {
 }
 
 impl SamplerConfig {
+    /// The root sampler of a parent-based sampler; `None` for the others.
+    pub fn root_sampler(self) -> Option<Sampler> {
+        match self {
+            Self::ParentBasedAlwaysOn => Some(Sampler::AlwaysOn),
+            Self::ParentBasedAlwaysOff => Some(Sampler::AlwaysOff),
+            Self::ParentBasedTraceIdRatio(ratio) => Some(Sampler::TraceIdRatioBased(ratio)),
+            Self::AlwaysOn | Self::AlwaysOff | Self::TraceIdRatio(_) => None,
+        }
+    }
+
     /// The SDK sampler.
     pub fn to_sampler(self) -> Sampler {
         match self {
@@ -319,6 +329,8 @@ pub struct PipelineConfig {
     pub logs: SignalConfig,
     /// The sampler.
     pub sampler: SamplerConfig,
+    /// `OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS`, when set (else the platform's default).
+    pub unsampled_remote_parents: Option<super::UnsampledRemoteParents>,
     /// Attribute and span limits.
     pub limits: Limits,
     /// The span batch processor (`OTEL_BSP_*`).
@@ -344,6 +356,7 @@ impl PipelineConfig {
         let metrics = read_signal(env, Signal::Metrics, w);
         let logs = read_signal(env, Signal::Logs, w);
         let sampler = read_sampler(env, w);
+        let unsampled_remote_parents = read_unsampled_remote_parents(env, w);
         let limits = read_limits(env, w);
         let span_batch = read_batch(env, "OTEL_BSP_", 5000, w);
         let log_batch = read_batch(env, "OTEL_BLRP_", 1000, w);
@@ -366,6 +379,7 @@ impl PipelineConfig {
             metrics,
             logs,
             sampler,
+            unsampled_remote_parents,
             limits,
             span_batch,
             log_batch,
@@ -780,6 +794,24 @@ fn read_temporality(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> Tempor
             TemporalityPreference::Cumulative
         }
     }
+}
+
+fn read_unsampled_remote_parents(
+    env: &dyn Environment,
+    w: &mut Vec<ConfigWarning>,
+) -> Option<super::UnsampledRemoteParents> {
+    let variable = super::UNSAMPLED_REMOTE_PARENTS_VARIABLE;
+    let raw = env.get_non_empty(variable)?;
+    let parsed = super::UnsampledRemoteParents::parse(&raw);
+    if parsed.is_none() {
+        w.push(ConfigWarning::new(
+            variable,
+            raw,
+            "honor, decide_locally",
+            "the platform's default",
+        ));
+    }
+    parsed
 }
 
 fn read_sampler(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> SamplerConfig {

@@ -25,6 +25,7 @@
 //! | `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_METRIC_EXPORT_TIMEOUT` | milliseconds | `60000`, `30000` |
 //! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
 //! | `OTEL_TRACES_SAMPLER_ARG` | a ratio in `[0, 1]` | `1.0` |
+//! | `OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS` | `honor`, `decide_locally` (see [`UnsampledRemoteParents`]) | the platform's: `honor` unless a cloud crate says otherwise |
 //! | `OTEL_PROPAGATORS` | the names in the [`PropagatorRegistry`] | `tracecontext,baggage` |
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | characters | no limit |
 //! | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT`, `OTEL_{EVENT,LINK}_ATTRIBUTE_COUNT_LIMIT` | counts | `128` |
@@ -49,6 +50,7 @@ mod client;
 mod config;
 mod export;
 mod ids;
+mod sampling;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -58,6 +60,7 @@ pub use config::{
     SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,
 };
 pub use ids::{FreshIds, reseed_ids};
+pub use sampling::{UNSAMPLED_REMOTE_PARENTS_VARIABLE, UnsampledRemoteParents};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,6 +106,7 @@ pub struct Pipeline {
     detectors: Vec<Box<dyn ResourceDetector>>,
     registry: PropagatorRegistry,
     id_generator: Option<Box<dyn IdGenerator>>,
+    unsampled_remote_parents: UnsampledRemoteParents,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -128,6 +132,7 @@ impl Pipeline {
             detectors: Vec::new(),
             registry: PropagatorRegistry::new(),
             id_generator: None,
+            unsampled_remote_parents: UnsampledRemoteParents::Honor,
         }
     }
 
@@ -157,6 +162,15 @@ impl Pipeline {
         self
     }
 
+    /// What parent-based samplers do with remote parents that say "not sampled", as the
+    /// platform's default (see [`UnsampledRemoteParents`]);
+    /// `OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS` overrides it.
+    #[must_use]
+    pub fn unsampled_remote_parents(mut self, default: UnsampledRemoteParents) -> Self {
+        self.unsampled_remote_parents = default;
+        self
+    }
+
     /// Builds everything. Never fails and never touches the network; each problem is
     /// emitted once as a warning and listed in [`Telemetry::warnings`].
     pub fn install(self) -> Telemetry {
@@ -171,10 +185,14 @@ impl Pipeline {
         warnings.extend(propagation_warnings);
 
         let health = Arc::new(ExportHealth::default());
+        let unsampled_remote_parents = config
+            .unsampled_remote_parents
+            .unwrap_or(self.unsampled_remote_parents);
         let mut build = Build {
             config: &config,
             health: &health,
             warnings: &mut warnings,
+            unsampled_remote_parents,
         };
         let tracer_provider = build.tracer_provider(resource.clone(), self.id_generator);
         let meter_provider = build.meter_provider(resource.clone());
@@ -188,6 +206,7 @@ impl Pipeline {
             logger: Some(logger_provider.clone()),
         });
         Telemetry {
+            unsampled_remote_parents,
             tracer_provider,
             meter_provider,
             logger_provider,
@@ -231,6 +250,7 @@ struct Build<'a> {
     config: &'a PipelineConfig,
     health: &'a Arc<ExportHealth>,
     warnings: &'a mut Vec<ConfigWarning>,
+    unsampled_remote_parents: UnsampledRemoteParents,
 }
 
 impl Build<'_> {
@@ -279,7 +299,18 @@ impl Build<'_> {
         builder = if self.config.sdk_disabled {
             builder.with_sampler(Sampler::AlwaysOff)
         } else {
-            builder.with_sampler(self.config.sampler.to_sampler())
+            match (
+                self.unsampled_remote_parents,
+                self.config.sampler.root_sampler(),
+            ) {
+                (UnsampledRemoteParents::DecideLocally, Some(root)) => {
+                    builder.with_sampler(sampling::LocalDecisionForUnsampledRemote {
+                        configured: self.config.sampler.to_sampler(),
+                        root,
+                    })
+                }
+                _ => builder.with_sampler(self.config.sampler.to_sampler()),
+            }
         };
         builder = match id_generator {
             Some(generator) => builder.with_id_generator(BoxedIdGenerator(generator)),
@@ -427,6 +458,7 @@ impl IdGenerator for BoxedIdGenerator {
 /// ```
 #[derive(Debug)]
 pub struct Telemetry {
+    unsampled_remote_parents: UnsampledRemoteParents,
     tracer_provider: SdkTracerProvider,
     meter_provider: SdkMeterProvider,
     logger_provider: SdkLoggerProvider,
@@ -439,6 +471,11 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
+    /// What parent-based samplers do with unsampled remote parents, as configured.
+    pub fn unsampled_remote_parents(&self) -> UnsampledRemoteParents {
+        self.unsampled_remote_parents
+    }
+
     /// The tracer provider, for libraries that take one.
     pub fn tracer_provider(&self) -> &SdkTracerProvider {
         &self.tracer_provider
