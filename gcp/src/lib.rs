@@ -33,13 +33,17 @@
 //! | [`CloudEventRequest`] | the event decoded once at the edge: binary and structured mode, raw Pub/Sub push, background events (400 with a reason otherwise) |
 //! | [`FromCloudEvent`], [`PubSubMessage`], [`StorageObject`] | typed arguments of CloudEvent functions |
 //! | [`triggers`] | one adapter per kind: HTTP, Pub/Sub, Cloud Storage, any other CloudEvent |
+//! | [`GcpResourceDetector`], [`MetadataServer`] | the resource: environment at start-up, metadata server in the background |
 //! | [`CloudTraceContextPropagator`] | `X-Cloud-Trace-Context` as a read-only fallback, `gcp` in `OTEL_PROPAGATORS` |
 //!
 //! **Cloud Run's unsampled parents.** On Cloud Run a caller's `sampled=0` keeps the trace
 //! and parent but not the decision: see [`pipeline_with_environment`].
 //!
-//! **Still to come** (issue 12): the resource detector with the metadata server, structured
-//! logs for Cloud Logging, the Node Functions Framework as an oracle, the Pub/Sub emulator
+//! **Resource.** [`GcpResourceDetector`] reads the environment at start-up; the metadata
+//! server is asked in the background ([`MetadataServer`]) and its answers join later
+//! exports.
+//!
+//! **Still to come** (issue 12): structured logs for Cloud Logging, the Node Functions Framework as an oracle, the Pub/Sub emulator
 //! end to end, the example and the demo.
 //!
 //! ## Conventions (semantic conventions v1.44)
@@ -90,6 +94,7 @@ mod cloud_trace;
 mod extract;
 mod legacy;
 mod push;
+mod resource;
 mod services;
 pub mod triggers;
 
@@ -102,6 +107,7 @@ pub use cloud_trace::{
 pub use cloudevents;
 pub use extract::FromCloudEvent;
 pub use legacy::LegacyEventError;
+pub use resource::{GcpResourceDetector, METADATA_HOST, MetadataError, MetadataServer};
 pub use services::PUBSUB_MESSAGE_PUBLISHED;
 pub use triggers::pubsub::{PUBSUB_SYSTEM, PubSubMessage};
 pub use triggers::storage::{STORAGE_TYPE_PREFIX, StorageObject};
@@ -122,8 +128,11 @@ pub fn telemetry() -> otel_faas_core::Telemetry {
 }
 
 /// The pipeline for a Cloud Run function, configured from `env`: the standard `OTEL_*`
-/// variables, the `gcp` propagator registered for `OTEL_PROPAGATORS`, and — on Cloud Run
-/// (`K_SERVICE` is set) — unsampled remote parents decided locally.
+/// variables, the [`GcpResourceDetector`], the `gcp` propagator registered for
+/// `OTEL_PROPAGATORS`, and — on Cloud Run (`K_SERVICE` is set) — the metadata server asked
+/// in the background for the instance, region and project (joining the span and log
+/// exports once known; see [`MetadataServer`]) and unsampled remote parents decided
+/// locally.
 ///
 /// **Why.** Cloud Run's front end samples about 0.1 request per second per instance and
 /// sends `traceparent` with `sampled=0` on every other request; the default
@@ -149,12 +158,20 @@ pub fn pipeline_with_environment(
 ) -> otel_faas_core::Pipeline {
     use otel_faas_core::pipeline::UnsampledRemoteParents;
     let on_cloud_run = env.get_non_empty("K_SERVICE").is_some();
-    let mut pipeline =
-        otel_faas_core::Pipeline::with_environment(env).unsampled_remote_parents(if on_cloud_run {
+    let metadata = on_cloud_run.then(|| MetadataServer::from_env(&env));
+    let mut pipeline = otel_faas_core::Pipeline::with_environment(env)
+        .with_detector(GcpResourceDetector)
+        .unsampled_remote_parents(if on_cloud_run {
             UnsampledRemoteParents::DecideLocally
         } else {
             UnsampledRemoteParents::Honor
         });
     register_propagators(pipeline.registry_mut());
+    if let Some(metadata) = metadata {
+        let late = otel_faas_core::pipeline::LateResource::new();
+        // Never on a request's path: a thread of its own, short timeouts.
+        metadata.fetch_in_background(late.clone());
+        pipeline = pipeline.with_late_resource(late);
+    }
     pipeline
 }

@@ -469,10 +469,17 @@ async fn pubsub_pushes_are_children_of_the_push_and_link_to_the_publisher() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloud_runs_unsampled_parents_are_sampled_locally() {
     for (extra, recorded) in [
-        (&[("K_SERVICE", "orders")][..], true),
         (
             &[
                 ("K_SERVICE", "orders"),
+                ("GCE_METADATA_HOST", "127.0.0.1:9"),
+            ][..],
+            true,
+        ),
+        (
+            &[
+                ("K_SERVICE", "orders"),
+                ("GCE_METADATA_HOST", "127.0.0.1:9"),
                 ("OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS", "honor"),
             ][..],
             false,
@@ -519,6 +526,149 @@ async fn cloud_runs_unsampled_parents_are_sampled_locally() {
             }
             (false, None) => {}
             (expected, got) => panic!("{extra:?}: recorded {expected} expected, got {got:?}"),
+        }
+    }
+}
+
+/// How the fake metadata server behaves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Metadata {
+    Answers,
+    Hangs,
+    Fails,
+    Absent,
+}
+
+/// A fake metadata server on 127.0.0.1; its address (`Absent`: a port nothing listens on).
+/// `Answers` holds every answer until `release` is raised.
+fn fake_metadata(mode: Metadata, release: Arc<std::sync::atomic::AtomicBool>) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    if mode == Metadata::Absent {
+        return address; // dropped: refused from now on
+    }
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let release = Arc::clone(&release);
+            std::thread::spawn(move || {
+                let mut request = [0_u8; 2048];
+                let read = stream.read(&mut request).unwrap_or(0);
+                let request = String::from_utf8_lossy(&request[..read]).into_owned();
+                let flavored = request
+                    .to_ascii_lowercase()
+                    .contains("metadata-flavor: google");
+                let answer = |status: &str, body: &str| {
+                    format!(
+                        "HTTP/1.1 {status}\r\nMetadata-Flavor: Google\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                if mode == Metadata::Answers {
+                    for _ in 0..1000 {
+                        if release.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                let response = match mode {
+                    Metadata::Hangs => {
+                        std::thread::sleep(Duration::from_secs(60));
+                        return;
+                    }
+                    Metadata::Fails => answer("500 Internal Server Error", "down"),
+                    _ if !flavored => answer("403 Forbidden", "missing Metadata-Flavor"),
+                    _ if request.contains("/instance/id ") => answer("200 OK", "instance-0042"),
+                    _ if request.contains("/instance/region ") => {
+                        answer("200 OK", "projects/123456789/regions/europe-west1")
+                    }
+                    _ if request.contains("/project/project-id ") => {
+                        answer("200 OK", "demo-project")
+                    }
+                    _ => answer("404 Not Found", ""),
+                };
+                let _ = stream.write_all(response.as_bytes());
+            });
+        }
+    });
+    address
+}
+
+/// The metadata server is asked in the background: whether it answers, hangs, fails or is
+/// absent, requests are served at once and their spans exported; when it answers (here
+/// only once the first request has been served and exported, which a fetch on the
+/// request's path could not wait for), the instance, region and project join the resource
+/// of later exports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metadata_server_never_stands_in_a_requests_way() {
+    for mode in [
+        Metadata::Hangs,
+        Metadata::Fails,
+        Metadata::Absent,
+        Metadata::Answers,
+    ] {
+        let receiver = OtlpReceiver::start().expect("receiver");
+        let release = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let metadata = fake_metadata(mode, Arc::clone(&release));
+        let env = environment(
+            &receiver,
+            &[
+                ("K_SERVICE", "orders"),
+                ("K_REVISION", "orders-00007-xid"),
+                ("K_CONFIGURATION", "orders"),
+                ("GCE_METADATA_HOST", &metadata),
+            ],
+        );
+        let telemetry = otel_faas_gcp::pipeline_with_environment(env).install();
+        let running = start_with(telemetry, "hello").await;
+        let client = running.client;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let path = format!("/{mode:?}/{attempt}");
+            let request_path = path.clone();
+            let reply = tokio::task::spawn_blocking(move || {
+                client.send("GET", &request_path, &[], None, false).unwrap()
+            })
+            .await
+            .unwrap();
+            assert_eq!(reply.status, 200, "{mode:?}");
+            let span = span_with(&receiver, &path, |s| s.attr_str("url.path") == Some(&path)).await;
+            assert_eq!(
+                span.resource.get("faas.version"),
+                Some(&AttrValue::Str("orders-00007-xid".into())),
+                "{mode:?}: the environment's attributes from the start"
+            );
+            assert_eq!(
+                span.resource.get("cloud.platform"),
+                Some(&AttrValue::Str("gcp_cloud_run".into()))
+            );
+            let instance = span.resource.get("faas.instance").cloned();
+            if attempt == 1 {
+                // Served and exported while the metadata server still holds its answers.
+                assert_eq!(instance, None, "{mode:?}: nothing known yet");
+                release.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            if mode != Metadata::Answers {
+                assert_eq!(instance, None, "{mode:?}");
+                break;
+            }
+            if instance.is_some() {
+                assert_eq!(instance, Some(AttrValue::Str("instance-0042".into())));
+                assert_eq!(
+                    span.resource.get("cloud.region"),
+                    Some(&AttrValue::Str("europe-west1".into()))
+                );
+                assert_eq!(
+                    span.resource.get("cloud.account.id"),
+                    Some(&AttrValue::Str("demo-project".into()))
+                );
+                break;
+            }
+            assert!(attempt < 100, "the metadata never joined the resource");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }

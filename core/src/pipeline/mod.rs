@@ -50,6 +50,7 @@ mod client;
 mod config;
 mod export;
 mod ids;
+mod late;
 mod sampling;
 #[cfg(feature = "tls")]
 mod tls;
@@ -60,6 +61,7 @@ pub use config::{
     SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,
 };
 pub use ids::{FreshIds, reseed_ids};
+pub use late::LateResource;
 pub use sampling::{UNSAMPLED_REMOTE_PARENTS_VARIABLE, UnsampledRemoteParents};
 
 use std::sync::Arc;
@@ -107,6 +109,7 @@ pub struct Pipeline {
     registry: PropagatorRegistry,
     id_generator: Option<Box<dyn IdGenerator>>,
     unsampled_remote_parents: UnsampledRemoteParents,
+    late_resource: Option<LateResource>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -133,6 +136,7 @@ impl Pipeline {
             registry: PropagatorRegistry::new(),
             id_generator: None,
             unsampled_remote_parents: UnsampledRemoteParents::Honor,
+            late_resource: None,
         }
     }
 
@@ -171,6 +175,14 @@ impl Pipeline {
         self
     }
 
+    /// Resource attributes that a cloud crate fetches in the background (from a metadata
+    /// service): span and log exports carry them once known (see [`LateResource`]).
+    #[must_use]
+    pub fn with_late_resource(mut self, late: LateResource) -> Self {
+        self.late_resource = Some(late);
+        self
+    }
+
     /// Builds everything. Never fails and never touches the network; each problem is
     /// emitted once as a warning and listed in [`Telemetry::warnings`].
     pub fn install(self) -> Telemetry {
@@ -193,6 +205,7 @@ impl Pipeline {
             health: &health,
             warnings: &mut warnings,
             unsampled_remote_parents,
+            late_resource: self.late_resource.clone(),
         };
         let tracer_provider = build.tracer_provider(resource.clone(), self.id_generator);
         let meter_provider = build.meter_provider(resource.clone());
@@ -251,6 +264,7 @@ struct Build<'a> {
     health: &'a Arc<ExportHealth>,
     warnings: &'a mut Vec<ConfigWarning>,
     unsampled_remote_parents: UnsampledRemoteParents,
+    late_resource: Option<LateResource>,
 }
 
 impl Build<'_> {
@@ -279,6 +293,11 @@ impl Build<'_> {
             health: Arc::clone(self.health),
             value_length: self.config.limits.attribute_value_length,
         }
+    }
+
+    /// Wraps a span or log exporter so that it gains the late resource attributes.
+    fn late<E>(&self, exporter: E) -> late::WithLateResource<E> {
+        late::WithLateResource::new(exporter, self.late_resource.clone())
     }
 
     fn tracer_provider(
@@ -329,14 +348,16 @@ impl Build<'_> {
             let processor = match exporter {
                 Exporter::Console => BatchSpanProcessor::builder(self.observed(
                     Signal::Traces,
-                    opentelemetry_stdout::SpanExporter::default(),
+                    self.late(opentelemetry_stdout::SpanExporter::default()),
                 ))
                 .with_batch_config(batch_config())
                 .build(),
                 Exporter::Otlp => match otlp_exporter!(SpanExporter, &self.config.traces) {
-                    Ok(otlp) => BatchSpanProcessor::builder(self.observed(Signal::Traces, otlp))
-                        .with_batch_config(batch_config())
-                        .build(),
+                    Ok(otlp) => {
+                        BatchSpanProcessor::builder(self.observed(Signal::Traces, self.late(otlp)))
+                            .with_batch_config(batch_config())
+                            .build()
+                    }
                     Err(reason) => {
                         self.fail(Signal::Traces, exporter, reason);
                         continue;
@@ -398,15 +419,18 @@ impl Build<'_> {
         };
         for exporter in self.enabled(Signal::Logs).to_vec() {
             let processor = match exporter {
-                Exporter::Console => BatchLogProcessor::builder(
-                    self.observed(Signal::Logs, opentelemetry_stdout::LogExporter::default()),
-                )
+                Exporter::Console => BatchLogProcessor::builder(self.observed(
+                    Signal::Logs,
+                    self.late(opentelemetry_stdout::LogExporter::default()),
+                ))
                 .with_batch_config(batch_config())
                 .build(),
                 Exporter::Otlp => match otlp_exporter!(LogExporter, &self.config.logs) {
-                    Ok(otlp) => BatchLogProcessor::builder(self.observed(Signal::Logs, otlp))
-                        .with_batch_config(batch_config())
-                        .build(),
+                    Ok(otlp) => {
+                        BatchLogProcessor::builder(self.observed(Signal::Logs, self.late(otlp)))
+                            .with_batch_config(batch_config())
+                            .build()
+                    }
                     Err(reason) => {
                         self.fail(Signal::Logs, exporter, reason);
                         continue;
