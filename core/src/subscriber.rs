@@ -30,6 +30,7 @@ pub struct TracingOptions {
     level: LevelFilter,
     hidden_spans: Vec<&'static str>,
     timestamps: bool,
+    plain_lines: bool,
 }
 
 impl Default for TracingOptions {
@@ -39,6 +40,7 @@ impl Default for TracingOptions {
             level: LevelFilter::INFO,
             hidden_spans: Vec::new(),
             timestamps: true,
+            plain_lines: true,
         }
     }
 }
@@ -65,6 +67,22 @@ impl TracingOptions {
     #[must_use]
     pub fn timestamps(mut self, timestamps: bool) -> Self {
         self.timestamps = timestamps;
+        self
+    }
+
+    /// Whether log lines are written to standard error as plain text (on by default). A
+    /// platform whose log service reads structured lines from a layer of its own turns
+    /// them off, so that each line is not ingested twice.
+    ///
+    /// ```
+    /// use otel_faas_core::subscriber::TracingOptions;
+    ///
+    /// let options = TracingOptions::default().plain_lines(false);
+    /// # drop(options);
+    /// ```
+    #[must_use]
+    pub fn plain_lines(mut self, plain_lines: bool) -> Self {
+        self.plain_lines = plain_lines;
         self
     }
 }
@@ -140,9 +158,12 @@ impl Telemetry {
         } else {
             lines.without_time().boxed()
         };
+        let lines = options
+            .plain_lines
+            .then(|| lines.with_filter(options.level));
         tracing_subscriber::registry()
             .with(layer)
-            .with(lines.with_filter(options.level))
+            .with(lines)
             .with(self.tracing_layer().with_filter(keep.and(options.level)))
             .try_init()
             .map_err(TracingInitError)

@@ -15,9 +15,11 @@ use otel_faas_core::server::{BoundServer, EnvelopeService, Server, ServerError};
 use otel_faas_core::{InvocationLayer, Telemetry};
 
 use crate::extract::FromCloudEvent;
+use crate::logs::CloudLoggingLayer;
 use crate::triggers::CloudEventTrigger;
 use crate::triggers::http::GcpHttpTrigger;
 use crate::{CloudEventRequest, INVALID_INPUT_ERROR_TYPE};
+use otel_faas_core::subscriber::TracingOptions;
 
 /// One registered function.
 struct Function {
@@ -75,9 +77,24 @@ impl fmt::Debug for FunctionsFramework {
 
 impl FunctionsFramework {
     /// A server recording into `telemetry`, configured from the process environment
-    /// (`PORT`, `FUNCTION_TARGET`).
+    /// (`PORT`, `FUNCTION_TARGET`). It installs the global `tracing` subscriber (spans into
+    /// the pipeline; on Cloud Run, `K_SERVICE` set, log lines as Cloud Logging's structured
+    /// JSON on standard output, each under its trace — [`CloudLoggingLayer`]; elsewhere
+    /// plain lines on standard error), unless one is installed already.
     pub fn new(telemetry: &Telemetry) -> Self {
-        Self::with_environment(telemetry, ProcessEnvironment)
+        let env = ProcessEnvironment;
+        let on_cloud_run = env.get_non_empty("K_SERVICE").is_some();
+        let installed = if on_cloud_run {
+            telemetry.init_tracing_with(
+                TracingOptions::default().plain_lines(false),
+                CloudLoggingLayer::from_env(&env).with_late_project(telemetry.late_resource()),
+            )
+        } else {
+            telemetry.init_tracing(TracingOptions::default())
+        };
+        // Already installed (by the user): they compose CloudLoggingLayer into theirs.
+        let _ = installed;
+        Self::with_environment(telemetry, env)
     }
 
     /// A server configured from `env`.

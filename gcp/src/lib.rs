@@ -43,7 +43,11 @@
 //! server is asked in the background ([`MetadataServer`]) and its answers join later
 //! exports.
 //!
-//! **Still to come** (issue 12): structured logs for Cloud Logging, the Node Functions Framework as an oracle, the Pub/Sub emulator
+//! **Logs.** On Cloud Run, [`FunctionsFramework::new`] writes log lines as Cloud Logging's
+//! structured JSON on standard output, each under its trace ([`CloudLoggingLayer`]);
+//! elsewhere, plain lines on standard error.
+//!
+//! **Still to come** (issue 12): the Node Functions Framework as an oracle, the Pub/Sub emulator
 //! end to end, the example and the demo.
 //!
 //! ## Conventions (semantic conventions v1.44)
@@ -93,6 +97,7 @@ mod cloud_event;
 mod cloud_trace;
 mod extract;
 mod legacy;
+mod logs;
 mod push;
 mod resource;
 mod services;
@@ -107,6 +112,7 @@ pub use cloud_trace::{
 pub use cloudevents;
 pub use extract::FromCloudEvent;
 pub use legacy::LegacyEventError;
+pub use logs::CloudLoggingLayer;
 pub use resource::{GcpResourceDetector, METADATA_HOST, MetadataError, MetadataServer};
 pub use services::PUBSUB_MESSAGE_PUBLISHED;
 pub use triggers::pubsub::{PUBSUB_SYSTEM, PubSubMessage};

@@ -219,6 +219,7 @@ impl Pipeline {
             logger: Some(logger_provider.clone()),
         });
         Telemetry {
+            late_resource: self.late_resource,
             unsampled_remote_parents,
             tracer_provider,
             meter_provider,
@@ -482,6 +483,7 @@ impl IdGenerator for BoxedIdGenerator {
 /// ```
 #[derive(Debug)]
 pub struct Telemetry {
+    late_resource: Option<LateResource>,
     unsampled_remote_parents: UnsampledRemoteParents,
     tracer_provider: SdkTracerProvider,
     meter_provider: SdkMeterProvider,
@@ -495,6 +497,12 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
+    /// The resource attributes fetched after start-up, when the pipeline has any (see
+    /// [`Pipeline::with_late_resource`]).
+    pub fn late_resource(&self) -> Option<&LateResource> {
+        self.late_resource.as_ref()
+    }
+
     /// What parent-based samplers do with unsampled remote parents, as configured.
     pub fn unsampled_remote_parents(&self) -> UnsampledRemoteParents {
         self.unsampled_remote_parents
