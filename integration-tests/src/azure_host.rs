@@ -44,6 +44,11 @@ impl MiniHost {
         Self { address }
     }
 
+    /// The handler's address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
     /// Polls `GET /` as the host does until the handler answers, at most `timeout`.
     pub fn wait_until_ready(&self, timeout: Duration) -> Result<HostResponse, ReceiverError> {
         let started = Instant::now();
@@ -154,9 +159,42 @@ pub(crate) fn exchange(
         stream.write_all(request.as_bytes())?;
         stream.write_all(body)?;
     }
+    parse_response(&read_response(&mut stream)?)
+}
+
+/// Reads one response: up to its `Content-Length`, or its last chunk, or the end of the
+/// stream — some servers (the Pub/Sub emulator) keep the connection open despite
+/// `Connection: close`.
+fn read_response(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse_response(&raw)
+    let mut chunk = [0_u8; 8192];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let body = raw.len() - end - 4;
+            let length = head.lines().find_map(|line| {
+                line.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
+            let chunked = head
+                .lines()
+                .any(|line| line.starts_with("transfer-encoding:") && line.contains("chunked"));
+            let complete = match length {
+                Some(length) => body >= length,
+                None if chunked => raw.ends_with(b"0\r\n\r\n"),
+                // 1xx, 204 and 304 have no body.
+                None => head.starts_with("http/1.1 204") || head.starts_with("http/1.1 304"),
+            };
+            if complete {
+                return Ok(raw);
+            }
+        }
+        let read = stream.read(&mut chunk)?;
+        if read == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&chunk[..read]);
+    }
 }
 
 fn parse_response(raw: &[u8]) -> std::io::Result<HostResponse> {

@@ -222,16 +222,7 @@ async fn conformance_vectors_over_http_reach_the_function() {
 
     // The Pub/Sub spans of those deliveries.
     running.telemetry.flusher().flush(WAIT).await.unwrap();
-    let spans = receiver
-        .wait_until(WAIT, |spans| {
-            spans
-                .iter()
-                .filter(|s| s.kind == SpanKind::Consumer)
-                .count()
-                >= 4
-        })
-        .await
-        .unwrap();
+    let spans = consumer_spans(&receiver, 4).await;
     let consumer = spans
         .iter()
         .find(|s| s.kind == SpanKind::Consumer && s.name == "subscribe sample-subscription")
@@ -292,6 +283,20 @@ fn pubsub_push(data: &str, with_publisher: bool) -> Vec<u8> {
         "deliveryAttempt": 2,
     }))
     .unwrap()
+}
+
+/// The spans received once at least `count` CONSUMER spans are in.
+async fn consumer_spans(receiver: &OtlpReceiver, count: usize) -> Vec<ReceivedSpan> {
+    receiver
+        .wait_until(WAIT, |spans| {
+            spans
+                .iter()
+                .filter(|s| s.kind == SpanKind::Consumer)
+                .count()
+                >= count
+        })
+        .await
+        .unwrap_or_else(|e| panic!("fewer than {count} CONSUMER spans: {e}"))
 }
 
 async fn span_with(
@@ -670,5 +675,149 @@ async fn the_metadata_server_never_stands_in_a_requests_way() {
             assert!(attempt < 100, "the metadata never joined the resource");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// The Pub/Sub emulator pushes a message published with a `googclient_traceparent`
+/// attribute to the running server: the function gets the decoded message, the span
+/// continues the publisher's trace (the emulator's push carries no traceparent of its
+/// own) with a link to it, and the subscription and topic are named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pubsub_emulator_pushes_to_the_server() {
+    let emulator = tokio::task::spawn_blocking(|| {
+        otel_faas_integration_tests::PubSubEmulator::start()
+            .unwrap_or_else(|e| panic!("the Pub/Sub emulator is needed: {e}"))
+    })
+    .await
+    .unwrap();
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let running = start(&receiver, "sink").await;
+    let endpoint = format!(
+        "http://{}/projects/emulated/topics/orders",
+        running.client.address()
+    );
+    let publisher = format!("00-{PUBLISHER_TRACE}-{PUBLISHER_SPAN}-01");
+    let emulator = std::sync::Arc::new(emulator);
+    let for_setup = std::sync::Arc::clone(&emulator);
+    let message_id = tokio::task::spawn_blocking(move || {
+        let emulator = for_setup;
+        emulator.create_topic("emulated", "orders").unwrap();
+        emulator
+            .create_push_subscription("emulated", "orders-push", "orders", &endpoint)
+            .unwrap();
+        emulator
+            .publish(
+                "emulated",
+                "orders",
+                br#"{"id": 7}"#,
+                &[("googclient_traceparent", &publisher), ("kind", "order")],
+            )
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let request = loop {
+        if let Some(request) = running.seen.lock().unwrap().first().cloned() {
+            break request;
+        }
+        assert!(started.elapsed() < WAIT, "the emulator pushed nothing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let message = PubSubMessage::from_request(&request).unwrap();
+    assert_eq!(message.id(), message_id);
+    assert_eq!(message.data(), br#"{"id": 7}"#);
+    assert_eq!(message.attributes()["kind"], "order");
+    assert_eq!(
+        message.subscription(),
+        Some("projects/emulated/subscriptions/orders-push")
+    );
+    assert_eq!(message.topic(), Some("projects/emulated/topics/orders"));
+
+    let consumer = span_with(&receiver, "the pushed message's span", |s| {
+        s.kind == SpanKind::Consumer && s.attr_str("messaging.message.id") == Some(&message_id)
+    })
+    .await;
+    assert_eq!(consumer.name, "subscribe orders-push");
+    assert_eq!(
+        consumer.trace_id, PUBLISHER_TRACE,
+        "continues the publisher's trace"
+    );
+    assert_eq!(
+        consumer.attr_str("messaging.destination.name"),
+        Some("orders")
+    );
+    assert!(
+        consumer
+            .links
+            .iter()
+            .any(|l| l.trace_id == PUBLISHER_TRACE && l.span_id == PUBLISHER_SPAN)
+    );
+    let server = span_with(&receiver, "the push's SERVER span", |s| {
+        s.span_id == consumer.parent_span_id
+    })
+    .await;
+    assert_eq!(server.parent_span_id, PUBLISHER_SPAN);
+    drop(emulator);
+}
+
+/// 64 pushes at once, each with its own transport parent and publisher: every span is
+/// the child of its own request and links to its own publisher (no context bleeds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_concurrent_pushes_keep_their_own_context() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let running = start(&receiver, "orders").await;
+    let ids = |n: usize| {
+        (
+            format!("{:032x}", 0x1000 + n),
+            format!("{:016x}", 0x2000 + n),
+            format!("{:032x}", 0x3000 + n),
+            format!("{:016x}", 0x4000 + n),
+        )
+    };
+    let mut sends = Vec::new();
+    for n in 0..64 {
+        let (trace, span, publisher_trace, publisher_span) = ids(n);
+        let body = serde_json::to_vec(&json!({
+            "message": {
+                "data": "b2s=",
+                "messageId": format!("m-{n}"),
+                "attributes": {"googclient_traceparent": format!("00-{publisher_trace}-{publisher_span}-01")},
+            },
+            "subscription": "projects/demo/subscriptions/orders-push",
+        }))
+        .unwrap();
+        sends.push(send(
+            running.client,
+            "/",
+            vec![
+                ("content-type".into(), "application/json".into()),
+                ("traceparent".into(), format!("00-{trace}-{span}-01")),
+            ],
+            body,
+        ));
+    }
+    for reply in futures_util::future::join_all(sends).await {
+        assert_eq!(reply.status, 204, "{}", reply.body);
+    }
+    let spans = consumer_spans(&receiver, 64).await;
+    for n in 0..64 {
+        let (trace, span, publisher_trace, publisher_span) = ids(n);
+        let id = format!("m-{n}");
+        let consumer = spans
+            .iter()
+            .find(|s| {
+                s.kind == SpanKind::Consumer && s.attr_str("messaging.message.id") == Some(&id)
+            })
+            .unwrap_or_else(|| panic!("no span for {id}"));
+        assert_eq!(consumer.trace_id, trace, "{id}");
+        let server = spans
+            .iter()
+            .find(|s| s.span_id == consumer.parent_span_id)
+            .unwrap();
+        assert_eq!(server.parent_span_id, span, "{id}");
+        assert_eq!(consumer.links.len(), 1, "{id}");
+        assert_eq!(consumer.links[0].trace_id, publisher_trace, "{id}");
+        assert_eq!(consumer.links[0].span_id, publisher_span, "{id}");
     }
 }

@@ -19,7 +19,7 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  test [--no-lint] [--suite all|core|aws|azure] [--aws-endpoint moto|localstack]
+  test [--no-lint] [--suite all|core|aws|azure|gcp] [--aws-endpoint moto|localstack]
                      The whole check CI runs: cargo fmt --check, clippy -D warnings (the
                      workspace, and core alone with its default features and without
                      any), cargo doc with warnings denied (every feature, and core's
@@ -34,8 +34,8 @@ Commands:
                      toolchain and Python 3 with pip.
                      The AWS tests run against one moto, the Azure tests against one
                      Azurite (npm, installed into target/emulators/azurite; needs Node.js),
-                     each started for the run and stopped after it (also on failure or
-                     Ctrl-C). --suite picks one suite.
+                     the GCP tests against one Pub/Sub emulator (gcloud's), each started
+                     for the run and stopped after it (also on failure or Ctrl-C). --suite picks one suite.
                      --aws-endpoint localstack runs the AWS emulator suite on LocalStack
                      instead: the one at LOCALSTACK_ENDPOINT (default
                      http://127.0.0.1:4566) when it answers, else LocalStack started on
@@ -152,6 +152,7 @@ enum Suite {
     Core,
     Aws,
     Azure,
+    Gcp,
 }
 
 fn test(args: &[String]) -> anyhow::Result<()> {
@@ -168,7 +169,8 @@ fn test(args: &[String]) -> anyhow::Result<()> {
                     Some("core") => Suite::Core,
                     Some("aws") => Suite::Aws,
                     Some("azure") => Suite::Azure,
-                    other => bail!("--suite takes all, core, aws or azure, not {other:?}"),
+                    Some("gcp") => Suite::Gcp,
+                    other => bail!("--suite takes all, core, aws, azure or gcp, not {other:?}"),
                 }
             }
             "--aws-endpoint" => {
@@ -315,7 +317,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         cfn_lint()?;
     }
     // The AWS tests run against one moto for the whole run; stopped however the run ends.
-    let moto = if matches!(suite, Suite::Core | Suite::Azure) {
+    let moto = if matches!(suite, Suite::Core | Suite::Azure | Suite::Gcp) {
         None
     } else {
         println!("\n==> emulators up: moto");
@@ -328,16 +330,24 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     } else {
         None
     };
+    // The Pub/Sub emulator, for the GCP test that has it push to the server.
+    let pubsub = if matches!(suite, Suite::All | Suite::Gcp) {
+        println!("\n==> emulators up: pubsub");
+        Some(emulators::up(emulators::Emulator::PubSub)?)
+    } else {
+        None
+    };
     let started_emulators: Vec<emulators::Emulator> = moto
         .iter()
         .map(|_| emulators::Emulator::Moto)
         .chain(azurite.iter().map(|_| emulators::Emulator::Azurite))
+        .chain(pubsub.iter().map(|_| emulators::Emulator::PubSub))
         .collect();
     let _stop = emulators::StopOnDrop(started_emulators.clone());
     stop_on_ctrl_c(started_emulators);
     // cargo-lambda, the Runtime API emulator most Rust users run: the Lambda examples run
     // under `cargo lambda watch` (integration-tests/tests/cargo_lambda.rs).
-    let cargo_lambda = if matches!(suite, Suite::Core | Suite::Azure) {
+    let cargo_lambda = if matches!(suite, Suite::Core | Suite::Azure | Suite::Gcp) {
         None
     } else {
         Some(install_cargo_lambda()?)
@@ -350,6 +360,12 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         }
         if let Some(cargo_lambda) = &cargo_lambda {
             command.env("OTEL_FAAS_CARGO_LAMBDA", cargo_lambda);
+        }
+        if let Some(pubsub) = &pubsub {
+            command.env(
+                "OTEL_FAAS_PUBSUB_EMULATOR_HOST",
+                format!("127.0.0.1:{}", pubsub.ports[0]),
+            );
         }
         if let Some(azurite) = &azurite {
             // Ports are blob, queue, table.
@@ -433,6 +449,22 @@ fn test(args: &[String]) -> anyhow::Result<()> {
                     "--lib",
                     "--test",
                     "azure_custom_handler",
+                ],
+            )?;
+        }
+        Suite::Gcp => {
+            run(
+                "cargo test -p otel-faas-gcp (unit, conformance and doc tests)",
+                &["test", "-p", "otel-faas-gcp"],
+            )?;
+            run(
+                "cargo test: the Functions Framework server over HTTP, with the Pub/Sub emulator",
+                &[
+                    "test",
+                    "-p",
+                    "otel-faas-integration-tests",
+                    "--test",
+                    "gcp_functions_framework",
                 ],
             )?;
         }
