@@ -47,8 +47,12 @@
 //! structured JSON on standard output, each under its trace ([`CloudLoggingLayer`]);
 //! elsewhere, plain lines on standard error.
 //!
-//! **Still to come** (issue 12): the Node Functions Framework as an oracle, the Pub/Sub emulator
-//! end to end, the example and the demo.
+//! **Tested against real parts**: every conformance vector and event sample over HTTP; the
+//! Node Functions Framework (npm) as a differential oracle on the same requests (the HTTP
+//! contract and the event each function sees agree; the deliberate differences below are
+//! asserted both ways); the Pub/Sub emulator pushing a published message to the server.
+//!
+//! **Still to come** (issue 12): the example and the demo.
 //!
 //! ## Conventions (semantic conventions v1.44)
 //!

@@ -821,3 +821,279 @@ async fn sixty_four_concurrent_pushes_keep_their_own_context() {
         assert_eq!(consumer.links[0].span_id, publisher_span, "{id}");
     }
 }
+
+/// The Node Functions Framework's `node_modules` (`cargo xtask test` installs it and says
+/// where in `OTEL_FAAS_FUNCTIONS_FRAMEWORK`).
+fn functions_framework() -> PathBuf {
+    let modules = std::env::var_os("OTEL_FAAS_FUNCTIONS_FRAMEWORK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            workspace_root().join("target/emulators/functions-framework/node_modules")
+        });
+    assert!(
+        modules.join(".bin/functions-framework").exists(),
+        "the Node Functions Framework is not installed at {}: run `cargo xtask test --suite gcp`, \
+         which installs it with npm",
+        modules.display()
+    );
+    modules
+}
+
+/// The reference framework serving `integration-tests/oracle/index.js`.
+struct NodeFramework {
+    child: std::process::Child,
+    address: SocketAddr,
+    log: PathBuf,
+}
+
+impl NodeFramework {
+    fn start(target: &str, signature: &str) -> Self {
+        let modules = functions_framework();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let log = std::env::temp_dir().join(format!("otel-faas-oracle-{port}.log"));
+        let child = std::process::Command::new(modules.join(".bin/functions-framework"))
+            .args([
+                &format!("--target={target}"),
+                &format!("--signature-type={signature}"),
+                &format!("--port={port}"),
+            ])
+            .arg(format!(
+                "--source={}",
+                workspace_root().join("integration-tests/oracle").display()
+            ))
+            // The function module requires the framework from where xtask installed it.
+            .env("NODE_PATH", &modules)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node starts the framework");
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(started.elapsed() < WAIT, "the Node framework did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            address,
+            log,
+        }
+    }
+
+    /// The events the function printed, in order.
+    fn seen(&self) -> Vec<Map<String, Value>> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter_map(|line| line.get("seen")?.as_object().cloned())
+            .collect()
+    }
+}
+
+impl Drop for NodeFramework {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// The same requests to the Node Functions Framework (the reference implementation) and
+/// to ours: the HTTP contract and the events CloudEvent functions see must agree. Where
+/// ours deliberately differs, the test says so and checks both sides, so a change in
+/// either is noticed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_functions_framework_agrees() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    // HTTP functions.
+    let node = tokio::task::spawn_blocking(|| NodeFramework::start("hello", "http"))
+        .await
+        .unwrap();
+    let ours = start(&receiver, "hello").await;
+    let node_client = MiniHost::new(node.address);
+    let ours_client = ours.client;
+    tokio::task::spawn_blocking(move || {
+        for (method, path) in [
+            ("GET", "/robots.txt"),
+            ("GET", "/favicon.ico"),
+            ("PUT", "/robots.txt"),
+            ("GET", "/any/path?x=1"),
+            ("POST", "/"),
+            ("DELETE", "/x"),
+        ] {
+            let a = node_client
+                .send(method, path, &[], Some(b""), false)
+                .unwrap();
+            let b = ours_client
+                .send(method, path, &[], Some(b""), false)
+                .unwrap();
+            assert_eq!(a.status, b.status, "{method} {path}");
+            if a.status == 200 {
+                assert_eq!(a.body, b.body, "{method} {path}");
+            }
+        }
+    })
+    .await
+    .unwrap();
+    drop(node);
+
+    // CloudEvent functions: every conformance input, the emulator's raw push, the Node
+    // framework's own vectors.
+    let node = tokio::task::spawn_blocking(|| NodeFramework::start("sink", "cloudevent"))
+        .await
+        .unwrap();
+    let ours = start(&receiver, "sink").await;
+    let mut requests: Vec<(String, Vec<(String, String)>, Vec<u8>)> = Vec::new();
+    let mut inputs: Vec<(PathBuf, String)> = Vec::new();
+    for dir in [
+        fixtures().join("gcp-functions-conformance"),
+        fixtures().join("gcp-events/conformance-extra"),
+    ] {
+        for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
+            if let Some(name) = entry
+                .file_name()
+                .to_str()
+                .and_then(|f| f.strip_suffix("-input.json"))
+            {
+                inputs.push((dir.clone(), name.to_owned()));
+            }
+        }
+    }
+    inputs.sort();
+    for (dir, name) in &inputs {
+        let body = std::fs::read(dir.join(format!("{name}-input.json"))).unwrap();
+        let content_type = if name.ends_with("-cloudevent") {
+            "application/cloudevents+json"
+        } else {
+            "application/json"
+        };
+        requests.push((
+            name.clone(),
+            vec![("content-type".into(), content_type.into())],
+            body,
+        ));
+    }
+    let node_vectors = fixtures().join("gcp-events/functions-framework-nodejs");
+    for file in [
+        "cloudevent-binary.json",
+        "cloudevent-structured.json",
+        "cloudevent-binary-traceparent.json",
+        "cloudevent-structured-traceparent.json",
+    ] {
+        let case = read_json(&node_vectors.join(file));
+        let headers = case["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        requests.push((
+            file.into(),
+            headers,
+            serde_json::to_vec(&case["body"]).unwrap(),
+        ));
+    }
+    let push = read_json(&node_vectors.join("pubsub-emulator-raw-push.json"));
+    requests.push((
+        "emulator push".into(),
+        vec![("content-type".into(), "application/json".into())],
+        serde_json::to_vec(&push["body"]).unwrap(),
+    ));
+    assert!(requests.len() >= 35, "{}", requests.len());
+    for (case, headers, body) in &requests {
+        let a = send(
+            MiniHost::new(node.address),
+            "/",
+            headers.clone(),
+            body.clone(),
+        )
+        .await;
+        let b = send(ours.client, "/", headers.clone(), body.clone()).await;
+        assert_eq!(
+            (a.status, b.status),
+            (204, 204),
+            "{case}: {} / {}",
+            a.body,
+            b.body
+        );
+    }
+    // The Node framework prints asynchronously: wait for every line.
+    let started = std::time::Instant::now();
+    while node.seen().len() < requests.len() {
+        assert!(
+            started.elapsed() < WAIT,
+            "the Node function saw {} events",
+            node.seen().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let node_seen = node.seen();
+    let ours_seen: Vec<Map<String, Value>> =
+        ours.seen.lock().unwrap().iter().map(event_json).collect();
+    assert_eq!(ours_seen.len(), requests.len());
+    for ((case, _, _), (theirs, mine)) in requests.iter().zip(node_seen.iter().zip(&ours_seen)) {
+        // Known, deliberate difference: the Node framework drops a push's subscription.
+        let mut theirs = Value::Object(theirs.clone());
+        if case == "emulator push" {
+            assert!(theirs["data"].get("subscription").is_none());
+            assert!(mine["data"].get("subscription").is_some());
+            theirs["time"] = mine["time"].clone();
+            theirs["data"]["message"]["publishTime"] =
+                mine["data"]["message"]["publishTime"].clone();
+        }
+        assert_same_event(case, mine, &theirs);
+        let instant = |v: &Value| {
+            v.as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        };
+        assert_eq!(
+            instant(&theirs["time"]),
+            mine.get("time").and_then(instant),
+            "{case}: time"
+        );
+        assert_eq!(
+            theirs.get("traceparent"),
+            mine.get("traceparent"),
+            "{case}: traceparent"
+        );
+    }
+
+    // Where ours is stricter, on purpose: a binary event without ce-id is malformed (the
+    // Node framework hands the function the bare body); a GET or a robots.txt on a
+    // CloudEvent function is refused cleanly (the Node framework crashes with a 500).
+    let malformed = vec![
+        ("ce-specversion".to_owned(), "1.0".to_owned()),
+        ("ce-type".to_owned(), "t".to_owned()),
+        ("ce-source".to_owned(), "/s".to_owned()),
+        ("content-type".to_owned(), "application/json".to_owned()),
+    ];
+    let a = send(
+        MiniHost::new(node.address),
+        "/",
+        malformed.clone(),
+        b"{}".to_vec(),
+    )
+    .await;
+    let b = send(ours.client, "/", malformed, b"{}".to_vec()).await;
+    assert_eq!((a.status, b.status), (204, 400));
+    let (node_address, ours_client) = (node.address, ours.client);
+    tokio::task::spawn_blocking(move || {
+        let node_client = MiniHost::new(node_address);
+        for path in ["/robots.txt", "/anything"] {
+            let a = node_client.send("GET", path, &[], None, false).unwrap();
+            let b = ours_client.send("GET", path, &[], None, false).unwrap();
+            assert_eq!(a.status, 500, "{path}: the Node framework");
+            assert!(
+                b.status == 404 || b.status == 405,
+                "{path}: ours {}",
+                b.status
+            );
+        }
+    })
+    .await
+    .unwrap();
+}

@@ -337,6 +337,12 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     } else {
         None
     };
+    // The Node Functions Framework, the oracle the GCP server is compared with.
+    let functions_framework = if matches!(suite, Suite::All | Suite::Gcp) {
+        Some(install_functions_framework()?)
+    } else {
+        None
+    };
     let started_emulators: Vec<emulators::Emulator> = moto
         .iter()
         .map(|_| emulators::Emulator::Moto)
@@ -360,6 +366,9 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         }
         if let Some(cargo_lambda) = &cargo_lambda {
             command.env("OTEL_FAAS_CARGO_LAMBDA", cargo_lambda);
+        }
+        if let Some(modules) = &functions_framework {
+            command.env("OTEL_FAAS_FUNCTIONS_FRAMEWORK", modules);
         }
         if let Some(pubsub) = &pubsub {
             command.env(
@@ -511,7 +520,6 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// On Ctrl-C, stops `emulators` before exiting, as a normal end of the run would.
 /// Installs cargo-lambda (PyPI) into `target/emulators/cargo-lambda-venv` and returns the
 /// path of its binary.
 fn install_cargo_lambda() -> anyhow::Result<PathBuf> {
@@ -530,6 +538,31 @@ fn install_cargo_lambda() -> anyhow::Result<PathBuf> {
         );
     }
     Ok(binary)
+}
+
+/// The Node Functions Framework, pinned: the GCP tests' differential oracle.
+const FUNCTIONS_FRAMEWORK: &str = "@google-cloud/functions-framework@5.0.5";
+
+/// Installs the Node Functions Framework (npm) into `target/emulators/functions-framework`
+/// unless the pinned version is there; returns its `node_modules`.
+fn install_functions_framework() -> anyhow::Result<PathBuf> {
+    let dir = target_dir().join("emulators/functions-framework");
+    let stamp = dir.join("installed-version.txt");
+    let modules = dir.join("node_modules");
+    if std::fs::read_to_string(&stamp).is_ok_and(|v| v == FUNCTIONS_FRAMEWORK)
+        && modules.join(".bin/functions-framework").exists()
+    {
+        return Ok(modules);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let mut npm = Command::new("npm");
+    npm.args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&dir)
+        .arg(FUNCTIONS_FRAMEWORK);
+    step(&format!("npm install {FUNCTIONS_FRAMEWORK}"), npm)
+        .context("the GCP oracle needs Node.js and npm (apt-get install nodejs npm)")?;
+    std::fs::write(&stamp, FUNCTIONS_FRAMEWORK)?;
+    Ok(modules)
 }
 
 /// Runs cfn-lint on every example's `template.yaml`.
@@ -573,6 +606,7 @@ pub(crate) fn stop_on_ctrl_c_flag(flag: std::sync::Arc<std::sync::atomic::Atomic
     });
 }
 
+/// On Ctrl-C, stops `emulators` before exiting, as a normal end of the run would.
 pub(crate) fn stop_on_ctrl_c(emulators: Vec<emulators::Emulator>) {
     std::thread::spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
