@@ -822,6 +822,9 @@ async fn sixty_four_concurrent_pushes_keep_their_own_context() {
     }
 }
 
+/// One request of the oracle comparison: a name, headers, a body.
+type Delivery = (String, Vec<(String, String)>, Vec<u8>);
+
 /// The Node Functions Framework's `node_modules` (`cargo xtask test` installs it and says
 /// where in `OTEL_FAAS_FUNCTIONS_FRAMEWORK`).
 fn functions_framework() -> PathBuf {
@@ -947,7 +950,7 @@ async fn the_node_functions_framework_agrees() {
         .await
         .unwrap();
     let ours = start(&receiver, "sink").await;
-    let mut requests: Vec<(String, Vec<(String, String)>, Vec<u8>)> = Vec::new();
+    let mut requests: Vec<Delivery> = Vec::new();
     let mut inputs: Vec<(PathBuf, String)> = Vec::new();
     for dir in [
         fixtures().join("gcp-functions-conformance"),
