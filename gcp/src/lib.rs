@@ -34,6 +34,7 @@
 //! | [`FromCloudEvent`], [`PubSubMessage`], [`StorageObject`] | typed arguments of CloudEvent functions |
 //! | [`triggers`] | one adapter per kind: HTTP, Pub/Sub, Cloud Storage, any other CloudEvent |
 //! | [`GcpResourceDetector`], [`MetadataServer`] | the resource: environment at start-up, metadata server in the background |
+//! | `PubSubPublisher` (feature `publisher`) | publishing with the context in `googclient_traceparent`, to the emulator or the service |
 //! | [`CloudTraceContextPropagator`] | `X-Cloud-Trace-Context` as a read-only fallback, `gcp` in `OTEL_PROPAGATORS` |
 //!
 //! **Cloud Run's unsampled parents.** On Cloud Run a caller's `sampled=0` keeps the trace
@@ -89,6 +90,9 @@
 //!   Pub/Sub attribute carrier.
 //! * `opentelemetry`, `opentelemetry_sdk`, `opentelemetry-semantic-conventions`: spans,
 //!   links and attribute keys; `axum`, `http`: the server and its types.
+//! * Optional, feature `publisher`: `reqwest` (the Pub/Sub REST API and the metadata
+//!   server's token), `rustls` and `webpki-roots` (HTTPS to Google, without a system TLS
+//!   library).
 //! * `serde`, `serde_json`: the JSON forms; `base64`: Pub/Sub message data; `chrono`: the
 //!   arrival time of Pub/Sub messages without a publish time, `faas.document.time`;
 //!   `thiserror`: typed errors; `tokio`, `futures-util`, `tracing`: the runtime, futures
@@ -102,6 +106,8 @@ mod cloud_trace;
 mod extract;
 mod legacy;
 mod logs;
+#[cfg(feature = "publisher")]
+mod publisher;
 mod push;
 mod resource;
 mod services;
@@ -117,6 +123,8 @@ pub use cloudevents;
 pub use extract::FromCloudEvent;
 pub use legacy::LegacyEventError;
 pub use logs::CloudLoggingLayer;
+#[cfg(feature = "publisher")]
+pub use publisher::{PubSubPublisher, PublishError};
 pub use resource::{GcpResourceDetector, METADATA_HOST, MetadataError, MetadataServer};
 pub use services::PUBSUB_MESSAGE_PUBLISHED;
 pub use triggers::pubsub::{PUBSUB_SYSTEM, PubSubMessage};

@@ -1,7 +1,8 @@
 //! `cargo xtask demo`: the example functions, an embedded OTLP receiver, a realistic
 //! scenario (an HTTP function; an orders API on Lambda sending to SQS, a worker storing in
-//! DynamoDB; the same on Azure Functions through an Azurite queue), and the traces printed
-//! as a waterfall and written as an HTML page.
+//! DynamoDB; the same on Azure Functions through an Azurite queue, and on Cloud Run
+//! functions through the Pub/Sub emulator), and the traces printed as a waterfall and
+//! written as an HTML page.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -203,6 +204,14 @@ pub(crate) fn run() -> anyhow::Result<()> {
         (now >> 5) as u64
     );
     crate::demo_azure::run(&receiver, &azure_trace)?;
+
+    // Part four, on Cloud Run functions: a third shop's trace through Pub/Sub.
+    let gcp_trace = format!(
+        "{:016x}{:016x}",
+        now.rotate_left(17) as u64,
+        (now >> 9) as u64
+    );
+    crate::demo_gcp::run(&receiver, &gcp_trace)?;
     let spans = receiver.spans();
 
     println!(
@@ -223,6 +232,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
          On Azure, order 44 continues the trace {azure_trace}: `order` enqueues it on\n\
          Azurite with its context, `fulfil` takes it up; order 45 fails five times and goes\n\
          to orders-poison.\n\
+         On Cloud Run, order 46 continues the trace {gcp_trace}: `orders` publishes it\n\
+         with its context, the Pub/Sub emulator pushes it to `fulfil`.\n\
          The same traces, with every attribute, event and link: {}\n\
          The functions' own logs: {} and, for the Lambda functions, {}.",
         html.display(),

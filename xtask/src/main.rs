@@ -5,6 +5,7 @@
 mod azure_host;
 mod demo;
 mod demo_azure;
+mod demo_gcp;
 mod emulators;
 mod localstack;
 mod package;
@@ -54,10 +55,12 @@ Commands:
                      under the real lambda_runtime polled from local Runtime APIs, their
                      AWS SDK calls answered by an in-process stand-in; then the Azure
                      function app under the mini host, an order placed over HTTP going
-                     through an Azurite queue to the queue-triggered function. Prints each
-                     trace as a waterfall and writes the same as target/demo/traces.html;
-                     fails if the traces do not link up. Needs the Rust toolchain, and
-                     Node.js with npm for Azurite (installed into target/emulators).
+                     through an Azurite queue to the queue-triggered function; then the
+                     Cloud Run function, an order published to the Pub/Sub emulator and
+                     pushed to its Pub/Sub handler. Prints each trace as a waterfall and
+                     writes the same as target/demo/traces.html; fails if the traces do
+                     not link up. Needs the Rust toolchain, Node.js with npm for Azurite
+                     (installed into target/emulators) and gcloud's Pub/Sub emulator.
   package <example> [--target <triple> | --arm64 | --host]
                      A release build of a Lambda example, stripped, for the architecture
                      its template.yaml declares (arm64 → aarch64-unknown-linux-gnu),
