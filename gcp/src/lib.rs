@@ -52,8 +52,9 @@
 //! Node Functions Framework (npm) as a differential oracle on the same requests (the HTTP
 //! contract and the event each function sees agree; the deliberate differences below are
 //! asserted both ways); the Pub/Sub emulator pushing a published message to the server.
-//!
-//! **Still to come** (issue 12): the example and the demo.
+//! `examples/gcp-function` is a deployable service (HTTP → Pub/Sub → handler) with a
+//! Dockerfile and the `gcloud run deploy` and Eventarc commands; `cargo xtask demo` runs
+//! it against the Pub/Sub emulator.
 //!
 //! ## Conventions (semantic conventions v1.44)
 //!

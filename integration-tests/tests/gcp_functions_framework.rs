@@ -1100,3 +1100,297 @@ async fn the_node_functions_framework_agrees() {
     .await
     .unwrap();
 }
+
+/// The CloudEvents distributed-tracing extension: a `ce-traceparent` that differs from the
+/// transport's `traceparent` is the event's creation context — a link, not the parent; one
+/// equal to it adds no link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloudevents_traceparent_is_a_link_not_the_parent() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let running = start(&receiver, "sink").await;
+    let transport = format!("00-{TRANSPORT_TRACE}-{TRANSPORT_SPAN}-01");
+    let creation = format!("00-{PUBLISHER_TRACE}-{PUBLISHER_SPAN}-01");
+    for (id, ce_traceparent) in [("ev-differs", &creation), ("ev-same", &transport)] {
+        let reply = send(
+            running.client,
+            "/",
+            vec![
+                ("ce-specversion".into(), "1.0".into()),
+                ("ce-id".into(), id.into()),
+                ("ce-source".into(), "/orders".into()),
+                ("ce-type".into(), "com.example.order.placed".into()),
+                ("ce-traceparent".into(), ce_traceparent.clone()),
+                ("traceparent".into(), transport.clone()),
+                ("content-type".into(), "application/json".into()),
+            ],
+            b"{}".to_vec(),
+        )
+        .await;
+        assert_eq!(reply.status, 204, "{}", reply.body);
+        let span = span_with(&receiver, id, |s| {
+            s.attr_str("cloudevents.event_id") == Some(id)
+        })
+        .await;
+        assert_eq!(span.name, "com.example.order.placed");
+        assert_eq!(span.attr_str("faas.trigger"), Some("other"));
+        assert_eq!(
+            span.trace_id, TRANSPORT_TRACE,
+            "{id}: the transport is the parent"
+        );
+        assert_eq!(span.parent_span_id, TRANSPORT_SPAN, "{id}");
+        let linked = span
+            .links
+            .iter()
+            .any(|l| l.trace_id == PUBLISHER_TRACE && l.span_id == PUBLISHER_SPAN);
+        assert_eq!(linked, id == "ev-differs", "{id}: {:?}", span.links);
+        if id == "ev-same" {
+            assert!(span.links.is_empty(), "{:?}", span.links);
+        }
+    }
+    // The function sees the event's own traceparent, not the transport's.
+    let seen = running.seen.lock().unwrap();
+    assert_eq!(seen[0].event_traceparent(), Some(creation.as_str()));
+}
+
+/// A fake Pub/Sub REST endpoint and metadata server for the publisher's credentials: the
+/// token is fetched once and sent as a bearer token; the message carries the context.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publisher_authenticates_with_the_metadata_token_and_carries_the_context() {
+    use std::io::{Read as _, Write as _};
+    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let recorded = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            // The whole request: headers, then Content-Length bytes of body.
+            let mut raw = Vec::new();
+            let mut chunk = [0_u8; 4096];
+            loop {
+                let read = stream.read(&mut chunk).unwrap_or(0);
+                raw.extend_from_slice(&chunk[..read]);
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                let complete = text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (name, value) = l.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    body.len() >= length
+                });
+                if complete || read == 0 {
+                    break;
+                }
+            }
+            let request = String::from_utf8_lossy(&raw).into_owned();
+            recorded.lock().unwrap().push(request.clone());
+            let body = if request.contains("/service-accounts/default/token") {
+                r#"{"access_token": "tok-1", "expires_in": 3599, "token_type": "Bearer"}"#
+            } else if request
+                .to_ascii_lowercase()
+                .contains("authorization: bearer tok-1")
+            {
+                r#"{"messageIds": ["msg-9"]}"#
+            } else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nmetadata-flavor: Google\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let telemetry = Pipeline::with_environment(environment(&receiver, &[])).install();
+    let publisher = otel_faas_gcp::PubSubPublisher::from_environment(&MapEnvironment::from([
+        ("GOOGLE_CLOUD_PROJECT", "demo".to_owned()),
+        ("GCE_METADATA_HOST", address.to_string()),
+    ]))
+    .unwrap()
+    .with_endpoint(format!("http://{address}"));
+    // Inside an invocation, as a function publishes.
+    struct Job;
+    impl otel_faas_core::TriggerAdapter<(), ()> for Job {
+        fn invocation_spec(
+            &self,
+            _: &(),
+            _: &otel_faas_core::trigger::InvocationContext,
+            _: &dyn otel_faas_core::Propagation,
+        ) -> otel_faas_core::InvocationSpec {
+            otel_faas_core::InvocationSpec::new(
+                otel_faas_core::trigger::FaasTrigger::Other,
+                otel_faas_core::SpanSpec::server("job"),
+            )
+        }
+    }
+    let engine = telemetry.engine().build();
+    engine
+        .invocation(&Job, ())
+        .run(|_| async {
+            for _ in 0..2 {
+                let id = publisher
+                    .publish("orders", b"{}".to_vec(), Default::default())
+                    .await
+                    .unwrap();
+                assert_eq!(id, "msg-9");
+            }
+            Ok::<_, std::convert::Infallible>(())
+        })
+        .await
+        .unwrap();
+    telemetry.flusher().flush(WAIT).await.unwrap();
+    let requests = requests.lock().unwrap().clone();
+    let tokens = requests
+        .iter()
+        .filter(|r| r.contains("/service-accounts/default/token"))
+        .count();
+    assert_eq!(tokens, 1, "the token is cached: {requests:#?}");
+    let token_request = requests.iter().find(|r| r.contains("/token")).unwrap();
+    assert!(
+        token_request
+            .to_ascii_lowercase()
+            .contains("metadata-flavor: google")
+    );
+    let publish = requests
+        .iter()
+        .find(|r| r.starts_with("POST /v1/projects/demo/topics/orders:publish"))
+        .expect("a publish request");
+    let body: Value =
+        serde_json::from_str(publish.split_once("\r\n\r\n").unwrap().1).expect("a JSON body");
+    let traceparent = body["messages"][0]["attributes"]["googclient_traceparent"]
+        .as_str()
+        .expect("the context in the attributes");
+    let send = span_with(&receiver, "send span", |s| s.name == "send orders").await;
+    assert_eq!(send.kind, SpanKind::Producer);
+    assert_eq!(send.attr_str("messaging.system"), Some("gcp_pubsub"));
+    assert_eq!(send.attr_str("messaging.message.id"), Some("msg-9"));
+    assert!(
+        traceparent.contains(&send.span_id),
+        "{traceparent} names the send span"
+    );
+}
+
+/// The example as Cloud Run runs it (`K_SERVICE` set): its log lines are Cloud Logging's
+/// structured JSON on standard output, each under the trace of the request that wrote it,
+/// and not repeated as plain text on standard error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_cloud_run_log_lines_are_structured_and_under_their_trace() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let binary = otel_faas_integration_tests::build_binary("example-gcp-function", "gcp-function")
+        .expect("build");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("otel-faas-gcp-logs-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = std::process::Command::new(&binary)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs([
+            ("PORT", port.to_string()),
+            ("HOST", "127.0.0.1".to_owned()),
+            ("K_SERVICE", "orders".to_owned()),
+            ("K_REVISION", "orders-00001-abc".to_owned()),
+            ("K_CONFIGURATION", "orders".to_owned()),
+            ("GOOGLE_CLOUD_PROJECT", "demo".to_owned()),
+            // Nothing listens there: no metadata, and publishing fails.
+            ("GCE_METADATA_HOST", "127.0.0.1:9".to_owned()),
+            ("PUBSUB_EMULATOR_HOST", "127.0.0.1:9".to_owned()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+        ])
+        .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
+        .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
+        .spawn()
+        .expect("the example starts");
+    let child = KillOnDrop(child);
+    let client = MiniHost::new(SocketAddr::from(([127, 0, 0, 1], port)));
+    let caller = format!("00-{TRANSPORT_TRACE}-{TRANSPORT_SPAN}-01");
+    let reply = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        while client.send("GET", "/hello", &[], None, false).is_err() {
+            assert!(started.elapsed() < WAIT, "the example did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        client
+            .send(
+                "POST",
+                "/orders",
+                &[
+                    ("content-type", "application/json"),
+                    ("traceparent", &caller),
+                ],
+                Some(br#"{"id": 5, "items": ["pen"]}"#),
+                false,
+            )
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        reply.status, 503,
+        "publishing cannot work here: {}",
+        reply.body
+    );
+    let started = std::time::Instant::now();
+    let lines: Vec<Value> = loop {
+        let text = std::fs::read_to_string(dir.join("stdout")).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
+            .collect();
+        if lines.iter().any(|l| l["severity"] == "ERROR") {
+            break lines;
+        }
+        assert!(started.elapsed() < WAIT, "no error line on stdout: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let accepted = lines
+        .iter()
+        .find(|l| l["message"] == "order accepted")
+        .expect("the handler's line");
+    assert_eq!(accepted["severity"], "INFO");
+    assert_eq!(accepted["order"], 5);
+    assert_eq!(
+        accepted["logging.googleapis.com/trace"],
+        format!("projects/demo/traces/{TRANSPORT_TRACE}")
+    );
+    assert_eq!(accepted["logging.googleapis.com/trace_sampled"], true);
+    let span_id = accepted["logging.googleapis.com/spanId"].as_str().unwrap();
+    let failed = lines
+        .iter()
+        .find(|l| l["severity"] == "ERROR")
+        .expect("the failure's line");
+    assert_eq!(
+        failed["logging.googleapis.com/spanId"], span_id,
+        "the same invocation"
+    );
+    let stderr = std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+    assert!(
+        !stderr.contains("order accepted"),
+        "not repeated as plain text: {stderr}"
+    );
+    // The line's span is the invocation's, as exported.
+    let invocation = span_with(&receiver, "the invocation", |s| s.span_id == span_id).await;
+    assert_eq!(invocation.trace_id, TRANSPORT_TRACE);
+    drop(child);
+    let _ = std::fs::remove_dir_all(dir);
+}
