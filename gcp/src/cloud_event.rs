@@ -25,7 +25,8 @@ pub enum EventFormat {
     Binary,
     /// A CloudEvent in structured mode: the whole event in a JSON body.
     Structured,
-    /// A raw Pub/Sub push request, converted.
+    /// A raw Pub/Sub push request (wrapped, or unwrapped with its metadata in headers),
+    /// converted.
     PubSubPush,
     /// A background (gen1) event, converted.
     Background,
@@ -162,6 +163,14 @@ impl Envelope for CloudEventRequest {
             let event = cloudevents::binding::http::to_event(&headers, body.to_vec())
                 .map_err(|e| EventError::Malformed(e.to_string()))?;
             return Ok(Self::new(event, headers, EventFormat::Structured));
+        }
+        if push::is_unwrapped_push(&headers) {
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let (converted, attempt) =
+                push::unwrapped_to_cloud_event(&headers, &body, parts.uri.path(), &now);
+            let mut request = Self::new(structured(converted)?, headers, EventFormat::PubSubPush);
+            request.delivery_attempt = attempt;
+            return Ok(request);
         }
         let json: Map<String, Value> = match serde_json::from_slice(&body) {
             Ok(Value::Object(json)) => json,

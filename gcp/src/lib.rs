@@ -30,7 +30,7 @@
 //! | Item | What |
 //! |---|---|
 //! | [`FunctionsFramework`] | the server: `$PORT`, the target at every path, 404 for `/robots.txt` and `/favicon.ico`, graceful shutdown that flushes |
-//! | [`CloudEventRequest`] | the event decoded once at the edge: binary and structured mode, raw Pub/Sub push, background events (400 with a reason otherwise) |
+//! | [`CloudEventRequest`] | the event decoded once at the edge: binary and structured mode, raw Pub/Sub push (wrapped, or unwrapped with its metadata in headers), background events (400 with a reason otherwise) |
 //! | [`FromCloudEvent`], [`PubSubMessage`], [`StorageObject`] | typed arguments of CloudEvent functions |
 //! | [`triggers`] | one adapter per kind: HTTP, Pub/Sub, Cloud Storage, any other CloudEvent |
 //! | [`GcpResourceDetector`], [`MetadataServer`] | the resource: environment at start-up, metadata server in the background |

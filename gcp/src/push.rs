@@ -10,6 +10,12 @@
 //! reads it; else empty), `data` = `{"message": {... with "@type", messageId and
 //! publishTime}, "subscription": ...}`.
 //!
+//! Unwrapped pushes (`--push-no-wrapper-write-metadata`) carry the message's data as the
+//! body and its metadata in headers (`x-goog-pubsub-message-id`, `-publish-time`,
+//! `-subscription-name`, `-ordering-key`, and one header per attribute); they become the
+//! same event. Without `write-metadata` nothing marks a request as a push: such a body is
+//! refused as not a CloudEvent.
+//!
 //! One deliberate difference from the Node framework: `subscription` stays in `data`, where
 //! Eventarc's own `messagePublished` events carry it (`MessagePublishedData.subscription`),
 //! because it names the subscription the spans report. `deliveryAttempt` is not part of
@@ -81,6 +87,96 @@ fn topic_in_path(path: &str) -> Option<&str> {
     .then_some(topic)
 }
 
+/// Headers of the transport, never message attributes, in an unwrapped push.
+const TRANSPORT_HEADERS: &[&str] = &[
+    "host",
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "connection",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "authorization",
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "x-cloud-trace-context",
+    "forwarded",
+    "via",
+    "function-execution-id",
+    "upgrade-insecure-requests",
+];
+
+/// Header prefixes of the platform, never message attributes.
+const TRANSPORT_PREFIXES: &[&str] = &["x-goog-", "x-forwarded-", "x-cloud-", "x-envoy-", "ce-"];
+
+/// Whether the request is an unwrapped push (`--push-no-wrapper-write-metadata`): the
+/// message's metadata in `x-goog-pubsub-*` headers, its data as the body.
+pub(crate) fn is_unwrapped_push(headers: &http::HeaderMap) -> bool {
+    headers.contains_key("x-goog-pubsub-message-id")
+}
+
+/// The event an unwrapped push becomes: the same `messagePublished` event as a wrapped
+/// one. Attributes arrive as headers of their own names; every header that is not the
+/// transport's or the platform's (see `TRANSPORT_HEADERS`, `TRANSPORT_PREFIXES`) is taken
+/// as one.
+pub(crate) fn unwrapped_to_cloud_event(
+    headers: &http::HeaderMap,
+    body: &[u8],
+    path: &str,
+    now: &str,
+) -> (StructuredEvent, Option<i64>) {
+    use base64::Engine as _;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let attributes: Map<String, Value> = headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            !TRANSPORT_HEADERS.contains(&name)
+                && !TRANSPORT_PREFIXES
+                    .iter()
+                    .any(|prefix| name.starts_with(prefix))
+        })
+        .filter_map(|(name, value)| {
+            Some((
+                name.as_str().to_owned(),
+                Value::String(value.to_str().ok()?.to_owned()),
+            ))
+        })
+        .collect();
+    let mut message = Map::new();
+    message.insert(
+        "data".into(),
+        Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+    );
+    if !attributes.is_empty() {
+        message.insert("attributes".into(), Value::Object(attributes));
+    }
+    if let Some(id) = header("x-goog-pubsub-message-id") {
+        message.insert("messageId".into(), Value::String(id));
+    }
+    if let Some(time) = header("x-goog-pubsub-publish-time") {
+        message.insert("publishTime".into(), Value::String(time));
+    }
+    if let Some(key) = header("x-goog-pubsub-ordering-key").filter(|k| !k.is_empty()) {
+        message.insert("orderingKey".into(), Value::String(key));
+    }
+    let mut wrapped = Map::new();
+    wrapped.insert("message".into(), Value::Object(message));
+    if let Some(subscription) = header("x-goog-pubsub-subscription-name") {
+        wrapped.insert("subscription".into(), Value::String(subscription));
+    }
+    to_cloud_event(wrapped, path, now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +189,53 @@ mod tests {
         );
         assert_eq!(topic_in_path("/"), None);
         assert_eq!(topic_in_path("/projects/FOO/subscriptions/S"), None);
+    }
+
+    #[test]
+    fn unwrapped_pushes_read_their_headers() {
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in [
+            ("x-goog-pubsub-message-id", "2"),
+            ("x-goog-pubsub-publish-time", "2026-11-29T21:06:05.780Z"),
+            (
+                "x-goog-pubsub-subscription-name",
+                "projects/demo/subscriptions/no-wrapper",
+            ),
+            ("x-goog-pubsub-ordering-key", "k"),
+            (
+                "googclient_traceparent",
+                "00-5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174-01",
+            ),
+            ("kind", "order"),
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("user-agent", "Java/17.0.15"),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
+        ] {
+            headers.insert(
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_static(value),
+            );
+        }
+        assert!(is_unwrapped_push(&headers));
+        let (event, _) = unwrapped_to_cloud_event(&headers, b"hello", "/", "now");
+        let message = &event["data"]["message"];
+        assert_eq!(message["data"], "aGVsbG8=");
+        assert_eq!(message["messageId"], "2");
+        assert_eq!(message["orderingKey"], "k");
+        assert_eq!(
+            message["attributes"],
+            serde_json::json!({"googclient_traceparent": "00-5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174-01", "kind": "order"}),
+            "attributes only, not the transport's headers"
+        );
+        assert_eq!(
+            event["data"]["subscription"],
+            "projects/demo/subscriptions/no-wrapper"
+        );
+        assert_eq!(event["id"], "2");
+        assert_eq!(event["time"], "2026-11-29T21:06:05.780Z");
     }
 
     #[test]

@@ -156,6 +156,27 @@ impl PubSubEmulator {
         .map(|_| ())
     }
 
+    /// Creates an unwrapped push subscription (`--push-no-wrapper-write-metadata`): the
+    /// message's data as the body, its metadata and attributes as headers.
+    pub fn create_unwrapped_push_subscription(
+        &self,
+        project: &str,
+        subscription: &str,
+        topic: &str,
+        endpoint: &str,
+    ) -> Result<(), ReceiverError> {
+        self.call(
+            "PUT",
+            &format!("/v1/projects/{project}/subscriptions/{subscription}"),
+            &json!({
+                "topic": format!("projects/{project}/topics/{topic}"),
+                "pushConfig": {"pushEndpoint": endpoint, "noWrapper": {"writeMetadata": true}},
+                "ackDeadlineSeconds": 10,
+            }),
+        )
+        .map(|_| ())
+    }
+
     /// Publishes one message; its id.
     pub fn publish(
         &self,

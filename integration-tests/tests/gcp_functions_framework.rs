@@ -699,6 +699,7 @@ async fn the_pubsub_emulator_pushes_to_the_server() {
     let publisher = format!("00-{PUBLISHER_TRACE}-{PUBLISHER_SPAN}-01");
     let emulator = std::sync::Arc::new(emulator);
     let for_setup = std::sync::Arc::clone(&emulator);
+    let attribute = publisher.clone();
     let message_id = tokio::task::spawn_blocking(move || {
         let emulator = for_setup;
         emulator.create_topic("emulated", "orders").unwrap();
@@ -706,36 +707,59 @@ async fn the_pubsub_emulator_pushes_to_the_server() {
             .create_push_subscription("emulated", "orders-push", "orders", &endpoint)
             .unwrap();
         emulator
+            .create_unwrapped_push_subscription("emulated", "orders-raw", "orders", &endpoint)
+            .unwrap();
+        emulator
             .publish(
                 "emulated",
                 "orders",
                 br#"{"id": 7}"#,
-                &[("googclient_traceparent", &publisher), ("kind", "order")],
+                &[("googclient_traceparent", &attribute), ("kind", "order")],
             )
             .unwrap()
     })
     .await
     .unwrap();
+    // One push per subscription: wrapped (JSON) and unwrapped (data as the body,
+    // metadata and attributes as headers); both reach the function as the same message.
     let started = std::time::Instant::now();
-    let request = loop {
-        if let Some(request) = running.seen.lock().unwrap().first().cloned() {
-            break request;
+    let requests = loop {
+        let seen = running.seen.lock().unwrap().clone();
+        if seen.len() >= 2 {
+            break seen;
         }
-        assert!(started.elapsed() < WAIT, "the emulator pushed nothing");
+        assert!(
+            started.elapsed() < WAIT,
+            "the emulator pushed {} of 2",
+            seen.len()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let message = PubSubMessage::from_request(&request).unwrap();
-    assert_eq!(message.id(), message_id);
-    assert_eq!(message.data(), br#"{"id": 7}"#);
-    assert_eq!(message.attributes()["kind"], "order");
+    let mut subscriptions = Vec::new();
+    for request in &requests {
+        let message = PubSubMessage::from_request(request).unwrap();
+        assert_eq!(message.id(), message_id);
+        assert_eq!(message.data(), br#"{"id": 7}"#);
+        assert_eq!(message.attributes()["kind"], "order");
+        assert_eq!(message.attributes()["googclient_traceparent"], publisher);
+        assert_eq!(message.attributes().len(), 2, "{:?}", message.attributes());
+        assert!(message.publish_time().is_some());
+        assert_eq!(message.topic(), Some("projects/emulated/topics/orders"));
+        subscriptions.push(message.subscription().unwrap_or_default().to_owned());
+    }
+    subscriptions.sort();
     assert_eq!(
-        message.subscription(),
-        Some("projects/emulated/subscriptions/orders-push")
+        subscriptions,
+        [
+            "projects/emulated/subscriptions/orders-push",
+            "projects/emulated/subscriptions/orders-raw"
+        ]
     );
-    assert_eq!(message.topic(), Some("projects/emulated/topics/orders"));
 
     let consumer = span_with(&receiver, "the pushed message's span", |s| {
-        s.kind == SpanKind::Consumer && s.attr_str("messaging.message.id") == Some(&message_id)
+        s.kind == SpanKind::Consumer
+            && s.attr_str("messaging.message.id") == Some(&message_id)
+            && s.name == "subscribe orders-push"
     })
     .await;
     assert_eq!(consumer.name, "subscribe orders-push");
@@ -758,6 +782,20 @@ async fn the_pubsub_emulator_pushes_to_the_server() {
     })
     .await;
     assert_eq!(server.parent_span_id, PUBLISHER_SPAN);
+    let unwrapped = span_with(&receiver, "the unwrapped push's span", |s| {
+        s.kind == SpanKind::Consumer && s.name == "subscribe orders-raw"
+    })
+    .await;
+    assert_eq!(
+        unwrapped.trace_id, PUBLISHER_TRACE,
+        "unwrapped: the publisher's trace too"
+    );
+    assert!(
+        unwrapped
+            .links
+            .iter()
+            .any(|l| l.trace_id == PUBLISHER_TRACE && l.span_id == PUBLISHER_SPAN)
+    );
     drop(emulator);
 }
 
