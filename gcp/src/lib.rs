@@ -81,6 +81,9 @@
 //! event carries is kept (it is the event's creation context, per the CloudEvents
 //! distributed-tracing extension); the Node framework overwrites it with the transport's.
 //! The transport's is copied only into an event that has none, as the Node framework does.
+//! A binary-mode event missing a required attribute (`ce-id`) is refused with 400, where
+//! the Node framework hands the function the bare body; a `GET` on a CloudEvent function
+//! is answered 405 (and `/robots.txt` 404) where the Node framework fails with 500.
 //!
 //! ## Why each dependency is here
 //!
@@ -97,7 +100,7 @@
 //! * `serde`, `serde_json`: the JSON forms; `base64`: Pub/Sub message data; `chrono`: the
 //!   arrival time of Pub/Sub messages without a publish time, `faas.document.time`;
 //!   `thiserror`: typed errors; `tokio`, `futures-util`, `tracing`: the runtime, futures
-//!   and the handlers' logs.
+//!   and the handlers' logs; `tracing-subscriber`: the layer of [`CloudLoggingLayer`].
 
 #![warn(missing_docs)]
 
