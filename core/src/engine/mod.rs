@@ -17,6 +17,7 @@ mod cold_start;
 mod error_type;
 pub(crate) mod flush;
 mod layer;
+mod metrics;
 mod observer;
 mod running;
 pub(crate) mod scope;
@@ -25,6 +26,7 @@ pub use cold_start::ColdStart;
 pub use error_type::{OTHER_ERROR_TYPE, TypedError, error_type_of};
 pub use flush::{FlushError, FlushPolicy, Flusher};
 pub use layer::{InvocationLayer, InvocationService};
+pub use metrics::{DURATION_BUCKETS, FaasMetrics};
 pub use observer::{InvocationObserver, InvocationRecord, InvocationStart, InvocationStatus};
 pub use scope::InvocationScope;
 

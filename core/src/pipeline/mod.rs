@@ -559,11 +559,22 @@ impl Telemetry {
         &self.flusher
     }
 
-    /// An engine builder wired to this pipeline's providers and propagation.
+    /// An engine builder wired to this pipeline's providers and propagation, and — when
+    /// metrics are exported — the FaaS metrics of the conventions
+    /// ([`FaasMetrics`](crate::engine::FaasMetrics)).
     pub fn engine(&self) -> EngineBuilder {
-        InvocationEngine::builder(&self.tracer_provider)
+        use opentelemetry::metrics::MeterProvider as _;
+        let builder = InvocationEngine::builder(&self.tracer_provider)
             .propagation(self.propagation.clone())
-            .flusher(self.flusher.clone())
+            .flusher(self.flusher.clone());
+        // The FaaS metrics of the conventions, whenever metrics are exported.
+        if self.config.sdk_disabled || self.config.metrics.exporters.is_empty() {
+            builder
+        } else {
+            builder.observer(crate::engine::FaasMetrics::new(
+                &self.meter_provider.meter("otel-faas"),
+            ))
+        }
     }
 
     /// Exports what is left of every signal and stops the exporters, within `budget` and
