@@ -14,8 +14,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
@@ -163,6 +169,8 @@ impl OtlpReceiver {
                     }
                     let grpc_server = grpc_builder
                         .add_service(TraceServiceServer::new(GrpcSink(Arc::clone(&state))))
+                        .add_service(MetricsServiceServer::new(GrpcSink(Arc::clone(&state))))
+                        .add_service(LogsServiceServer::new(GrpcSink(Arc::clone(&state))))
                         .serve_with_incoming_shutdown(
                             tonic::transport::server::TcpIncoming::from(grpc),
                             async {
@@ -515,8 +523,55 @@ async fn record(shared: &Shared, request: &ExportTraceServiceRequest, received_a
     shared.arrived.notify_waiters();
 }
 
-/// The OTLP/gRPC trace service, feeding the same store as the HTTP endpoint.
+/// The OTLP/gRPC services (traces, metrics, logs), feeding the same store as the HTTP
+/// endpoints.
 struct GrpcSink(Arc<Shared>);
+
+#[tonic::async_trait]
+impl MetricsService for GrpcSink {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.0
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(ReceivedRequest::grpc(
+                "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            ));
+        self.0
+            .metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(ReceivedMetric::decode_all(request.get_ref()));
+        self.0.arrived.notify_waiters();
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for GrpcSink {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        self.0
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(ReceivedRequest::grpc(
+                "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            ));
+        self.0
+            .logs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(ReceivedLog::decode_all(request.get_ref()));
+        self.0.arrived.notify_waiters();
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
+}
 
 #[tonic::async_trait]
 impl TraceService for GrpcSink {

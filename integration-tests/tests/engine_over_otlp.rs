@@ -654,8 +654,21 @@ async fn grpc_protocol_exports_through_the_otlp_grpc_feature() {
         span.resource_attr("service.name"),
         Some(&AttrValue::from("e2e-grpc"))
     );
-    assert_eq!(receiver.request_content_types(), ["application/grpc"]);
     telemetry.shutdown(WAIT).await.unwrap();
+    // Spans, and the FaaS metrics the engine records, all over gRPC.
+    let types = receiver.request_content_types();
+    assert!(
+        types.len() >= 2 && types.iter().all(|t| t == "application/grpc"),
+        "{types:?}"
+    );
+    assert!(
+        receiver
+            .metrics()
+            .iter()
+            .any(|m| m.name == "faas.invocations"),
+        "{:?}",
+        receiver.metrics()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
