@@ -20,8 +20,8 @@
 //! and it adds about 90 bytes to a message limited to 64 KiB. Messages that are not JSON
 //! objects are sent unchanged, and the span says why.
 
-use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
-use opentelemetry::{Context, KeyValue, global};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanKind, TraceContextExt as _};
 use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_DESTINATION_NAME, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE,
     MESSAGING_SYSTEM,
@@ -58,19 +58,9 @@ pub fn traced_queue_message(queue: &str, message: &str) -> String {
     let builder = opentelemetry::trace::SpanBuilder::from_name(format!("create {queue}"))
         .with_kind(SpanKind::Producer)
         .with_attributes(attributes);
-    let parent = Context::current();
-    let scope = InvocationScope::current();
-    let cx = match &scope {
-        Some(scope) => parent.with_span(scope.tracer().build_with_context(builder, &parent)),
-        None => {
-            parent.with_span(global::tracer("otel-faas-azure").build_with_context(builder, &parent))
-        }
-    };
-    let result = inject_into_detail(message, |carrier: &mut dyn CarrierMut| match &scope {
-        Some(scope) => scope.propagation().inject_into(&cx, carrier),
-        None => global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(&cx, &mut AsInjector(carrier));
-        }),
+    let cx = InvocationScope::start_span(builder, "otel-faas-azure");
+    let result = inject_into_detail(message, |carrier: &mut dyn CarrierMut| {
+        InvocationScope::inject(&cx, carrier);
     });
     let text = match result {
         Ok(text) => text,
@@ -89,14 +79,6 @@ pub fn traced_queue_message(queue: &str, message: &str) -> String {
     };
     cx.span().end();
     text
-}
-
-struct AsInjector<'a>(&'a mut dyn CarrierMut);
-
-impl opentelemetry::propagation::Injector for AsInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        self.0.set(key, value);
-    }
 }
 
 /// The context a producer wrote into a queue message's text with [`traced_queue_message`];

@@ -198,6 +198,23 @@ impl FunctionsFramework {
     }
 
     /// The router: the target at every path, the others under `/<name>`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use otel_faas_core::{Pipeline, env::MapEnvironment};
+    /// use otel_faas_gcp::FunctionsFramework;
+    /// use tower::ServiceExt as _;
+    ///
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")])).install();
+    /// let router = FunctionsFramework::with_environment(&telemetry, MapEnvironment::default())
+    ///     .http("hello", || async { "hello" })
+    ///     .into_router();
+    /// let get = |path: &str| http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+    /// assert_eq!(router.clone().oneshot(get("/any/path")).await.unwrap().status(), 200);
+    /// assert_eq!(router.oneshot(get("/robots.txt")).await.unwrap().status(), 404);
+    /// # }
+    /// ```
     pub fn into_router(self) -> Router {
         self.into_parts().1
     }
@@ -291,6 +308,20 @@ impl FunctionsFramework {
 }
 
 /// A [`FunctionsFramework`] whose port is bound.
+///
+/// ```no_run
+/// # async fn run(telemetry: otel_faas_core::Telemetry) -> Result<(), otel_faas_core::server::ServerError> {
+/// use otel_faas_gcp::FunctionsFramework;
+///
+/// let bound = FunctionsFramework::new(&telemetry)
+///     .http("hello", || async { "hello" })
+///     .map_server(|server| server.address("127.0.0.1", 0))
+///     .bind()
+///     .await?;
+/// println!("listening on {}", bound.local_addr()?);
+/// bound.serve().await
+/// # }
+/// ```
 pub struct BoundFunctionsFramework {
     server: BoundServer,
     router: Router,

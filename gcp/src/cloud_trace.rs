@@ -128,6 +128,14 @@ impl TextMapPropagator for CloudTraceContextPropagator {
 }
 
 /// Registers `gcp` in `registry`, so `OTEL_PROPAGATORS` can name it.
+///
+/// ```
+/// use otel_faas_core::propagation::PropagatorRegistry;
+///
+/// let mut registry = PropagatorRegistry::new();
+/// otel_faas_gcp::register_propagators(&mut registry);
+/// assert!(registry.names().contains(&"gcp"));
+/// ```
 pub fn register_propagators(registry: &mut PropagatorRegistry) {
     registry.register("gcp", || Box::new(CloudTraceContextPropagator::new()));
 }

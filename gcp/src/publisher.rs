@@ -15,15 +15,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
-use opentelemetry::{Context, KeyValue, global};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_BODY_SIZE, MESSAGING_MESSAGE_ID,
     MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
 };
 use otel_faas_core::Environment;
 use otel_faas_core::engine::InvocationScope;
-use otel_faas_core::propagation::CarrierMut;
 use otel_faas_messaging::PubSubAttributesMut;
 use serde_json::{Value, json};
 
@@ -173,22 +172,8 @@ impl PubSubPublisher {
                     i64::try_from(data.len()).unwrap_or(i64::MAX),
                 ),
             ]);
-        let parent = Context::current();
-        let scope = InvocationScope::current();
-        let cx = match &scope {
-            Some(scope) => parent.with_span(scope.tracer().build_with_context(builder, &parent)),
-            None => parent
-                .with_span(global::tracer("otel-faas-gcp").build_with_context(builder, &parent)),
-        };
-        {
-            let mut carrier = PubSubAttributesMut(&mut attributes);
-            match &scope {
-                Some(scope) => scope.propagation().inject_into(&cx, &mut carrier),
-                None => global::get_text_map_propagator(|propagator| {
-                    propagator.inject_context(&cx, &mut AsInjector(&mut carrier));
-                }),
-            }
-        }
+        let cx = InvocationScope::start_span(builder, "otel-faas-gcp");
+        InvocationScope::inject(&cx, &mut PubSubAttributesMut(&mut attributes));
         let result = self.send(topic, &topic_id, data, attributes).await;
         let span = cx.span();
         match &result {
@@ -294,14 +279,6 @@ impl PubSubPublisher {
             valid_until: Instant::now() + Duration::from_secs(lifetime),
         });
         Ok(token)
-    }
-}
-
-struct AsInjector<'a>(&'a mut dyn CarrierMut);
-
-impl opentelemetry::propagation::Injector for AsInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        self.0.set(key, value);
     }
 }
 

@@ -144,16 +144,12 @@ impl PubSubEmulator {
         topic: &str,
         endpoint: &str,
     ) -> Result<(), ReceiverError> {
-        self.call(
-            "PUT",
-            &format!("/v1/projects/{project}/subscriptions/{subscription}"),
-            &json!({
-                "topic": format!("projects/{project}/topics/{topic}"),
-                "pushConfig": {"pushEndpoint": endpoint},
-                "ackDeadlineSeconds": 10,
-            }),
+        self.subscribe(
+            project,
+            subscription,
+            topic,
+            json!({"pushEndpoint": endpoint}),
         )
-        .map(|_| ())
     }
 
     /// Creates an unwrapped push subscription (`--push-no-wrapper-write-metadata`): the
@@ -165,12 +161,27 @@ impl PubSubEmulator {
         topic: &str,
         endpoint: &str,
     ) -> Result<(), ReceiverError> {
+        self.subscribe(
+            project,
+            subscription,
+            topic,
+            json!({"pushEndpoint": endpoint, "noWrapper": {"writeMetadata": true}}),
+        )
+    }
+
+    fn subscribe(
+        &self,
+        project: &str,
+        subscription: &str,
+        topic: &str,
+        push_config: Value,
+    ) -> Result<(), ReceiverError> {
         self.call(
             "PUT",
             &format!("/v1/projects/{project}/subscriptions/{subscription}"),
             &json!({
                 "topic": format!("projects/{project}/topics/{topic}"),
-                "pushConfig": {"pushEndpoint": endpoint, "noWrapper": {"writeMetadata": true}},
+                "pushConfig": push_config,
                 "ackDeadlineSeconds": 10,
             }),
         )

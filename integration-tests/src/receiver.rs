@@ -367,12 +367,21 @@ impl OtlpReceiver {
         name: &str,
         timeout: Duration,
     ) -> Result<ReceivedSpan, ReceiverError> {
+        self.wait_for_span_where(timeout, |s| s.name == name).await
+    }
+
+    /// Waits for the first span for which `found` holds.
+    pub async fn wait_for_span_where(
+        &self,
+        timeout: Duration,
+        found: impl Fn(&ReceivedSpan) -> bool,
+    ) -> Result<ReceivedSpan, ReceiverError> {
         let spans = self
-            .wait_until(timeout, |spans| spans.iter().any(|s| s.name == name))
+            .wait_until(timeout, |spans| spans.iter().any(&found))
             .await?;
         spans
             .into_iter()
-            .find(|s| s.name == name)
+            .find(|s| found(s))
             .ok_or_else(|| ReceiverError::Timeout {
                 timeout,
                 received: String::new(),

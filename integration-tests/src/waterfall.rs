@@ -358,29 +358,15 @@ fn millis(nanos: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use super::*;
     use crate::span::SpanKind;
 
     fn span(id: &str, parent: &str, name: &str, start: u64, end: u64) -> ReceivedSpan {
-        ReceivedSpan {
-            trace_id: "t1".into(),
-            span_id: id.into(),
-            parent_span_id: parent.into(),
-            name: name.into(),
-            kind: SpanKind::Server,
-            start_unix_nanos: start,
-            end_unix_nanos: end,
-            attributes: BTreeMap::new(),
-            resource: BTreeMap::new(),
-            scope: String::new(),
-            status: StatusCode::Unset,
-            status_message: String::new(),
-            events: Vec::new(),
-            links: Vec::new(),
-            received_at: Instant::now(),
-        }
+        let mut span = ReceivedSpan::new("t1", id, parent, name, SpanKind::Server);
+        span.start_unix_nanos = start;
+        span.end_unix_nanos = end;
+        span
     }
 
     #[test]

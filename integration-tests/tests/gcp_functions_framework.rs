@@ -304,11 +304,10 @@ async fn span_with(
     what: &str,
     found: impl Fn(&ReceivedSpan) -> bool,
 ) -> ReceivedSpan {
-    let spans = receiver
-        .wait_until(WAIT, |spans| spans.iter().any(&found))
+    receiver
+        .wait_for_span_where(WAIT, found)
         .await
-        .unwrap_or_else(|e| panic!("no {what}: {e}"));
-    spans.into_iter().find(|s| found(s)).unwrap()
+        .unwrap_or_else(|e| panic!("no {what}: {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -548,34 +548,18 @@ fn is_ancestor(spans: &[ReceivedSpan], ancestor: &ReceivedSpan, span: &ReceivedS
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::time::Instant;
 
     use otel_faas_integration_tests::ReceivedLink;
 
     use super::*;
 
     fn span(id: &str, parent: &str, name: &str, kind: SpanKind) -> ReceivedSpan {
-        ReceivedSpan {
-            trace_id: if name == "send orders" {
-                format!("{id:0>32}")
-            } else {
-                "f".repeat(32)
-            },
-            span_id: id.to_owned(),
-            parent_span_id: parent.to_owned(),
-            name: name.to_owned(),
-            kind,
-            start_unix_nanos: 0,
-            end_unix_nanos: 0,
-            attributes: BTreeMap::new(),
-            resource: BTreeMap::new(),
-            scope: String::new(),
-            status: StatusCode::Unset,
-            status_message: String::new(),
-            events: Vec::new(),
-            links: Vec::new(),
-            received_at: Instant::now(),
-        }
+        let trace = if name == "send orders" {
+            format!("{id:0>32}")
+        } else {
+            "f".repeat(32)
+        };
+        ReceivedSpan::new(&trace, id, parent, name, kind)
     }
 
     fn link(to: &ReceivedSpan) -> ReceivedLink {

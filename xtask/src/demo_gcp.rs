@@ -159,7 +159,6 @@ pub(crate) fn check(spans: &[ReceivedSpan], caller_trace: &str) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::time::Instant;
 
     use otel_faas_integration_tests::{AttrValue, ReceivedLink};
 
@@ -168,23 +167,7 @@ mod tests {
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
     fn span(id: &str, parent: &str, name: &str, kind: SpanKind) -> ReceivedSpan {
-        ReceivedSpan {
-            trace_id: TRACE.to_owned(),
-            span_id: id.to_owned(),
-            parent_span_id: parent.to_owned(),
-            name: name.to_owned(),
-            kind,
-            start_unix_nanos: 0,
-            end_unix_nanos: 1,
-            attributes: BTreeMap::new(),
-            resource: BTreeMap::new(),
-            scope: String::new(),
-            status: StatusCode::Unset,
-            status_message: String::new(),
-            events: Vec::new(),
-            links: Vec::new(),
-            received_at: Instant::now(),
-        }
+        ReceivedSpan::new(TRACE, id, parent, name, kind)
     }
 
     fn pipeline() -> Vec<ReceivedSpan> {

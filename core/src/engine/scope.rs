@@ -122,6 +122,55 @@ impl InvocationScope {
         Context::map_current(|cx| cx.get::<InvocationSpanId>().map(|marker| marker.0))
     }
 
+    /// Starts `builder` as a child of the current context — with the invocation's tracer
+    /// inside an invocation, else with the global tracer named `outside` — and returns the
+    /// context holding the span. What every producer helper (a send, a publish, a message
+    /// created for an output binding) does first.
+    ///
+    /// ```
+    /// use opentelemetry::trace::{SpanBuilder, TraceContextExt};
+    /// use otel_faas_core::engine::InvocationScope;
+    ///
+    /// // Outside an invocation, without a global provider: a no-op span, never a panic.
+    /// let cx = InvocationScope::start_span(SpanBuilder::from_name("send orders"), "my-lib");
+    /// cx.span().end();
+    /// ```
+    pub fn start_span(
+        builder: opentelemetry::trace::SpanBuilder,
+        outside: &'static str,
+    ) -> Context {
+        use opentelemetry::trace::TraceContextExt as _;
+        let parent = Context::current();
+        match Self::current() {
+            Some(scope) => parent.with_span(builder.start_with_context(scope.tracer(), &parent)),
+            None => parent.with_span(
+                builder.start_with_context(&opentelemetry::global::tracer(outside), &parent),
+            ),
+        }
+    }
+
+    /// Writes `cx` into `carrier` with the invocation's propagation inside an invocation,
+    /// else with the global propagator.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use opentelemetry::Context;
+    /// use otel_faas_core::engine::InvocationScope;
+    ///
+    /// let mut headers = HashMap::new();
+    /// // No span in the context: nothing to write.
+    /// InvocationScope::inject(&Context::new(), &mut headers);
+    /// assert!(!headers.contains_key("traceparent"));
+    /// ```
+    pub fn inject(cx: &Context, carrier: &mut dyn crate::propagation::CarrierMut) {
+        match Self::current() {
+            Some(scope) => scope.propagation().inject_into(cx, carrier),
+            None => opentelemetry::global::get_text_map_propagator(|propagator| {
+                propagator.inject_context(cx, &mut crate::propagation::AsInjector(carrier));
+            }),
+        }
+    }
+
     /// The engine's tracer.
     pub fn tracer(&self) -> &SdkTracer {
         &self.tracer

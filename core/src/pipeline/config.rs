@@ -226,6 +226,13 @@ pub enum SamplerConfig {
 
 impl SamplerConfig {
     /// The root sampler of a parent-based sampler; `None` for the others.
+    ///
+    /// ```
+    /// use otel_faas_core::pipeline::SamplerConfig;
+    ///
+    /// assert!(SamplerConfig::ParentBasedTraceIdRatio(0.1).root_sampler().is_some());
+    /// assert!(SamplerConfig::AlwaysOn.root_sampler().is_none());
+    /// ```
     pub fn root_sampler(self) -> Option<Sampler> {
         match self {
             Self::ParentBasedAlwaysOn => Some(Sampler::AlwaysOn),

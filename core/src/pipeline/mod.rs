@@ -499,6 +499,15 @@ pub struct Telemetry {
 impl Telemetry {
     /// The resource attributes fetched after start-up, when the pipeline has any (see
     /// [`Pipeline::with_late_resource`]).
+    ///
+    /// ```
+    /// use otel_faas_core::{Pipeline, env::MapEnvironment, pipeline::LateResource};
+    ///
+    /// let env = || MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")]);
+    /// assert!(Pipeline::with_environment(env()).install().late_resource().is_none());
+    /// let telemetry = Pipeline::with_environment(env()).with_late_resource(LateResource::new()).install();
+    /// assert!(telemetry.late_resource().is_some());
+    /// ```
     pub fn late_resource(&self) -> Option<&LateResource> {
         self.late_resource.as_ref()
     }

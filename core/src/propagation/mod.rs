@@ -10,6 +10,7 @@
 mod carrier;
 mod registry;
 
+pub(crate) use carrier::AsInjector;
 pub use carrier::{Carrier, CarrierMut, Chained, IgnoreCase};
 pub use registry::{CompositePropagation, PropagatorFactory, PropagatorRegistry};
 
@@ -18,7 +19,7 @@ use std::fmt;
 use opentelemetry::Context;
 use opentelemetry::propagation::TextMapPropagator;
 
-use carrier::{AsExtractor, AsInjector};
+use carrier::AsExtractor;
 
 /// Extracts and injects trace context through carriers.
 ///

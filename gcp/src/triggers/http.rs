@@ -10,8 +10,6 @@ use otel_faas_core::http::HttpTrigger;
 use otel_faas_core::propagation::Propagation;
 use otel_faas_core::trigger::{InvocationContext, InvocationSpec, Outcome, TriggerAdapter};
 
-use super::EXECUTION_ID_HEADER;
-
 /// Describes HTTP invocations of a Cloud Run function.
 ///
 /// ```
@@ -51,15 +49,7 @@ impl GcpHttpTrigger {
 
 impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for GcpHttpTrigger {
     fn invocation_context(&self, request: &Request<B>) -> InvocationContext {
-        match request
-            .headers()
-            .get(EXECUTION_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .filter(|id| !id.is_empty())
-        {
-            Some(id) => InvocationContext::new().with_invocation_id(id),
-            None => InvocationContext::new(),
-        }
+        super::execution_context(request.headers())
     }
 
     fn invocation_spec(

@@ -37,6 +37,23 @@ use crate::services::PUBSUB_MESSAGE_PUBLISHED;
 pub const EXECUTION_ID_HEADER: &str = "function-execution-id";
 
 /// Describes CloudEvent invocations: the adapter of the event's type.
+///
+/// ```
+/// use axum::body::Bytes;
+/// use otel_faas_core::server::Envelope;
+/// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::FaasTrigger};
+/// use otel_faas_gcp::{CloudEventRequest, CloudEventTrigger};
+///
+/// let push = br#"{"message": {"data": "aGk=", "messageId": "1"}, "subscription": "projects/p/subscriptions/s"}"#;
+/// let (parts, ()) = http::Request::post("/").body(()).unwrap().into_parts();
+/// let request = CloudEventRequest::decode(&parts, Bytes::from_static(push)).unwrap();
+/// let trigger = CloudEventTrigger::new();
+/// let context = TriggerAdapter::<_, axum::response::Response>::invocation_context(&trigger, &request);
+/// let spec = TriggerAdapter::<_, axum::response::Response>::invocation_spec(
+///     &trigger, &request, &context, &CompositePropagation::w3c());
+/// assert_eq!(spec.trigger(), FaasTrigger::PubSub);
+/// assert_eq!(spec.name(), "subscribe s");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct CloudEventTrigger {
     _private: (),
@@ -51,15 +68,7 @@ impl CloudEventTrigger {
 
 impl TriggerAdapter<CloudEventRequest, Response> for CloudEventTrigger {
     fn invocation_context(&self, request: &CloudEventRequest) -> InvocationContext {
-        match request
-            .headers()
-            .get(EXECUTION_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .filter(|id| !id.is_empty())
-        {
-            Some(id) => InvocationContext::new().with_invocation_id(id),
-            None => InvocationContext::new(),
-        }
+        execution_context(request.headers())
     }
 
     fn invocation_spec(
@@ -118,6 +127,19 @@ impl TriggerAdapter<CloudEventRequest, Response> for CloudEventTrigger {
             spec
         };
         spec.map_span(|span| span.with_attributes(attributes))
+    }
+}
+
+/// The invocation's context: its id from `Function-Execution-Id`, when the platform sends
+/// one.
+pub(crate) fn execution_context(headers: &::http::HeaderMap) -> InvocationContext {
+    match headers
+        .get(EXECUTION_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| !id.is_empty())
+    {
+        Some(id) => InvocationContext::new().with_invocation_id(id),
+        None => InvocationContext::new(),
     }
 }
 

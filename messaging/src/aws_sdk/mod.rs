@@ -19,7 +19,6 @@ pub mod sqs;
 
 pub use client_spans::AwsSdkTracing;
 
-use opentelemetry::global;
 use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
@@ -31,11 +30,7 @@ pub(crate) const SCOPE: &str = "otel-faas-messaging";
 /// Starts `builder` as a child of the current context, with the invocation's tracer when
 /// there is one, and returns the context holding it.
 pub(crate) fn start(builder: SpanBuilder) -> Context {
-    let parent = Context::current();
-    match InvocationScope::current() {
-        Some(scope) => parent.with_span(builder.start_with_context(scope.tracer(), &parent)),
-        None => parent.with_span(builder.start_with_context(&global::tracer(SCOPE), &parent)),
-    }
+    InvocationScope::start_span(builder, SCOPE)
 }
 
 /// SQS and SNS accept at most this many message attributes per message.

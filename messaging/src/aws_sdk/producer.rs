@@ -13,8 +13,6 @@
     allow(dead_code)
 )]
 
-use opentelemetry::global;
-use opentelemetry::propagation::Injector;
 use opentelemetry::trace::{SpanBuilder, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::MESSAGING_MESSAGE_ID;
@@ -22,22 +20,9 @@ use otel_faas_core::{engine::InvocationScope, propagation::CarrierMut};
 
 use super::{NOT_INJECTED_EVENT, record_failure};
 
-struct AsInjector<'a>(&'a mut dyn CarrierMut);
-
-impl Injector for AsInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        self.0.set(key, value);
-    }
-}
-
 /// Injects `cx` with the invocation's propagation, or the global propagator outside one.
 pub(crate) fn inject(cx: &Context, carrier: &mut dyn CarrierMut) {
-    match InvocationScope::current() {
-        Some(scope) => scope.propagation().inject_into(cx, carrier),
-        None => global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(cx, &mut AsInjector(carrier));
-        }),
-    }
+    InvocationScope::inject(cx, carrier);
 }
 
 /// Records on the span of `cx` which keys could not be injected, and why.
