@@ -69,8 +69,11 @@ pub struct ReceivedMetric {
     pub scope: String,
     /// Resource attributes.
     pub resource: BTreeMap<String, AttrValue>,
-    /// One value per data point, with the point's attributes.
+    /// One value per data point, with the point's attributes (a histogram point's value is
+    /// its count).
     pub points: Vec<(f64, BTreeMap<String, AttrValue>)>,
+    /// A histogram's sum per data point, in the order of `points`; empty for other kinds.
+    pub sums: Vec<f64>,
 }
 
 impl ReceivedMetric {
@@ -103,6 +106,14 @@ impl ReceivedMetric {
                                 })
                                 .collect()
                         };
+                    let sums = match &metric.data {
+                        Some(metric::Data::Histogram(histogram)) => histogram
+                            .data_points
+                            .iter()
+                            .map(|p| p.sum.unwrap_or(f64::NAN))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
                     let points = match &metric.data {
                         Some(metric::Data::Sum(sum)) => number(&sum.data_points),
                         Some(metric::Data::Gauge(gauge)) => number(&gauge.data_points),
@@ -119,6 +130,7 @@ impl ReceivedMetric {
                         scope: scope.clone(),
                         resource: resource.clone(),
                         points,
+                        sums,
                     });
                 }
             }

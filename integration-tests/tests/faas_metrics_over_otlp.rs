@@ -65,7 +65,9 @@ async fn invocations_errors_timeouts_coldstarts_and_durations_are_counted() {
         ("OTEL_SERVICE_NAME", "orders".to_owned()),
     ]))
     .install();
-    let engine = telemetry.engine().build();
+    // The process began initialising 1.5 s before the cold invocation.
+    let init_started = std::time::SystemTime::now() - Duration::from_millis(1500);
+    let engine = telemetry.engine().init_started(init_started).build();
     let http = Job {
         trigger: FaasTrigger::Http,
         deadline_in: None,
@@ -124,6 +126,20 @@ async fn invocations_errors_timeouts_coldstarts_and_durations_are_counted() {
         .find(|m| m.name == "faas.invoke_duration")
         .unwrap();
     assert_eq!(duration.unit, "s");
+    // One init duration, the cold invocation's, of at least the 1.5 s before it.
+    assert_eq!(total(&metrics, "faas.init_duration", "http"), 1.0);
+    assert_eq!(total(&metrics, "faas.init_duration", "timer"), 0.0);
+    let init = metrics
+        .iter()
+        .rev()
+        .find(|m| m.name == "faas.init_duration")
+        .unwrap();
+    assert_eq!(init.unit, "s");
+    let init_seconds = init.sums[0];
+    assert!(
+        (1.5..3.0).contains(&init_seconds),
+        "init duration {init_seconds} s"
+    );
     assert_eq!(
         duration.resource.get("service.name"),
         Some(&AttrValue::Str("orders".into()))

@@ -8,19 +8,24 @@
 //! | `faas.timeouts` | counter | `{timeout}` | invocations the deadline ended |
 //! | `faas.coldstarts` | counter | `{coldstart}` | the process's cold invocation, when it starts |
 //! | `faas.invoke_duration` | histogram | `s` | every invocation's duration |
+//! | `faas.init_duration` | histogram | `s` | the cold invocation's wait for the process's initialisation or restore, when the engine knows when it began |
 //!
 //! Each point has `faas.trigger`; the resource (`faas.name`, `cloud.*`) comes with the
 //! export. The histogram uses the conventions' advisory boundaries for durations in
 //! seconds. A timeout counts in `faas.timeouts` only, as the conventions list it apart from
-//! errors. `faas.init_duration` needs the platform's own figure and is left to the cloud
-//! crates. The meter provider is flushed with the invocation under the engine's budget,
+//! errors. `faas.init_duration` is what the engine saw: from
+//! [`EngineBuilder::init_started`](crate::engine::EngineBuilder::init_started) (or a
+//! snapshot restore) to the start of the cold invocation, the same interval as its `init`
+//! or `restore` span; the process's start before that instant is the platform's to report.
+//! The meter provider is flushed with the invocation under the engine's budget,
 //! so the points of a function frozen after its response are not lost.
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry_semantic_conventions::attribute::FAAS_TRIGGER;
 use opentelemetry_semantic_conventions::metric::{
-    FAAS_COLDSTARTS, FAAS_ERRORS, FAAS_INVOCATIONS, FAAS_INVOKE_DURATION, FAAS_TIMEOUTS,
+    FAAS_COLDSTARTS, FAAS_ERRORS, FAAS_INIT_DURATION, FAAS_INVOCATIONS, FAAS_INVOKE_DURATION,
+    FAAS_TIMEOUTS,
 };
 
 use super::observer::{InvocationObserver, InvocationRecord, InvocationStart, InvocationStatus};
@@ -63,6 +68,7 @@ pub struct FaasMetrics {
     timeouts: Counter<u64>,
     coldstarts: Counter<u64>,
     invoke_duration: Histogram<f64>,
+    init_duration: Histogram<f64>,
 }
 
 impl FaasMetrics {
@@ -95,6 +101,14 @@ impl FaasMetrics {
                 .with_description("Measures the duration of the function's logic execution.")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
+            init_duration: meter
+                .f64_histogram(FAAS_INIT_DURATION)
+                .with_unit("s")
+                .with_description(
+                    "Measures the duration of the function's initialization, such as a cold start.",
+                )
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
         }
     }
 }
@@ -102,8 +116,12 @@ impl FaasMetrics {
 impl InvocationObserver for FaasMetrics {
     fn on_start(&self, start: &InvocationStart) {
         if start.cold_start() {
-            self.coldstarts
-                .add(1, &[KeyValue::new(FAAS_TRIGGER, start.trigger().as_str())]);
+            let attributes = [KeyValue::new(FAAS_TRIGGER, start.trigger().as_str())];
+            self.coldstarts.add(1, &attributes);
+            if let Some(phase) = start.init_phase() {
+                self.init_duration
+                    .record(phase.duration().as_secs_f64(), &attributes);
+            }
         }
     }
 

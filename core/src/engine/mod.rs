@@ -27,7 +27,10 @@ pub use error_type::{OTHER_ERROR_TYPE, TypedError, error_type_of};
 pub use flush::{FlushError, FlushPolicy, Flusher};
 pub use layer::{InvocationLayer, InvocationService};
 pub use metrics::{DURATION_BUCKETS, FaasMetrics};
-pub use observer::{InvocationObserver, InvocationRecord, InvocationStart, InvocationStatus};
+pub use observer::{
+    InitPhase, InitPhaseKind, InvocationObserver, InvocationRecord, InvocationStart,
+    InvocationStatus,
+};
 pub use scope::InvocationScope;
 
 use std::any::Any;
@@ -382,20 +385,25 @@ impl InvocationEngine {
         // its restore from a snapshot.
         let phase = if cold {
             match self.inner.cold_start.take_restore() {
-                Some(restored_at) => Some(("restore", restored_at)),
-                None => self.inner.init_started.map(|at| ("init", at)),
+                Some(restored_at) => Some((InitPhaseKind::Restore, restored_at)),
+                None => self.inner.init_started.map(|at| (InitPhaseKind::Init, at)),
             }
         } else {
             None
         };
-        if let Some((name, phase_started)) = phase {
+        let init_phase = phase.map(|(kind, phase_started)| {
+            let phase_started = phase_started.min(started_at);
             let mut init = tracer
-                .span_builder(name)
+                .span_builder(kind.span_name())
                 .with_kind(SpanKind::Internal)
-                .with_start_time(phase_started.min(started_at))
+                .with_start_time(phase_started)
                 .start_with_context(tracer, &invocation_cx);
             init.end_with_timestamp(started_at);
-        }
+            InitPhase::new(
+                kind,
+                started_at.duration_since(phase_started).unwrap_or_default(),
+            )
+        });
         let inner_cx = spec.inner.map(|inner| inner.start(tracer, &invocation_cx));
         let start = InvocationStart {
             sequence: self.inner.sequence.fetch_add(1, Ordering::Relaxed),
@@ -404,6 +412,7 @@ impl InvocationEngine {
             invocation_id: context.invocation_id().map(str::to_owned),
             span_context: invocation_cx.span().span_context().clone(),
             started_at,
+            init_phase,
         };
         let spans = Spans {
             invocation: invocation_cx,

@@ -82,6 +82,7 @@ pub struct InvocationStart {
     pub(crate) invocation_id: Option<String>,
     pub(crate) span_context: SpanContext,
     pub(crate) started_at: SystemTime,
+    pub(crate) init_phase: Option<InitPhase>,
 }
 
 impl InvocationStart {
@@ -110,6 +111,65 @@ impl InvocationStart {
     /// When the invocation started.
     pub fn started_at(&self) -> SystemTime {
         self.started_at
+    }
+    /// What the cold invocation waited for — the process's initialisation or its restore
+    /// from a snapshot — when the engine knows when it began
+    /// ([`EngineBuilder::init_started`](crate::engine::EngineBuilder::init_started),
+    /// [`ColdStart::restored`](crate::engine::ColdStart::restored)); `None` for warm
+    /// invocations.
+    pub fn init_phase(&self) -> Option<InitPhase> {
+        self.init_phase
+    }
+}
+
+/// The phase a cold invocation waited for, and how long it lasted.
+///
+/// ```
+/// use std::time::Duration;
+/// use otel_faas_core::engine::{InitPhase, InitPhaseKind};
+///
+/// let phase = InitPhase::new(InitPhaseKind::Init, Duration::from_millis(120));
+/// assert_eq!(phase.kind().span_name(), "init");
+/// assert_eq!(phase.duration(), Duration::from_millis(120));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitPhase {
+    kind: InitPhaseKind,
+    duration: Duration,
+}
+
+impl InitPhase {
+    /// A phase of `kind` that lasted `duration`.
+    pub fn new(kind: InitPhaseKind, duration: Duration) -> Self {
+        Self { kind, duration }
+    }
+    /// Initialisation or restore.
+    pub fn kind(&self) -> InitPhaseKind {
+        self.kind
+    }
+    /// From the start of the phase to the start of the cold invocation.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+}
+
+/// Which phase a cold invocation waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InitPhaseKind {
+    /// A fresh process initialised.
+    Init,
+    /// A process was restored from a snapshot.
+    Restore,
+}
+
+impl InitPhaseKind {
+    /// The name of the span the engine records for the phase.
+    pub fn span_name(self) -> &'static str {
+        match self {
+            Self::Init => "init",
+            Self::Restore => "restore",
+        }
     }
 }
 
@@ -200,6 +260,10 @@ impl InvocationRecord {
     /// When the invocation started.
     pub fn started_at(&self) -> SystemTime {
         self.start.started_at
+    }
+    /// The phase the cold invocation waited for (see [`InvocationStart::init_phase`]).
+    pub fn init_phase(&self) -> Option<InitPhase> {
+        self.start.init_phase
     }
     /// How it ended.
     pub fn status(&self) -> InvocationStatus {
