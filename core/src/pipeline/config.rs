@@ -98,6 +98,9 @@ pub enum Exporter {
     Otlp,
     /// Human-readable lines on standard output, for local use.
     Console,
+    /// A destination a platform crate registered under this name (metrics only; see
+    /// [`Pipeline::with_metric_exporter`](crate::Pipeline::with_metric_exporter)).
+    Named(&'static str),
 }
 
 /// The OTLP wire protocol (`OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL`).
@@ -356,12 +359,21 @@ pub struct PipelineConfig {
 impl PipelineConfig {
     /// Reads the settings from `env`.
     pub fn from_env(env: &dyn Environment) -> Self {
+        Self::from_env_with_metric_exporters(env, &[])
+    }
+
+    /// Reads the settings from `env`, where `OTEL_METRICS_EXPORTER` may also name
+    /// `metric_exporters` (registered by platform crates).
+    pub(crate) fn from_env_with_metric_exporters(
+        env: &dyn Environment,
+        metric_exporters: &[&'static str],
+    ) -> Self {
         let mut warnings = Vec::new();
         let w = &mut warnings;
         let sdk_disabled = read_bool(env, "OTEL_SDK_DISABLED", false, w);
-        let traces = read_signal(env, Signal::Traces, w);
-        let metrics = read_signal(env, Signal::Metrics, w);
-        let logs = read_signal(env, Signal::Logs, w);
+        let traces = read_signal(env, Signal::Traces, &[], w);
+        let metrics = read_signal(env, Signal::Metrics, metric_exporters, w);
+        let logs = read_signal(env, Signal::Logs, &[], w);
         let sampler = read_sampler(env, w);
         let unsampled_remote_parents = read_unsampled_remote_parents(env, w);
         let limits = read_limits(env, w);
@@ -427,8 +439,13 @@ fn signal_var(
         })
 }
 
-fn read_signal(env: &dyn Environment, signal: Signal, w: &mut Vec<ConfigWarning>) -> SignalConfig {
-    let exporters = read_exporters(env, signal, w);
+fn read_signal(
+    env: &dyn Environment,
+    signal: Signal,
+    named: &[&'static str],
+    w: &mut Vec<ConfigWarning>,
+) -> SignalConfig {
+    let exporters = read_exporters(env, signal, named, w);
     let protocol = read_protocol(env, signal, w);
     let endpoint = read_endpoint(env, signal, protocol, w);
     let headers = read_headers(env, signal, w);
@@ -484,12 +501,20 @@ fn read_bool(env: &dyn Environment, var: &str, default: bool, w: &mut Vec<Config
 fn read_exporters(
     env: &dyn Environment,
     signal: Signal,
+    named: &[&'static str],
     w: &mut Vec<ConfigWarning>,
 ) -> Vec<Exporter> {
     let var = signal.exporter_variable();
     let Some(raw) = env.get_non_empty(var) else {
         return vec![Exporter::Otlp];
     };
+    let accepted = ["otlp", "console"]
+        .iter()
+        .chain(named)
+        .chain(&["none"])
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut exporters = Vec::new();
     for name in raw.split(',').map(|n| n.trim().to_ascii_lowercase()) {
         let exporter = match name.as_str() {
@@ -497,22 +522,25 @@ fn read_exporters(
             "console" | "stdout" => Exporter::Console,
             "none" => return Vec::new(),
             "" => continue,
-            _ => {
-                w.push(ConfigWarning::new(
-                    var,
-                    name,
-                    "otlp, console, none",
-                    "the other listed exporters",
-                ));
-                continue;
-            }
+            other => match named.iter().find(|n| n.eq_ignore_ascii_case(other)) {
+                Some(registered) => Exporter::Named(registered),
+                None => {
+                    w.push(ConfigWarning::new(
+                        var,
+                        name,
+                        accepted.clone(),
+                        "the other listed exporters",
+                    ));
+                    continue;
+                }
+            },
         };
         if !exporters.contains(&exporter) {
             exporters.push(exporter);
         }
     }
     if exporters.is_empty() {
-        w.push(ConfigWarning::new(var, raw, "otlp, console, none", "otlp"));
+        w.push(ConfigWarning::new(var, raw, accepted, "otlp"));
         exporters.push(Exporter::Otlp);
     }
     exporters
@@ -953,6 +981,35 @@ mod tests {
 
     fn config(pairs: &[(&str, &str)]) -> PipelineConfig {
         PipelineConfig::from_env(&pairs.iter().copied().collect::<MapEnvironment>())
+    }
+
+    #[test]
+    fn registered_metric_exporters_are_accepted_for_metrics_only() {
+        let env: MapEnvironment = [
+            ("OTEL_METRICS_EXPORTER", "AwsEmf, otlp"),
+            ("OTEL_TRACES_EXPORTER", "awsemf"),
+        ]
+        .into_iter()
+        .collect();
+        let config = PipelineConfig::from_env_with_metric_exporters(&env, &["awsemf"]);
+        assert_eq!(
+            config.metrics.exporters,
+            [Exporter::Named("awsemf"), Exporter::Otlp]
+        );
+        // Spans have no registered names: the value is refused with the accepted list.
+        assert_eq!(config.traces.exporters, [Exporter::Otlp]);
+        let warning = &config.warnings()[0];
+        assert_eq!(warning.variable, "OTEL_TRACES_EXPORTER");
+        assert_eq!(warning.accepted, "otlp, console, none");
+        // Unregistered, the name is refused and the warning lists what is accepted.
+        let plain = PipelineConfig::from_env(&env);
+        assert_eq!(plain.metrics.exporters, [Exporter::Otlp]);
+        let env: MapEnvironment = [("OTEL_METRICS_EXPORTER", "statsd")].into_iter().collect();
+        let with_names = PipelineConfig::from_env_with_metric_exporters(&env, &["awsemf"]);
+        assert_eq!(
+            with_names.warnings()[0].accepted,
+            "otlp, console, awsemf, none"
+        );
     }
 
     #[test]

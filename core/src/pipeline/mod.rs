@@ -52,6 +52,7 @@ mod export;
 mod ids;
 mod late;
 mod sampling;
+mod sink;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -63,6 +64,7 @@ pub use config::{
 pub use ids::{FreshIds, reseed_ids};
 pub use late::LateResource;
 pub use sampling::{UNSAMPLED_REMOTE_PARENTS_VARIABLE, UnsampledRemoteParents};
+pub use sink::MetricSink;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,6 +112,7 @@ pub struct Pipeline {
     id_generator: Option<Box<dyn IdGenerator>>,
     unsampled_remote_parents: UnsampledRemoteParents,
     late_resource: Option<LateResource>,
+    metric_sinks: Vec<sink::NamedSink>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -118,6 +121,7 @@ impl std::fmt::Debug for Pipeline {
             .field("env", &self.env)
             .field("detectors", &self.detectors)
             .field("registry", &self.registry)
+            .field("metric_sinks", &self.metric_sinks)
             .finish_non_exhaustive()
     }
 }
@@ -137,6 +141,7 @@ impl Pipeline {
             id_generator: None,
             unsampled_remote_parents: UnsampledRemoteParents::Honor,
             late_resource: None,
+            metric_sinks: Vec::new(),
         }
     }
 
@@ -183,11 +188,27 @@ impl Pipeline {
         self
     }
 
+    /// Adds a metrics destination that `OTEL_METRICS_EXPORTER` may select by `name` (case
+    /// insensitive), beside `otlp` and `console`: a platform crate's log-based metric
+    /// format, for instance. It is used only when the variable names it. See
+    /// [`MetricSink`] for an example.
+    #[must_use]
+    pub fn with_metric_exporter(mut self, name: &'static str, sink: impl MetricSink) -> Self {
+        self.metric_sinks
+            .retain(|named| !named.name.eq_ignore_ascii_case(name));
+        self.metric_sinks.push(sink::NamedSink {
+            name,
+            sink: Arc::new(sink),
+        });
+        self
+    }
+
     /// Builds everything. Never fails and never touches the network; each problem is
     /// emitted once as a warning and listed in [`Telemetry::warnings`].
     pub fn install(self) -> Telemetry {
         let env = self.env.as_ref();
-        let config = PipelineConfig::from_env(env);
+        let names: Vec<&'static str> = self.metric_sinks.iter().map(|s| s.name).collect();
+        let config = PipelineConfig::from_env_with_metric_exporters(env, &names);
         let mut warnings = config.warnings().to_vec();
         let detectors: Vec<&dyn ResourceDetector> =
             self.detectors.iter().map(|d| d.as_ref()).collect();
@@ -206,6 +227,7 @@ impl Pipeline {
             warnings: &mut warnings,
             unsampled_remote_parents,
             late_resource: self.late_resource.clone(),
+            metric_sinks: &self.metric_sinks,
         };
         let tracer_provider = build.tracer_provider(resource.clone(), self.id_generator);
         let meter_provider = build.meter_provider(resource.clone());
@@ -266,6 +288,7 @@ struct Build<'a> {
     warnings: &'a mut Vec<ConfigWarning>,
     unsampled_remote_parents: UnsampledRemoteParents,
     late_resource: Option<LateResource>,
+    metric_sinks: &'a [sink::NamedSink],
 }
 
 impl Build<'_> {
@@ -364,6 +387,8 @@ impl Build<'_> {
                         continue;
                     }
                 },
+                // Registered names are metrics' only; none is parsed for spans.
+                Exporter::Named(_) => continue,
             };
             builder = builder.with_span_processor(processor);
         }
@@ -403,6 +428,17 @@ impl Build<'_> {
                         Err(reason) => self.fail(Signal::Metrics, exporter, reason),
                     }
                 }
+                Exporter::Named(name) => {
+                    // Only registered names are parsed, so the sink is there.
+                    if let Some(named) = self.metric_sinks.iter().find(|s| s.name == name) {
+                        let exporter = sink::SinkExporter(Arc::clone(&named.sink));
+                        let reader =
+                            PeriodicReader::builder(self.observed(Signal::Metrics, exporter))
+                                .with_interval(interval)
+                                .build();
+                        builder = builder.with_reader(reader);
+                    }
+                }
             }
         }
         builder.build()
@@ -437,6 +473,8 @@ impl Build<'_> {
                         continue;
                     }
                 },
+                // Registered names are metrics' only; none is parsed for logs.
+                Exporter::Named(_) => continue,
             };
             builder = builder.with_log_processor(processor);
         }
