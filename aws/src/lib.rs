@@ -125,6 +125,7 @@
 
 mod arn;
 pub mod batch;
+pub mod emf;
 #[cfg(feature = "lambda-http")]
 mod http_trigger;
 mod lambda;

@@ -121,7 +121,9 @@ impl Telemetry {
     }
 
     /// Installs the global `tracing` subscriber: [`tracing_layer`](Self::tracing_layer)
-    /// (without the hidden spans) and log lines on standard error, at `options`' level.
+    /// (without the hidden spans) and log lines on standard error, at `options`' level;
+    /// and this pipeline's tracer and meter providers as `opentelemetry`'s global ones
+    /// ([`set_global_providers`](Self::set_global_providers)).
     pub fn init_tracing(&self, options: TracingOptions) -> Result<(), TracingInitError> {
         self.init_tracing_with(options, Identity::new())
     }
@@ -166,6 +168,8 @@ impl Telemetry {
             .with(lines)
             .with(self.tracing_layer().with_filter(keep.and(options.level)))
             .try_init()
-            .map_err(TracingInitError)
+            .map_err(TracingInitError)?;
+        self.set_global_providers();
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Mutex;
 
 use crate::receiver::ReceiverError;
@@ -53,6 +53,7 @@ pub fn build_binary(package: &str, bin: &str) -> Result<PathBuf, ReceiverError> 
 pub struct FunctionProcess {
     child: Child,
     log: PathBuf,
+    out: PathBuf,
 }
 
 /// The variables Lambda sets in every execution environment, for a function named
@@ -78,7 +79,7 @@ pub fn lambda_environment(runtime_api: &str) -> Vec<(String, String)> {
 
 impl FunctionProcess {
     /// Starts `binary` with the Lambda environment for `runtime_api` plus `extra`. Standard
-    /// error goes to a log file under `target/function-logs/`.
+    /// error and output go to files under `target/function-logs/` (`.log`, `.out`).
     pub fn spawn(
         binary: &Path,
         runtime_api: &str,
@@ -96,12 +97,15 @@ impl FunctionProcess {
         ));
         let stderr =
             std::fs::File::create(&log).map_err(|e| ReceiverError::Start(e.to_string()))?;
+        let out = log.with_extension("out");
+        let stdout =
+            std::fs::File::create(&out).map_err(|e| ReceiverError::Start(e.to_string()))?;
         let mut command = Command::new(binary);
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(lambda_environment(runtime_api))
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(stderr);
         for (key, value) in extra {
             command.env(key, value);
@@ -109,7 +113,7 @@ impl FunctionProcess {
         let child = command
             .spawn()
             .map_err(|e| ReceiverError::Start(format!("{}: {e}", binary.display())))?;
-        Ok(Self { child, log })
+        Ok(Self { child, log, out })
     }
 
     /// The process id.
@@ -120,6 +124,12 @@ impl FunctionProcess {
     /// What the function wrote to standard error so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// What the function wrote to standard output so far (Lambda sends both streams to
+    /// CloudWatch Logs, a line per event).
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
     }
 
     /// Sends SIGTERM, as Lambda does before it shuts an environment down.

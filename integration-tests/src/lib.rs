@@ -10,6 +10,7 @@
 mod azure_app;
 mod azure_host;
 mod azurite;
+mod emf;
 mod fake_aws;
 mod function;
 mod lambda_api;
@@ -27,6 +28,7 @@ pub use azure_host::{HostResponse, MINI_HOST_VERSION, MiniHost};
 pub use azurite::{
     AZURITE_ACCOUNT, AZURITE_QUEUE_VARIABLE, Azurite, StorageQueue, StoredMessage, azurite_install,
 };
+pub use emf::{EMF_UNITS, EmfDocument, EmfMetric, emf_documents, validate_emf};
 pub use fake_aws::{AwsCall, FakeAwsEndpoint};
 pub use function::{FunctionProcess, build_binary, lambda_environment, workspace_root};
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi};

@@ -950,3 +950,70 @@ async fn scheduled_function_is_a_timer_with_the_configured_cron() {
         invocation.span_id
     );
 }
+
+/// `OTEL_METRICS_EXPORTER=awsemf`: the FaaS metrics, the Powertools `ColdStart` metric and
+/// the function's own counter (the standard meter API) arrive as EMF lines on standard
+/// output, each valid by the specification's rules, with the invocations' values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_as_embedded_metric_format_on_standard_output() {
+    let function = Function::start(
+        "example-lambda-scheduled",
+        "lambda-scheduled",
+        &[
+            ("OTEL_METRICS_EXPORTER", "awsemf"),
+            ("OTEL_FAAS_EMF_NAMESPACE", "otel-faas/tests"),
+        ],
+    );
+    for _ in 0..3 {
+        function
+            .invoke(Invoke::new(fixture("example-eventbridge-schedule.json")))
+            .await;
+    }
+    // Spans still go over OTLP; the EMF lines were written before each response.
+    function
+        .spans_until(|spans| named(spans, "otel-faas-test").len() >= 3)
+        .await;
+    let documents = otel_faas_integration_tests::emf_documents(&function.process.stdout())
+        .unwrap_or_else(|error| panic!("{error}"));
+    let metrics: Vec<_> = documents.iter().flat_map(|d| d.metrics.iter()).collect();
+    let values = |name: &str| -> Vec<f64> {
+        metrics
+            .iter()
+            .filter(|m| m.name == name)
+            .flat_map(|m| m.values.iter().copied())
+            .collect()
+    };
+    let by_name = |name: &str| {
+        metrics
+            .iter()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {documents:#?}"))
+    };
+    assert_eq!(values("faas.invocations").iter().sum::<f64>(), 3.0);
+    assert_eq!(
+        values("faas.invoke_duration").len(),
+        3,
+        "one value per invocation"
+    );
+    assert_eq!(values("faas.coldstarts"), [1.0]);
+    assert_eq!(values("faas.init_duration").len(), 1);
+    assert_eq!(values("ColdStart"), [1.0]);
+    assert_eq!(values("reports.compacted").iter().sum::<f64>(), 9.0);
+    assert!(values("faas.errors").iter().all(|v| *v == 0.0));
+
+    let invocations = by_name("faas.invocations");
+    assert_eq!(invocations.namespace, "otel-faas/tests");
+    assert_eq!(invocations.unit.as_deref(), Some("Count"));
+    assert_eq!(invocations.dimensions[0]["faas.trigger"], "timer");
+    assert_eq!(invocations.dimensions[0]["service.name"], "otel-faas-test");
+    assert_eq!(
+        by_name("faas.invoke_duration").unit.as_deref(),
+        Some("Seconds")
+    );
+    let compacted = by_name("reports.compacted");
+    assert_eq!(compacted.dimensions[0]["report.kind"], "daily");
+    assert_eq!(compacted.unit.as_deref(), Some("Count"));
+    let cold = by_name("ColdStart");
+    assert_eq!(cold.dimensions[0]["function_name"], "otel-faas-test");
+    assert_eq!(cold.dimensions[0]["service"], "otel-faas-test");
+}

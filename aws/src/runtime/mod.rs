@@ -309,8 +309,13 @@ impl LambdaTelemetry {
         env: impl Environment + Clone + 'static,
     ) -> LambdaTelemetryBuilder {
         let init_started = SystemTime::now();
-        let mut pipeline =
-            Pipeline::with_environment(env.clone()).with_detector(LambdaResourceDetector);
+        let mut pipeline = Pipeline::with_environment(env.clone())
+            .with_detector(LambdaResourceDetector)
+            // `OTEL_METRICS_EXPORTER=awsemf`: metrics as EMF lines on standard output.
+            .with_metric_exporter(
+                crate::emf::EMF_EXPORTER_NAME,
+                crate::emf::EmfWriter::stdout().with_environment(&env),
+            );
         register_propagators(pipeline.registry_mut());
         LambdaTelemetryBuilder {
             env: Arc::new(env),

@@ -570,6 +570,22 @@ impl Telemetry {
         &self.logger_provider
     }
 
+    /// Makes this pipeline's tracer and meter providers `opentelemetry`'s global ones, so
+    /// that `opentelemetry::global::meter(…)` and `global::tracer(…)` — in your code or in a
+    /// library — record into it. The one-line set-ups of the cloud crates call it.
+    ///
+    /// ```
+    /// use otel_faas_core::{Pipeline, env::MapEnvironment};
+    ///
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_SDK_DISABLED", "true")])).install();
+    /// telemetry.set_global_providers();
+    /// opentelemetry::global::meter("orders").u64_counter("orders.placed").build().add(1, &[]);
+    /// ```
+    pub fn set_global_providers(&self) {
+        opentelemetry::global::set_tracer_provider(self.tracer_provider.clone());
+        opentelemetry::global::set_meter_provider(self.meter_provider.clone());
+    }
+
     /// A tracer named `name`, for instance for `tracing-opentelemetry`.
     pub fn tracer(&self, name: &'static str) -> SdkTracer {
         self.tracer_provider.tracer(name)

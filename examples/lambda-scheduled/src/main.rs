@@ -2,11 +2,18 @@
 //!
 //! The invocation is a `timer` span with `faas.time`; `faas.cron` comes from the
 //! `SCHEDULE_EXPRESSION` variable the template sets, since the event does not carry it.
+//!
+//! It counts what it compacted with the standard `opentelemetry` meter API
+//! (`reports.compacted`); with `OTEL_METRICS_EXPORTER=awsemf` that count, like the FaaS
+//! metrics, becomes an Embedded Metric Format line on standard output.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Counter;
 use otel_faas_aws::{LambdaTelemetry, ScheduledTrigger};
 use tower::Layer;
 
@@ -39,4 +46,13 @@ async fn handler(event: LambdaEvent<EventBridgeEvent>) -> Result<(), Error> {
 #[tracing::instrument]
 async fn compact_reports(scheduled_for: String) {
     tokio::time::sleep(Duration::from_millis(5)).await;
+    COMPACTED.add(3, &[KeyValue::new("report.kind", "daily")]);
 }
+
+/// Created on first use, after `LambdaTelemetry::start` made its meter provider global.
+static COMPACTED: LazyLock<Counter<u64>> = LazyLock::new(|| {
+    opentelemetry::global::meter("reports")
+        .u64_counter("reports.compacted")
+        .with_unit("{report}")
+        .build()
+});
