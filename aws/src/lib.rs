@@ -129,6 +129,7 @@ pub mod emf;
 #[cfg(feature = "lambda-http")]
 mod http_trigger;
 mod lambda;
+mod logs;
 mod resource;
 mod response;
 mod runtime;
@@ -139,6 +140,7 @@ pub use arn::FunctionArn;
 #[cfg(feature = "lambda-http")]
 pub use http_trigger::LambdaHttpTrigger;
 pub use lambda::{Lambda, invocation_attributes, invocation_context};
+pub use logs::{LOG_FORMAT_VARIABLE, LOG_LEVEL_VARIABLE, LambdaLogFormat, LambdaLogLayer};
 pub use resource::LambdaResourceDetector;
 pub use response::{BATCH_ITEM_FAILURES_ATTRIBUTE, LambdaResponse, PARTIAL_BATCH_FAILURE};
 pub use runtime::{

@@ -10,14 +10,13 @@
 //! `GCP_PROJECT`), else from the metadata server once it has answered (`cloud.account.id`
 //! of the late resource).
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 
 use opentelemetry::trace::TraceContextExt as _;
 use otel_faas_core::Environment;
 use otel_faas_core::pipeline::LateResource;
+use otel_faas_core::subscriber::JsonFields;
 use serde_json::{Map, Value};
-use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
@@ -125,44 +124,6 @@ fn severity(level: &Level) -> &'static str {
     }
 }
 
-/// The event's fields as JSON.
-#[derive(Default)]
-struct Fields {
-    message: String,
-    values: Map<String, Value>,
-}
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else {
-            self.values
-                .insert(field.name().to_owned(), Value::String(value.to_owned()));
-        }
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.values.insert(field.name().to_owned(), value.into());
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.values.insert(field.name().to_owned(), value.into());
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.values.insert(field.name().to_owned(), value.into());
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.values.insert(field.name().to_owned(), value.into());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else {
-            self.values
-                .insert(field.name().to_owned(), Value::String(format!("{value:?}")));
-        }
-    }
-}
-
 impl<S, W> Layer<S> for CloudLoggingLayer<W>
 where
     S: Subscriber,
@@ -170,8 +131,7 @@ where
 {
     fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
         let metadata = event.metadata();
-        let mut fields = Fields::default();
-        event.record(&mut fields);
+        let fields = JsonFields::of(event);
         let mut line = Map::new();
         line.insert("severity".into(), severity(metadata.level()).into());
         line.insert("message".into(), Value::String(fields.message));

@@ -121,9 +121,13 @@ impl FunctionProcess {
         self.child.id()
     }
 
-    /// What the function wrote to standard error so far.
+    /// What the function wrote so far: standard error, then standard output.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        format!(
+            "{}\n--- standard output ---\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default(),
+            self.stdout()
+        )
     }
 
     /// What the function wrote to standard output so far (Lambda sends both streams to

@@ -156,6 +156,10 @@ pub struct ReceivedLog {
     pub attributes: BTreeMap<String, AttrValue>,
     /// Resource attributes.
     pub resource: BTreeMap<String, AttrValue>,
+    /// The event name, empty for a plain log record.
+    pub event_name: String,
+    /// The instrumentation scope's name.
+    pub scope: String,
 }
 
 impl ReceivedLog {
@@ -169,6 +173,11 @@ impl ReceivedLog {
                 .map(|r| decode_attributes(&r.attributes))
                 .unwrap_or_default();
             for scope_logs in &resource_logs.scope_logs {
+                let scope = scope_logs
+                    .scope
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
                 for record in &scope_logs.log_records {
                     let body = match record.body.as_ref().and_then(|b| b.value.as_ref()) {
                         Some(
@@ -187,6 +196,8 @@ impl ReceivedLog {
                         span_id: hex(&record.span_id),
                         attributes: decode_attributes(&record.attributes),
                         resource: resource.clone(),
+                        event_name: record.event_name.clone(),
+                        scope: scope.clone(),
                     });
                 }
             }

@@ -1017,3 +1017,70 @@ async fn metrics_as_embedded_metric_format_on_standard_output() {
     assert_eq!(cold.dimensions[0]["function_name"], "otel-faas-test");
     assert_eq!(cold.dimensions[0]["service"], "otel-faas-test");
 }
+
+/// `AWS_LAMBDA_LOG_FORMAT=JSON`: the example's log line is one JSON object on standard
+/// output carrying the request id, the cold start and the OpenTelemetry trace and span ids
+/// of the span it was written in — the ids of the spans that arrive over OTLP — and the same
+/// event arrives as an OTLP log record in the same trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_carry_the_trace_ids_of_the_spans() {
+    let function = Function::start(
+        "example-lambda-scheduled",
+        "lambda-scheduled",
+        &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
+    );
+    for request in ["req-log-1", "req-log-2"] {
+        function
+            .invoke(Invoke::new(fixture("example-eventbridge-schedule.json")).request_id(request))
+            .await;
+    }
+    let spans = function
+        .spans_until(|spans| named(spans, "compact_reports").len() >= 2)
+        .await;
+    function
+        .receiver
+        .wait_for(WAIT, |r| {
+            r.logs()
+                .iter()
+                .filter(|l| l.body == "compacted the reports")
+                .count()
+                >= 2
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", function.process.log()));
+    let stdout = function.process.stdout();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["message"] == "compacted the reports")
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let records = function.receiver.logs();
+    for (line, (request, cold)) in lines
+        .iter()
+        .zip([("req-log-1", true), ("req-log-2", false)])
+    {
+        assert_eq!(line["requestId"], request, "{line}");
+        assert_eq!(line["coldStart"], cold);
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["reports"], 3);
+        let span = spans
+            .iter()
+            .find(|s| {
+                s.name == "compact_reports" && Some(s.span_id.as_str()) == line["spanId"].as_str()
+            })
+            .unwrap_or_else(|| panic!("no span {} among {spans:#?}", line["spanId"]));
+        assert_eq!(line["traceId"].as_str(), Some(span.trace_id.as_str()));
+        let invocation = spans
+            .iter()
+            .find(|s| s.name == "otel-faas-test" && s.trace_id == span.trace_id)
+            .expect("the invocation span of the same trace");
+        assert_eq!(invocation.attr_str("faas.invocation_id"), Some(request));
+        assert!(
+            records.iter().any(|r| r.body == "compacted the reports"
+                && r.trace_id == span.trace_id
+                && r.span_id == span.span_id),
+            "an OTLP log record in the same span: {records:#?}"
+        );
+    }
+}

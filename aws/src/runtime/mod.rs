@@ -247,16 +247,23 @@ pub const SHUTDOWN_FLUSH_BUDGET: Duration = Duration::from_millis(300);
 
 impl LambdaTelemetryBuilder {
     /// Builds, then does the whole set-up a Lambda function needs, in one call: the global
-    /// `tracing` subscriber (the OpenTelemetry layer without `lambda_runtime`'s own span,
-    /// and log lines on stderr without timestamps, which CloudWatch adds), the
-    /// after-response extension when `OTEL_FAAS_FLUSH=after-response`, and the SIGTERM
+    /// `tracing` subscriber (the OpenTelemetry layer without `lambda_runtime`'s own span;
+    /// log lines in Lambda's format joined to the trace, [`LambdaLogLayer`]; `tracing`
+    /// events as OTLP log records when `OTEL_LOGS_EXPORTER` exports them; all at
+    /// `AWS_LAMBDA_LOG_LEVEL`, `INFO` by default), the global tracer and meter providers,
+    /// the after-response extension when `OTEL_FAAS_FLUSH=after-response`, and the SIGTERM
     /// flush. A subscriber installed before is kept, with a warning.
+    ///
+    /// [`LambdaLogLayer`]: crate::LambdaLogLayer
     pub async fn start(self) -> Result<LambdaTelemetry, lambda_runtime::Error> {
+        let lines = crate::logs::LambdaLogLayer::from_env(self.env.as_ref());
         let otel = self.build();
+        // Lambda's lines replace the plain ones: one line per event, in its format.
         let options = TracingOptions::default()
             .hide_span(RUNTIME_SPAN_NAME)
-            .timestamps(false);
-        let ends = otel.invocation_end_layer();
+            .level(lines.level())
+            .plain_lines(false);
+        let ends = tracing_subscriber::Layer::and_then(otel.invocation_end_layer(), lines);
         if let Err(error) = otel.telemetry.init_tracing_with(options, ends) {
             eprintln!("otel-faas warning: {error}");
         }

@@ -31,7 +31,8 @@ pub use observer::{
     InitPhase, InitPhaseKind, InvocationObserver, InvocationRecord, InvocationStart,
     InvocationStatus,
 };
-pub use scope::InvocationScope;
+pub use running::INVOCATION_EXCEPTION_EVENT;
+pub use scope::{CurrentInvocation, InvocationScope};
 
 use std::any::Any;
 use std::fmt;
@@ -133,6 +134,7 @@ struct EngineInner {
     init_started: Option<SystemTime>,
     observers: Observers,
     sequence: AtomicU64,
+    exceptions: running::Exceptions,
 }
 
 impl fmt::Debug for InvocationEngine {
@@ -172,6 +174,7 @@ pub struct EngineBuilder {
     init_started: Option<SystemTime>,
     observers: Observers,
     flusher: Option<Flusher>,
+    exceptions: running::Exceptions,
 }
 
 impl EngineBuilder {
@@ -179,6 +182,37 @@ impl EngineBuilder {
     /// made for the tracer provider alone.
     pub(crate) fn flusher(mut self, flusher: Flusher) -> Self {
         self.flusher = Some(flusher);
+        self
+    }
+
+    /// Where an invocation's exception is recorded: as an `exception` event on its span
+    /// (the default), and/or as a `faas.invocation.exception` log record at severity ERROR
+    /// emitted with `logger`, in the invocation's trace context. The pipeline sets it from
+    /// `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN` (`logs`, `logs/dup`).
+    ///
+    /// ```
+    /// use opentelemetry::logs::LoggerProvider as _;
+    /// use opentelemetry_sdk::logs::SdkLoggerProvider;
+    /// use opentelemetry_sdk::trace::SdkTracerProvider;
+    /// use otel_faas_core::InvocationEngine;
+    /// use otel_faas_core::pipeline::ExceptionSignal;
+    ///
+    /// let logs = SdkLoggerProvider::builder().build();
+    /// let engine = InvocationEngine::builder(&SdkTracerProvider::builder().build())
+    ///     .exceptions(ExceptionSignal::Logs, logs.logger("otel-faas"))
+    ///     .build();
+    /// # drop(engine);
+    /// ```
+    #[must_use]
+    pub fn exceptions(
+        mut self,
+        signal: crate::pipeline::ExceptionSignal,
+        logger: opentelemetry_sdk::logs::SdkLogger,
+    ) -> Self {
+        self.exceptions = running::Exceptions {
+            signal,
+            logger: Some(Arc::new(logger)),
+        };
         self
     }
 
@@ -248,6 +282,7 @@ impl EngineBuilder {
                 init_started: self.init_started,
                 observers: self.observers,
                 sequence: AtomicU64::new(0),
+                exceptions: self.exceptions,
             }),
         }
     }
@@ -265,6 +300,7 @@ impl InvocationEngine {
             cold_start: ColdStart::new(),
             init_started: None,
             observers: Observers::default(),
+            exceptions: running::Exceptions::default(),
             flusher: None,
         }
     }
@@ -378,9 +414,15 @@ impl InvocationEngine {
             propagation: Arc::clone(&self.inner.propagation),
         });
         let invocation_cx = span.start(tracer, &parent);
-        // Marks which span is the invocation's, for what later names it (a router's route).
-        let invocation_id = scope::InvocationSpanId(invocation_cx.span().span_context().span_id());
-        let invocation_cx = invocation_cx.with_value(invocation_id);
+        // Marks which span is the invocation's (for what later names it: a router's route) and
+        // what log lines need to be joined to it.
+        let current = CurrentInvocation::new(
+            invocation_cx.span().span_context().clone(),
+            context.invocation_id(),
+            cold,
+            spec.trigger,
+        );
+        let invocation_cx = invocation_cx.with_value(current);
         // The cold invocation shows what it waited for: the process's initialisation, or
         // its restore from a snapshot.
         let phase = if cold {
@@ -417,6 +459,7 @@ impl InvocationEngine {
         let spans = Spans {
             invocation: invocation_cx,
             inner: inner_cx,
+            exceptions: self.inner.exceptions.clone(),
         };
         let running = Running::new(
             spans,

@@ -341,6 +341,8 @@ pub struct PipelineConfig {
     pub sampler: SamplerConfig,
     /// `OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS`, when set (else the platform's default).
     pub unsampled_remote_parents: Option<super::UnsampledRemoteParents>,
+    /// `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`: where exceptions are recorded.
+    pub exception_signal: ExceptionSignal,
     /// Attribute and span limits.
     pub limits: Limits,
     /// The span batch processor (`OTEL_BSP_*`).
@@ -376,6 +378,7 @@ impl PipelineConfig {
         let logs = read_signal(env, Signal::Logs, &[], w);
         let sampler = read_sampler(env, w);
         let unsampled_remote_parents = read_unsampled_remote_parents(env, w);
+        let exception_signal = read_exception_signal(env, w);
         let limits = read_limits(env, w);
         let span_batch = read_batch(env, "OTEL_BSP_", 5000, w);
         let log_batch = read_batch(env, "OTEL_BLRP_", 1000, w);
@@ -399,6 +402,7 @@ impl PipelineConfig {
             logs,
             sampler,
             unsampled_remote_parents,
+            exception_signal,
             limits,
             span_batch,
             log_batch,
@@ -831,6 +835,66 @@ fn read_temporality(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> Tempor
     }
 }
 
+/// Where an invocation's exception is recorded (`OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`,
+/// from the semantic conventions' migration of exceptions from span events to log
+/// events).
+///
+/// ```
+/// use otel_faas_core::env::MapEnvironment;
+/// use otel_faas_core::pipeline::{ExceptionSignal, PipelineConfig};
+///
+/// let config = PipelineConfig::from_env(&MapEnvironment::from([("OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN", "logs/dup")]));
+/// assert_eq!(config.exception_signal, ExceptionSignal::SpanEventsAndLogs);
+/// assert!(config.exception_signal.span_events() && config.exception_signal.logs());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ExceptionSignal {
+    /// An `exception` event on the invocation span (the default).
+    #[default]
+    SpanEvents,
+    /// A `faas.invocation.exception` log record at severity ERROR, in the invocation's
+    /// trace context, instead (`logs`).
+    Logs,
+    /// Both (`logs/dup`), while back ends move from one to the other.
+    SpanEventsAndLogs,
+}
+
+impl ExceptionSignal {
+    /// Whether the span event is recorded.
+    pub fn span_events(self) -> bool {
+        matches!(self, Self::SpanEvents | Self::SpanEventsAndLogs)
+    }
+    /// Whether the log record is emitted.
+    pub fn logs(self) -> bool {
+        matches!(self, Self::Logs | Self::SpanEventsAndLogs)
+    }
+}
+
+fn read_exception_signal(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> ExceptionSignal {
+    const VAR: &str = "OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN";
+    let Some(raw) = env.get_non_empty(VAR) else {
+        return ExceptionSignal::SpanEvents;
+    };
+    // A comma-separated list, like the stability opt-in; unknown entries are warned about.
+    let mut signal = ExceptionSignal::SpanEvents;
+    for entry in raw.split(',').map(|e| e.trim().to_ascii_lowercase()) {
+        match entry.as_str() {
+            "logs" if signal == ExceptionSignal::SpanEvents => signal = ExceptionSignal::Logs,
+            "logs" => {}
+            "logs/dup" => signal = ExceptionSignal::SpanEventsAndLogs,
+            "" => {}
+            _ => w.push(ConfigWarning::new(
+                VAR,
+                entry,
+                "logs, logs/dup",
+                "exceptions as span events",
+            )),
+        }
+    }
+    signal
+}
+
 fn read_unsampled_remote_parents(
     env: &dyn Environment,
     w: &mut Vec<ConfigWarning>,
@@ -921,6 +985,7 @@ const SUPPORTED: &[&str] = &[
     "OTEL_METRIC_EXPORT_TIMEOUT",
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
     "OTEL_SEMCONV_STABILITY_OPT_IN",
+    "OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN",
 ];
 
 /// The exporter variables, each also in its `TRACES_`, `METRICS_` and `LOGS_` form.

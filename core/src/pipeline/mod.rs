@@ -58,8 +58,8 @@ mod tls;
 
 pub use client::reconnect_exporters;
 pub use config::{
-    BatchSettings, Compression, Exporter, Headers, Limits, OtlpProtocol, PipelineConfig,
-    SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,
+    BatchSettings, Compression, ExceptionSignal, Exporter, Headers, Limits, OtlpProtocol,
+    PipelineConfig, SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,
 };
 pub use ids::{FreshIds, reseed_ids};
 pub use late::LateResource;
@@ -622,14 +622,20 @@ impl Telemetry {
         &self.flusher
     }
 
-    /// An engine builder wired to this pipeline's providers and propagation, and — when
+    /// An engine builder wired to this pipeline's providers and propagation, exceptions
+    /// recorded where `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN` says, and — when
     /// metrics are exported — the FaaS metrics of the conventions
     /// ([`FaasMetrics`](crate::engine::FaasMetrics)).
     pub fn engine(&self) -> EngineBuilder {
+        use opentelemetry::logs::LoggerProvider as _;
         use opentelemetry::metrics::MeterProvider as _;
         let builder = InvocationEngine::builder(&self.tracer_provider)
             .propagation(self.propagation.clone())
-            .flusher(self.flusher.clone());
+            .flusher(self.flusher.clone())
+            .exceptions(
+                self.config.exception_signal,
+                self.logger_provider.logger("otel-faas"),
+            );
         // The FaaS metrics of the conventions, whenever metrics are exported.
         if self.config.sdk_disabled || self.config.metrics.exporters.is_empty() {
             builder

@@ -1,6 +1,19 @@
 //! `tracing` set-up in one call: the OpenTelemetry layer that records `tracing` spans into
-//! the pipeline, and log lines on standard error.
+//! the pipeline, `tracing` events as OTLP log records (when `OTEL_LOGS_EXPORTER` exports
+//! them), and log lines on standard error.
+//!
+//! Log records carry the trace and span id of the span they were written in (the
+//! invocation's, or a `tracing` span inside it), their level as severity, and their fields
+//! as attributes. Events of the exporters' own crates (`opentelemetry*`, `hyper`,
+//! `reqwest`, `h2`, `tonic`, `tower`) and of `otel_faas` itself are not exported as logs:
+//! an export failure reported as a log record would feed the export that failed.
 
+mod fields;
+
+pub use fields::JsonFields;
+
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracer;
 use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetryLayer;
@@ -120,8 +133,36 @@ impl Telemetry {
         tracing_opentelemetry::layer().with_tracer(self.tracer_provider().tracer(name))
     }
 
+    /// The logs bridge: a layer that turns `tracing` events into log records of this
+    /// pipeline's logger provider, for those who compose their own subscriber (filter out the
+    /// exporters' own targets, as [`init_tracing`](Self::init_tracing) does, so that an
+    /// export failure does not become a record of the export that failed).
+    ///
+    /// ```
+    /// use otel_faas_core::Pipeline;
+    /// use otel_faas_core::env::MapEnvironment;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_LOGS_EXPORTER", "none")])).install();
+    /// let subscriber = tracing_subscriber::registry().with(telemetry.logs_layer());
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
+    /// ```
+    pub fn logs_layer(
+        &self,
+    ) -> OpenTelemetryTracingBridge<SdkLoggerProvider, opentelemetry_sdk::logs::SdkLogger> {
+        OpenTelemetryTracingBridge::new(self.logger_provider())
+    }
+
+    /// Whether log records are exported anywhere (`OTEL_LOGS_EXPORTER` not `none`, the SDK
+    /// not disabled).
+    fn exports_logs(&self) -> bool {
+        !self.config().sdk_disabled && !self.config().logs.exporters.is_empty()
+    }
+
     /// Installs the global `tracing` subscriber: [`tracing_layer`](Self::tracing_layer)
-    /// (without the hidden spans) and log lines on standard error, at `options`' level;
+    /// (without the hidden spans), log lines on standard error and — when
+    /// `OTEL_LOGS_EXPORTER` exports them — the events as log records
+    /// ([`logs_layer`](Self::logs_layer)), at `options`' level;
     /// and this pipeline's tracer and meter providers as `opentelemetry`'s global ones
     /// ([`set_global_providers`](Self::set_global_providers)).
     pub fn init_tracing(&self, options: TracingOptions) -> Result<(), TracingInitError> {
@@ -163,13 +204,66 @@ impl Telemetry {
         let lines = options
             .plain_lines
             .then(|| lines.with_filter(options.level));
+        let logs = self.exports_logs().then(|| {
+            self.logs_layer()
+                .with_filter(FilterFn::new(|metadata| {
+                    !is_telemetry_internal(metadata.target())
+                }))
+                .with_filter(options.level)
+        });
         tracing_subscriber::registry()
             .with(layer)
             .with(lines)
             .with(self.tracing_layer().with_filter(keep.and(options.level)))
+            .with(logs)
             .try_init()
             .map_err(TracingInitError)?;
         self.set_global_providers();
         Ok(())
+    }
+}
+
+/// Whether `target` belongs to the exporters' crates or to otel-faas itself, whose events
+/// are never exported as log records (see the module).
+fn is_telemetry_internal(target: &str) -> bool {
+    const INTERNAL: [&str; 7] = [
+        "opentelemetry",
+        "hyper",
+        "reqwest",
+        "h2",
+        "tonic",
+        "tower",
+        "otel_faas",
+    ];
+    INTERNAL.iter().any(|prefix| {
+        target
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::") || rest.starts_with('_'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_telemetry_internal;
+
+    #[test]
+    fn the_exporters_own_targets_are_internal() {
+        for target in [
+            "opentelemetry_otlp",
+            "opentelemetry_sdk::logs",
+            "hyper::proto",
+            "hyper_util",
+            "reqwest",
+            "h2::codec",
+            "tonic",
+            "tower::buffer",
+            "otel_faas",
+            "otel_faas_core::pipeline",
+        ] {
+            assert!(is_telemetry_internal(target), "{target}");
+        }
+        for target in ["orders", "my_app::hyperdrive", "h2o", "towers", "hyperion"] {
+            assert!(!is_telemetry_internal(target), "{target}");
+        }
     }
 }
