@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | `OTEL_SDK_DISABLED` | `true`, `false` | `false` |
 //! | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | see [`crate::resource::build_resource`] | |
-//! | `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` | `otlp`, `console`, `none` (comma-separated) | `otlp` |
+//! | `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` | `otlp`, `console`, `none` (comma-separated); for metrics also the names platform crates register ([`MetricSink`]) | `otlp` |
 //! | `OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL` | `http/protobuf`, `http/json`, `grpc` (feature `otlp-grpc`) | `http/protobuf` |
 //! | `OTEL_EXPORTER_OTLP_[SIGNAL_]ENDPOINT` | an `http` or `https` URL (https: feature `tls`, on by default; with gRPC, feature `otlp-grpc-tls`) | `http://localhost:4318` (4317 for gRPC) |
 //! | `OTEL_EXPORTER_OTLP_[SIGNAL_]HEADERS` | `key=value` pairs, values percent-encoded | none |
@@ -26,6 +26,9 @@
 //! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
 //! | `OTEL_TRACES_SAMPLER_ARG` | a ratio in `[0, 1]` | `1.0` |
 //! | `OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS` | `honor`, `decide_locally` (see [`UnsampledRemoteParents`]) | the platform's: `honor` unless a cloud crate says otherwise |
+//! | `OTEL_FAAS_SAMPLING_RULES` | a rules document, or the path of its file (see [`SamplingRules`]); replaces the root sampler | none |
+//! | `OTEL_FAAS_TAIL_SAMPLING_RATIO`, `…_SLOW_MS`, `…_KEEP_COLD_STARTS`, `…_MAX_SPANS` | see [`TailSampling`] | off |
+//! | `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN` | `logs`, `logs/dup` (see [`ExceptionSignal`]) | exceptions as span events |
 //! | `OTEL_PROPAGATORS` | the names in the [`PropagatorRegistry`] | `tracecontext,baggage` |
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | characters | no limit |
 //! | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT`, `OTEL_{EVENT,LINK}_ATTRIBUTE_COUNT_LIMIT` | counts | `128` |
@@ -51,8 +54,10 @@ mod config;
 mod export;
 mod ids;
 mod late;
+mod rules;
 mod sampling;
 mod sink;
+mod tail;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -63,8 +68,12 @@ pub use config::{
 };
 pub use ids::{FreshIds, reseed_ids};
 pub use late::LateResource;
+pub use rules::{
+    DefaultSamplingRule, SAMPLING_RULES_VARIABLE, SamplingRule, SamplingRules, SamplingRulesError,
+};
 pub use sampling::{UNSAMPLED_REMOTE_PARENTS_VARIABLE, UnsampledRemoteParents};
 pub use sink::MetricSink;
+pub use tail::{TAIL_SAMPLING_RATIO_VARIABLE, TailSampling, TailSamplingStats};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,7 +85,7 @@ use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, IdGenerator, Sampler, SdkTracer, SdkTracerProvider,
-    SpanLimits,
+    SpanLimits, SpanProcessor,
 };
 
 use crate::engine::flush::Providers;
@@ -113,6 +122,8 @@ pub struct Pipeline {
     unsampled_remote_parents: UnsampledRemoteParents,
     late_resource: Option<LateResource>,
     metric_sinks: Vec<sink::NamedSink>,
+    tail_sampling: Option<TailSampling>,
+    sampling_rules: Option<SamplingRules>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -142,6 +153,8 @@ impl Pipeline {
             unsampled_remote_parents: UnsampledRemoteParents::Honor,
             late_resource: None,
             metric_sinks: Vec::new(),
+            tail_sampling: None,
+            sampling_rules: None,
         }
     }
 
@@ -203,6 +216,45 @@ impl Pipeline {
         self
     }
 
+    /// Samples each invocation's spans when it ends, by how it ended (see
+    /// [`TailSampling`]); `OTEL_FAAS_TAIL_SAMPLING_RATIO` and its companions, when set, win.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use otel_faas_core::{Pipeline, env::MapEnvironment, pipeline::TailSampling};
+    ///
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")]))
+    ///     .with_tail_sampling(TailSampling::new(0.1).slow(Duration::from_secs(1)))
+    ///     .install();
+    /// assert_eq!(telemetry.tail_sampling_stats().map(|s| s.kept_invocations), Some(0));
+    /// ```
+    #[must_use]
+    pub fn with_tail_sampling(mut self, sampling: TailSampling) -> Self {
+        self.tail_sampling = Some(sampling);
+        self
+    }
+
+    /// Decides whether new traces are sampled by `rules` (see [`SamplingRules`]): the
+    /// first rule matching the root span decides, with its reservoir and rate; spans with a
+    /// parent follow it. `OTEL_FAAS_SAMPLING_RULES`, when set and valid, wins.
+    ///
+    /// ```
+    /// use otel_faas_core::{Pipeline, env::MapEnvironment, pipeline::SamplingRules};
+    ///
+    /// let rules = SamplingRules::parse(r#"{"version": 2,
+    ///     "rules": [{"url_path": "/health", "fixed_target": 0, "rate": 0.0}],
+    ///     "default": {"fixed_target": 1, "rate": 0.1}}"#).unwrap();
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")]))
+    ///     .with_sampling_rules(rules)
+    ///     .install();
+    /// # drop(telemetry);
+    /// ```
+    #[must_use]
+    pub fn with_sampling_rules(mut self, rules: SamplingRules) -> Self {
+        self.sampling_rules = Some(rules);
+        self
+    }
+
     /// Builds everything. Never fails and never touches the network; each problem is
     /// emitted once as a warning and listed in [`Telemetry::warnings`].
     pub fn install(self) -> Telemetry {
@@ -216,6 +268,33 @@ impl Pipeline {
         warnings.extend(resource_warnings);
         let (propagation, propagation_warnings) = self.registry.from_env(env);
         warnings.extend(propagation_warnings);
+        let tail_sampling = TailSampling::from_env(env, &mut warnings).or(self.tail_sampling);
+        let sampling_rules = match env.get_non_empty(SAMPLING_RULES_VARIABLE) {
+            Some(value) => match SamplingRules::load(&value) {
+                Ok(rules) => Some(rules),
+                Err(error) => {
+                    // The value may be a whole document: name the problem, not the value.
+                    warnings.push(ConfigWarning::new(
+                        SAMPLING_RULES_VARIABLE,
+                        if value.trim_start().starts_with('{') {
+                            "(a document)".to_owned()
+                        } else {
+                            value
+                        },
+                        error.to_string(),
+                        "the rules given in code, else OTEL_TRACES_SAMPLER",
+                    ));
+                    self.sampling_rules
+                }
+            },
+            None => self.sampling_rules,
+        };
+        let service_name = resource
+            .get(&opentelemetry::Key::from_static_str("service.name"))
+            .map(|value| value.to_string())
+            .unwrap_or_default();
+        let rule_sampler = sampling_rules.map(|rules| rules.sampler(&service_name));
+        let tail_counters = tail_sampling.map(|_| Arc::new(tail::TailCounters::default()));
 
         let health = Arc::new(ExportHealth::default());
         let unsampled_remote_parents = config
@@ -228,6 +307,8 @@ impl Pipeline {
             unsampled_remote_parents,
             late_resource: self.late_resource.clone(),
             metric_sinks: &self.metric_sinks,
+            tail: tail_sampling.zip(tail_counters.clone()),
+            rule_sampler,
         };
         let tracer_provider = build.tracer_provider(resource.clone(), self.id_generator);
         let meter_provider = build.meter_provider(resource.clone());
@@ -252,6 +333,7 @@ impl Pipeline {
             config,
             health,
             flusher,
+            tail_counters,
         }
     }
 }
@@ -289,6 +371,8 @@ struct Build<'a> {
     unsampled_remote_parents: UnsampledRemoteParents,
     late_resource: Option<LateResource>,
     metric_sinks: &'a [sink::NamedSink],
+    tail: Option<(TailSampling, Arc<tail::TailCounters>)>,
+    rule_sampler: Option<rules::RuleSampler>,
 }
 
 impl Build<'_> {
@@ -341,6 +425,17 @@ impl Build<'_> {
             });
         builder = if self.config.sdk_disabled {
             builder.with_sampler(Sampler::AlwaysOff)
+        } else if let Some(rules) = self.rule_sampler.clone() {
+            // The rules decide for roots; children follow their parent.
+            match self.unsampled_remote_parents {
+                UnsampledRemoteParents::DecideLocally => {
+                    builder.with_sampler(sampling::LocalDecisionForUnsampledRemote {
+                        configured: Sampler::ParentBased(Box::new(rules.clone())),
+                        root: Box::new(rules),
+                    })
+                }
+                _ => builder.with_sampler(Sampler::ParentBased(Box::new(rules))),
+            }
         } else {
             match (
                 self.unsampled_remote_parents,
@@ -349,7 +444,7 @@ impl Build<'_> {
                 (UnsampledRemoteParents::DecideLocally, Some(root)) => {
                     builder.with_sampler(sampling::LocalDecisionForUnsampledRemote {
                         configured: self.config.sampler.to_sampler(),
-                        root,
+                        root: Box::new(root),
                     })
                 }
                 _ => builder.with_sampler(self.config.sampler.to_sampler()),
@@ -368,6 +463,7 @@ impl Build<'_> {
                 .with_max_export_batch_size(batch.max_export_batch_size)
                 .build()
         };
+        let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::new();
         for exporter in self.enabled(Signal::Traces).to_vec() {
             let processor = match exporter {
                 Exporter::Console => BatchSpanProcessor::builder(self.observed(
@@ -390,7 +486,22 @@ impl Build<'_> {
                 // Registered names are metrics' only; none is parsed for spans.
                 Exporter::Named(_) => continue,
             };
-            builder = builder.with_span_processor(processor);
+            processors.push(Box::new(processor));
+        }
+        match (&self.tail, processors.is_empty()) {
+            // The tail sampler holds each invocation's spans in front of the exporters.
+            (Some((sampling, counters)), false) => {
+                builder = builder.with_span_processor(tail::TailSampler::new(
+                    *sampling,
+                    processors,
+                    Arc::clone(counters),
+                ));
+            }
+            _ => {
+                for processor in processors {
+                    builder = builder.with_span_processor(BoxedProcessor(processor));
+                }
+            }
         }
         builder.build()
     }
@@ -482,6 +593,28 @@ impl Build<'_> {
     }
 }
 
+/// Lets a boxed processor be handed to the SDK builder, which wants a concrete type.
+#[derive(Debug)]
+struct BoxedProcessor(Box<dyn SpanProcessor>);
+
+impl SpanProcessor for BoxedProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.0.on_start(span, cx);
+    }
+    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+        self.0.on_end(span);
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
+    }
+}
+
 /// Lets a boxed generator be handed to the SDK builder, which wants a concrete type.
 #[derive(Debug)]
 struct BoxedIdGenerator(Box<dyn IdGenerator>);
@@ -532,9 +665,15 @@ pub struct Telemetry {
     config: PipelineConfig,
     health: Arc<ExportHealth>,
     flusher: Flusher,
+    tail_counters: Option<Arc<tail::TailCounters>>,
 }
 
 impl Telemetry {
+    /// What the tail sampler did since start-up, when tail sampling is on.
+    pub fn tail_sampling_stats(&self) -> Option<TailSamplingStats> {
+        self.tail_counters.as_ref().map(|counters| counters.stats())
+    }
+
     /// The resource attributes fetched after start-up, when the pipeline has any (see
     /// [`Pipeline::with_late_resource`]).
     ///

@@ -58,7 +58,7 @@ pub(crate) struct LocalDecisionForUnsampledRemote {
     /// The configured sampler (parent-based).
     pub(crate) configured: Sampler,
     /// Its root sampler.
-    pub(crate) root: Sampler,
+    pub(crate) root: Box<dyn ShouldSample>,
 }
 
 impl ShouldSample for LocalDecisionForUnsampledRemote {
@@ -76,8 +76,8 @@ impl ShouldSample for LocalDecisionForUnsampledRemote {
             let parent = parent.span_context();
             parent.is_valid() && parent.is_remote() && !parent.is_sampled()
         });
-        let sampler = if unsampled_remote {
-            &self.root
+        let sampler: &dyn ShouldSample = if unsampled_remote {
+            self.root.as_ref()
         } else {
             &self.configured
         };
@@ -125,7 +125,7 @@ mod tests {
     fn unsampled_remote_parents_are_decided_by_the_root_sampler() {
         let local = LocalDecisionForUnsampledRemote {
             configured: Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-            root: Sampler::AlwaysOn,
+            root: Box::new(Sampler::AlwaysOn),
         };
         assert_eq!(
             decide(&local, Some(remote(false))),
@@ -144,7 +144,7 @@ mod tests {
         // A root sampler that drops still drops.
         let off = LocalDecisionForUnsampledRemote {
             configured: Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
-            root: Sampler::AlwaysOff,
+            root: Box::new(Sampler::AlwaysOff),
         };
         assert_eq!(decide(&off, Some(remote(false))), SamplingDecision::Drop);
         assert_eq!(
