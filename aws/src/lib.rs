@@ -134,6 +134,7 @@ mod resource;
 mod response;
 mod runtime;
 mod triggers;
+mod warm_up;
 mod xray;
 
 pub use arn::FunctionArn;
@@ -159,6 +160,7 @@ pub use triggers::s3::S3Trigger;
 pub use triggers::scheduled::ScheduledTrigger;
 pub use triggers::sns::{SNS_SYSTEM, SnsTrigger};
 pub use triggers::sqs::{SQS_MESSAGE_CONTEXT_VARIABLE, SQS_SYSTEM, SqsTrigger, process_message};
+pub use warm_up::{WARM_UP_ATTRIBUTE, WARM_UP_MATCH_VARIABLE, WARM_UP_TRACE_VARIABLE, WarmUp};
 pub use xray::{
     LAMBDA_TRACE_HEADER, XRAY_HEADER, XrayLambdaPropagator, XrayPropagator, register_propagators,
 };

@@ -170,6 +170,8 @@ pub struct SpanSpec {
     pub(crate) kind: SpanKind,
     pub(crate) attributes: Vec<KeyValue>,
     pub(crate) links: Vec<Link>,
+    /// Started unsampled whatever the sampler says (see [`InvocationSpec::not_traced`]).
+    pub(crate) not_sampled: bool,
 }
 
 impl SpanSpec {
@@ -180,6 +182,7 @@ impl SpanSpec {
             kind,
             attributes: Vec::new(),
             links: Vec::new(),
+            not_sampled: false,
         }
     }
 
@@ -254,6 +257,26 @@ impl SpanSpec {
 
     /// Starts the span as a child of `parent`.
     pub(crate) fn start(self, tracer: &SdkTracer, parent: &Context) -> Context {
+        if self.not_sampled {
+            // A span that records nothing, in the parent's trace (or a new one): children
+            // of it are not sampled either by a parent-based sampler.
+            use opentelemetry::trace::{SpanContext, TraceFlags};
+            use opentelemetry_sdk::trace::IdGenerator as _;
+            let ids = crate::pipeline::FreshIds::random();
+            let outer = parent.span().span_context().clone();
+            let trace_id = if outer.is_valid() {
+                outer.trace_id()
+            } else {
+                ids.new_trace_id()
+            };
+            return parent.with_remote_span_context(SpanContext::new(
+                trace_id,
+                ids.new_span_id(),
+                TraceFlags::default(),
+                false,
+                outer.trace_state().clone(),
+            ));
+        }
         let span = tracer
             .span_builder(self.name)
             .with_kind(self.kind)
@@ -326,6 +349,31 @@ impl InvocationSpec {
     pub fn with_inner_span(mut self, inner: SpanSpec) -> Self {
         self.inner = Some(inner);
         self
+    }
+
+    /// Leaves this invocation untraced, whatever the sampler says: its span (and the inner
+    /// one) are not sampled, so the spans the handler starts under them are not either
+    /// with a parent-based sampler (the default). For invocations that are not worth a
+    /// trace, such as warm-up pings; observers still hear of them.
+    ///
+    /// ```
+    /// use otel_faas_core::{InvocationSpec, SpanSpec, trigger::FaasTrigger};
+    ///
+    /// let spec = InvocationSpec::new(FaasTrigger::Timer, SpanSpec::server("keep-warm")).not_traced();
+    /// assert!(!spec.is_traced());
+    /// ```
+    #[must_use]
+    pub fn not_traced(mut self) -> Self {
+        self.span.not_sampled = true;
+        if let Some(inner) = &mut self.inner {
+            inner.not_sampled = true;
+        }
+        self
+    }
+
+    /// Whether the invocation is traced (see [`not_traced`](Self::not_traced)).
+    pub fn is_traced(&self) -> bool {
+        !self.span.not_sampled
     }
 
     /// The invocation span.

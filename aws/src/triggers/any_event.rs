@@ -31,6 +31,7 @@ use super::scheduled::ScheduledTrigger;
 use super::sns::SnsTrigger;
 use super::sqs::SqsTrigger;
 use crate::response::{LambdaResponse, batch_outcome, http_outcome};
+use crate::warm_up::WarmUp;
 
 /// The trigger a raw event's shape points to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,22 +157,52 @@ pub fn detect_trigger(event: &Value) -> DetectedTrigger {
 /// );
 /// assert_eq!(spec.trigger(), FaasTrigger::Other);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AnyEventTrigger {
     scheduled: ScheduledTrigger,
     sqs: SqsTrigger,
+    warm_up: WarmUp,
+}
+
+impl Default for AnyEventTrigger {
+    fn default() -> Self {
+        Self {
+            // Warm-up pings are recognised once, on the raw event, here.
+            scheduled: ScheduledTrigger::new().with_warm_up(WarmUp::none()),
+            sqs: SqsTrigger::default(),
+            warm_up: WarmUp::default(),
+        }
+    }
 }
 
 impl AnyEventTrigger {
-    /// The adapter, with each trigger's defaults.
+    /// The adapter, with each trigger's defaults; the common warmers' pings are recognised
+    /// and marked ([`WarmUp::default`]).
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The adapter, with the triggers' environment variables applied
-    /// (`OTEL_FAAS_SQS_MESSAGE_CONTEXT`, see [`SqsTrigger::from_env`]).
+    /// (`OTEL_FAAS_SQS_MESSAGE_CONTEXT`, see [`SqsTrigger::from_env`];
+    /// `OTEL_FAAS_WARMUP_MATCH` and `OTEL_FAAS_WARMUP_TRACE`, see [`WarmUp::from_env`]).
     pub fn from_env() -> Self {
-        Self::new().with_sqs(SqsTrigger::from_env())
+        Self::new()
+            .with_sqs(SqsTrigger::from_env())
+            .with_warm_up(WarmUp::from_env(&otel_faas_core::env::ProcessEnvironment))
+    }
+
+    /// How warm-up pings are recognised and treated (see [`WarmUp`]).
+    ///
+    /// ```
+    /// use otel_faas_aws::{AnyEventTrigger, WarmUp};
+    ///
+    /// let adapter = AnyEventTrigger::new().with_warm_up(WarmUp::default().traced(false));
+    /// # drop(adapter);
+    /// ```
+    #[must_use]
+    pub fn with_warm_up(mut self, warm_up: WarmUp) -> Self {
+        self.warm_up = warm_up;
+        self
     }
 
     /// How SQS events are described.
@@ -271,10 +302,11 @@ impl<R: LambdaResponse> TriggerAdapter<Value, R> for AnyEventTrigger {
                 .map(|e| TriggerAdapter::<_, R>::invocation_spec(&S3Trigger, &e, c, p)),
             T::Unknown => None,
         };
-        spec.unwrap_or_else(|| {
+        let spec = spec.unwrap_or_else(|| {
             InvocationSpec::new(FaasTrigger::Other, SpanSpec::server("event"))
                 .with_parent(propagation.extract_from(context.carrier()))
-        })
+        });
+        self.warm_up.apply(event, spec)
     }
 
     /// Without the trigger known (a direct call): a `statusCode` is read as HTTP.

@@ -11,6 +11,7 @@ use otel_faas_core::{
 
 use super::common::iso_time;
 use crate::response::{LambdaResponse, batch_outcome};
+use crate::warm_up::WarmUp;
 
 /// Describes invocations by a schedule.
 ///
@@ -42,12 +43,29 @@ use crate::response::{LambdaResponse, batch_outcome};
 #[derive(Debug, Clone, Default)]
 pub struct ScheduledTrigger {
     cron: Option<String>,
+    warm_up: WarmUp,
 }
 
 impl ScheduledTrigger {
-    /// The adapter, without a known schedule expression.
+    /// The adapter, without a known schedule expression, recognising the common warmers'
+    /// pings ([`WarmUp::default`]).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The adapter with the warm-up rules of the environment ([`WarmUp::from_env`]): set
+    /// `OTEL_FAAS_WARMUP_MATCH=/resources/0=*:rule/keep-warm` for the schedule that keeps
+    /// the function warm, and `OTEL_FAAS_WARMUP_TRACE=false` to leave its invocations
+    /// untraced.
+    pub fn from_env() -> Self {
+        Self::new().with_warm_up(WarmUp::from_env(&otel_faas_core::env::ProcessEnvironment))
+    }
+
+    /// How warm-up pings are recognised and treated (see [`WarmUp`]).
+    #[must_use]
+    pub fn with_warm_up(mut self, warm_up: WarmUp) -> Self {
+        self.warm_up = warm_up;
+        self
     }
 
     /// Records `expression` (`cron(…)` or `rate(…)`) as `faas.cron`.
@@ -76,11 +94,19 @@ where
         if let Some(cron) = &self.cron {
             attributes.push(KeyValue::new(FAAS_CRON, cron.clone()));
         }
-        InvocationSpec::new(
+        let spec = InvocationSpec::new(
             FaasTrigger::Timer,
             SpanSpec::server("schedule").with_attributes(attributes),
         )
-        .with_parent(propagation.extract_from(context.carrier()))
+        .with_parent(propagation.extract_from(context.carrier()));
+        if self.warm_up.is_empty() {
+            return spec;
+        }
+        // Scheduled events are few and small: the JSON view the rules read costs little.
+        match serde_json::to_value(event) {
+            Ok(json) => self.warm_up.apply(&json, spec),
+            Err(_) => spec,
+        }
     }
 
     fn outcome(&self, response: &R) -> Outcome {

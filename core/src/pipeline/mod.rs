@@ -70,6 +70,7 @@ pub use ids::{FreshIds, reseed_ids};
 pub use late::LateResource;
 pub use rules::{
     DefaultSamplingRule, SAMPLING_RULES_VARIABLE, SamplingRule, SamplingRules, SamplingRulesError,
+    glob_matches,
 };
 pub use sampling::{UNSAMPLED_REMOTE_PARENTS_VARIABLE, UnsampledRemoteParents};
 pub use sink::MetricSink;

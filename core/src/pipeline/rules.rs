@@ -188,7 +188,7 @@ impl SamplingRules {
             .filter(|rule| {
                 rule.service_name
                     .as_deref()
-                    .is_none_or(|glob| glob_matches(glob, service_name, false))
+                    .is_none_or(|glob| glob_matches_case(glob, service_name, false))
             })
             .map(|rule| Compiled {
                 host: rule.host.clone(),
@@ -246,7 +246,7 @@ impl Compiled {
         let field = |glob: &Option<String>, value: Option<&str>, ignore_case: bool| match glob {
             None => true,
             Some(glob) if glob == "*" => true,
-            Some(glob) => value.is_some_and(|value| glob_matches(glob, value, ignore_case)),
+            Some(glob) => value.is_some_and(|value| glob_matches_case(glob, value, ignore_case)),
         };
         field(&self.span_name, Some(name), false)
             && field(&self.host, attribute("server.address").as_deref(), true)
@@ -326,8 +326,22 @@ impl ShouldSample for RuleSampler {
     }
 }
 
-/// Whether `glob` (`*` any run, `?` one character) matches all of `value`.
-pub(crate) fn glob_matches(glob: &str, value: &str, ignore_case: bool) -> bool {
+/// Whether `glob` (`*` any run of characters, `?` one character) matches all of `value`,
+/// exactly as the sampling rules match paths and names.
+///
+/// ```
+/// use otel_faas_core::pipeline::glob_matches;
+///
+/// assert!(glob_matches("/api/*", "/api/orders"));
+/// assert!(glob_matches("nightly-?", "nightly-3"));
+/// assert!(!glob_matches("/health", "/healthz"));
+/// ```
+pub fn glob_matches(glob: &str, value: &str) -> bool {
+    glob_matches_case(glob, value, false)
+}
+
+/// [`glob_matches`], optionally without regard to case.
+pub(crate) fn glob_matches_case(glob: &str, value: &str, ignore_case: bool) -> bool {
     let fold = |s: &str| -> Vec<char> {
         if ignore_case {
             s.chars().flat_map(char::to_lowercase).collect()
@@ -549,21 +563,13 @@ mod tests {
             ("*x*y", "..y..x", false),
             ("**", "anything", true),
         ] {
-            assert_eq!(
-                glob_matches(glob, value, false),
-                matches,
-                "{glob} ~ {value}"
-            );
+            assert_eq!(glob_matches(glob, value), matches, "{glob} ~ {value}");
         }
-        assert!(glob_matches("GET", "get", true));
-        assert!(!glob_matches("GET", "get", false));
+        assert!(glob_matches_case("GET", "get", true));
+        assert!(!glob_matches("GET", "get"));
         // A pattern that would backtrack exponentially in a naive matcher answers at once.
         let long = "a".repeat(10_000);
-        assert!(!glob_matches(
-            &format!("{}b", "*a".repeat(50)),
-            &long,
-            false
-        ));
-        assert!(glob_matches(&"*a".repeat(50), &long, false));
+        assert!(!glob_matches(&format!("{}b", "*a".repeat(50)), &long));
+        assert!(glob_matches(&"*a".repeat(50), &long));
     }
 }

@@ -23,7 +23,8 @@ async fn main() -> Result<(), Error> {
     // OTEL_FAAS_FLUSH=after-response, and the SIGTERM flush.
     let otel = LambdaTelemetry::start().await?;
 
-    let mut trigger = ScheduledTrigger::new();
+    // OTEL_FAAS_WARMUP_MATCH and OTEL_FAAS_WARMUP_TRACE: a keep-warm schedule's pings.
+    let mut trigger = ScheduledTrigger::from_env();
     if let Ok(expression) = std::env::var("SCHEDULE_EXPRESSION") {
         trigger = trigger.with_cron(expression);
     }
