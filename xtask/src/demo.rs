@@ -219,6 +219,21 @@ pub(crate) fn run() -> anyhow::Result<()> {
         spans.len()
     );
     print!("{}", render_waterfall(&spans));
+    // Metrics and logs beside the traces: what each function counted, and its log records,
+    // each joined to a trace shown above.
+    println!(
+        "\nFaaS metrics received over OTLP (per function and trigger; exports are cumulative):\n"
+    );
+    print!(
+        "{}",
+        crate::demo_signals::render_metrics(&receiver.metrics())
+    );
+    println!("\nLog records received over OTLP, each in the trace and span it was written in:\n");
+    print!(
+        "{}",
+        crate::demo_signals::render_correlated_logs(&receiver.logs(), &spans, 12)?
+    );
+    println!();
     let html = log_dir.join("traces.html");
     std::fs::write(&html, render_waterfall_html(&spans, "otel-faas demo"))
         .with_context(|| format!("writing {}", html.display()))?;
@@ -234,6 +249,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
          to orders-poison.\n\
          On Cloud Run, order 46 continues the trace {gcp_trace}: `orders` publishes it\n\
          with its context, the Pub/Sub emulator pushes it to `fulfil`.\n\
+         The metrics are the FaaS metrics each function recorded (the Lambda functions flush\n\
+         them with each invocation; the Azure and Cloud Run servers at SIGTERM); each log\n\
+         record carries the trace and span it was written in, all among the traces above.\n\
          The same traces, with every attribute, event and link: {}\n\
          The functions' own logs: {} and, for the Lambda functions, {}.",
         html.display(),

@@ -129,6 +129,7 @@ pub(crate) fn run(receiver: &OtlpReceiver, caller_trace: &str) -> anyhow::Result
                     >= deliveries.len()
         }))
         .map_err(|error| anyhow::anyhow!("{error}\nhandler log:\n{}", handler.log()))?;
+    crate::demo_signals::stop_gracefully(handler, "azure-function-app")?;
     check(&spans, caller_trace)
 }
 

@@ -104,7 +104,7 @@ pub(crate) fn run(receiver: &OtlpReceiver, caller_trace: &str) -> anyhow::Result
     println!(
         "  Pub/Sub emulator → /fulfil: order 46 fulfilled, order 47 refused (Pub/Sub redelivers it)"
     );
-    drop(function);
+    crate::demo_signals::stop_gracefully(function, "gcp-function")?;
     drop(emulator);
     check(&spans, caller_trace)
 }

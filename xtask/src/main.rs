@@ -6,6 +6,7 @@ mod azure_host;
 mod demo;
 mod demo_azure;
 mod demo_gcp;
+mod demo_signals;
 mod emulators;
 mod localstack;
 mod package;
