@@ -50,6 +50,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::data::{
     AggregatedMetrics, Histogram, Metric, MetricData, ResourceMetrics,
 };
+use opentelemetry_semantic_conventions::metric::FAAS_COLDSTARTS;
 use otel_faas_core::Environment;
 use otel_faas_core::pipeline::MetricSink;
 use serde_json::{Map, Value as Json, json};
@@ -193,7 +194,7 @@ impl MetricSink for EmfWriter {
             for metric in scope.metrics() {
                 for point in points(metric) {
                     timestamp = timestamp.max(point.timestamp);
-                    if metric.name() == "faas.coldstarts" {
+                    if metric.name() == FAAS_COLDSTARTS {
                         cold_starts += point.values.iter().sum::<f64>();
                     }
                     let mut attributes = point.attributes;
@@ -318,14 +319,7 @@ impl Group {
             }
             root.insert(
                 "_aws".to_owned(),
-                json!({
-                    "Timestamp": timestamp_millis(timestamp),
-                    "CloudWatchMetrics": [{
-                        "Namespace": namespace,
-                        "Dimensions": [dimensions],
-                        "Metrics": definitions,
-                    }],
-                }),
+                metadata(namespace, timestamp, &dimensions, definitions),
             );
             documents.push(Json::Object(root));
         }
@@ -381,6 +375,23 @@ fn timestamp_millis(timestamp: u128) -> u64 {
     u64::try_from(millis).unwrap_or(u64::MAX)
 }
 
+/// The `_aws` member: one directive of `definitions` by one dimension set.
+fn metadata(
+    namespace: &str,
+    timestamp: u128,
+    dimensions: &[impl serde::Serialize],
+    definitions: Vec<Json>,
+) -> Json {
+    json!({
+        "Timestamp": timestamp_millis(timestamp),
+        "CloudWatchMetrics": [{
+            "Namespace": namespace,
+            "Dimensions": [dimensions],
+            "Metrics": definitions,
+        }],
+    })
+}
+
 fn cold_start_document(namespace: &str, timestamp: u128, function: &str, service: &str) -> Json {
     let mut dimensions = Vec::new();
     let mut root = Map::new();
@@ -393,14 +404,12 @@ fn cold_start_document(namespace: &str, timestamp: u128, function: &str, service
     root.insert("ColdStart".to_owned(), json!(1));
     root.insert(
         "_aws".to_owned(),
-        json!({
-            "Timestamp": timestamp_millis(timestamp),
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [dimensions],
-                "Metrics": [{"Name": "ColdStart", "Unit": "Count"}],
-            }],
-        }),
+        metadata(
+            namespace,
+            timestamp,
+            &dimensions,
+            vec![json!({"Name": "ColdStart", "Unit": "Count"})],
+        ),
     );
     Json::Object(root)
 }

@@ -134,7 +134,7 @@ pub(crate) fn render_correlated_logs(
             text(record.resource.get("service.name")),
             record.severity_text,
             record.body,
-            &record.trace_id[..8],
+            record.trace_id.get(..8).unwrap_or(&record.trace_id),
             names.get(record.span_id.as_str()).copied().unwrap_or("?"),
         );
     }
