@@ -31,7 +31,7 @@ pub enum LambdaLogFormat {
 }
 
 /// Lambda sends a function's standard output and error to CloudWatch Logs, a line per
-/// event. This layer writes each `tracing` event as one line on standard output in
+/// event. This layer writes each `tracing` event as one line on standard error in
 /// the format the function is configured with (`AWS_LAMBDA_LOG_FORMAT`, which Lambda sets
 /// from the function's logging configuration):
 ///
@@ -81,20 +81,20 @@ pub enum LambdaLogFormat {
 /// assert_eq!(line["order"], 42);
 /// ```
 #[derive(Debug, Clone)]
-pub struct LambdaLogLayer<W = fn() -> std::io::Stdout> {
+pub struct LambdaLogLayer<W = fn() -> std::io::Stderr> {
     format: LambdaLogFormat,
     level: LevelFilter,
     writer: W,
 }
 
 impl LambdaLogLayer {
-    /// Lines on standard output, in the format and at the level of `AWS_LAMBDA_LOG_FORMAT`
+    /// Lines on standard error, in the format and at the level of `AWS_LAMBDA_LOG_FORMAT`
     /// and `AWS_LAMBDA_LOG_LEVEL` (text and `INFO` when unset).
     pub fn from_env(env: &dyn Environment) -> Self {
         Self {
             format: read_format(env),
             level: read_level(env).unwrap_or(LevelFilter::INFO),
-            writer: std::io::stdout,
+            writer: std::io::stderr,
         }
     }
 }

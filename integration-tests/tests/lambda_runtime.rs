@@ -1019,7 +1019,7 @@ async fn metrics_as_embedded_metric_format_on_standard_output() {
 }
 
 /// `AWS_LAMBDA_LOG_FORMAT=JSON`: the example's log line is one JSON object on standard
-/// output carrying the request id, the cold start and the OpenTelemetry trace and span ids
+/// error carrying the request id, the cold start and the OpenTelemetry trace and span ids
 /// of the span it was written in — the ids of the spans that arrive over OTLP — and the same
 /// event arrives as an OTLP log record in the same trace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1048,7 +1048,7 @@ async fn log_lines_carry_the_trace_ids_of_the_spans() {
         })
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", function.process.log()));
-    let stdout = function.process.stdout();
+    let stdout = function.process.log();
     let lines: Vec<Value> = stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
