@@ -145,8 +145,9 @@ pub use logs::{LOG_FORMAT_VARIABLE, LOG_LEVEL_VARIABLE, LambdaLogFormat, LambdaL
 pub use resource::LambdaResourceDetector;
 pub use response::{BATCH_ITEM_FAILURES_ATTRIBUTE, LambdaResponse, PARTIAL_BATCH_FAILURE};
 pub use runtime::{
-    EXTENSION_NAME, LambdaFlush, LambdaLayer, LambdaSnapStart, LambdaTelemetry,
-    LambdaTelemetryBuilder, RUNTIME_SPAN_NAME, SHUTDOWN_FLUSH_BUDGET, without_runtime_spans,
+    EXTENSION_NAME, LambdaFlush, LambdaLayer, LambdaPricing, LambdaSnapStart, LambdaTelemetry,
+    LambdaTelemetryBuilder, PlatformTelemetry, RUNTIME_SPAN_NAME, SHUTDOWN_FLUSH_BUDGET, platform,
+    without_runtime_spans,
 };
 pub use triggers::alb::AlbTrigger;
 pub use triggers::any_event::{AnyEventTrigger, DetectedTrigger, detect_trigger, lenient_s3_event};

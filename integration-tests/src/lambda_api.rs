@@ -16,6 +16,12 @@
 //! `GET /2018-06-01/runtime/restore/next` (SnapStart) answers at once, as if the snapshot
 //! had been taken and restored in between.
 //!
+//! `PUT /2022-07-01/telemetry` is the Telemetry API (see `telemetry_api`): an extension that
+//! subscribes during init receives `platform.initStart`, `initRuntimeDone`, `initReport`,
+//! `start`, `runtimeDone`, `report` (and `restoreReport` after a restore), delivered only
+//! while the environment is thawed, as Lambda does. The report's memory figures are the ones
+//! set with [`LocalRuntimeApi::report_memory`] (this stand-in cannot measure the process).
+//!
 //! With `max_concurrency > 1` it behaves like Lambda Managed Instances: up to that many
 //! invocations are handed out at once, and an extension that asks for INVOKE events is
 //! refused at registration (`400`, `Extension.InvalidEventType` — the error type is this
@@ -36,6 +42,7 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::receiver::ReceiverError;
 use crate::server::BackgroundServer;
+use crate::telemetry_api::{self, Subscription};
 
 /// One invocation to send.
 #[derive(Debug, Clone)]
@@ -150,6 +157,26 @@ struct ApiState {
     init_errors: Vec<String>,
     runtime_polls: u64,
     restores: u64,
+    /// Telemetry API subscriptions, and every platform event so far.
+    subscriptions: Vec<Subscription>,
+    platform_events: Vec<serde_json::Value>,
+    /// When each platform event was produced (its buffering starts then).
+    platform_event_times: Vec<Instant>,
+    delivery_errors: Vec<String>,
+    /// The init phase is over (the runtime asked for work): subscriptions are closed.
+    initialized: bool,
+    /// The init duration for the cold invocation's report, until it is written.
+    cold_init_ms: Option<f64>,
+    /// (memorySizeMB, maxMemoryUsedMB) for reports.
+    report_memory: (u64, u64),
+}
+
+impl ApiState {
+    fn push_platform_event(&mut self, kind: &str, record: serde_json::Value) {
+        self.platform_events
+            .push(telemetry_api::event(kind, record));
+        self.platform_event_times.push(Instant::now());
+    }
 }
 
 struct Shared {
@@ -157,6 +184,7 @@ struct Shared {
     changed: Notify,
     max_concurrency: usize,
     stopping: std::sync::atomic::AtomicBool,
+    started: Instant,
 }
 
 impl Shared {
@@ -183,6 +211,31 @@ impl Shared {
                         .outcome
                         .take()
                         .unwrap_or((None, None, Instant::now()));
+                let duration_ms = active.delivered_at.elapsed().as_secs_f64() * 1000.0;
+                let (memory_size, max_memory_used) = state.report_memory;
+                let mut metrics = serde_json::json!({
+                    "durationMs": (duration_ms * 1000.0).round() / 1000.0,
+                    // Lambda bills each started millisecond.
+                    "billedDurationMs": duration_ms.ceil().max(1.0) as u64,
+                    "memorySizeMB": memory_size,
+                    "maxMemoryUsedMB": max_memory_used,
+                });
+                if let Some(init) = state.cold_init_ms.take() {
+                    metrics["initDurationMs"] = serde_json::json!(init);
+                }
+                let mut record = serde_json::json!({
+                    "requestId": active.request_id,
+                    "status": if error.is_some() { "error" } else { "success" },
+                    "metrics": metrics,
+                });
+                if let Some(error_type) = error
+                    .as_ref()
+                    .and_then(|e| e.get("errorType"))
+                    .and_then(|t| t.as_str())
+                {
+                    record["errorType"] = serde_json::json!(error_type);
+                }
+                state.push_platform_event("platform.report", record);
                 if let Some(done) = active.done.take() {
                     let _ = done.send(Invoked {
                         request_id: active.request_id,
@@ -221,7 +274,9 @@ impl LocalRuntimeApi {
             changed: Notify::new(),
             max_concurrency: max_concurrency.max(1),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            started: Instant::now(),
         });
+        shared.state().report_memory = (128, 64);
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(runtime_next))
             .route(
@@ -237,6 +292,10 @@ impl LocalRuntimeApi {
             .route("/2018-06-01/runtime/restore/error", post(init_error))
             .route("/2020-01-01/extension/register", post(extension_register))
             .route("/2020-01-01/extension/event/next", get(extension_next))
+            .route(
+                "/2022-07-01/telemetry",
+                axum::routing::put(telemetry_subscribe),
+            )
             .with_state(Arc::clone(&shared));
         let server = BackgroundServer::start("lambda-runtime-api", 2, app)?;
         Ok(Self { shared, server })
@@ -280,6 +339,32 @@ impl LocalRuntimeApi {
     /// How many times a runtime asked to be restored (SnapStart's `restore/next`).
     pub fn restores(&self) -> u64 {
         self.shared.state().restores
+    }
+
+    /// The memory figures of the `platform.report` events: `memorySizeMB` and
+    /// `maxMemoryUsedMB` (128 and 64 unless set).
+    pub fn report_memory(&self, memory_size_mb: u64, max_memory_used_mb: u64) {
+        self.shared.state().report_memory = (memory_size_mb, max_memory_used_mb);
+    }
+
+    /// Every platform event the Telemetry API has produced so far, delivered or not.
+    pub fn platform_events(&self) -> Vec<serde_json::Value> {
+        self.shared.state().platform_events.clone()
+    }
+
+    /// How many platform events each subscription has been sent.
+    pub fn delivered_events(&self) -> Vec<usize> {
+        self.shared
+            .state()
+            .subscriptions
+            .iter()
+            .map(|s| s.delivered)
+            .collect()
+    }
+
+    /// Why deliveries to subscribers failed, if any did.
+    pub fn delivery_errors(&self) -> Vec<String> {
+        self.shared.state().delivery_errors.clone()
     }
 
     /// How many extensions registered.
@@ -334,7 +419,33 @@ fn stopping(shared: &Shared) -> bool {
 }
 
 async fn runtime_next(State(shared): State<Arc<Shared>>) -> Response {
-    shared.state().runtime_polls += 1;
+    {
+        let mut state = shared.state();
+        state.runtime_polls += 1;
+        if !state.initialized {
+            // The runtime's first `next` ends the init phase.
+            state.initialized = true;
+            let init_ms = shared.started.elapsed().as_secs_f64() * 1000.0;
+            let init_ms = (init_ms * 1000.0).round() / 1000.0;
+            state.cold_init_ms = Some(init_ms);
+            for (kind, record) in [
+                (
+                    "platform.initStart",
+                    serde_json::json!({"initializationType": "on-demand", "phase": "init"}),
+                ),
+                (
+                    "platform.initRuntimeDone",
+                    serde_json::json!({"initializationType": "on-demand", "phase": "init", "status": "success"}),
+                ),
+                (
+                    "platform.initReport",
+                    serde_json::json!({"initializationType": "on-demand", "phase": "init", "status": "success", "metrics": {"durationMs": init_ms}}),
+                ),
+            ] {
+                state.push_platform_event(kind, record);
+            }
+        }
+    }
     shared.changed.notify_waiters();
     loop {
         let changed = shared.changed.notified();
@@ -385,6 +496,10 @@ async fn runtime_next(State(shared): State<Arc<Shared>>) -> Response {
                         set("lambda-runtime-client-context", client_context);
                     }
                     let body = invoke.event.to_string();
+                    state.push_platform_event(
+                        "platform.start",
+                        serde_json::json!({"requestId": request_id, "version": "$LATEST"}),
+                    );
                     state.active.insert(
                         request_id.clone(),
                         Active {
@@ -414,7 +529,13 @@ fn record_outcome(
     let Some(active) = state.active.get_mut(id) else {
         return StatusCode::BAD_REQUEST;
     };
+    let status = if error.is_some() { "error" } else { "success" };
+    let duration_ms = active.delivered_at.elapsed().as_secs_f64() * 1000.0;
     active.outcome = Some((response, error, Instant::now()));
+    state.push_platform_event(
+        "platform.runtimeDone",
+        serde_json::json!({"requestId": id, "status": status, "metrics": {"durationMs": duration_ms}}),
+    );
     shared.complete_finished(&mut state);
     drop(state);
     shared.changed.notify_waiters();
@@ -446,7 +567,21 @@ async fn runtime_error(
 /// when the environment has been restored — here at once, as if the snapshot had been
 /// taken and restored in between.
 async fn restore_next(State(shared): State<Arc<Shared>>) -> StatusCode {
-    shared.state().restores += 1;
+    let mut state = shared.state();
+    state.restores += 1;
+    for (kind, record) in [
+        ("platform.restoreStart", serde_json::json!({})),
+        (
+            "platform.restoreRuntimeDone",
+            serde_json::json!({"status": "success"}),
+        ),
+        (
+            "platform.restoreReport",
+            serde_json::json!({"status": "success", "metrics": {"durationMs": 0.5}}),
+        ),
+    ] {
+        state.push_platform_event(kind, record);
+    }
     StatusCode::OK
 }
 
@@ -543,5 +678,114 @@ async fn extension_next(State(shared): State<Arc<Shared>>, headers: HeaderMap) -
             }
         }
         changed.await;
+    }
+}
+
+/// `PUT /2022-07-01/telemetry`: subscribes a registered extension, during init only.
+async fn telemetry_subscribe(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let error = |status: StatusCode, kind: &str, message: &str| {
+        let body = serde_json::json!({"errorType": kind, "errorMessage": message});
+        (status, body.to_string()).into_response()
+    };
+    let id = headers
+        .get("lambda-extension-identifier")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut state = shared.state();
+    if !id.is_some_and(|id| state.extensions.contains_key(&id)) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Extension.UnknownExtensionIdentifier",
+            "Lambda-Extension-Identifier is not a registered extension",
+        );
+    }
+    if state.initialized {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Telemetry.SubscriptionClosed",
+            "Telemetry API subscription is closed already",
+        );
+    }
+    let subscription = match telemetry_api::parse_subscription(&body) {
+        Ok(subscription) => subscription,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "ValidationError", &message),
+    };
+    let index = state.subscriptions.len();
+    state.subscriptions.push(subscription);
+    drop(state);
+    tokio::spawn(deliver_events(Arc::clone(&shared), index));
+    (StatusCode::OK, "\"OK\"").into_response()
+}
+
+/// Whether Lambda would run the environment now: during init, while an invocation is in
+/// progress, or while it stops. Between invocations it is frozen.
+fn thawed(shared: &Shared, state: &ApiState) -> bool {
+    !state.initialized || !state.active.is_empty() || stopping(shared)
+}
+
+/// Sends subscription `index` its platform events in batches of at most its `maxItems`,
+/// once the oldest undelivered event has waited its `timeoutMs` (time runs on while the
+/// environment is frozen, as Lambda buffers outside it), and only while the environment is
+/// thawed.
+async fn deliver_events(shared: Arc<Shared>, index: usize) {
+    loop {
+        let changed = shared.changed.notified();
+        if stopping(&shared) {
+            return;
+        }
+        let due = {
+            let state = shared.state();
+            let subscription = &state.subscriptions[index];
+            let platform = subscription.types.iter().any(|t| t == "platform");
+            let oldest = state.platform_event_times.get(subscription.delivered);
+            match oldest {
+                Some(oldest) if platform && thawed(&shared, &state) => {
+                    let pending = state.platform_events.len() - subscription.delivered;
+                    if pending >= subscription.max_items {
+                        Some(Duration::ZERO)
+                    } else {
+                        Some(
+                            (*oldest + subscription.timeout)
+                                .saturating_duration_since(Instant::now()),
+                        )
+                    }
+                }
+                _ => None,
+            }
+        };
+        let Some(wait) = due else {
+            changed.await;
+            continue;
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+            continue;
+        }
+        let (port, events) = {
+            let state = shared.state();
+            let subscription = &state.subscriptions[index];
+            let end = state
+                .platform_events
+                .len()
+                .min(subscription.delivered + subscription.max_items);
+            (
+                subscription.port,
+                state.platform_events[subscription.delivered..end].to_vec(),
+            )
+        };
+        match telemetry_api::deliver(port, &events).await {
+            Ok(()) => {
+                shared.state().subscriptions[index].delivered += events.len();
+                shared.changed.notify_waiters();
+            }
+            Err(error) => {
+                shared.state().delivery_errors.push(error);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
 }

@@ -20,6 +20,7 @@ mod receiver;
 mod server;
 mod signals;
 mod span;
+mod telemetry_api;
 mod tls;
 mod waterfall;
 

@@ -264,6 +264,22 @@ impl ReceivedSpan {
         self.attr(key).and_then(AttrValue::as_str)
     }
 
+    /// The integer attribute `key`, if present and an integer.
+    pub fn attr_int(&self, key: &str) -> Option<i64> {
+        match self.attr(key) {
+            Some(AttrValue::Int(value)) => Some(*value),
+            _ => None,
+        }
+    }
+
+    /// The floating-point attribute `key`, if present and a double.
+    pub fn attr_f64(&self, key: &str) -> Option<f64> {
+        match self.attr(key) {
+            Some(AttrValue::Double(value)) => Some(*value),
+            _ => None,
+        }
+    }
+
     /// The resource attribute `key`, if present.
     pub fn resource_attr(&self, key: &str) -> Option<&AttrValue> {
         self.resource.get(key)

@@ -258,7 +258,7 @@ async fn example_under_cargo_lambda(
     env: &[(&str, &str)],
     trigger: &str,
     attribute: (&str, &str),
-) {
+) -> String {
     let receiver = OtlpReceiver::start().expect("receiver");
     let endpoint = receiver.endpoint();
     let mut vars = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())];
@@ -282,6 +282,7 @@ async fn example_under_cargo_lambda(
         Some(value),
         "{example}: {invocation:?}"
     );
+    watch.log()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,12 +303,23 @@ async fn the_stream_storage_and_schedule_examples_under_cargo_lambda() {
         ("faas.document.name", "Happy Face.jpg"),
     )
     .await;
-    example_under_cargo_lambda(
+    // With the platform's figures asked for: cargo-lambda's emulator has no Telemetry API
+    // (it answers 404); the subscription is refused with one warning and the function runs.
+    let log = example_under_cargo_lambda(
         "lambda-scheduled",
         "example-eventbridge-schedule.json",
-        &[("SCHEDULE_EXPRESSION", "rate(5 minutes)")],
+        &[
+            ("SCHEDULE_EXPRESSION", "rate(5 minutes)"),
+            ("OTEL_FAAS_LAMBDA_PLATFORM_TELEMETRY", "true"),
+            ("OTEL_FAAS_LAMBDA_TELEMETRY_LISTEN", "127.0.0.1:0"),
+        ],
         "timer",
         ("faas.cron", "rate(5 minutes)"),
     )
     .await;
+    assert!(
+        log.contains("the Telemetry API refused the subscription (404)")
+            && log.contains("the platform's figures"),
+        "{log}"
+    );
 }

@@ -1084,3 +1084,151 @@ async fn log_lines_carry_the_trace_ids_of_the_spans() {
         );
     }
 }
+
+/// `OTEL_FAAS_LAMBDA_PLATFORM_TELEMETRY=true`: the example's extension subscribes to the
+/// Telemetry API during init; each `platform.report` reaches it during the next invocation
+/// (the environment is frozen in between) and becomes the memory, billed-duration and cost
+/// metrics and a `platform.report` span under that invocation's span; `platform.initReport`
+/// becomes the platform's init duration. In both flush modes: before the response the
+/// extension only subscribes, after it it also flushes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_figures_arrive_from_the_telemetry_api_one_invocation_late() {
+    use otel_faas_aws::platform::{
+        BILLED_DURATION_ATTRIBUTE, BILLED_DURATION_METRIC, COST_ATTRIBUTE, COST_METRIC,
+        INIT_DURATION_ATTRIBUTE, MAX_MEMORY_USED_ATTRIBUTE, PLATFORM_INIT_DURATION_METRIC,
+        REPORT_SPAN_NAME,
+    };
+    for flush in ["before-response", "after-response"] {
+        let api = LocalRuntimeApi::start().expect("runtime api");
+        api.report_memory(512, 77);
+        let function = Function::start_with(
+            api,
+            "example-lambda-scheduled",
+            "lambda-scheduled",
+            &[
+                ("OTEL_FAAS_FLUSH", flush),
+                ("OTEL_FAAS_LAMBDA_PLATFORM_TELEMETRY", "true"),
+                ("OTEL_FAAS_LAMBDA_TELEMETRY_LISTEN", "127.0.0.1:0"),
+                ("OTEL_FAAS_LAMBDA_PRICE_PER_GB_SECOND", "0.001"),
+                ("OTEL_FAAS_LAMBDA_PRICE_PER_REQUEST", "0"),
+            ],
+        );
+        let requests = ["req-pf-1", "req-pf-2", "req-pf-3", "req-pf-4"];
+        for request in requests {
+            function
+                .invoke(
+                    Invoke::new(fixture("example-eventbridge-schedule.json")).request_id(request),
+                )
+                .await;
+            // Invocations some time apart, as a schedule's are: Lambda's 25 ms buffering runs
+            // out while the environment is frozen, and the report is sent as it thaws.
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        let spans = function
+            .spans_until(|spans| named(spans, REPORT_SPAN_NAME).len() >= 2)
+            .await;
+        let context = || format!("{flush}: {spans:#?}\n{}", function.process.log());
+        let events = function.api.platform_events();
+        let report_of = |request: &str| {
+            events
+                .iter()
+                .find(|e| e["type"] == "platform.report" && e["record"]["requestId"] == request)
+                .unwrap_or_else(|| panic!("no report of {request} in {events:#?}"))
+                .clone()
+        };
+        for request in &requests[..2] {
+            let invocation = spans
+                .iter()
+                .find(|s| {
+                    s.name == "otel-faas-test" && s.attr_str("faas.invocation_id") == Some(request)
+                })
+                .unwrap_or_else(|| panic!("no invocation span of {request}: {}", context()));
+            let report = spans
+                .iter()
+                .find(|s| {
+                    s.name == REPORT_SPAN_NAME && s.attr_str("faas.invocation_id") == Some(request)
+                })
+                .unwrap_or_else(|| panic!("no report span of {request}: {}", context()));
+            assert_eq!(report.trace_id, invocation.trace_id, "{}", context());
+            assert_eq!(report.parent_span_id, invocation.span_id, "{}", context());
+            let platform = report_of(request);
+            let billed = platform["record"]["metrics"]["billedDurationMs"]
+                .as_i64()
+                .expect("billed");
+            assert_eq!(
+                report.attr_int(BILLED_DURATION_ATTRIBUTE),
+                Some(billed),
+                "{}",
+                context()
+            );
+            assert_eq!(report.attr_int(MAX_MEMORY_USED_ATTRIBUTE), Some(77));
+            assert_eq!(report.attr_str("otel_faas.lambda.status"), Some("success"));
+            // 512 MB is half a GB: billed seconds × 0.5 × 0.001 USD.
+            let cost = report.attr_f64(COST_ATTRIBUTE).expect("a cost");
+            #[allow(clippy::cast_precision_loss)]
+            let expected = billed as f64 / 1000.0 * 0.5 * 0.001;
+            assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
+            // The report spans the billed window: from the invocation's start to the report.
+            assert!(report.start_unix_nanos <= invocation.end_unix_nanos);
+            assert!(report.end_unix_nanos >= invocation.end_unix_nanos);
+            let cold = request == &requests[0];
+            assert_eq!(
+                report.attr_f64(INIT_DURATION_ATTRIBUTE).is_some(),
+                cold,
+                "only the cold report has the init duration: {}",
+                context()
+            );
+        }
+        function
+            .receiver
+            .wait_for(WAIT, |r| {
+                let metrics = r.metrics();
+                let count = |name: &str| -> f64 {
+                    metrics
+                        .iter()
+                        .filter(|m| m.name == name)
+                        .flat_map(|m| m.points.iter().map(|(v, _)| *v))
+                        .sum()
+                };
+                count("faas.mem_usage") >= 2.0
+                    && count(BILLED_DURATION_METRIC) >= 2.0
+                    && count(COST_METRIC) > 0.0
+                    && count(PLATFORM_INIT_DURATION_METRIC) >= 1.0
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{flush}: {e}\n{}", function.process.log()));
+        let metrics = function.receiver.metrics();
+        let memory = metrics
+            .iter()
+            .find(|m| m.name == "faas.mem_usage")
+            .expect("faas.mem_usage");
+        assert_eq!(memory.unit, "By");
+        assert_eq!(memory.sums[0] / memory.points[0].0, 77.0 * 1024.0 * 1024.0);
+        assert_eq!(
+            memory.points[0].1.get("faas.trigger"),
+            Some(&AttrValue::Str("timer".to_owned()))
+        );
+        let init = metrics
+            .iter()
+            .find(|m| m.name == PLATFORM_INIT_DURATION_METRIC)
+            .expect("init duration");
+        let init_event = events
+            .iter()
+            .find(|e| e["type"] == "platform.initReport")
+            .expect("an init report");
+        let init_ms = init_event["record"]["metrics"]["durationMs"]
+            .as_f64()
+            .expect("init ms");
+        assert!((init.sums[0] - init_ms / 1000.0).abs() < 1e-9);
+        assert!(
+            function.api.delivery_errors().is_empty(),
+            "{:?}",
+            function.api.delivery_errors()
+        );
+        let log = function.process.log();
+        assert!(
+            !log.contains("otel-faas warning") && !log.contains("kind=\"lambda-telemetry"),
+            "{log}"
+        );
+    }
+}

@@ -4,10 +4,12 @@
 mod completion;
 mod extension;
 mod filter;
+pub mod platform;
 mod shutdown;
 mod snapstart;
 
 pub use filter::{RUNTIME_SPAN_NAME, without_runtime_spans};
+pub use platform::{LambdaPricing, PlatformTelemetry};
 pub use snapstart::LambdaSnapStart;
 
 use std::fmt;
@@ -95,6 +97,8 @@ pub struct LambdaTelemetry {
     completions: Completions,
     /// On Lambda Managed Instances (`AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`).
     managed_instances: bool,
+    /// The platform's figures, when asked for.
+    platform: Option<platform::PlatformFigures>,
 }
 
 impl fmt::Debug for LambdaTelemetry {
@@ -113,6 +117,7 @@ pub struct LambdaTelemetryBuilder {
     flush: LambdaFlush,
     init_started: SystemTime,
     deadline_margin: Duration,
+    platform: PlatformTelemetry,
 }
 
 impl fmt::Debug for LambdaTelemetryBuilder {
@@ -150,6 +155,28 @@ impl LambdaTelemetryBuilder {
         self
     }
 
+    /// Records the platform's own figures from the Lambda Telemetry API — billed duration,
+    /// memory used, the whole init and restore durations, and an optional cost estimate —
+    /// as metrics and as a `platform.report` span under each invocation span, one invocation
+    /// late (see [`PlatformTelemetry`]). `OTEL_FAAS_LAMBDA_PLATFORM_TELEMETRY`,
+    /// `OTEL_FAAS_LAMBDA_COST_ESTIMATE` and the price variables override it.
+    ///
+    /// ```no_run
+    /// use otel_faas_aws::{LambdaPricing, LambdaTelemetry, PlatformTelemetry};
+    ///
+    /// # async fn run() -> Result<(), lambda_runtime::Error> {
+    /// let otel = LambdaTelemetry::builder()
+    ///     .platform_telemetry(PlatformTelemetry::enabled().cost_estimate(LambdaPricing::arm64()))
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn platform_telemetry(mut self, platform: PlatformTelemetry) -> Self {
+        self.platform = platform;
+        self
+    }
+
     /// Installs the pipeline and builds the engine. Never fails: configuration problems are
     /// warnings (see [`Telemetry::warnings`]).
     ///
@@ -184,7 +211,20 @@ impl LambdaTelemetryBuilder {
             // The extension waits for the engine to end each request's invocation.
             engine = engine.observer(CompletionObserver(completions.clone()));
         }
+        let platform = self.platform.with_environment(self.env.as_ref());
+        let platform = platform.is_enabled().then(|| {
+            platform::PlatformFigures::new(
+                &platform,
+                &telemetry.meter("otel-faas-aws"),
+                telemetry.tracer("otel-faas-aws"),
+            )
+        });
+        if let Some(figures) = &platform {
+            // Remembers each invocation so that its late report finds its span.
+            engine = engine.observer(figures.observer());
+        }
         LambdaTelemetry {
+            platform,
             telemetry,
             engine: engine.build(),
             cold_start,
@@ -330,6 +370,7 @@ impl LambdaTelemetry {
             flush: LambdaFlush::default(),
             init_started,
             deadline_margin: Duration::from_millis(500),
+            platform: PlatformTelemetry::default(),
         }
     }
 
@@ -425,19 +466,30 @@ impl LambdaTelemetry {
 
     /// Registers the internal extension that flushes after each response, and runs it in
     /// the background. Call it before `lambda_runtime::run` (extensions register during
-    /// initialisation). With [`LambdaFlush::BeforeResponse`]
-    /// it does nothing.
+    /// initialisation). With [`LambdaFlush::BeforeResponse`] and no platform figures asked
+    /// for it does nothing; with the figures (see
+    /// [`LambdaTelemetryBuilder::platform_telemetry`]) it registers an extension that only
+    /// subscribes to the Telemetry API.
     ///
     /// On Lambda Managed Instances, which run several invocations at once in an environment
     /// they never freeze and let no extension subscribe to INVOKE, the extension subscribes
     /// to SHUTDOWN only: spans are exported on the batch processor's schedule, and what is
     /// left when the environment shuts down is flushed then.
     pub async fn register_extension(&self) -> Result<(), lambda_extension::Error> {
-        let LambdaFlush::AfterResponse { budget } = self.flush else {
-            return Ok(());
+        let flush = match self.flush {
+            LambdaFlush::AfterResponse { budget } => Some((self.engine.flusher().clone(), budget)),
+            LambdaFlush::BeforeResponse { .. } if self.platform.is_some() => None,
+            LambdaFlush::BeforeResponse { .. } => return Ok(()),
         };
-        let completions = (!self.managed_instances).then(|| self.completions.clone());
-        extension::register(completions, self.engine.flusher().clone(), budget).await
+        let completions =
+            (flush.is_some() && !self.managed_instances).then(|| self.completions.clone());
+        extension::register(extension::ExtensionPlan {
+            completions,
+            flush,
+            managed_instances: self.managed_instances,
+            platform: self.platform.clone(),
+        })
+        .await
     }
 
     /// On SIGTERM or SIGINT, exports what is left (within `budget`) and exits the process,

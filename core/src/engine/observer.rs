@@ -120,6 +120,21 @@ impl InvocationStart {
     pub fn init_phase(&self) -> Option<InitPhase> {
         self.init_phase
     }
+
+    /// The invocation as the code inside it sees it ([`CurrentInvocation::get`]), for an
+    /// observer that creates telemetry for the invocation after it has ended: a span started
+    /// in a context holding it follows the invocation's sampling decision (the tail sampler
+    /// keeps or drops it with the invocation).
+    ///
+    /// [`CurrentInvocation::get`]: crate::engine::CurrentInvocation::get
+    pub fn current_invocation(&self) -> super::CurrentInvocation {
+        super::CurrentInvocation::new(
+            self.span_context.clone(),
+            self.invocation_id.as_deref(),
+            self.cold_start,
+            self.trigger,
+        )
+    }
 }
 
 /// The phase a cold invocation waited for, and how long it lasted.
