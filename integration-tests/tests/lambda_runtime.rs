@@ -286,15 +286,22 @@ async fn a_snapstart_restore_makes_the_next_invocation_cold_with_a_restore_span(
     let function = Function::start(
         "example-lambda-sqs-batch",
         "lambda-sqs-batch",
-        &[("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")],
+        &[
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start"),
+            ("OTEL_FAAS_LAMBDA_PLATFORM_TELEMETRY", "true"),
+            ("OTEL_FAAS_LAMBDA_TELEMETRY_LISTEN", "127.0.0.1:0"),
+        ],
     );
     for id in ["restored-1", "restored-2"] {
         function
             .invoke(Invoke::new(sqs_event(vec![sqs_message(id, "ok")])).request_id(id))
             .await;
+        tokio::time::sleep(Duration::from_millis(60)).await;
     }
     let spans = function
-        .spans_until(|spans| named(spans, "otel-faas-test").len() == 2)
+        .spans_until(|spans| {
+            named(spans, "otel-faas-test").len() == 2 && !named(spans, "platform.report").is_empty()
+        })
         .await;
     assert_eq!(function.api.restores(), 1, "{}", function.process.log());
     let invocation = |id: &str| {
@@ -317,6 +324,25 @@ async fn a_snapstart_restore_makes_the_next_invocation_cold_with_a_restore_span(
         named(&spans, "init").is_empty(),
         "the init ran at publish time"
     );
+    // The platform's figures: the restore as Lambda measured it, on the restored
+    // invocation's report and as the restore-duration metric.
+    let report = named(&spans, "platform.report")[0];
+    assert_eq!(report.parent_span_id, first.span_id);
+    assert_eq!(
+        report.attr_f64("otel_faas.lambda.restore_duration_ms"),
+        Some(otel_faas_integration_tests::RESTORE_MS)
+    );
+    assert_eq!(report.attr_f64("otel_faas.lambda.init_duration_ms"), None);
+    function
+        .receiver
+        .wait_for(WAIT, |r| {
+            r.metrics().iter().any(|m| {
+                m.name == "otel_faas.lambda.restore_duration"
+                    && m.sums == [otel_faas_integration_tests::RESTORE_MS / 1000.0]
+            })
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{:#?}", function.receiver.metrics()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
