@@ -3,6 +3,7 @@
 //! Nothing here needs more than the Rust toolchain: the demo's collector is embedded.
 
 mod azure_host;
+mod bench;
 mod demo;
 mod demo_azure;
 mod demo_gcp;
@@ -23,7 +24,7 @@ cargo xtask <command>
 Commands:
   test [--no-lint] [--suite all|core|aws|azure|gcp] [--aws-endpoint moto|localstack]
                      The whole check CI runs: cargo fmt --check, clippy -D warnings (the
-                     workspace, and core alone with its default features and without
+                     workspace, the bench/ binaries, and core alone with its default features and without
                      any), cargo doc with warnings denied (every feature, and core's
                      defaults), cfn-lint on every example's SAM template (installed into
                      target/emulators/cfn-lint-venv), cargo-lambda installed into
@@ -44,6 +45,13 @@ Commands:
                      the host (Python >= 3.13); it probes which services the endpoint
                      serves, runs every test those allow and reports per service.
                      --no-lint skips fmt, clippy and doc, for a quicker local loop.
+  bench [--quick]    The cost of telemetry beside the peers, written to BENCHMARKS.md: the
+                     function binaries of bench/ (bare lambda_runtime, otel-faas,
+                     lambda_runtime's OpenTelemetryLayer, opentelemetry-lambda-tower; built
+                     into target/bench) under the local Runtime API — instructions per
+                     invocation (callgrind; needs valgrind), wall times, SQS batches of 10
+                     to 10,000 records, cold start, resident memory. --quick measures
+                     fewer invocations and sizes.
   emulators up|down|status [moto|localstack|pubsub|azurite ...]
                      Installs what is missing (venvs and npm packages under target/) and
                      starts the emulators on 127.0.0.1, each health-checked; records their
@@ -92,6 +100,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("demo") => demo::run(),
+        Some("bench") => bench::run(&args[1..]),
         Some("emulators") => emulators::command(&args[1..]),
         Some("package") => package::run(&args[1..]),
         Some("azure-host") => azure_host::run(&args[1..]),
@@ -252,6 +261,27 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             "cargo clippy -p otel-faas-aws --lib --no-default-features -D warnings",
             clippy_aws_bare,
         )?;
+
+        // The bench binaries (bench/, a workspace of its own so that the peers' OpenTelemetry
+        // versions stay out of the library's build): checked here so that `cargo xtask
+        // bench` keeps building.
+        let bench = workspace_root().join("bench/Cargo.toml");
+        let mut fmt_bench = cargo();
+        fmt_bench
+            .args(["fmt", "--manifest-path"])
+            .arg(&bench)
+            .args(["--", "--check"]);
+        step("cargo fmt --check (bench/)", fmt_bench)?;
+        let mut clippy_bench = cargo();
+        // The workspace's target directory: the library's crates are already checked there.
+        clippy_bench
+            .args(["clippy", "--all-targets", "--manifest-path"])
+            .arg(&bench)
+            .arg("--target-dir")
+            .arg(target_dir());
+        let mut clippy_bench = with_lock(clippy_bench);
+        clippy_bench.args(["--", "-D", "warnings"]);
+        step("cargo clippy (bench/) -D warnings", clippy_bench)?;
 
         // Users turn on one SDK feature of otel-faas-messaging at a time; each alone (and
         // none) must build without warnings, which the unified workspace build cannot show.

@@ -147,6 +147,27 @@ impl LambdaTelemetryBuilder {
         self
     }
 
+    /// Exports spans to `exporter` too (see [`Pipeline::with_span_exporter`]): a destination
+    /// of your own, beside or — with `OTEL_TRACES_EXPORTER=none` — instead of OTLP.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), lambda_runtime::Error> {
+    /// let spans = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    /// let otel = otel_faas_aws::LambdaTelemetry::builder()
+    ///     .with_span_exporter(spans.clone())
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_span_exporter(
+        mut self,
+        exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
+    ) -> Self {
+        self.pipeline = self.pipeline.with_span_exporter(exporter);
+        self
+    }
+
     /// How long before the deadline a running invocation's span is ended and exported with
     /// `error.type=timeout`; 500 ms by default.
     #[must_use]

@@ -51,6 +51,7 @@
 
 mod client;
 mod config;
+mod custom;
 mod export;
 mod ids;
 mod late;
@@ -125,6 +126,7 @@ pub struct Pipeline {
     metric_sinks: Vec<sink::NamedSink>,
     tail_sampling: Option<TailSampling>,
     sampling_rules: Option<SamplingRules>,
+    span_exporters: Vec<custom::BoxedSpanExporter>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -156,6 +158,7 @@ impl Pipeline {
             metric_sinks: Vec::new(),
             tail_sampling: None,
             sampling_rules: None,
+            span_exporters: Vec::new(),
         }
     }
 
@@ -256,6 +259,44 @@ impl Pipeline {
         self
     }
 
+    /// Exports spans to `exporter` too: a destination of your own (a vendor's exporter, an
+    /// in-memory one in tests), through the same batch processor, span limits, late resource
+    /// and tail sampling as the exporters `OTEL_TRACES_EXPORTER` names — set that variable
+    /// to `none` to export only here. Its failures are reported like theirs.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use otel_faas_core::Pipeline;
+    /// use otel_faas_core::env::MapEnvironment;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let spans = InMemorySpanExporter::default();
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([
+    ///     ("OTEL_TRACES_EXPORTER", "none"),
+    ///     ("OTEL_METRICS_EXPORTER", "none"),
+    ///     ("OTEL_LOGS_EXPORTER", "none"),
+    /// ]))
+    /// .with_span_exporter(spans.clone())
+    /// .install();
+    /// {
+    ///     use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    ///     let _span = telemetry.tracer_provider().tracer("example").start("work");
+    /// }
+    /// telemetry.engine().build().flusher().flush(std::time::Duration::from_secs(1)).await.unwrap();
+    /// assert_eq!(spans.get_finished_spans().unwrap()[0].name, "work");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_span_exporter(
+        mut self,
+        exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
+    ) -> Self {
+        self.span_exporters
+            .push(custom::BoxedSpanExporter::new(exporter));
+        self
+    }
+
     /// Builds everything. Never fails and never touches the network; each problem is
     /// emitted once as a warning and listed in [`Telemetry::warnings`].
     pub fn install(self) -> Telemetry {
@@ -310,6 +351,7 @@ impl Pipeline {
             metric_sinks: &self.metric_sinks,
             tail: tail_sampling.zip(tail_counters.clone()),
             rule_sampler,
+            span_exporters: self.span_exporters,
         };
         let tracer_provider = build.tracer_provider(resource.clone(), self.id_generator);
         let meter_provider = build.meter_provider(resource.clone());
@@ -374,6 +416,7 @@ struct Build<'a> {
     metric_sinks: &'a [sink::NamedSink],
     tail: Option<(TailSampling, Arc<tail::TailCounters>)>,
     rule_sampler: Option<rules::RuleSampler>,
+    span_exporters: Vec<custom::BoxedSpanExporter>,
 }
 
 impl Build<'_> {
@@ -488,6 +531,16 @@ impl Build<'_> {
                 Exporter::Named(_) => continue,
             };
             processors.push(Box::new(processor));
+        }
+        let given = std::mem::take(&mut self.span_exporters);
+        if !self.config.sdk_disabled {
+            for exporter in given {
+                let processor =
+                    BatchSpanProcessor::builder(self.observed(Signal::Traces, self.late(exporter)))
+                        .with_batch_config(batch_config())
+                        .build();
+                processors.push(Box::new(processor));
+            }
         }
         match (&self.tail, processors.is_empty()) {
             // The tail sampler holds each invocation's spans in front of the exporters.

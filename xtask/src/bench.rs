@@ -1,0 +1,672 @@
+//! `cargo xtask bench [--quick]`: the cost of telemetry, otel-faas beside its peers, written
+//! to BENCHMARKS.md.
+//!
+//! Every variant is a real function binary (the `bench/` workspace: the same handler bare,
+//! with otel-faas, with lambda_runtime's `OpenTelemetryLayer`, with
+//! opentelemetry-lambda-tower), polled by the real `lambda_runtime` from the local Runtime
+//! API, exporting to an exporter that counts and drops spans. Each figure is measured in the
+//! same run as its baselines:
+//!
+//! * instructions with callgrind (repeatable on this noisy 2-core machine): the process runs
+//!   `a` then `b` invocations in two runs, and `(I(b) − I(a)) / (b − a)` is the cost of one
+//!   invocation, start-up excluded — the whole process: runtime, HTTP to the Runtime API,
+//!   deserialisation, the handler, the telemetry and the export, on every thread;
+//! * wall time per invocation, from the runtime receiving the event to its response reaching
+//!   the Runtime API (median, p99, min–max);
+//! * cold start (exec → first `/next`), RSS after many invocations.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use otel_faas_integration_tests::{Invoke, LocalRuntimeApi, lambda_environment};
+use serde_json::Value;
+
+use crate::{cargo, target_dir, workspace_root};
+
+/// A variant of a scenario: its binary and extra environment.
+#[derive(Clone)]
+struct Variant {
+    label: &'static str,
+    binary: &'static str,
+    env: &'static [(&'static str, &'static str)],
+}
+
+const ECHO: [Variant; 5] = [
+    Variant {
+        label: "bare lambda_runtime",
+        binary: "echo_bare",
+        env: &[],
+    },
+    Variant {
+        label: "otel-faas (before response)",
+        binary: "echo_otel_faas",
+        env: &[],
+    },
+    Variant {
+        label: "otel-faas (after response)",
+        binary: "echo_otel_faas",
+        env: &[("OTEL_FAAS_FLUSH", "after-response")],
+    },
+    Variant {
+        label: "lambda_runtime OpenTelemetryLayer",
+        binary: "echo_runtime_layer",
+        env: &[],
+    },
+    Variant {
+        label: "opentelemetry-lambda-tower",
+        binary: "echo_lambda_tower",
+        env: &[],
+    },
+];
+
+const SQS: [Variant; 3] = [
+    Variant {
+        label: "bare lambda_runtime",
+        binary: "sqs_bare",
+        env: &[],
+    },
+    Variant {
+        label: "otel-faas (span per record, links)",
+        binary: "sqs_otel_faas",
+        env: &[],
+    },
+    Variant {
+        label: "opentelemetry-lambda-tower (links)",
+        binary: "sqs_lambda_tower",
+        env: &[],
+    },
+];
+
+/// Telemetry to the in-process counting exporter only.
+const QUIET: [(&str, &str); 5] = [
+    ("OTEL_TRACES_EXPORTER", "none"),
+    ("OTEL_METRICS_EXPORTER", "none"),
+    ("OTEL_LOGS_EXPORTER", "none"),
+    ("OTEL_SERVICE_NAME", "bench"),
+    ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+];
+
+struct Settings {
+    quick: bool,
+    bin_dir: PathBuf,
+    logs: PathBuf,
+}
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let quick = args.iter().any(|a| a == "--quick");
+    if let Some(other) = args.iter().find(|a| *a != "--quick") {
+        bail!("unknown argument `{other}` (cargo xtask bench [--quick])");
+    }
+    let bench_target = target_dir().join("bench");
+    println!("==> building the bench binaries (bench/, release)");
+    let status = cargo()
+        .args(["build", "--release", "--bins", "--manifest-path"])
+        .arg(workspace_root().join("bench/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&bench_target)
+        .status()
+        .context("cargo build of bench/")?;
+    if !status.success() {
+        bail!("cargo build of bench/ failed ({status})");
+    }
+    let logs = bench_target.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let settings = Settings {
+        quick,
+        bin_dir: bench_target.join("release"),
+        logs,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(measure_all(&settings))?;
+    let path = workspace_root().join("BENCHMARKS.md");
+    std::fs::write(&path, report)?;
+    println!("==> wrote {}", path.display());
+    Ok(())
+}
+
+async fn measure_all(settings: &Settings) -> anyhow::Result<String> {
+    let mut out = String::new();
+    writeln!(out, "# Benchmarks\n")?;
+    writeln!(
+        out,
+        "Written by `cargo xtask bench{}` on {}; every figure beside its baselines, measured \
+         in the same run. Each variant is a real function binary (`bench/`) polled by the \
+         real `lambda_runtime` from the local Runtime API, exporting spans to an in-process \
+         exporter that counts and drops them; `OTEL_{{TRACES,METRICS,LOGS}}_EXPORTER=none` \
+         for otel-faas, so only that exporter receives. Instructions are callgrind's, for the \
+         whole process (runtime, HTTP to the Runtime API, deserialisation, handler, telemetry, \
+         export; every thread), per invocation from two runs of different lengths. Wall times \
+         are per invocation, from the runtime receiving the event to its response reaching \
+         the Runtime API.\n",
+        if settings.quick { " --quick" } else { "" },
+        today()
+    )?;
+    writeln!(out, "## Machine\n\n{}\n", machine())?;
+
+    // P1.
+    println!("==> P1: per-invocation cost, API Gateway HTTP API sample");
+    let event = fixture("example-apigw-v2-request-no-authorizer.json")?;
+    let (warm, n) = if settings.quick {
+        (50, 300)
+    } else {
+        (200, 2000)
+    };
+    let (a, b) = if settings.quick { (10, 60) } else { (20, 220) };
+    let mut rows = Vec::new();
+    for variant in &ECHO {
+        let instructions = instructions_per_invocation(settings, variant, &event, a, b).await?;
+        let wall = wall_per_invocation(settings, variant, &event, warm, n).await?;
+        println!(
+            "    {:<40} {:>10.0} instr  {}",
+            variant.label,
+            instructions,
+            wall.summary()
+        );
+        rows.push((variant.label, instructions, wall));
+    }
+    writeln!(
+        out,
+        "## P1 — per invocation, API Gateway HTTP API sample\n\nTarget: overhead ≤ lambda_runtime's \
+         `OpenTelemetryLayer` in instructions and wall time, while emitting the full \
+         conventions; after-response mode adds ≤ 20 µs to the response path. {n} invocations \
+         after {warm} of warm-up for wall times; instructions from runs of {a} and {b}.\n"
+    )?;
+    overhead_table(&mut out, &rows)?;
+
+    // P2.
+    println!("==> P2: SQS batches");
+    let sizes: &[usize] = if settings.quick {
+        &[10, 100, 1000]
+    } else {
+        &[10, 100, 1000, 10_000]
+    };
+    writeln!(
+        out,
+        "## P2 — SQS batches, a span per record and a link per producer\n\nTarget: linear, \
+         ≤ 1 µs and ≤ 5 k instructions per record over the bare function. Each record carries \
+         its producer's `AWSTraceHeader`.\n"
+    )?;
+    writeln!(
+        out,
+        "| Records | Variant | Instructions / invocation | per record over bare | Wall median | per record over bare |\n|---:|---|---:|---:|---:|---:|"
+    )?;
+    for &size in sizes {
+        let event = sqs_event(size)?;
+        let (a, b) = match size {
+            10 => (5, 25),
+            100 => (3, 13),
+            1000 => (1, 3),
+            _ => (1, 2),
+        };
+        let invocations = (20_000 / size).clamp(3, 200);
+        let mut bare = None;
+        for variant in &SQS {
+            let instructions = instructions_per_invocation(settings, variant, &event, a, b).await?;
+            let wall = wall_per_invocation(settings, variant, &event, 2, invocations).await?;
+            println!(
+                "    {size:>6} {:<40} {:>14.0} instr  {}",
+                variant.label,
+                instructions,
+                wall.summary()
+            );
+            let (bare_i, bare_w) = *bare.get_or_insert((instructions, wall.median()));
+            #[allow(clippy::cast_precision_loss)]
+            let per = |value: f64| value / size as f64;
+            writeln!(
+                out,
+                "| {size} | {} | {:.0} | {} | {} | {} |",
+                variant.label,
+                instructions,
+                if bare_i == instructions {
+                    "—".to_owned()
+                } else {
+                    format!("{:.0}", per(instructions - bare_i))
+                },
+                micros(wall.median()),
+                if bare_w == wall.median() {
+                    "—".to_owned()
+                } else {
+                    format!("{:.2} µs", per(wall.median() - bare_w))
+                }
+            )?;
+        }
+    }
+    writeln!(out)?;
+
+    // P4.
+    println!("==> P4: cold start");
+    let runs = if settings.quick { 5 } else { 20 };
+    writeln!(
+        out,
+        "## P4 — cold start, exec → first `/next`\n\nTarget: ≤ 0.5 ms over bare. {runs} runs each.\n"
+    )?;
+    writeln!(
+        out,
+        "| Variant | Median | Min – max | Over bare (median) |\n|---|---:|---:|---:|"
+    )?;
+    let mut bare_cold = None;
+    for variant in ECHO.iter().filter(|v| v.env.is_empty()) {
+        let mut samples = Vec::new();
+        for _ in 0..runs {
+            samples.push(cold_start(settings, variant).await?);
+        }
+        let samples = Samples::new(samples);
+        println!("    {:<40} {}", variant.label, samples.summary());
+        let bare = *bare_cold.get_or_insert(samples.median());
+        writeln!(
+            out,
+            "| {} | {} | {} – {} | {} |",
+            variant.label,
+            micros(samples.median()),
+            micros(samples.min()),
+            micros(samples.max()),
+            signed_micros(samples.median() - bare)
+        )?;
+    }
+    writeln!(out)?;
+
+    // P6.
+    println!("==> P6: resident memory");
+    let checkpoints: &[usize] = if settings.quick {
+        &[1000]
+    } else {
+        &[1000, 10_000]
+    };
+    writeln!(
+        out,
+        "## P6 — resident memory (VmRSS) after many invocations\n\nTarget: ≤ 1.5 MB over bare, \
+         flat (no leak).\n"
+    )?;
+    let mut header = "| Variant |".to_owned();
+    let mut rule = "|---|".to_owned();
+    for checkpoint in checkpoints {
+        write!(header, " after {checkpoint} | over bare |")?;
+        rule.push_str("---:|---:|");
+    }
+    writeln!(out, "{header}\n{rule}")?;
+    let event = fixture("example-apigw-v2-request-no-authorizer.json")?;
+    let mut bare_rss: Option<Vec<u64>> = None;
+    for variant in ECHO.iter().filter(|v| v.env.is_empty()) {
+        let rss = resident_memory(settings, variant, &event, checkpoints).await?;
+        println!("    {:<40} {rss:?} kB", variant.label);
+        let bare = bare_rss.get_or_insert_with(|| rss.clone()).clone();
+        let mut row = format!("| {} |", variant.label);
+        for (value, base) in rss.iter().zip(&bare) {
+            #[allow(clippy::cast_possible_wrap)]
+            let over = *value as i64 - *base as i64;
+            write!(
+                row,
+                " {:.2} MB | {:+.2} MB |",
+                kb_to_mb(*value),
+                over as f64 / 1024.0
+            )?;
+        }
+        writeln!(out, "{row}")?;
+    }
+    writeln!(out)?;
+    Ok(out)
+}
+
+fn kb_to_mb(kb: u64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let kb = kb as f64;
+    kb / 1024.0
+}
+
+fn overhead_table(out: &mut String, rows: &[(&'static str, f64, Samples)]) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "| Variant | Instructions | over bare | Wall median | p99 | min – max | over bare (median) |\n|---|---:|---:|---:|---:|---:|---:|"
+    )?;
+    let Some((_, bare_i, bare_w)) = rows.first() else {
+        return Ok(());
+    };
+    for (label, instructions, wall) in rows {
+        writeln!(
+            out,
+            "| {label} | {:.0} | {:+.0} | {} | {} | {} – {} | {} |",
+            instructions,
+            instructions - bare_i,
+            micros(wall.median()),
+            micros(wall.p99()),
+            micros(wall.min()),
+            micros(wall.max()),
+            signed_micros(wall.median() - bare_w.median()),
+        )?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+fn micros(seconds: f64) -> String {
+    format!("{:.1} µs", seconds * 1e6)
+}
+
+fn signed_micros(seconds: f64) -> String {
+    format!("{:+.1} µs", seconds * 1e6)
+}
+
+/// Durations in seconds, sorted.
+struct Samples(Vec<f64>);
+
+impl Samples {
+    fn new(mut samples: Vec<f64>) -> Self {
+        samples.sort_by(f64::total_cmp);
+        Self(samples)
+    }
+    fn quantile(&self, q: f64) -> f64 {
+        if self.0.is_empty() {
+            return f64::NAN;
+        }
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let index = ((self.0.len() - 1) as f64 * q).round() as usize;
+        self.0[index]
+    }
+    fn median(&self) -> f64 {
+        self.quantile(0.5)
+    }
+    fn p99(&self) -> f64 {
+        self.quantile(0.99)
+    }
+    fn min(&self) -> f64 {
+        self.0.first().copied().unwrap_or(f64::NAN)
+    }
+    fn max(&self) -> f64 {
+        self.0.last().copied().unwrap_or(f64::NAN)
+    }
+    fn summary(&self) -> String {
+        format!(
+            "median {} p99 {} ({} – {})",
+            micros(self.median()),
+            micros(self.p99()),
+            micros(self.min()),
+            micros(self.max())
+        )
+    }
+}
+
+/// A function process under the local Runtime API.
+struct Running {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    fn start(
+        settings: &Settings,
+        variant: &Variant,
+        api: &LocalRuntimeApi,
+        under_callgrind: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let binary = settings.bin_dir.join(variant.binary);
+        if !binary.exists() {
+            bail!("{} was not built", binary.display());
+        }
+        let log = settings.logs.join(format!(
+            "{}-{}.log",
+            variant.binary,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        let mut command = match under_callgrind {
+            Some(out) => {
+                let mut command = Command::new("valgrind");
+                command
+                    .arg("--tool=callgrind")
+                    .arg(format!("--callgrind-out-file={}", out.display()))
+                    .arg(&binary);
+                command
+            }
+            None => Command::new(&binary),
+        };
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(lambda_environment(&api.address()))
+            .envs(QUIET)
+            .envs(variant.env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?);
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        Ok(Self { child, log })
+    }
+
+    /// Waits for the process to exit (the API answered its `next` with 503 as it stopped).
+    fn wait_exit(mut self, timeout: Duration) -> anyhow::Result<()> {
+        let until = Instant::now() + timeout;
+        loop {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            if Instant::now() > until {
+                let _ = self.child.kill();
+                bail!(
+                    "the function did not exit; its log ({}):\n{}",
+                    self.log.display(),
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Long enough that no invocation meets its deadline, even under callgrind.
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(900);
+
+async fn invoke(api: &LocalRuntimeApi, running: &Running, event: &Value) -> anyhow::Result<f64> {
+    let mut invoke = Invoke::new(event.clone());
+    invoke.timeout = INVOKE_TIMEOUT;
+    let invoked = api
+        .invoke(invoke, Duration::from_secs(600))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}\nfunction log:\n{}", running.log()))?;
+    if let Some(error) = invoked.error {
+        bail!(
+            "the function failed: {error}\nfunction log:\n{}",
+            running.log()
+        );
+    }
+    Ok((invoked.responded_at - invoked.delivered_at).as_secs_f64())
+}
+
+async fn instructions_per_invocation(
+    settings: &Settings,
+    variant: &Variant,
+    event: &Value,
+    a: usize,
+    b: usize,
+) -> anyhow::Result<f64> {
+    let mut totals = Vec::new();
+    for count in [a, b] {
+        let out = settings
+            .logs
+            .join(format!("callgrind-{}-{count}.out", variant.binary));
+        let api = LocalRuntimeApi::start()?;
+        let running = Running::start(settings, variant, &api, Some(&out))?;
+        for _ in 0..count {
+            invoke(&api, &running, event).await?;
+        }
+        drop(api);
+        running.wait_exit(Duration::from_secs(120))?;
+        totals.push(callgrind_total(&out)?);
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let per = (totals[1] as f64 - totals[0] as f64) / (b - a) as f64;
+    Ok(per)
+}
+
+/// The instruction total of a callgrind output file.
+fn callgrind_total(path: &Path) -> anyhow::Result<u64> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix("summary:")
+                .or_else(|| line.strip_prefix("totals:"))
+        })
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .with_context(|| format!("no totals in {}", path.display()))
+}
+
+async fn wall_per_invocation(
+    settings: &Settings,
+    variant: &Variant,
+    event: &Value,
+    warm_up: usize,
+    count: usize,
+) -> anyhow::Result<Samples> {
+    let api = LocalRuntimeApi::start()?;
+    let running = Running::start(settings, variant, &api, None)?;
+    for _ in 0..warm_up {
+        invoke(&api, &running, event).await?;
+    }
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        samples.push(invoke(&api, &running, event).await?);
+    }
+    drop(api);
+    running.wait_exit(Duration::from_secs(30))?;
+    Ok(Samples::new(samples))
+}
+
+async fn cold_start(settings: &Settings, variant: &Variant) -> anyhow::Result<f64> {
+    let api = LocalRuntimeApi::start()?;
+    let started = Instant::now();
+    let running = Running::start(settings, variant, &api, None)?;
+    if !api.wait_until_polled(Duration::from_secs(30)).await {
+        bail!("{} never polled:\n{}", variant.label, running.log());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    drop(api);
+    running.wait_exit(Duration::from_secs(30))?;
+    Ok(elapsed)
+}
+
+async fn resident_memory(
+    settings: &Settings,
+    variant: &Variant,
+    event: &Value,
+    checkpoints: &[usize],
+) -> anyhow::Result<Vec<u64>> {
+    let api = LocalRuntimeApi::start()?;
+    let running = Running::start(settings, variant, &api, None)?;
+    let mut done = 0;
+    let mut rss = Vec::new();
+    for &checkpoint in checkpoints {
+        while done < checkpoint {
+            invoke(&api, &running, event).await?;
+            done += 1;
+        }
+        rss.push(vm_rss(running.child.id())?);
+    }
+    drop(api);
+    running.wait_exit(Duration::from_secs(30))?;
+    Ok(rss)
+}
+
+/// VmRSS of a process, in kB.
+fn vm_rss(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .context("no VmRSS")
+}
+
+fn fixture(name: &str) -> anyhow::Result<Value> {
+    let path = workspace_root()
+        .join("../shared/fixtures/aws-lambda-events")
+        .join(name);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// An SQS event of `size` records, each from the official sample's record with its own
+/// message id and its producer's X-Ray header.
+fn sqs_event(size: usize) -> anyhow::Result<Value> {
+    let sample = fixture("example-sqs-event.json")?;
+    let template = sample["Records"][0].clone();
+    let records: Vec<Value> = (0..size)
+        .map(|i| {
+            let mut record = template.clone();
+            record["messageId"] = Value::from(format!("message-{i:05}"));
+            record["attributes"]["AWSTraceHeader"] = Value::from(format!(
+                "Root=1-5759e988-bd862e3fe1be46a9{i:08x};Parent={i:016x};Sampled=1"
+            ));
+            record
+        })
+        .collect();
+    Ok(serde_json::json!({ "Records": records }))
+}
+
+fn today() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "(unknown date)".to_owned(), |s| s.trim().to_owned())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .map(|l| l.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let version = |program: &str, arg: &str| {
+        Command::new(program)
+            .arg(arg)
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map_or_else(|| format!("{program}: not found"), |s| s.trim().to_owned())
+    };
+    format!(
+        "- {cpu}, {cores} cores, {memory}\n- {}\n- {}\n- command: `cargo xtask bench`",
+        version("rustc", "-V"),
+        version("valgrind", "--version")
+    )
+}
