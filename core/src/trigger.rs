@@ -76,6 +76,7 @@ pub struct InvocationContext {
     invocation_id: Option<String>,
     deadline: Option<Instant>,
     carrier: HashMap<String, String>,
+    link_limit: Option<usize>,
 }
 
 impl InvocationContext {
@@ -145,7 +146,36 @@ impl InvocationContext {
     pub fn carrier(&self) -> &HashMap<String, String> {
         &self.carrier
     }
+
+    /// Sets how many links a span keeps (`OTEL_SPAN_LINK_COUNT_LIMIT`); the engine sets it
+    /// from its pipeline when the caller did not.
+    #[must_use]
+    pub fn with_link_limit(mut self, limit: usize) -> Self {
+        self.link_limit = Some(limit);
+        self
+    }
+
+    /// How many links a span keeps: the SDK drops the rest, so an adapter that links one
+    /// producer per message stops building links there (a batch of 10,000 messages needs
+    /// 128, not 10,000). The spec's default, 128, unless set.
+    ///
+    /// ```
+    /// use otel_faas_core::trigger::InvocationContext;
+    ///
+    /// assert_eq!(InvocationContext::new().link_limit(), 128);
+    /// assert_eq!(InvocationContext::new().with_link_limit(4).link_limit(), 4);
+    /// ```
+    pub fn link_limit(&self) -> usize {
+        self.link_limit.unwrap_or(DEFAULT_LINK_LIMIT)
+    }
+
+    pub(crate) fn link_limit_unset(&self) -> bool {
+        self.link_limit.is_none()
+    }
 }
+
+/// The spec's default `OTEL_SPAN_LINK_COUNT_LIMIT`.
+const DEFAULT_LINK_LIMIT: usize = 128;
 
 /// A span to start: name, kind, attributes and links, described before it exists.
 ///

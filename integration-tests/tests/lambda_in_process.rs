@@ -348,3 +348,59 @@ async fn a_status_code_counts_only_for_http_invocations() {
     assert_eq!(http.status, StatusCode::Error);
     assert_eq!(http.attr_str("error.type"), Some("500"));
 }
+
+/// A batch with more producers than `OTEL_SPAN_LINK_COUNT_LIMIT`: the batch span links the
+/// first ones in order, each once (two records from the same producer span are one link),
+/// with their message ids. (That the adapter builds no more than that is `Links`' unit test,
+/// and the engine telling it the limit `EngineBuilder::link_limit`'s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_batch_links_stop_at_the_span_link_limit() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let mut env = lambda_env(&receiver);
+    env.insert("OTEL_SPAN_LINK_COUNT_LIMIT", "5");
+    let otel = LambdaTelemetry::builder_with_environment(env).build();
+    let sample: serde_json::Value = fixture("example-sqs-event.json");
+    let records: Vec<serde_json::Value> = (0..40u32)
+        .map(|i| {
+            let mut record = sample["Records"][0].clone();
+            record["messageId"] = serde_json::json!(format!("m-{i}"));
+            // Records 0 and 1 come from the same producer span.
+            let producer = if i == 0 { 1 } else { i };
+            record["attributes"]["AWSTraceHeader"] = serde_json::json!(format!(
+                "Root=1-5759e988-bd862e3fe1be46a9{producer:08x};Parent={producer:016x};Sampled=1"
+            ));
+            record
+        })
+        .collect();
+    let event: aws_lambda_events::sqs::SqsEvent =
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
+    otel.engine()
+        .invocation(
+            &Lambda::new(SqsTrigger::new()),
+            LambdaEvent::new(event, context("links-1")),
+        )
+        .run(|_| async { Ok::<_, std::convert::Infallible>(()) })
+        .await
+        .unwrap();
+    let spans = receiver
+        .wait_until(WAIT, |spans| {
+            spans.iter().any(|s| s.kind == SpanKind::Consumer)
+        })
+        .await
+        .unwrap();
+    let batch = spans.iter().find(|s| s.kind == SpanKind::Consumer).unwrap();
+    let parents: Vec<String> = batch.links.iter().map(|l| l.span_id.clone()).collect();
+    assert_eq!(
+        parents,
+        (1..=5u64).map(|p| format!("{p:016x}")).collect::<Vec<_>>(),
+        "{batch:#?}"
+    );
+    assert_eq!(
+        batch.links[0].attributes.get("messaging.message.id"),
+        Some(&AttrValue::Str("m-0".to_owned()))
+    );
+    assert_eq!(
+        batch.attr("messaging.batch.message_count"),
+        Some(&AttrValue::Int(40))
+    );
+}

@@ -119,6 +119,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         bin_dir: bench_target.join("release"),
         logs,
     };
+    pin_driver()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -143,9 +144,11 @@ async fn measure_all(settings: &Settings) -> anyhow::Result<String> {
          whole process (runtime, HTTP to the Runtime API, deserialisation, handler, telemetry, \
          export; every thread), per invocation from two runs of different lengths. Wall times \
          are per invocation, from the runtime receiving the event to its response reaching \
-         the Runtime API.\n",
+         the Runtime API; the function runs alone on CPU {} (`taskset`), the driver and the \
+         Runtime API on the others.\n",
         if settings.quick { " --quick" } else { "" },
-        today()
+        today(),
+        *FUNCTION_CPU
     )?;
     writeln!(out, "## Machine\n\n{}\n", machine())?;
 
@@ -232,7 +235,7 @@ async fn measure_all(settings: &Settings) -> anyhow::Result<String> {
                 if bare_w == wall.median() {
                     "—".to_owned()
                 } else {
-                    format!("{:.2} µs", per(wall.median() - bare_w))
+                    format!("{:+.2} µs", per(wall.median() - bare_w) * 1e6)
                 }
             )?;
         }
@@ -420,17 +423,18 @@ impl Running {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
         ));
-        let mut command = match under_callgrind {
-            Some(out) => {
-                let mut command = Command::new("valgrind");
-                command
-                    .arg("--tool=callgrind")
-                    .arg(format!("--callgrind-out-file={}", out.display()))
-                    .arg(&binary);
-                command
-            }
-            None => Command::new(&binary),
-        };
+        // The function on a CPU of its own (Lambda gives small functions less than one
+        // vCPU), the driver and the Runtime API on the others: they no longer take turns on
+        // the same core, which was most of the wall-time noise.
+        let mut command = Command::new("taskset");
+        command.args(["-c", &FUNCTION_CPU.to_string()]);
+        if let Some(out) = under_callgrind {
+            command
+                .arg("valgrind")
+                .arg("--tool=callgrind")
+                .arg(format!("--callgrind-out-file={}", out.display()));
+        }
+        command.arg(&binary);
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -476,6 +480,31 @@ impl Drop for Running {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The CPU the function processes run on: the last one.
+static FUNCTION_CPU: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .saturating_sub(1)
+});
+
+/// Keeps this process (the driver and the local Runtime API) off the function's CPU.
+fn pin_driver() -> anyhow::Result<()> {
+    if *FUNCTION_CPU == 0 {
+        println!("    one CPU only: the function and the driver share it");
+        return Ok(());
+    }
+    let others = format!("0-{}", *FUNCTION_CPU - 1);
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", &others, &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .context("taskset (util-linux) pins the driver and the functions to their CPUs")?;
+    if !status.success() {
+        bail!("taskset could not pin the driver ({status})");
+    }
+    Ok(())
 }
 
 /// Long enough that no invocation meets its deadline, even under callgrind.

@@ -1,7 +1,9 @@
 //! What several triggers share: links from carriers, ARN names, timestamps.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, SecondsFormat, Utc};
-use opentelemetry::trace::{Link, SpanContext, TraceContextExt};
+use opentelemetry::trace::{Link, SpanContext, SpanId, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
 use otel_faas_core::{Propagation, propagation::Carrier};
 
@@ -15,19 +17,54 @@ pub(crate) fn remote_context(
     span_context.is_valid().then_some(span_context)
 }
 
-/// Adds a link to `span_context` unless an identical one is already there (a producer that
-/// sent both `AWSTraceHeader` and `traceparent` for the same span is linked once).
-pub(crate) fn push_link(
-    links: &mut Vec<Link>,
-    span_context: SpanContext,
-    attributes: Vec<KeyValue>,
-) {
-    let duplicate = links.iter().any(|link| {
-        link.span_context.trace_id() == span_context.trace_id()
-            && link.span_context.span_id() == span_context.span_id()
-    });
-    if !duplicate {
-        links.push(Link::new(span_context, attributes, 0));
+/// The links of one span: each producer once (one that sent both `AWSTraceHeader` and
+/// `traceparent` for the same span is linked once), and no more than the span keeps
+/// ([`InvocationContext::link_limit`](otel_faas_core::trigger::InvocationContext::link_limit)):
+/// the SDK drops links past its limit, so building the rest of a 10,000-message batch's
+/// links — and comparing each with all before it — was pure cost.
+pub(crate) struct Links {
+    links: Vec<Link>,
+    seen: HashSet<(TraceId, SpanId)>,
+    limit: usize,
+}
+
+impl Links {
+    /// At most `limit` links; `expected` sizes the buffers.
+    pub(crate) fn new(limit: usize, expected: usize) -> Self {
+        let capacity = expected.min(limit);
+        Self {
+            links: Vec::with_capacity(capacity),
+            seen: HashSet::with_capacity(capacity),
+            limit,
+        }
+    }
+
+    /// Whether the span keeps no more links.
+    pub(crate) fn is_full(&self) -> bool {
+        self.links.len() >= self.limit
+    }
+
+    /// Links `span_context` with the attributes `attributes` makes, unless it is linked
+    /// already or the span is full.
+    pub(crate) fn push(
+        &mut self,
+        span_context: SpanContext,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) {
+        if self.is_full() {
+            return;
+        }
+        if self
+            .seen
+            .insert((span_context.trace_id(), span_context.span_id()))
+        {
+            self.links.push(Link::new(span_context, attributes(), 0));
+        }
+    }
+
+    /// The links, in the order they were pushed.
+    pub(crate) fn into_vec(self) -> Vec<Link> {
+        self.links
     }
 }
 
@@ -61,6 +98,41 @@ pub(crate) fn iso_time(time: &DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_are_unique_and_stop_at_the_limit() {
+        use opentelemetry::trace::{TraceFlags, TraceState};
+        let context = |trace: u128, span: u64| {
+            SpanContext::new(
+                TraceId::from(trace),
+                SpanId::from(span),
+                TraceFlags::SAMPLED,
+                true,
+                TraceState::default(),
+            )
+        };
+        let mut links = Links::new(3, 10);
+        links.push(context(1, 1), Vec::new);
+        links.push(context(1, 1), || {
+            panic!("a duplicate's attributes are never built")
+        });
+        links.push(context(1, 2), Vec::new);
+        links.push(context(2, 1), || vec![KeyValue::new("k", "v")]);
+        assert!(links.is_full());
+        links.push(context(3, 3), || panic!("past the limit nothing is built"));
+        let links = links.into_vec();
+        let ids: Vec<(u128, u64)> = links
+            .iter()
+            .map(|l| {
+                (
+                    u128::from_be_bytes(l.span_context.trace_id().to_bytes()),
+                    u64::from_be_bytes(l.span_context.span_id().to_bytes()),
+                )
+            })
+            .collect();
+        assert_eq!(ids, [(1, 1), (1, 2), (2, 1)]);
+        assert_eq!(links[2].attributes, [KeyValue::new("k", "v")]);
+    }
 
     #[test]
     fn arn_parts_reject_the_malformed() {

@@ -15,7 +15,7 @@ use otel_faas_core::{
 
 use otel_faas_messaging::EventDetailContext;
 
-use super::common::{push_link, remote_context};
+use super::common::{Links, remote_context};
 use crate::response::{LambdaResponse, batch_outcome};
 
 /// `messaging.system` for EventBridge: the conventions (v1.44) have no well-known value for
@@ -104,20 +104,20 @@ where
             event.detail_type.clone()
         };
         let parent = propagation.extract_from(context.carrier());
-        let mut links = Vec::new();
+        let mut links = Links::new(context.link_limit(), 1);
         if let Some(producer) = serde_json::to_value(&event.detail)
             .ok()
             .as_ref()
             .and_then(EventDetailContext::from_detail)
             .and_then(|detail| remote_context(propagation, &detail))
         {
-            push_link(&mut links, producer, Vec::new());
+            links.push(producer, Vec::new);
         }
         InvocationSpec::new(
             FaasTrigger::PubSub,
             SpanSpec::server(name)
                 .with_attributes(attributes)
-                .with_links(links),
+                .with_links(links.into_vec()),
         )
         .with_parent(parent)
     }

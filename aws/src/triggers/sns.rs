@@ -16,7 +16,7 @@ use otel_faas_core::{
 };
 use otel_faas_messaging::SnsMessageAttributes;
 
-use super::common::{arn_resource, push_link, remote_context};
+use super::common::{Links, arn_resource, remote_context};
 use crate::response::{LambdaResponse, batch_outcome};
 
 /// `messaging.system` for SNS.
@@ -103,16 +103,20 @@ impl<R: LambdaResponse> TriggerAdapter<SnsEvent, R> for SnsTrigger {
                 i64::try_from(records.len()).unwrap_or(i64::MAX),
             )),
         }
-        let mut links = Vec::new();
+        let mut links = Links::new(context.link_limit(), records.len());
         for record in records {
+            if links.is_full() {
+                break;
+            }
             if let Some(producer) =
                 remote_context(propagation, &SnsMessageAttributes::of(&record.sns))
             {
-                let id = vec![KeyValue::new(
-                    MESSAGING_MESSAGE_ID,
-                    record.sns.message_id.clone(),
-                )];
-                push_link(&mut links, producer, id);
+                links.push(producer, || {
+                    vec![KeyValue::new(
+                        MESSAGING_MESSAGE_ID,
+                        record.sns.message_id.clone(),
+                    )]
+                });
             }
         }
         InvocationSpec::new(FaasTrigger::PubSub, SpanSpec::server(name.clone()))
@@ -120,7 +124,7 @@ impl<R: LambdaResponse> TriggerAdapter<SnsEvent, R> for SnsTrigger {
             .with_inner_span(
                 SpanSpec::new(name, SpanKind::Consumer)
                     .with_attributes(attributes)
-                    .with_links(links),
+                    .with_links(links.into_vec()),
             )
     }
 

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use opentelemetry::KeyValue;
-use opentelemetry::trace::{Link, SpanKind};
+use opentelemetry::trace::SpanKind;
 use opentelemetry_semantic_conventions::attribute::{
     AWS_SQS_QUEUE_URL, FAAS_TRIGGER, MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_DESTINATION_NAME,
     MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
@@ -21,7 +21,7 @@ use otel_faas_messaging::{
     EventDetailContext, SnsEnvelope, SqsMessageAttributes, SqsSystemAttributes,
 };
 
-use super::common::{arn_parts, arn_resource, push_link, remote_context};
+use super::common::{Links, arn_parts, arn_resource, remote_context};
 use crate::response::{LambdaResponse, batch_outcome};
 use crate::xray::XrayPropagator;
 
@@ -220,9 +220,9 @@ impl SqsTrigger {
         if let Some(id) = &message.message_id {
             attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, id.clone()));
         }
-        let mut links: Vec<Link> = Vec::new();
+        let mut links = Links::new(usize::MAX, 2);
         for producer in self.producer_contexts(message, propagation) {
-            push_link(&mut links, producer, Vec::new());
+            links.push(producer, Vec::new);
         }
         let name = match arn_resource(arn) {
             Some(queue) => format!("{queue} process"),
@@ -230,7 +230,7 @@ impl SqsTrigger {
         };
         SpanSpec::new(name, SpanKind::Consumer)
             .with_attributes(attributes)
-            .with_links(links)
+            .with_links(links.into_vec())
     }
 }
 
@@ -265,15 +265,19 @@ impl<R: LambdaResponse> TriggerAdapter<SqsEvent, R> for SqsTrigger {
             attributes.extend(queue_attributes(arn));
         }
 
-        let mut links = Vec::with_capacity(records.len());
+        let mut links = Links::new(context.link_limit(), records.len());
         for record in records {
-            let id = record
-                .message_id
-                .clone()
-                .map(|id| vec![KeyValue::new(MESSAGING_MESSAGE_ID, id)])
-                .unwrap_or_default();
+            if links.is_full() {
+                break;
+            }
             for producer in self.producer_contexts(record, propagation) {
-                push_link(&mut links, producer, id.clone());
+                links.push(producer, || {
+                    record
+                        .message_id
+                        .clone()
+                        .map(|id| vec![KeyValue::new(MESSAGING_MESSAGE_ID, id)])
+                        .unwrap_or_default()
+                });
             }
         }
 
@@ -287,7 +291,7 @@ impl<R: LambdaResponse> TriggerAdapter<SqsEvent, R> for SqsTrigger {
             .with_inner_span(
                 SpanSpec::new(name, SpanKind::Consumer)
                     .with_attributes(attributes)
-                    .with_links(links),
+                    .with_links(links.into_vec()),
             )
     }
 

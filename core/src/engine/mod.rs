@@ -135,6 +135,7 @@ struct EngineInner {
     observers: Observers,
     sequence: AtomicU64,
     exceptions: running::Exceptions,
+    link_limit: Option<usize>,
 }
 
 impl fmt::Debug for InvocationEngine {
@@ -175,9 +176,47 @@ pub struct EngineBuilder {
     observers: Observers,
     flusher: Option<Flusher>,
     exceptions: running::Exceptions,
+    link_limit: Option<usize>,
 }
 
 impl EngineBuilder {
+    /// How many links a span keeps, told to adapters through
+    /// [`InvocationContext::link_limit`] for invocations whose context does not say; the
+    /// pipeline sets it from `OTEL_SPAN_LINK_COUNT_LIMIT`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use otel_faas_core::env::MapEnvironment;
+    /// use otel_faas_core::trigger::{FaasTrigger, InvocationContext, SpanSpec};
+    /// use otel_faas_core::{InvocationSpec, Pipeline, Propagation, TriggerAdapter};
+    ///
+    /// struct Batch;
+    /// impl TriggerAdapter<(), ()> for Batch {
+    ///     fn invocation_spec(&self, _: &(), context: &InvocationContext, _: &dyn Propagation) -> InvocationSpec {
+    ///         // An adapter that links one producer per message stops here.
+    ///         assert_eq!(context.link_limit(), 4);
+    ///         InvocationSpec::new(FaasTrigger::PubSub, SpanSpec::server("batch"))
+    ///     }
+    /// }
+    ///
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([
+    ///     ("OTEL_SPAN_LINK_COUNT_LIMIT", "4"),
+    ///     ("OTEL_TRACES_EXPORTER", "none"),
+    ///     ("OTEL_METRICS_EXPORTER", "none"),
+    ///     ("OTEL_LOGS_EXPORTER", "none"),
+    /// ]))
+    /// .install();
+    /// let engine = telemetry.engine().build();
+    /// engine.invocation(&Batch, ()).run(|_| async { Ok::<_, std::convert::Infallible>(()) }).await.unwrap();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn link_limit(mut self, limit: usize) -> Self {
+        self.link_limit = Some(limit);
+        self
+    }
+
     /// Flushes with `flusher` (a pipeline's, which flushes every signal) instead of one
     /// made for the tracer provider alone.
     pub(crate) fn flusher(mut self, flusher: Flusher) -> Self {
@@ -283,6 +322,7 @@ impl EngineBuilder {
                 observers: self.observers,
                 sequence: AtomicU64::new(0),
                 exceptions: self.exceptions,
+                link_limit: self.link_limit,
             }),
         }
     }
@@ -302,6 +342,7 @@ impl InvocationEngine {
             observers: Observers::default(),
             exceptions: running::Exceptions::default(),
             flusher: None,
+            link_limit: None,
         }
     }
 
@@ -373,6 +414,10 @@ impl InvocationEngine {
         Fut: Future<Output = Result<R, Err>>,
         Err: fmt::Display + fmt::Debug + 'static,
     {
+        let context = match self.inner.link_limit {
+            Some(limit) if context.link_limit_unset() => context.with_link_limit(limit),
+            _ => context,
+        };
         let guard = self.start(adapter, &event, &context);
         let cx = guard.running.spans.handler_cx().clone();
         let future = {

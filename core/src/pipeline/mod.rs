@@ -825,6 +825,7 @@ impl Telemetry {
         let builder = InvocationEngine::builder(&self.tracer_provider)
             .propagation(self.propagation.clone())
             .flusher(self.flusher.clone())
+            .link_limit(usize::try_from(self.config.limits.span_link_count).unwrap_or(usize::MAX))
             .exceptions(
                 self.config.exception_signal,
                 self.logger_provider.logger("otel-faas"),
