@@ -554,9 +554,10 @@ async fn instructions_per_invocation(
 ) -> anyhow::Result<f64> {
     let mut totals = Vec::new();
     for count in [a, b] {
+        // Named by label: two variants of one binary keep their profiles apart.
         let out = settings
             .logs
-            .join(format!("callgrind-{}-{count}.out", variant.binary));
+            .join(format!("callgrind-{}-{count}.out", slug(variant.label)));
         let api = LocalRuntimeApi::start()?;
         let running = Running::start(settings, variant, &api, Some(&out))?;
         for _ in 0..count {
