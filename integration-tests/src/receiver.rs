@@ -217,6 +217,11 @@ impl OtlpReceiver {
         })
     }
 
+    /// The HTTP listener's address.
+    pub(crate) fn address(&self) -> SocketAddr {
+        self.address
+    }
+
     /// The base URL, for `OTEL_EXPORTER_OTLP_ENDPOINT` (`https://localhost:…` for a TLS
     /// receiver, the name its certificate is for).
     pub fn endpoint(&self) -> String {

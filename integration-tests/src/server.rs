@@ -25,6 +25,27 @@ impl BackgroundServer {
         worker_threads: usize,
         app: Router,
     ) -> Result<Self, ReceiverError> {
+        Self::start_with(name, worker_threads, |listener, stop| async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop.await;
+                })
+                .await;
+        })
+    }
+
+    /// Binds an ephemeral port of 127.0.0.1 and runs `serve` with the listener, on a runtime
+    /// of `worker_threads` threads in a thread named `name`; `serve` returns when the
+    /// receiver it is given fires (the server is dropped).
+    pub(crate) fn start_with<F, Fut>(
+        name: &str,
+        worker_threads: usize,
+        serve: F,
+    ) -> Result<Self, ReceiverError>
+    where
+        F: FnOnce(tokio::net::TcpListener, oneshot::Receiver<()>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()>,
+    {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -50,11 +71,7 @@ impl BackgroundServer {
                         }
                     };
                     let _ = ready_tx.send(listener.local_addr().map_err(|e| e.to_string()));
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = stop_rx.await;
-                        })
-                        .await;
+                    serve(listener, stop_rx).await;
                 });
             })
             .map_err(|error| ReceiverError::Start(error.to_string()))?;

@@ -91,14 +91,27 @@ const QUIET: [(&str, &str); 5] = [
 
 struct Settings {
     quick: bool,
+    /// `--only P1,P7`: the measures to run; all when empty.
+    only: Vec<String>,
     bin_dir: PathBuf,
     logs: PathBuf,
 }
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
-    let quick = args.iter().any(|a| a == "--quick");
-    if let Some(other) = args.iter().find(|a| *a != "--quick") {
-        bail!("unknown argument `{other}` (cargo xtask bench [--quick])");
+    let mut quick = false;
+    let mut only = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--only" => {
+                let list = rest.next().context("--only takes a list, such as P1,P7")?;
+                only.extend(list.split(',').map(|m| m.trim().to_owned()));
+            }
+            other => bail!(
+                "unknown argument `{other}` (cargo xtask bench [--quick] [--only P1,P2,P4,P6,P7])"
+            ),
+        }
     }
     let bench_target = target_dir().join("bench");
     println!("==> building the bench binaries (bench/, release)");
@@ -116,6 +129,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&logs)?;
     let settings = Settings {
         quick,
+        only,
         bin_dir: bench_target.join("release"),
         logs,
     };
@@ -125,10 +139,21 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let report = runtime.block_on(measure_all(&settings))?;
-    let path = workspace_root().join("BENCHMARKS.md");
+    // A partial run does not replace the whole report.
+    let path = if settings.only.is_empty() {
+        workspace_root().join("BENCHMARKS.md")
+    } else {
+        bench_target.join("BENCHMARKS-partial.md")
+    };
     std::fs::write(&path, report)?;
     println!("==> wrote {}", path.display());
     Ok(())
+}
+
+impl Settings {
+    fn wants(&self, measure: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|m| m.eq_ignore_ascii_case(measure))
+    }
 }
 
 async fn measure_all(settings: &Settings) -> anyhow::Result<String> {
@@ -152,180 +177,196 @@ async fn measure_all(settings: &Settings) -> anyhow::Result<String> {
     )?;
     writeln!(out, "## Machine\n\n{}\n", machine())?;
 
-    // P1.
-    println!("==> P1: per-invocation cost, API Gateway HTTP API sample");
-    let event = fixture("example-apigw-v2-request-no-authorizer.json")?;
-    let (warm, n) = if settings.quick {
-        (50, 300)
-    } else {
-        (200, 2000)
-    };
-    let (a, b) = if settings.quick { (10, 60) } else { (20, 220) };
-    let mut rows = Vec::new();
-    for variant in &ECHO {
-        let instructions = instructions_per_invocation(settings, variant, &event, a, b).await?;
-        let wall = wall_per_invocation(settings, variant, &event, warm, n).await?;
-        println!(
-            "    {:<40} {:>10.0} instr  {}",
-            variant.label,
-            instructions,
-            wall.summary()
-        );
-        rows.push((variant.label, instructions, wall));
-    }
-    writeln!(
-        out,
-        "## P1 — per invocation, API Gateway HTTP API sample\n\nTarget: overhead ≤ lambda_runtime's \
-         `OpenTelemetryLayer` in instructions and wall time, while emitting the full \
-         conventions; after-response mode adds ≤ 20 µs to the response path. {n} invocations \
-         after {warm} of warm-up for wall times; instructions from runs of {a} and {b}.\n"
-    )?;
-    overhead_table(&mut out, &rows)?;
-
-    // P2.
-    println!("==> P2: SQS batches");
-    let sizes: &[usize] = if settings.quick {
-        &[10, 100, 1000]
-    } else {
-        &[10, 100, 1000, 10_000]
-    };
-    writeln!(
-        out,
-        "## P2 — SQS batches, a span per record and a link per producer\n\nTarget: linear, \
-         ≤ 1 µs and ≤ 5 k instructions per record over the bare function. Each record carries \
-         its producer's `AWSTraceHeader`.\n"
-    )?;
-    writeln!(
-        out,
-        "| Records | Variant | Instructions / invocation | per record over bare | Wall median | per record over bare |\n|---:|---|---:|---:|---:|---:|"
-    )?;
-    for &size in sizes {
-        let event = sqs_event(size)?;
-        let (a, b) = match size {
-            10 => (5, 25),
-            100 => (3, 13),
-            1000 => (1, 3),
-            _ => (1, 2),
+    if settings.wants("P1") {
+        // P1.
+        println!("==> P1: per-invocation cost, API Gateway HTTP API sample");
+        let event = fixture("example-apigw-v2-request-no-authorizer.json")?;
+        let (warm, n) = if settings.quick {
+            (50, 300)
+        } else {
+            (200, 2000)
         };
-        let invocations = (20_000 / size).clamp(3, 200);
-        let mut bare = None;
-        for variant in &SQS {
+        let (a, b) = if settings.quick { (10, 60) } else { (20, 220) };
+        let mut rows = Vec::new();
+        for variant in &ECHO {
             let instructions = instructions_per_invocation(settings, variant, &event, a, b).await?;
-            let wall = wall_per_invocation(settings, variant, &event, 2, invocations).await?;
+            let wall = wall_per_invocation(settings, variant, &event, warm, n).await?;
             println!(
-                "    {size:>6} {:<40} {:>14.0} instr  {}",
+                "    {:<40} {:>10.0} instr  {}",
                 variant.label,
                 instructions,
                 wall.summary()
             );
-            let (bare_i, bare_w) = *bare.get_or_insert((instructions, wall.median()));
-            #[allow(clippy::cast_precision_loss)]
-            let per = |value: f64| value / size as f64;
-            writeln!(
-                out,
-                "| {size} | {} | {:.0} | {} | {} | {} |",
-                variant.label,
-                instructions,
-                if bare_i == instructions {
-                    "—".to_owned()
-                } else {
-                    format!("{:.0}", per(instructions - bare_i))
-                },
-                micros(wall.median()),
-                if bare_w == wall.median() {
-                    "—".to_owned()
-                } else {
-                    format!("{:+.2} µs", per(wall.median() - bare_w) * 1e6)
-                }
-            )?;
+            rows.push((variant.label, instructions, wall));
         }
-    }
-    writeln!(out)?;
-
-    // P4.
-    println!("==> P4: cold start");
-    let runs = if settings.quick { 5 } else { 20 };
-    writeln!(
-        out,
-        "## P4 — cold start, exec → first `/next`\n\nTarget: ≤ 0.5 ms over bare. Wall: {runs} runs \
-         each, through `taskset`'s exec. Instructions: one run under callgrind, from exec to \
-         the exit that follows the first `/next` (the Runtime API answers it 503).\n"
-    )?;
-    writeln!(
-        out,
-        "| Variant | Median | Min – max | Over bare (median) | Instructions | over bare |\n|---|---:|---:|---:|---:|---:|"
-    )?;
-    let mut bare_cold = None;
-    for variant in ECHO.iter().filter(|v| v.env.is_empty()) {
-        let mut samples = Vec::new();
-        for _ in 0..runs {
-            samples.push(cold_start(settings, variant).await?);
-        }
-        let samples = Samples::new(samples);
-        let instructions = startup_instructions(settings, variant).await?;
-        println!(
-            "    {:<40} {} {instructions} instr",
-            variant.label,
-            samples.summary()
-        );
-        let (bare, bare_i) = *bare_cold.get_or_insert((samples.median(), instructions));
-        #[allow(clippy::cast_possible_wrap)]
-        let over = instructions as i64 - bare_i as i64;
         writeln!(
             out,
-            "| {} | {} | {} – {} | {} | {instructions} | {over:+} |",
-            variant.label,
-            micros(samples.median()),
-            micros(samples.min()),
-            micros(samples.max()),
-            signed_micros(samples.median() - bare)
+            "## P1 — per invocation, API Gateway HTTP API sample\n\nTarget: overhead ≤ lambda_runtime's \
+             `OpenTelemetryLayer` in instructions and wall time, while emitting the full \
+             conventions; after-response mode adds ≤ 20 µs to the response path. {n} invocations \
+             after {warm} of warm-up for wall times; instructions from runs of {a} and {b}.\n"
         )?;
+        overhead_table(&mut out, &rows)?;
     }
-    writeln!(out)?;
 
-    // P6.
-    println!("==> P6: resident memory");
-    let checkpoints: &[usize] = if settings.quick {
-        &[1000]
-    } else {
-        &[1000, 10_000]
-    };
-    writeln!(
-        out,
-        "## P6 — resident memory (VmRSS) after many invocations\n\nTarget: ≤ 1.5 MB over bare, \
-         flat (no leak).\n"
-    )?;
-    let mut header = "| Variant |".to_owned();
-    let mut rule = "|---|".to_owned();
-    for checkpoint in checkpoints {
-        write!(header, " after {checkpoint} | over bare |")?;
-        rule.push_str("---:|---:|");
+    if settings.wants("P2") {
+        // P2.
+        println!("==> P2: SQS batches");
+        let sizes: &[usize] = if settings.quick {
+            &[10, 100, 1000]
+        } else {
+            &[10, 100, 1000, 10_000]
+        };
+        writeln!(
+            out,
+            "## P2 — SQS batches, a span per record and a link per producer\n\nTarget: linear, \
+             ≤ 1 µs and ≤ 5 k instructions per record over the bare function. Each record carries \
+             its producer's `AWSTraceHeader`.\n"
+        )?;
+        writeln!(
+            out,
+            "| Records | Variant | Instructions / invocation | per record over bare | Wall median | per record over bare |\n|---:|---|---:|---:|---:|---:|"
+        )?;
+        for &size in sizes {
+            let event = sqs_event(size)?;
+            let (a, b) = match size {
+                10 => (5, 25),
+                100 => (3, 13),
+                1000 => (1, 3),
+                _ => (1, 2),
+            };
+            let invocations = (20_000 / size).clamp(3, 200);
+            let mut bare = None;
+            for variant in &SQS {
+                let instructions =
+                    instructions_per_invocation(settings, variant, &event, a, b).await?;
+                let wall = wall_per_invocation(settings, variant, &event, 2, invocations).await?;
+                println!(
+                    "    {size:>6} {:<40} {:>14.0} instr  {}",
+                    variant.label,
+                    instructions,
+                    wall.summary()
+                );
+                let (bare_i, bare_w) = *bare.get_or_insert((instructions, wall.median()));
+                #[allow(clippy::cast_precision_loss)]
+                let per = |value: f64| value / size as f64;
+                writeln!(
+                    out,
+                    "| {size} | {} | {:.0} | {} | {} | {} |",
+                    variant.label,
+                    instructions,
+                    if bare_i == instructions {
+                        "—".to_owned()
+                    } else {
+                        format!("{:.0}", per(instructions - bare_i))
+                    },
+                    micros(wall.median()),
+                    if bare_w == wall.median() {
+                        "—".to_owned()
+                    } else {
+                        format!("{:+.2} µs", per(wall.median() - bare_w) * 1e6)
+                    }
+                )?;
+            }
+        }
+        writeln!(out)?;
     }
-    header.push_str(
-        " of which heap and stacks (anon) | over bare | binary and libraries (file) | over bare |",
-    );
-    rule.push_str("---:|---:|---:|---:|");
-    writeln!(out, "{header}\n{rule}")?;
-    let event = fixture("example-apigw-v2-request-no-authorizer.json")?;
-    let mut bare_rss: Option<Vec<u64>> = None;
-    for variant in ECHO.iter().filter(|v| v.env.is_empty()) {
-        let rss = resident_memory(settings, variant, &event, checkpoints).await?;
-        println!("    {:<40} {rss:?} kB", variant.label);
-        let bare = bare_rss.get_or_insert_with(|| rss.clone()).clone();
-        let mut row = format!("| {} |", variant.label);
-        for (value, base) in rss.iter().zip(&bare) {
+
+    if settings.wants("P4") {
+        // P4.
+        println!("==> P4: cold start");
+        let runs = if settings.quick { 5 } else { 20 };
+        writeln!(
+            out,
+            "## P4 — cold start, exec → first `/next`\n\nTarget: ≤ 0.5 ms over bare. Wall: {runs} runs \
+             each, through `taskset`'s exec. Instructions: one run under callgrind, from exec to \
+             the exit that follows the first `/next` (the Runtime API answers it 503).\n"
+        )?;
+        writeln!(
+            out,
+            "| Variant | Median | Min – max | Over bare (median) | Instructions | over bare |\n|---|---:|---:|---:|---:|---:|"
+        )?;
+        let mut bare_cold = None;
+        for variant in ECHO.iter().filter(|v| v.env.is_empty()) {
+            let mut samples = Vec::new();
+            for _ in 0..runs {
+                samples.push(cold_start(settings, variant).await?);
+            }
+            let samples = Samples::new(samples);
+            let instructions = startup_instructions(settings, variant).await?;
+            println!(
+                "    {:<40} {} {instructions} instr",
+                variant.label,
+                samples.summary()
+            );
+            let (bare, bare_i) = *bare_cold.get_or_insert((samples.median(), instructions));
             #[allow(clippy::cast_possible_wrap)]
-            let over = *value as i64 - *base as i64;
-            write!(
-                row,
-                " {:.2} MB | {:+.2} MB |",
-                kb_to_mb(*value),
-                over as f64 / 1024.0
+            let over = instructions as i64 - bare_i as i64;
+            writeln!(
+                out,
+                "| {} | {} | {} – {} | {} | {instructions} | {over:+} |",
+                variant.label,
+                micros(samples.median()),
+                micros(samples.min()),
+                micros(samples.max()),
+                signed_micros(samples.median() - bare)
             )?;
         }
-        writeln!(out, "{row}")?;
+        writeln!(out)?;
     }
-    writeln!(out)?;
+
+    if settings.wants("P6") {
+        // P6.
+        println!("==> P6: resident memory");
+        let checkpoints: &[usize] = if settings.quick {
+            &[1000]
+        } else {
+            &[1000, 10_000]
+        };
+        writeln!(
+            out,
+            "## P6 — resident memory (VmRSS) after many invocations\n\nTarget: ≤ 1.5 MB over bare, \
+             flat (no leak).\n"
+        )?;
+        let mut header = "| Variant |".to_owned();
+        let mut rule = "|---|".to_owned();
+        for checkpoint in checkpoints {
+            write!(header, " after {checkpoint} | over bare |")?;
+            rule.push_str("---:|---:|");
+        }
+        header.push_str(
+            " of which heap and stacks (anon) | over bare | binary and libraries (file) | over bare |",
+        );
+        rule.push_str("---:|---:|---:|---:|");
+        writeln!(out, "{header}\n{rule}")?;
+        let event = fixture("example-apigw-v2-request-no-authorizer.json")?;
+        let mut bare_rss: Option<Vec<u64>> = None;
+        for variant in ECHO.iter().filter(|v| v.env.is_empty()) {
+            let rss = resident_memory(settings, variant, &event, checkpoints).await?;
+            println!("    {:<40} {rss:?} kB", variant.label);
+            let bare = bare_rss.get_or_insert_with(|| rss.clone()).clone();
+            let mut row = format!("| {} |", variant.label);
+            for (value, base) in rss.iter().zip(&bare) {
+                #[allow(clippy::cast_possible_wrap)]
+                let over = *value as i64 - *base as i64;
+                write!(
+                    row,
+                    " {:.2} MB | {:+.2} MB |",
+                    kb_to_mb(*value),
+                    over as f64 / 1024.0
+                )?;
+            }
+            writeln!(out, "{row}")?;
+        }
+        writeln!(out)?;
+    }
+
+    if settings.wants("P7") {
+        // P7.
+        println!("==> P7: a collector that fails");
+        out.push_str(&crate::bench_faults::measure(settings.quick).await?);
+    }
+
     // The analysis: the gaps, their profiled causes and what would close them. Written by
     // hand from callgrind profiles, so kept apart from the measured tables above.
     let findings = workspace_root().join("bench/FINDINGS.md");

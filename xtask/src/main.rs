@@ -4,6 +4,7 @@
 
 mod azure_host;
 mod bench;
+mod bench_faults;
 mod demo;
 mod demo_azure;
 mod demo_gcp;
@@ -45,13 +46,16 @@ Commands:
                      the host (Python >= 3.13); it probes which services the endpoint
                      serves, runs every test those allow and reports per service.
                      --no-lint skips fmt, clippy and doc, for a quicker local loop.
-  bench [--quick]    The cost of telemetry beside the peers, written to BENCHMARKS.md: the
+  bench [--quick] [--only P1,P2,P4,P6,P7]
+                     The cost of telemetry beside the peers, written to BENCHMARKS.md: the
                      function binaries of bench/ (bare lambda_runtime, otel-faas,
                      lambda_runtime's OpenTelemetryLayer, opentelemetry-lambda-tower; built
                      into target/bench) under the local Runtime API — instructions per
                      invocation (callgrind; needs valgrind), wall times, SQS batches of 10
-                     to 10,000 records, cold start, resident memory. --quick measures
-                     fewer invocations and sizes.
+                     to 10,000 records, cold start, resident memory, and what a failing
+                     collector costs (P7, in process). --quick measures fewer invocations
+                     and sizes; --only runs some measures into
+                     target/bench/BENCHMARKS-partial.md.
   emulators up|down|status [moto|localstack|pubsub|azurite ...]
                      Installs what is missing (venvs and npm packages under target/) and
                      starts the emulators on 127.0.0.1, each health-checked; records their
