@@ -98,6 +98,23 @@ struct Settings {
 }
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    // The driver, the local Runtime API, the receiver and the in-process measures (P3, P7)
+    // are this binary: measured in a debug build they would time unoptimised code. So a
+    // debug xtask runs its release build.
+    if cfg!(debug_assertions) {
+        println!(
+            "==> building xtask in release mode for the bench (its receivers and P3, P7 run in it)"
+        );
+        let status = cargo()
+            .args(["run", "--release", "--quiet", "-p", "xtask", "--", "bench"])
+            .args(args)
+            .status()
+            .context("cargo run --release -p xtask")?;
+        if !status.success() {
+            bail!("the release build of xtask bench failed ({status})");
+        }
+        return Ok(());
+    }
     let mut quick = false;
     let mut only = Vec::new();
     let mut rest = args.iter();
@@ -109,7 +126,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                 only.extend(list.split(',').map(|m| m.trim().to_owned()));
             }
             other => bail!(
-                "unknown argument `{other}` (cargo xtask bench [--quick] [--only P1,P2,P4,P6,P7])"
+                "unknown argument `{other}` (cargo xtask bench [--quick] [--only P1,P2,P3,P4,P6,P7])"
             ),
         }
     }
@@ -270,6 +287,11 @@ async fn measure_all(settings: &Settings) -> anyhow::Result<String> {
             }
         }
         writeln!(out)?;
+    }
+
+    if settings.wants("P3") {
+        println!("==> P3: flush of 10 spans to a loopback receiver");
+        out.push_str(&crate::bench_flush::measure(settings.quick).await?);
     }
 
     if settings.wants("P4") {

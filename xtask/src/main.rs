@@ -5,6 +5,7 @@
 mod azure_host;
 mod bench;
 mod bench_faults;
+mod bench_flush;
 mod demo;
 mod demo_azure;
 mod demo_gcp;
@@ -46,7 +47,7 @@ Commands:
                      the host (Python >= 3.13); it probes which services the endpoint
                      serves, runs every test those allow and reports per service.
                      --no-lint skips fmt, clippy and doc, for a quicker local loop.
-  bench [--quick] [--only P1,P2,P4,P6,P7]
+  bench [--quick] [--only P1,P2,P3,P4,P6,P7]
                      The cost of telemetry beside the peers, written to BENCHMARKS.md: the
                      function binaries of bench/ (bare lambda_runtime, otel-faas,
                      lambda_runtime's OpenTelemetryLayer, opentelemetry-lambda-tower; built
