@@ -126,7 +126,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                 only.extend(list.split(',').map(|m| m.trim().to_owned()));
             }
             other => bail!(
-                "unknown argument `{other}` (cargo xtask bench [--quick] [--only P1,P2,P3,P4,P6,P7])"
+                "unknown argument `{other}` (cargo xtask bench [--quick] [--only P1,P2,P3,P4,P5,P6,P7])"
             ),
         }
     }
@@ -335,6 +335,11 @@ async fn measure_all(settings: &Settings) -> anyhow::Result<String> {
             )?;
         }
         writeln!(out)?;
+    }
+
+    if settings.wants("P5") {
+        println!("==> P5: stripped release binaries (lto, codegen-units = 1, strip)");
+        out.push_str(&binary_sizes()?);
     }
 
     if settings.wants("P6") {
@@ -562,6 +567,68 @@ impl Drop for Running {
             let _ = self.child.wait();
         }
     }
+}
+
+/// P5: the echo binaries built as a user ships them (bench/'s `size` profile: fat LTO, one
+/// codegen unit, stripped), and otel-faas's again with TLS.
+fn binary_sizes() -> anyhow::Result<String> {
+    let target = target_dir().join("bench-size");
+    let manifest = workspace_root().join("bench/Cargo.toml");
+    let build = |features: &[&str]| -> anyhow::Result<()> {
+        let mut command = cargo();
+        command
+            .args(["build", "--profile", "size", "--manifest-path"])
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(&target);
+        for variant in &ECHO {
+            command.args(["--bin", variant.binary]);
+        }
+        command.args(features);
+        let status = command.status().context("cargo build --profile size")?;
+        if !status.success() {
+            bail!("cargo build --profile size failed ({status})");
+        }
+        Ok(())
+    };
+    let size = |binary: &str| -> anyhow::Result<u64> {
+        let path = target.join("size").join(binary);
+        Ok(std::fs::metadata(&path)
+            .with_context(|| format!("{} was not built", path.display()))?
+            .len())
+    };
+    build(&[])?;
+    let mut rows = Vec::new();
+    for variant in ECHO.iter().filter(|v| v.env.is_empty()) {
+        rows.push((variant.label.to_owned(), size(variant.binary)?));
+    }
+    build(&["--features", "tls"])?;
+    rows.insert(
+        2,
+        (
+            "otel-faas with TLS (rustls)".to_owned(),
+            size("echo_otel_faas")?,
+        ),
+    );
+    let bare = rows.first().map_or(0, |(_, size)| *size);
+    let mut out = String::new();
+    writeln!(
+        out,
+        "## P5 — stripped release binary of the echo function\n\nTarget: ≤ 1 MB over bare \
+         with OTLP/HTTP without TLS; the TLS cost stated. Built with fat LTO, one codegen \
+         unit and `strip` (bench/'s `size` profile), for this machine.\n\n| Variant | Size | \
+         over bare |\n|---|---:|---:|"
+    )?;
+    for (label, size) in rows {
+        #[allow(clippy::cast_possible_wrap, clippy::cast_precision_loss)]
+        let over = (size as i64 - bare as i64) as f64 / (1024.0 * 1024.0);
+        #[allow(clippy::cast_precision_loss)]
+        let mib = size as f64 / (1024.0 * 1024.0);
+        println!("    {label:<40} {mib:.2} MiB ({over:+.2})");
+        writeln!(out, "| {label} | {mib:.2} MiB | {over:+.2} MiB |")?;
+    }
+    writeln!(out)?;
+    Ok(out)
 }
 
 /// The CPU the function processes run on: the last one.

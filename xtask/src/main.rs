@@ -47,13 +47,14 @@ Commands:
                      the host (Python >= 3.13); it probes which services the endpoint
                      serves, runs every test those allow and reports per service.
                      --no-lint skips fmt, clippy and doc, for a quicker local loop.
-  bench [--quick] [--only P1,P2,P3,P4,P6,P7]
+  bench [--quick] [--only P1,P2,P3,P4,P5,P6,P7]
                      The cost of telemetry beside the peers, written to BENCHMARKS.md: the
                      function binaries of bench/ (bare lambda_runtime, otel-faas,
                      lambda_runtime's OpenTelemetryLayer, opentelemetry-lambda-tower; built
                      into target/bench) under the local Runtime API — instructions per
                      invocation (callgrind; needs valgrind), wall times, SQS batches of 10
-                     to 10,000 records, cold start, resident memory, and what a failing
+                     to 10,000 records, cold start, binary sizes (lto, stripped, with and
+                     without TLS), resident memory, and what a failing
                      collector costs (P7, in process). --quick measures fewer invocations
                      and sizes; --only runs some measures into
                      target/bench/BENCHMARKS-partial.md.
