@@ -59,3 +59,30 @@ impl peer_opentelemetry_sdk::trace::SpanExporter for PeerCountingExporter {
         Ok(())
     }
 }
+
+/// opentelemetry-lambda-tower's set-up, as its README gives it: a provider with a batch
+/// processor to the counting exporter, made global, and tracing-opentelemetry on it.
+pub fn lambda_tower_provider() -> std::sync::Arc<peer_opentelemetry_sdk::trace::SdkTracerProvider> {
+    use peer_opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let provider = std::sync::Arc::new(
+        peer_opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(PeerCountingExporter)
+            .build(),
+    );
+    peer_opentelemetry::global::set_tracer_provider((*provider).clone());
+    tracing_subscriber::registry()
+        .with(peer_tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")))
+        .init();
+    provider
+}
+
+/// otel-faas's one-line set-up, spans to the counting exporter (the driver sets
+/// `OTEL_*_EXPORTER=none`).
+pub async fn otel_faas() -> Result<otel_faas_aws::LambdaTelemetry, lambda_runtime::Error> {
+    otel_faas_aws::LambdaTelemetry::builder()
+        .with_span_exporter(CountingExporter)
+        .start()
+        .await
+}

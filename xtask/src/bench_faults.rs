@@ -7,9 +7,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use otel_faas_core::env::MapEnvironment;
 use otel_faas_core::trigger::{FaasTrigger, InvocationContext, SpanSpec};
-use otel_faas_core::{InvocationSpec, Pipeline, Propagation, TriggerAdapter};
+use otel_faas_core::{InvocationSpec, Propagation, TriggerAdapter};
 use otel_faas_integration_tests::{Fault, FaultyCollector};
 
 /// An invocation named after its number, so that the spans that arrive can be told apart.
@@ -68,13 +67,7 @@ pub(crate) async fn measure(quick: bool) -> anyhow::Result<String> {
     )?;
     for (label, fault) in FAULTS {
         let collector = FaultyCollector::start(Fault::Healthy)?;
-        let telemetry = Pipeline::with_environment(MapEnvironment::from([
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint()),
-            ("OTEL_SERVICE_NAME", "fault-bench".to_owned()),
-            ("OTEL_METRICS_EXPORTER", "none".to_owned()),
-            ("OTEL_LOGS_EXPORTER", "none".to_owned()),
-        ]))
-        .install();
+        let telemetry = crate::bench_flush::traces_to(collector.endpoint());
         let engine = telemetry.engine().build();
         // A healthy invocation first: the connection pool is warm, as in a running function.
         engine

@@ -7,20 +7,26 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{Tracer as _, TracerProvider as _};
-use otel_faas_core::Pipeline;
 use otel_faas_core::env::MapEnvironment;
+use otel_faas_core::{Pipeline, Telemetry};
 use otel_faas_integration_tests::OtlpReceiver;
+
+/// The pipeline from the `OTEL_*` variables, spans only, exported over OTLP/HTTP to
+/// `endpoint` (P3 and P7).
+pub(crate) fn traces_to(endpoint: String) -> Telemetry {
+    Pipeline::with_environment(MapEnvironment::from([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_SERVICE_NAME", "bench".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+    ]))
+    .install()
+}
 
 pub(crate) async fn measure(quick: bool) -> anyhow::Result<String> {
     let flushes = if quick { 100 } else { 1000 };
     let receiver = OtlpReceiver::start()?;
-    let telemetry = Pipeline::with_environment(MapEnvironment::from([
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
-        ("OTEL_SERVICE_NAME", "flush-bench".to_owned()),
-        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
-        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
-    ]))
-    .install();
+    let telemetry = traces_to(receiver.endpoint());
     let tracer = telemetry.tracer_provider().tracer("bench");
     let flusher = telemetry.engine().build().flusher().clone();
     let mut samples = Vec::with_capacity(flushes);

@@ -4,10 +4,12 @@
 //! runtime's start included), the restore from a SnapStart snapshot, the billed duration and
 //! the most memory the environment used. It reports them as `platform.initReport`,
 //! `platform.restoreReport` and `platform.report` events to extensions subscribed to the
-//! [Telemetry API](https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html). Any
-//! registered extension may subscribe — the subscription needs only the identifier the
-//! Extensions API returned at registration, which our internal extension has — during the
-//! init phase; Lambda then POSTs batches of events to a listener of ours.
+//! [Telemetry API](https://docs.aws.amazon.com/lambda/latest/dg/telemetry-api.html). The
+//! reference asks a subscriber only for the identifier the Extensions API returned at
+//! registration, which our internal extension has, and for the init phase; it does not
+//! restrict subscriptions to external extensions. (Checked against the reference and a
+//! local emulator written from it, not on Lambda itself.) Lambda then POSTs batches of
+//! events to a listener of ours.
 //!
 //! What this means for the figures, honestly:
 //!
@@ -21,8 +23,9 @@
 //!   carry them — it is exported before they exist.
 //! * The last invocation before a shutdown has its report delivered, if at all, while the
 //!   environment shuts down; the shutdown flush exports what arrived by then.
-//! * On Lambda Managed Instances, `platform.report` is delivered as on Lambda, without the
-//!   freeze.
+//! * On Lambda Managed Instances, which never freeze the environment, the subscription uses
+//!   the schema version they require (2025-01-29); how soon reports arrive there has not
+//!   been observed.
 //!
 //! The listener is an HTTP/1 server on an ephemeral port; Lambda sends to
 //! `http://sandbox.localdomain:{port}`, the sandbox's own address, so it listens on every
@@ -218,6 +221,19 @@ impl PlatformTelemetry {
 
     /// Applies the `OTEL_FAAS_LAMBDA_*` variables (see the README) over `self`: invalid values
     /// warn and keep what was set in code.
+    ///
+    /// ```
+    /// use otel_faas_aws::PlatformTelemetry;
+    /// use otel_faas_core::env::MapEnvironment;
+    ///
+    /// let env = MapEnvironment::from([
+    ///     ("OTEL_FAAS_LAMBDA_PLATFORM_TELEMETRY", "true"),
+    ///     ("OTEL_FAAS_LAMBDA_PRICE_PER_GB_SECOND", "0.00002"),
+    /// ]);
+    /// let figures = PlatformTelemetry::default().with_environment(&env);
+    /// assert!(figures.is_enabled());
+    /// assert_eq!(figures.pricing().map(|p| p.per_gb_second), Some(0.00002));
+    /// ```
     #[must_use]
     pub fn with_environment(mut self, env: &dyn Environment) -> Self {
         if let Some(value) = read_bool(env, PLATFORM_TELEMETRY_VARIABLE, self.enabled) {

@@ -3,15 +3,12 @@
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use otel_faas_aws::{ApiGatewayHttpTrigger, LambdaTelemetry};
+use otel_faas_aws::ApiGatewayHttpTrigger;
 use tower::Layer;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let otel = LambdaTelemetry::builder()
-        .with_span_exporter(otel_faas_bench::CountingExporter)
-        .start()
-        .await?;
+    let otel = otel_faas_bench::otel_faas().await?;
     let handler = otel.layer(ApiGatewayHttpTrigger::new()).layer(service_fn(
         |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
             Ok::<_, Error>(otel_faas_bench::echo(&event.payload))

@@ -3,15 +3,12 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
+use otel_faas_aws::SqsTrigger;
 use tower::Layer;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let otel = LambdaTelemetry::builder()
-        .with_span_exporter(otel_faas_bench::CountingExporter)
-        .start()
-        .await?;
+    let otel = otel_faas_bench::otel_faas().await?;
     let handler = otel.layer(SqsTrigger::new()).layer(service_fn(
         |event: LambdaEvent<SqsEvent>| async move {
             let response: SqsBatchResponse =

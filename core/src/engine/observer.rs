@@ -127,6 +127,21 @@ impl InvocationStart {
     /// keeps or drops it with the invocation).
     ///
     /// [`CurrentInvocation::get`]: crate::engine::CurrentInvocation::get
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use otel_faas_core::engine::{CurrentInvocation, InvocationObserver, InvocationStart};
+    ///
+    /// /// Keeps each invocation, to join telemetry that arrives after it ended.
+    /// #[derive(Default)]
+    /// struct Remember(Arc<Mutex<Vec<CurrentInvocation>>>);
+    ///
+    /// impl InvocationObserver for Remember {
+    ///     fn on_start(&self, start: &InvocationStart) {
+    ///         self.0.lock().unwrap().push(start.current_invocation());
+    ///     }
+    /// }
+    /// ```
     pub fn current_invocation(&self) -> super::CurrentInvocation {
         super::CurrentInvocation::new(
             self.span_context.clone(),
