@@ -2,9 +2,9 @@
 //! which forwards each connection to the receiver when healthy and otherwise fails it the
 //! way a real collector or network does — refusing connections, never answering, answering
 //! 500, 503 or 429 with `Retry-After`, resetting the connection in the middle of the request
-//! body, or answering only after a delay. Tests switch the fault between invocations
-//! ([`FaultyCollector::set_fault`]) to make a collector flap, and read what got through from
-//! [`FaultyCollector::receiver`].
+//! body, answering only after a delay, or flapping (down, then up, again and again, on its
+//! own clock). Tests switch the fault between invocations ([`FaultyCollector::set_fault`])
+//! and read what got through from [`FaultyCollector::receiver`].
 //!
 //! It works below HTTP on purpose: a refused connection must be a refused TCP connection and
 //! a reset a real RST, which no HTTP framework produces. It runs on its own thread and
@@ -41,12 +41,23 @@ pub enum Fault {
     },
     /// Reads the headers and part of the body, then resets the connection (RST).
     ResetMidBody,
-    /// Forwards to the receiver, but only after this delay.
+    /// Forwards each request to the receiver, and its answer back only after this delay
+    /// (one request per connection, so that every request waits).
     Slow(Duration),
+    /// Refuses connections for `down`, then forwards for `up`, and again, from the moment
+    /// it is set; connections open when it goes down are closed.
+    Flapping {
+        /// How long each outage lasts.
+        down: Duration,
+        /// How long it answers between two outages.
+        up: Duration,
+    },
 }
 
 struct Shared {
     fault: Mutex<Fault>,
+    /// When the fault was set: a flapping collector's clock.
+    since: Mutex<tokio::time::Instant>,
     changed: Notify,
     /// Connections accepted (each an export attempt, or a keep-alive connection's first).
     connections: AtomicU64,
@@ -55,6 +66,35 @@ struct Shared {
 impl Shared {
     fn fault(&self) -> Fault {
         *self.fault.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The fault in force now — a flapping collector's current phase — and when it next
+    /// changes on its own.
+    fn effective(&self) -> (Fault, Option<tokio::time::Instant>) {
+        match self.fault() {
+            Fault::Flapping { down, up } => {
+                let since = *self.since.lock().unwrap_or_else(PoisonError::into_inner);
+                let period = (down + up).max(Duration::from_millis(1));
+                let elapsed = since.elapsed();
+                let cycles = elapsed.as_nanos() / period.as_nanos();
+                let cycle_start = since + period * u32::try_from(cycles).unwrap_or(u32::MAX);
+                let into = elapsed.saturating_sub(cycle_start - since);
+                if into < down {
+                    (Fault::Refuse, Some(cycle_start + down))
+                } else {
+                    (Fault::Healthy, Some(cycle_start + period))
+                }
+            }
+            fault => (fault, None),
+        }
+    }
+}
+
+/// Waits until `at`, or forever.
+async fn until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -74,6 +114,7 @@ impl FaultyCollector {
         let upstream = receiver.address();
         let shared = Arc::new(Shared {
             fault: Mutex::new(fault),
+            since: Mutex::new(tokio::time::Instant::now()),
             changed: Notify::new(),
             connections: AtomicU64::new(0),
         });
@@ -114,6 +155,11 @@ impl FaultyCollector {
             .fault
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = fault;
+        *self
+            .shared
+            .since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = tokio::time::Instant::now();
         self.shared.changed.notify_waiters();
     }
 
@@ -144,9 +190,13 @@ async fn serve(
     let mut listener = Some(listener);
     loop {
         let changed = shared.changed.notified();
-        if shared.fault() == Fault::Refuse {
+        let (fault, switch) = shared.effective();
+        if fault == Fault::Refuse {
             listener = None;
-            changed.await;
+            tokio::select! {
+                () = changed => {}
+                () = until(switch) => {}
+            }
             continue;
         }
         let current = match listener.take() {
@@ -164,11 +214,12 @@ async fn serve(
             accepted = current.accept() => {
                 if let Ok((stream, _)) = accepted {
                     shared.connections.fetch_add(1, Ordering::SeqCst);
-                    let fault = shared.fault();
+                    let (fault, _) = shared.effective();
                     tokio::spawn(handle(stream, fault, upstream, Arc::clone(&shared)));
                 }
             }
             () = changed => {}
+            () = until(switch) => {}
         }
         listener = Some(current);
     }
@@ -177,11 +228,9 @@ async fn serve(
 /// Fails (or forwards) one connection.
 async fn handle(mut stream: TcpStream, fault: Fault, upstream: SocketAddr, shared: Arc<Shared>) {
     match fault {
-        Fault::Healthy => forward(stream, upstream, fault, &shared).await,
-        Fault::Slow(delay) => {
-            tokio::time::sleep(delay).await;
-            forward(stream, upstream, fault, &shared).await;
-        }
+        // `effective` never yields `Flapping`: it is resolved to its phase.
+        Fault::Healthy | Fault::Flapping { .. } => forward(stream, upstream, fault, &shared).await,
+        Fault::Slow(delay) => answer_slowly(stream, upstream, delay).await,
         // A refusing collector accepts nothing; a connection that raced the switch is
         // closed unanswered.
         Fault::Refuse => {}
@@ -234,10 +283,14 @@ async fn forward(mut stream: TcpStream, upstream: SocketAddr, fault: Fault, shar
     let fault_changed = async {
         loop {
             let changed = shared.changed.notified();
-            if shared.fault() != fault {
+            let (now, switch) = shared.effective();
+            if now != fault {
                 return;
             }
-            changed.await;
+            tokio::select! {
+                () = changed => {}
+                () = until(switch) => {}
+            }
         }
     };
     tokio::select! {
@@ -248,7 +301,53 @@ async fn forward(mut stream: TcpStream, upstream: SocketAddr, fault: Fault, shar
 
 /// Reads a request's head; returns it, its `content-length` and how many body bytes came
 /// with it.
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<(String, usize, usize)> {
+/// Reads one request, forwards it (asking the receiver to close after answering), and
+/// writes the answer back after `delay`; then closes the connection.
+async fn answer_slowly(mut stream: TcpStream, upstream: SocketAddr, delay: Duration) {
+    let Ok(request) = read_whole_request(&mut stream).await else {
+        return;
+    };
+    let Ok(mut receiver) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    if receiver.write_all(&request).await.is_err() {
+        return;
+    }
+    let mut answer = Vec::new();
+    if receiver.read_to_end(&mut answer).await.is_err() {
+        return;
+    }
+    tokio::time::sleep(delay).await;
+    let _ = stream.write_all(&answer).await;
+    let _ = stream.shutdown().await;
+}
+
+/// One whole request, its head rewritten to ask for `connection: close`.
+async fn read_whole_request(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let (mut buffer, head_end, content_length) = read_until_body(stream).await?;
+    let mut chunk = [0u8; 8192];
+    while buffer.len() < head_end + 4 + content_length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    let head: Vec<u8> = String::from_utf8_lossy(&buffer[..head_end])
+        .lines()
+        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        .into_bytes();
+    let mut request = head;
+    request.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
+    request.extend_from_slice(&buffer[head_end + 4..]);
+    Ok(request)
+}
+
+/// Reads until the end of the head: the bytes read, where the head ends (before its blank
+/// line), and the `content-length`.
+async fn read_until_body(stream: &mut TcpStream) -> std::io::Result<(Vec<u8>, usize, usize)> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
@@ -258,14 +357,13 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<(String, usize, us
         }
         buffer.extend_from_slice(&chunk[..n]);
         if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-            let content_length = head
+            let content_length = String::from_utf8_lossy(&buffer[..end])
                 .lines()
                 .filter_map(|line| line.split_once(':'))
                 .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
                 .and_then(|(_, value)| value.trim().parse().ok())
                 .unwrap_or(0);
-            return Ok((head, content_length, buffer.len() - end - 4));
+            return Ok((buffer, end, content_length));
         }
         if buffer.len() > 64 * 1024 {
             return Err(std::io::ErrorKind::InvalidData.into());
@@ -273,7 +371,12 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<(String, usize, us
     }
 }
 
-/// Reads a whole request (head and `content-length` body).
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<(String, usize, usize)> {
+    let (buffer, end, content_length) = read_until_body(stream).await?;
+    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+    Ok((head, content_length, buffer.len() - end - 4))
+}
+
 async fn read_request(stream: &mut TcpStream) -> std::io::Result<()> {
     let (_, content_length, mut read) = read_head(stream).await?;
     let mut chunk = [0u8; 8192];
@@ -388,7 +491,21 @@ mod tests {
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(started.elapsed() >= Duration::from_millis(400));
 
+        // Flapping: refused while down, forwarded while up, on its own clock.
+        collector.set_fault(Fault::Flapping {
+            down: Duration::from_millis(300),
+            up: Duration::from_millis(300),
+        });
+        let refused = post(address, &body, wait).await;
+        assert!(refused.is_err(), "down first: {refused:?}");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let answered = post(address, b"", wait).await.expect("up after `down`");
+        assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(post(address, &body, wait).await.is_err(), "down again");
         collector.set_fault(Fault::Healthy);
+        // It listens again once its loop has seen the change.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let answer = post(address, b"", wait).await.expect("recovered");
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(collector.connections() >= 6);

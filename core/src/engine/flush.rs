@@ -1,11 +1,16 @@
 //! Flushing without blocking the executor.
 //!
-//! The SDK's batch processor exports on its own thread, and `force_flush` blocks its caller
-//! until that thread is done. Calling it inside `poll` would stall every other task of the
-//! executor thread (on a current-thread runtime: every task of the process), so the
-//! [`Flusher`] runs it on tokio's blocking pool and only *awaits* the result, bounded by a
-//! budget. Concurrent invocations share flushes: a flush that starts after an invocation's
-//! span ended covers that invocation too, so 50 invocations ending together cause one or two
+//! A pipeline's spans are exported by its own export path (`pipeline::direct`): the
+//! [`Flusher`] sends them on the calling task with async I/O — no thread hop — within the
+//! budget. Metrics and log records are exported by the SDK's periodic reader and batch
+//! processor on their own threads, whose `force_flush` blocks its caller until they are
+//! done; calling it inside `poll` would stall every other task of the executor thread (on
+//! a current-thread runtime: every task of the process), so the flusher runs it on tokio's
+//! blocking pool, and only when those signals are exported at all. A flusher made from a
+//! bare SDK provider ([`Flusher::new`]) flushes it that way too.
+//!
+//! Concurrent invocations share flushes: a flush that starts after an invocation's span
+//! ended covers that invocation too, so 50 invocations ending together cause one or two
 //! exports, not 50.
 
 use std::sync::Arc;
@@ -17,19 +22,35 @@ use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+use crate::pipeline::direct::DirectHandle;
+
 /// The providers a flusher flushes: always the tracer provider, and the meter and logger
-/// providers of a pipeline that has them.
+/// providers of a pipeline that exports those signals.
 #[derive(Debug, Clone)]
 pub(crate) struct Providers {
     pub(crate) tracer: SdkTracerProvider,
     pub(crate) meter: Option<SdkMeterProvider>,
     pub(crate) logger: Option<SdkLoggerProvider>,
+    /// The tracer provider's export paths; when there are any, the tracer provider is
+    /// flushed through them, on the task.
+    pub(crate) spans: Vec<DirectHandle>,
 }
 
 impl Providers {
-    /// Flushes all three, each even when another failed; the first error is returned.
+    /// Whether a flush needs tokio's blocking pool: for the SDK's own span processors, or
+    /// for metrics and logs.
+    fn blocking_work(&self) -> bool {
+        self.spans.is_empty() || self.meter.is_some() || self.logger.is_some()
+    }
+
+    /// Flushes the providers the blocking way — the tracer provider only when it has no
+    /// export paths — each even when another failed; the first error is returned.
     fn force_flush(&self) -> OTelSdkResult {
-        let traces = self.tracer.force_flush();
+        let traces = if self.spans.is_empty() {
+            self.tracer.force_flush()
+        } else {
+            Ok(())
+        };
         let metrics = self
             .meter
             .as_ref()
@@ -41,7 +62,8 @@ impl Providers {
         traces.and(metrics).and(logs)
     }
 
-    /// Shuts all three down within `budget` in all.
+    /// Shuts all three down within `budget` in all (the export paths are shut down on the
+    /// task first, so the tracer provider's shutdown finds them done).
     fn shutdown(&self, budget: Duration) -> OTelSdkResult {
         let started = std::time::Instant::now();
         let left = || budget.saturating_sub(started.elapsed());
@@ -120,6 +142,10 @@ pub enum FlushError {
     /// The exporter reported an error.
     #[error("telemetry export failed: {0}")]
     Export(String),
+    /// The collector failed recently and the export path is waiting before it tries again
+    /// (its circuit is open); this many spans are kept and sent once it answers.
+    #[error("the collector is unavailable; {0} span(s) are kept and sent once it answers again")]
+    Held(usize),
 }
 
 /// Flushes a tracer provider from async code without blocking the executor.
@@ -161,6 +187,7 @@ impl Flusher {
             tracer: provider,
             meter: None,
             logger: None,
+            spans: Vec::new(),
         }))
     }
 
@@ -205,7 +232,7 @@ impl Flusher {
         ticket: u64,
         budget: Duration,
     ) -> Result<(), FlushError> {
-        let Some(provider) = self.state.provider.clone() else {
+        let Some(provider) = &self.state.provider else {
             return Ok(());
         };
         // A zero budget means "do not wait": starting a flush that nobody waits for would
@@ -214,19 +241,44 @@ impl Flusher {
             return Err(FlushError::Timeout(budget));
         }
         let state = &self.state;
+        let started = tokio::time::Instant::now();
         let work = async move {
             let _turn = state.in_flight.lock().await;
+            // What is left of the budget after waiting for an earlier flush.
+            let budget = budget.saturating_sub(started.elapsed());
             if state.flushed.load(Ordering::Acquire) >= ticket {
                 return Ok(());
             }
             let covers = state.ended.load(Ordering::Acquire);
-            let result = tokio::task::spawn_blocking(move || provider.force_flush())
-                .await
-                .map_err(|join| FlushError::Export(join.to_string()))?;
-            result.map_err(|error| FlushError::Export(error.to_string()))?;
+            // Spans on this task; metrics and logs (or an SDK processor) on the blocking
+            // pool, at the same time.
+            let blocking = async {
+                if !provider.blocking_work() {
+                    return Ok(());
+                }
+                let provider = provider.clone();
+                let flushed = tokio::task::spawn_blocking(move || provider.force_flush());
+                match tokio::time::timeout(budget, flushed).await {
+                    Ok(Ok(result)) => result.map_err(|error| FlushError::Export(error.to_string())),
+                    Ok(Err(join)) => Err(FlushError::Export(join.to_string())),
+                    Err(_) => Err(FlushError::Timeout(budget)),
+                }
+            };
+            let spans = async {
+                let mut result = Ok(());
+                for path in &provider.spans {
+                    // Every path is flushed even when one fails; the first error is kept.
+                    let flushed = path.flush(budget).await;
+                    result = result.and(flushed);
+                }
+                result
+            };
+            let (spans, blocking) = tokio::join!(spans, blocking);
+            spans.and(blocking)?;
             state.flushed.fetch_max(covers, Ordering::AcqRel);
             Ok(())
         };
+        // The export paths keep their own time, and put back what a cut leaves unsent.
         tokio::time::timeout(budget, work)
             .await
             .unwrap_or(Err(FlushError::Timeout(budget)))
@@ -237,6 +289,12 @@ impl Flusher {
         let Some(provider) = self.state.provider.clone() else {
             return Ok(());
         };
+        let started = std::time::Instant::now();
+        for path in &provider.spans {
+            path.shutdown(budget.saturating_sub(started.elapsed()))
+                .await;
+        }
+        let budget = budget.saturating_sub(started.elapsed());
         let work = tokio::task::spawn_blocking(move || provider.shutdown(budget));
         match tokio::time::timeout(budget, work).await {
             Ok(Ok(Ok(()))) => Ok(()),

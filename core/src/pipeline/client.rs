@@ -1,11 +1,13 @@
-//! The HTTP client of the OTLP/HTTP exporters, which can be rebuilt after a snapshot
+//! The HTTP clients of the OTLP/HTTP exporters, which can be rebuilt after a snapshot
 //! restore.
 //!
 //! A process restored from a snapshot keeps the connection pool it had
 //! when the snapshot was taken, but not the connections: the first export after a restore
 //! would be written into a dead socket and lost, together with the spans of the cold
-//! invocation. Every exporter here sends through a [`ReconnectingClient`], and
-//! [`reconnect_exporters`] replaces each one's client — and so its pool — with a new one.
+//! invocation. Every exporter here sends through a [`ReconnectingClient`] (the metrics and
+//! logs exporters, on the SDK's threads: blocking) or [`AsyncClients`] (the spans' export
+//! path, on the invocation's task and the exporter thread), and [`reconnect_exporters`]
+//! replaces each one's client — and so its pool — with a new one.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
@@ -15,8 +17,19 @@ use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use super::config::SignalConfig;
 use super::export::BuildError;
 
+/// A client that [`reconnect_exporters`] can rebuild.
+trait Rebuild: Send + Sync {
+    fn rebuild(&self) -> Result<(), BuildError>;
+}
+
 /// The clients of every exporter built in this process, for [`reconnect_exporters`].
-static CLIENTS: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+static CLIENTS: Mutex<Vec<Weak<dyn Rebuild>>> = Mutex::new(Vec::new());
+
+fn register(client: Weak<dyn Rebuild>) {
+    let mut clients = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
+    clients.retain(|client| client.strong_count() > 0);
+    clients.push(client);
+}
 
 struct Inner {
     current: RwLock<reqwest::blocking::Client>,
@@ -42,10 +55,65 @@ impl ReconnectingClient {
             current: RwLock::new(build(config)?),
             config: config.clone(),
         });
-        let mut clients = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
-        clients.retain(|client| client.strong_count() > 0);
-        clients.push(Arc::downgrade(&inner));
+        let weak: Weak<dyn Rebuild> = Arc::downgrade(&inner) as Weak<dyn Rebuild>;
+        register(weak);
         Ok(Self(inner))
+    }
+}
+
+impl Rebuild for Inner {
+    fn rebuild(&self) -> Result<(), BuildError> {
+        let client = build(&self.config)?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = client;
+        Ok(())
+    }
+}
+
+/// The two async clients of the spans' export path: one for sends on an invocation's task
+/// (its connections are driven by the function's runtime), one for the exporter thread's
+/// own runtime. Two pools, so that neither waits on a connection the other runtime drives
+/// while that runtime is busy.
+pub(crate) struct AsyncClients {
+    current: RwLock<(reqwest::Client, reqwest::Client)>,
+    config: SignalConfig,
+}
+
+impl fmt::Debug for AsyncClients {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncClients")
+            .field("endpoint", &self.config.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncClients {
+    /// The clients for `config`'s endpoint, registered for [`reconnect_exporters`].
+    pub(crate) fn new(config: &SignalConfig) -> Result<Arc<Self>, BuildError> {
+        let clients = Arc::new(Self {
+            current: RwLock::new((build_async(config)?, build_async(config)?)),
+            config: config.clone(),
+        });
+        let weak: Weak<dyn Rebuild> = Arc::downgrade(&clients) as Weak<dyn Rebuild>;
+        register(weak);
+        Ok(clients)
+    }
+
+    /// The client for the calling thread: the exporter thread's own, or the task's.
+    pub(crate) fn get(&self, on_exporter_thread: bool) -> reqwest::Client {
+        let clients = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        if on_exporter_thread {
+            clients.1.clone()
+        } else {
+            clients.0.clone()
+        }
+    }
+}
+
+impl Rebuild for AsyncClients {
+    fn rebuild(&self) -> Result<(), BuildError> {
+        let fresh = (build_async(&self.config)?, build_async(&self.config)?);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
     }
 }
 
@@ -72,22 +140,16 @@ impl HttpClient for ReconnectingClient {
 /// # let _ = rebuilt;
 /// ```
 pub fn reconnect_exporters() -> usize {
-    let live: Vec<Arc<Inner>> = CLIENTS
+    let live: Vec<Arc<dyn Rebuild>> = CLIENTS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .iter()
         .filter_map(Weak::upgrade)
         .collect();
     let mut rebuilt = 0;
-    for inner in live {
-        match build(&inner.config) {
-            Ok(client) => {
-                *inner
-                    .current
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner) = client;
-                rebuilt += 1;
-            }
+    for client in live {
+        match client.rebuild() {
+            Ok(()) => rebuilt += 1,
             Err(error) => crate::warning::report_once(
                 "otel-faas-reconnect",
                 &format!("the OTLP client could not be rebuilt; the old one is kept: {error}"),
@@ -95,6 +157,17 @@ pub fn reconnect_exporters() -> usize {
         }
     }
     rebuilt
+}
+
+/// An async client with the exporter's timeout and TLS settings. Building one needs no
+/// runtime; using one needs a tokio runtime, which the task and the exporter thread have.
+fn build_async(config: &SignalConfig) -> Result<reqwest::Client, BuildError> {
+    let builder = reqwest::Client::builder().timeout(config.timeout);
+    #[cfg(feature = "tls")]
+    let builder = builder.tls_backend_preconfigured(super::tls::client_config(config)?);
+    builder
+        .build()
+        .map_err(|error| format!("the HTTP client could not be built: {error}"))
 }
 
 /// A blocking client (the exporters run on the SDK's own threads), built on a thread of

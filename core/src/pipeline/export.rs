@@ -28,7 +28,7 @@ pub(crate) struct ExportHealth {
 }
 
 impl ExportHealth {
-    fn failed(&self, signal: Signal, endpoint: &str, error: &dyn std::fmt::Display) {
+    pub(crate) fn failed(&self, signal: Signal, endpoint: &str, error: &dyn std::fmt::Display) {
         self.failures.fetch_add(1, Ordering::Relaxed);
         let message = format!("exporting {signal} to {endpoint} failed: {error}");
         report_once(
@@ -128,7 +128,7 @@ impl<E: PushMetricExporter> PushMetricExporter for Observed<E> {
 }
 
 /// Cuts every string value of the span, its events and its links to `limit` characters.
-fn truncate_span(span: &mut SpanData, limit: usize) {
+pub(crate) fn truncate_span(span: &mut SpanData, limit: usize) {
     truncate_all(&mut span.attributes, limit);
     for event in &mut span.events.events {
         truncate_all(&mut event.attributes, limit);

@@ -59,6 +59,22 @@ impl LateResource {
     }
 }
 
+/// `base` with the `late` attributes it does not have: start-up values (and what the
+/// operator configured) win over late ones.
+pub(crate) fn merged(base: &Resource, late: &[KeyValue]) -> Resource {
+    Resource::builder_empty()
+        .with_attributes(
+            base.iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        )
+        .with_attributes(
+            late.iter()
+                .filter(|kv| base.get(&kv.key).is_none())
+                .cloned(),
+        )
+        .build()
+}
+
 /// An exporter whose resource gains the late attributes on the first export after they
 /// are known.
 #[derive(Debug)]
@@ -90,20 +106,7 @@ impl<E> WithLateResource<E> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()?;
-        Some(
-            Resource::builder_empty()
-                .with_attributes(
-                    base.iter()
-                        .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
-                )
-                // Start-up values (and what the operator configured) win over late ones.
-                .with_attributes(
-                    late.iter()
-                        .filter(|kv| base.get(&kv.key).is_none())
-                        .cloned(),
-                )
-                .build(),
-        )
+        Some(merged(&base, late))
     }
 
     fn remember(&self, resource: &Resource) {

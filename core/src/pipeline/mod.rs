@@ -52,6 +52,7 @@
 mod client;
 mod config;
 mod custom;
+pub(crate) mod direct;
 mod export;
 mod ids;
 mod late;
@@ -67,6 +68,7 @@ pub use config::{
     BatchSettings, Compression, ExceptionSignal, Exporter, Headers, Limits, OtlpProtocol,
     PipelineConfig, SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,
 };
+pub use direct::ExportStats;
 pub use ids::{FreshIds, reseed_ids};
 pub use late::LateResource;
 pub use rules::{
@@ -86,8 +88,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, IdGenerator, Sampler, SdkTracer, SdkTracerProvider,
-    SpanLimits, SpanProcessor,
+    IdGenerator, Sampler, SdkTracer, SdkTracerProvider, SpanLimits, SpanProcessor,
 };
 
 use crate::engine::flush::Providers;
@@ -352,17 +353,28 @@ impl Pipeline {
             tail: tail_sampling.zip(tail_counters.clone()),
             rule_sampler,
             span_exporters: self.span_exporters,
+            span_paths: Vec::new(),
+            span_counters: Arc::new(direct::SpanCounters::default()),
         };
         let tracer_provider = build.tracer_provider(resource.clone(), self.id_generator);
         let meter_provider = build.meter_provider(resource.clone());
         let logger_provider = build.logger_provider(resource.clone());
+        let span_paths = std::mem::take(&mut build.span_paths);
+        let span_counters = Arc::clone(&build.span_counters);
+        let exports =
+            |signal: Signal| !config.sdk_disabled && !config.signal(signal).exporters.is_empty();
+        if exports(Signal::Metrics) && !span_paths.is_empty() {
+            direct::register_self_metric(&meter_provider, Arc::clone(&span_counters));
+        }
         for warning in &warnings {
             warning.emit();
         }
         let flusher = Flusher::for_providers(Providers {
             tracer: tracer_provider.clone(),
-            meter: Some(meter_provider.clone()),
-            logger: Some(logger_provider.clone()),
+            // Flushed (on the blocking pool) only when the signal is exported at all.
+            meter: exports(Signal::Metrics).then(|| meter_provider.clone()),
+            logger: exports(Signal::Logs).then(|| logger_provider.clone()),
+            spans: span_paths.clone(),
         });
         Telemetry {
             late_resource: self.late_resource,
@@ -377,6 +389,8 @@ impl Pipeline {
             health,
             flusher,
             tail_counters,
+            span_paths,
+            span_counters,
         }
     }
 }
@@ -417,6 +431,10 @@ struct Build<'a> {
     tail: Option<(TailSampling, Arc<tail::TailCounters>)>,
     rule_sampler: Option<rules::RuleSampler>,
     span_exporters: Vec<custom::BoxedSpanExporter>,
+    /// The spans' export paths built, for the flusher.
+    span_paths: Vec<direct::DirectHandle>,
+    /// Their counters (shared by all of a pipeline's paths).
+    span_counters: Arc<direct::SpanCounters>,
 }
 
 impl Build<'_> {
@@ -445,6 +463,14 @@ impl Build<'_> {
             health: Arc::clone(self.health),
             value_length: self.config.limits.attribute_value_length,
         }
+    }
+
+    /// An SDK span exporter on an export path: failures reported, values truncated, late
+    /// resource attributes added.
+    fn any_exporter(&self, exporter: custom::BoxedSpanExporter) -> direct::Transport {
+        direct::Transport::Exporter(tokio::sync::RwLock::new(custom::BoxedSpanExporter::new(
+            self.observed(Signal::Traces, self.late(exporter)),
+        )))
     }
 
     /// Wraps a span or log exporter so that it gains the late resource attributes.
@@ -500,47 +526,64 @@ impl Build<'_> {
             None => builder.with_id_generator(FreshIds::random()),
         };
         let batch = self.config.span_batch;
-        let batch_config = || {
-            BatchConfigBuilder::default()
-                .with_scheduled_delay(batch.schedule_delay)
-                .with_max_queue_size(batch.max_queue_size)
-                .with_max_export_batch_size(batch.max_export_batch_size)
-                .build()
+        let settings = direct::Settings {
+            queue_limit: batch.max_queue_size,
+            batch_size: batch.max_export_batch_size,
+            schedule_delay: batch.schedule_delay,
+            timeout: self.config.traces.timeout,
         };
-        let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::new();
+        let mut transports = Vec::new();
         for exporter in self.enabled(Signal::Traces).to_vec() {
-            let processor = match exporter {
-                Exporter::Console => BatchSpanProcessor::builder(self.observed(
-                    Signal::Traces,
-                    self.late(opentelemetry_stdout::SpanExporter::default()),
-                ))
-                .with_batch_config(batch_config())
-                .build(),
-                Exporter::Otlp => match otlp_exporter!(SpanExporter, &self.config.traces) {
-                    Ok(otlp) => {
-                        BatchSpanProcessor::builder(self.observed(Signal::Traces, self.late(otlp)))
-                            .with_batch_config(batch_config())
-                            .build()
+            let transport = match exporter {
+                Exporter::Console => self.any_exporter(custom::BoxedSpanExporter::new(
+                    opentelemetry_stdout::SpanExporter::default(),
+                )),
+                Exporter::Otlp if self.config.traces.protocol == OtlpProtocol::Grpc => {
+                    match otlp_exporter!(SpanExporter, &self.config.traces) {
+                        Ok(otlp) => self.any_exporter(custom::BoxedSpanExporter::new(otlp)),
+                        Err(reason) => {
+                            self.fail(Signal::Traces, exporter, reason);
+                            continue;
+                        }
                     }
+                }
+                Exporter::Otlp => match direct::OtlpHttp::new(
+                    &self.config.traces,
+                    self.late_resource.clone(),
+                    self.config.limits.attribute_value_length,
+                ) {
+                    Ok(otlp) => direct::Transport::OtlpHttp(otlp),
                     Err(reason) => {
-                        self.fail(Signal::Traces, exporter, reason);
+                        self.fail(
+                            Signal::Traces,
+                            exporter,
+                            format!("the OTLP exporter could not be built: {reason}"),
+                        );
                         continue;
                     }
                 },
                 // Registered names are metrics' only; none is parsed for spans.
                 Exporter::Named(_) => continue,
             };
-            processors.push(Box::new(processor));
+            transports.push(transport);
         }
         let given = std::mem::take(&mut self.span_exporters);
         if !self.config.sdk_disabled {
             for exporter in given {
-                let processor =
-                    BatchSpanProcessor::builder(self.observed(Signal::Traces, self.late(exporter)))
-                        .with_batch_config(batch_config())
-                        .build();
-                processors.push(Box::new(processor));
+                transports.push(self.any_exporter(exporter));
             }
+        }
+        let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::new();
+        for transport in transports {
+            let processor = direct::DirectSpanProcessor::new(
+                transport,
+                settings,
+                Arc::clone(self.health),
+                printable_endpoint(&self.config.traces.endpoint),
+                Arc::clone(&self.span_counters),
+            );
+            self.span_paths.push(processor.handle());
+            processors.push(Box::new(processor));
         }
         match (&self.tail, processors.is_empty()) {
             // The tail sampler holds each invocation's spans in front of the exporters.
@@ -718,6 +761,8 @@ pub struct Telemetry {
     warnings: Vec<ConfigWarning>,
     config: PipelineConfig,
     health: Arc<ExportHealth>,
+    span_paths: Vec<direct::DirectHandle>,
+    span_counters: Arc<direct::SpanCounters>,
     flusher: Flusher,
     tail_counters: Option<Arc<tail::TailCounters>>,
 }
@@ -809,6 +854,13 @@ impl Telemetry {
         &self.warnings
     }
 
+    /// What the spans' export paths have done since start-up: spans exported, held for a
+    /// later send, and dropped per reason (see [`ExportStats`]).
+    pub fn export_stats(&self) -> ExportStats {
+        let held = self.span_paths.iter().map(|path| path.held() as u64).sum();
+        ExportStats::read(&self.span_counters, held)
+    }
+
     /// The flusher of all three signals, for platform hooks that flush outside an
     /// invocation.
     pub fn flusher(&self) -> &Flusher {
@@ -846,9 +898,11 @@ impl Telemetry {
     /// Returns an error if the shutdown did not complete, or if any export since start-up
     /// failed (each failure kind was already reported once as it happened).
     pub async fn shutdown(&self, budget: Duration) -> Result<(), FlushError> {
-        self.flusher.shutdown(budget).await?;
+        let shut_down = self.flusher.shutdown(budget).await;
+        // The failures since start-up say more than the shutdown's own error (which is
+        // often the last of them).
         match self.health.summary() {
-            None => Ok(()),
+            None => shut_down,
             Some((failures, last)) => Err(FlushError::Export(format!(
                 "{failures} export(s) failed since start-up; the last: {last}"
             ))),

@@ -1,0 +1,676 @@
+//! The spans' export path, built for functions.
+//!
+//! The SDK's batch processor exports on a thread of its own and its `force_flush` blocks
+//! the caller until that thread is done, so flushing at the end of an invocation took two
+//! thread hops and back (tokio's blocking pool, then the processor's thread). Here, an
+//! ended span goes into a bounded queue (`OTEL_BSP_MAX_QUEUE_SIZE`), and the flush at the
+//! end of an invocation encodes and sends it **on the invocation's own task**, with async
+//! I/O: no thread hop, and no executor thread ever blocked.
+//!
+//! When the collector fails, nothing is lost while there is room and nothing waits:
+//!
+//! - **Retry buffer.** OTLP/HTTP batches the collector did not take (refused, reset,
+//!   timed out, or answered 429, 502, 503 or 504) are kept as encoded bytes — bounded by
+//!   `OTEL_BSP_MAX_QUEUE_SIZE` spans, the oldest dropped first — and sent with the next
+//!   flush. The exporter's own retries are off: a retry inside an invocation is latency
+//!   the function pays for.
+//! - **Circuit breaker** ([`breaker`]). After a failure, flushes keep their spans without
+//!   a network call (microseconds) until a back-off has passed — the collector's
+//!   `Retry-After` when it sent one — and one probe, sent from the exporter thread, never
+//!   from an invocation, decides when to send again. A hanging collector costs one
+//!   invocation its flush budget; the next ones nothing.
+//! - **Bounded threads** ([`worker`]). One exporter thread per path, whatever the
+//!   collector does; it exports full batches during long invocations, on the schedule for
+//!   long-lived servers (`OTEL_BSP_SCHEDULE_DELAY`), the probes, and the SDK's synchronous
+//!   `force_flush` and `shutdown`.
+//! - **Every drop counted** ([`drops`]): per reason, in
+//!   [`ExportStats`](crate::pipeline::ExportStats), as the self-metric
+//!   `otel.sdk.processor.span.processed` with `error.type`, and on standard error at most
+//!   once a minute.
+//!
+//! Exporters other than OTLP/HTTP (console, gRPC, and exporters given in code) go through
+//! the same queue, breaker, thread and counters, and are called on the invocation's task
+//! too; as the SDK's exporters take their spans by value, a batch they fail is dropped and
+//! counted, not kept.
+//!
+//! A batch cut by the flush budget is kept and sent again, so a collector that took it
+//! before the cut receives it twice: delivery is at least once.
+
+mod breaker;
+mod drops;
+mod otlp_http;
+mod worker;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter as _, SpanProcessor};
+
+pub use drops::ExportStats;
+pub(crate) use drops::{DropReason, SpanCounters, register_self_metric};
+pub(crate) use otlp_http::OtlpHttp;
+
+use self::breaker::{Admit, Breaker};
+use self::otlp_http::Encoded;
+use self::worker::{Command, Worker};
+use super::config::Signal;
+use super::custom::BoxedSpanExporter;
+use super::export::ExportHealth;
+use crate::engine::FlushError;
+
+/// Where spans are sent.
+#[derive(Debug)]
+pub(crate) enum Transport {
+    /// OTLP/HTTP, encoded here: failed batches are kept and sent again.
+    OtlpHttp(OtlpHttp),
+    /// Any SDK exporter: failed batches are dropped and counted.
+    Exporter(tokio::sync::RwLock<BoxedSpanExporter>),
+}
+
+/// The path's settings, from `OTEL_BSP_*` and the exporter timeout.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    /// Most spans queued, and most spans held for retry.
+    pub(crate) queue_limit: usize,
+    /// Most spans per request; a queue this long wakes the exporter thread.
+    pub(crate) batch_size: usize,
+    /// How often the exporter thread exports on its own.
+    pub(crate) schedule_delay: Duration,
+    /// The longest the exporter thread waits for one request.
+    pub(crate) timeout: Duration,
+}
+
+/// Spans waiting to be sent: encoded OTLP bodies, or spans for an SDK exporter.
+#[derive(Debug)]
+enum Held {
+    Encoded(Encoded),
+    Spans(Vec<SpanData>),
+}
+
+impl Held {
+    fn spans(&self) -> usize {
+        match self {
+            Self::Encoded(encoded) => encoded.spans,
+            Self::Spans(spans) => spans.len(),
+        }
+    }
+}
+
+/// The retry buffer (and the batches encoded but not yet sent), oldest first.
+#[derive(Debug, Default)]
+struct Pending {
+    items: VecDeque<Held>,
+    spans: usize,
+}
+
+impl Pending {
+    fn push_back(&mut self, held: Held) {
+        self.spans += held.spans();
+        self.items.push_back(held);
+    }
+
+    /// Puts a batch that was not sent back in front: it is older than what came since.
+    fn put_back(&mut self, batch: Vec<Held>) {
+        for held in batch.into_iter().rev() {
+            self.spans += held.spans();
+            self.items.push_front(held);
+        }
+    }
+
+    /// Drops the oldest batches until at most `limit` spans are held; returns how many
+    /// spans were dropped.
+    fn trim(&mut self, limit: usize) -> usize {
+        let mut dropped = 0;
+        while self.spans > limit {
+            let Some(oldest) = self.items.pop_front() else {
+                break;
+            };
+            self.spans -= oldest.spans();
+            dropped += oldest.spans();
+        }
+        dropped
+    }
+
+    /// The next request: bodies that join, up to `batch_size` spans (at least one body),
+    /// or one batch of spans.
+    fn next_request(&mut self, batch_size: usize, joins: bool) -> Option<Vec<Held>> {
+        let first = self.items.pop_front()?;
+        let mut spans = first.spans();
+        let mut request = vec![first];
+        if joins {
+            while let Some(Held::Encoded(next)) = self.items.front() {
+                if spans + next.spans > batch_size {
+                    break;
+                }
+                spans += next.spans;
+                request.extend(self.items.pop_front());
+            }
+        }
+        self.spans -= spans;
+        Some(request)
+    }
+}
+
+/// Who is exporting: an invocation's flush may not probe; the exporter thread may; a
+/// shutdown sends whatever the circuit says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    Task,
+    ExporterThread,
+    Shutdown,
+}
+
+/// The state of one export path, shared by its processor, its handle and its thread.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    queue: Mutex<Vec<SpanData>>,
+    pending: Mutex<Pending>,
+    breaker: Mutex<Breaker>,
+    transport: Transport,
+    settings: Settings,
+    counters: Arc<SpanCounters>,
+    health: Arc<ExportHealth>,
+    /// For failure messages: without user information or query.
+    endpoint: String,
+    worker: OnceLock<Worker>,
+    this: std::sync::Weak<Shared>,
+    shut_down: AtomicBool,
+    /// The budget of the last invocation's flush, in nanoseconds: a send from the exporter
+    /// thread that takes this long leaves the circuit slow (see [`breaker`]).
+    slow_after: AtomicU64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// The exporter thread, started on first use; `None` if no thread can be started
+    /// (then invocations' flushes still export).
+    fn worker(&self) -> Option<&Worker> {
+        if let Some(worker) = self.worker.get() {
+            return Some(worker);
+        }
+        match Worker::start(
+            self.this.clone(),
+            self.settings.schedule_delay,
+            self.settings.timeout,
+        ) {
+            Ok(worker) => Some(self.worker.get_or_init(|| worker)),
+            Err(error) => {
+                crate::warning::report_once(
+                    "otel-faas-exporter-thread",
+                    &format!("the exporter thread could not start ({error})"),
+                );
+                None
+            }
+        }
+    }
+
+    fn queue(&self, span: SpanData) {
+        if self.shut_down.load(Ordering::Acquire) {
+            self.counters.dropped(DropReason::Shutdown, 1);
+            return;
+        }
+        let queued = {
+            let mut queue = lock(&self.queue);
+            if queue.len() >= self.settings.queue_limit {
+                None
+            } else {
+                queue.push(span);
+                Some(queue.len())
+            }
+        };
+        match queued {
+            None => self.counters.dropped(DropReason::QueueFull, 1),
+            // The first span starts the thread (for the schedule); a full batch wakes it.
+            Some(1) => {
+                self.worker();
+            }
+            Some(length) if length == self.settings.batch_size => {
+                if let Some(worker) = self.worker() {
+                    worker.wake();
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Moves the queued spans into the pending batches, encoded for OTLP/HTTP.
+    fn collect(&self) {
+        let spans = std::mem::take(&mut *lock(&self.queue));
+        if spans.is_empty() {
+            return;
+        }
+        let batch_size = self.settings.batch_size.max(1);
+        let mut chunks = Vec::new();
+        let mut rest = spans;
+        while rest.len() > batch_size {
+            let tail = rest.split_off(batch_size);
+            chunks.push(std::mem::replace(&mut rest, tail));
+        }
+        chunks.push(rest);
+        let mut held = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            match &self.transport {
+                Transport::OtlpHttp(otlp) => {
+                    let count = chunk.len();
+                    match otlp.encode(chunk) {
+                        Ok(encoded) => held.push(Held::Encoded(encoded)),
+                        Err(error) => {
+                            self.failed(&error);
+                            self.counters.dropped(DropReason::Rejected, count);
+                        }
+                    }
+                }
+                Transport::Exporter(_) => held.push(Held::Spans(chunk)),
+            }
+        }
+        let dropped = {
+            let mut pending = lock(&self.pending);
+            for item in held {
+                pending.push_back(item);
+            }
+            pending.trim(self.settings.queue_limit)
+        };
+        self.counters.dropped(DropReason::RetryBufferFull, dropped);
+    }
+
+    fn succeeded(&self, took: Duration) {
+        let slow_after = Duration::from_nanos(self.slow_after.load(Ordering::Relaxed));
+        lock(&self.breaker).succeeded(took, slow_after);
+    }
+
+    fn failed(&self, error: &dyn std::fmt::Display) {
+        self.health.failed(Signal::Traces, &self.endpoint, error);
+    }
+
+    /// Spans held for a later send.
+    fn held(&self) -> usize {
+        lock(&self.pending).spans
+    }
+
+    /// Exports what is queued and held, within `limit`.
+    pub(crate) async fn export(&self, caller: Caller, limit: Duration) -> Result<(), FlushError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        self.collect();
+        let joins = match &self.transport {
+            Transport::OtlpHttp(otlp) => otlp.joins_bodies(),
+            Transport::Exporter(_) => false,
+        };
+        let result = loop {
+            if lock(&self.pending).spans == 0 {
+                break Ok(());
+            }
+            let admit = {
+                let mut breaker = lock(&self.breaker);
+                match caller {
+                    Caller::Task => breaker.admit(Instant::now()),
+                    Caller::ExporterThread => breaker.admit_probe(Instant::now()),
+                    Caller::Shutdown => Admit::Send,
+                }
+            };
+            match admit {
+                Admit::Send => {}
+                Admit::Hold => break Err(FlushError::Held(self.held())),
+                Admit::ProbeDue => {
+                    if let Some(worker) = self.worker() {
+                        worker.wake();
+                    }
+                    break Err(FlushError::Held(self.held()));
+                }
+            }
+            let Some(request) =
+                lock(&self.pending).next_request(self.settings.batch_size.max(1), joins)
+            else {
+                break Ok(());
+            };
+            if let Err(error) = self.send(request, deadline, limit).await {
+                break Err(error);
+            }
+        };
+        self.counters.report_if_due(Instant::now(), false);
+        result
+    }
+
+    /// Sends one request; on failure, keeps or drops it and opens the circuit.
+    async fn send(
+        &self,
+        request: Vec<Held>,
+        deadline: tokio::time::Instant,
+        limit: Duration,
+    ) -> Result<(), FlushError> {
+        let spans: usize = request.iter().map(Held::spans).sum();
+        match &self.transport {
+            Transport::OtlpHttp(otlp) => {
+                let bodies: Vec<Encoded> = request
+                    .into_iter()
+                    .filter_map(|held| match held {
+                        Held::Encoded(encoded) => Some(encoded),
+                        Held::Spans(_) => None,
+                    })
+                    .collect();
+                // If this future is dropped mid-send (the caller's own budget), the bodies
+                // go back to the buffer: nothing is lost to a cancellation.
+                let mut guard = PutBack {
+                    shared: self,
+                    bodies: Some(bodies),
+                };
+                let sending = guard.bodies.as_deref().unwrap_or_default();
+                let started = Instant::now();
+                let outcome = tokio::time::timeout_at(
+                    deadline,
+                    otlp.send(sending, worker::on_exporter_thread()),
+                )
+                .await;
+                match outcome {
+                    Ok(Ok(accepted)) => {
+                        guard.bodies = None;
+                        self.succeeded(started.elapsed());
+                        self.counters
+                            .exported(spans.saturating_sub(accepted.rejected));
+                        self.counters
+                            .dropped(DropReason::Rejected, accepted.rejected);
+                        Ok(())
+                    }
+                    Ok(Err(error)) if error.retryable => {
+                        // Kept by the guard when it drops.
+                        lock(&self.breaker).failed(Instant::now(), error.retry_after);
+                        self.failed(&error.message);
+                        Err(FlushError::Export(error.message))
+                    }
+                    Ok(Err(error)) => {
+                        guard.bodies = None;
+                        lock(&self.breaker).failed(Instant::now(), error.retry_after);
+                        self.counters.dropped(DropReason::Rejected, spans);
+                        self.failed(&error.message);
+                        Err(FlushError::Export(error.message))
+                    }
+                    Err(_elapsed) => {
+                        // Not an export failure (the bodies are kept and the exporter
+                        // thread's probe, with the exporter's own timeout, decides), but
+                        // the next invocations must not wait for this collector too.
+                        lock(&self.breaker).failed(Instant::now(), None);
+                        Err(FlushError::Timeout(limit))
+                    }
+                }
+            }
+            Transport::Exporter(exporter) => {
+                let batch: Vec<SpanData> = request
+                    .into_iter()
+                    .flat_map(|held| match held {
+                        Held::Spans(spans) => spans,
+                        Held::Encoded(_) => Vec::new(),
+                    })
+                    .collect();
+                // The exporter owns the spans from here: a cut or a failure loses them, and
+                // the guard counts them.
+                let mut guard = CountLost {
+                    counters: &self.counters,
+                    spans: Some(spans),
+                };
+                let exporter = exporter.read().await;
+                let started = Instant::now();
+                let outcome = tokio::time::timeout_at(deadline, exporter.export(batch)).await;
+                match outcome {
+                    Ok(Ok(())) => {
+                        guard.spans = None;
+                        self.succeeded(started.elapsed());
+                        self.counters.exported(spans);
+                        Ok(())
+                    }
+                    Ok(Err(error)) => {
+                        lock(&self.breaker).failed(Instant::now(), None);
+                        Err(FlushError::Export(error.to_string()))
+                    }
+                    Err(_elapsed) => {
+                        lock(&self.breaker).failed(Instant::now(), None);
+                        Err(FlushError::Timeout(limit))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Exports within `budget` whatever the circuit says, then counts what is left as
+    /// dropped and writes the last drop line.
+    pub(crate) async fn shut_down(&self, budget: Duration) {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let _ = self.export(Caller::Shutdown, budget).await;
+        let left = {
+            let mut pending = lock(&self.pending);
+            pending.items.clear();
+            std::mem::take(&mut pending.spans)
+        } + std::mem::take(&mut *lock(&self.queue)).len();
+        self.counters.dropped(DropReason::Shutdown, left);
+        self.counters.report_if_due(Instant::now(), true);
+    }
+}
+
+/// Puts unsent bodies back in the retry buffer when dropped armed.
+struct PutBack<'a> {
+    shared: &'a Shared,
+    bodies: Option<Vec<Encoded>>,
+}
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        let Some(bodies) = self.bodies.take() else {
+            return;
+        };
+        let dropped = {
+            let mut pending = lock(&self.shared.pending);
+            pending.put_back(bodies.into_iter().map(Held::Encoded).collect());
+            pending.trim(self.shared.settings.queue_limit)
+        };
+        self.shared
+            .counters
+            .dropped(DropReason::RetryBufferFull, dropped);
+    }
+}
+
+/// Counts spans handed to an exporter as dropped unless disarmed.
+struct CountLost<'a> {
+    counters: &'a SpanCounters,
+    spans: Option<usize>,
+}
+
+impl Drop for CountLost<'_> {
+    fn drop(&mut self) {
+        if let Some(spans) = self.spans.take() {
+            self.counters.dropped(DropReason::ExportFailed, spans);
+        }
+    }
+}
+
+/// The SDK's side of an export path.
+#[derive(Debug)]
+pub(crate) struct DirectSpanProcessor {
+    shared: Arc<Shared>,
+}
+
+/// The flusher's side of an export path.
+#[derive(Debug, Clone)]
+pub(crate) struct DirectHandle {
+    shared: Arc<Shared>,
+}
+
+impl DirectSpanProcessor {
+    pub(crate) fn new(
+        transport: Transport,
+        settings: Settings,
+        health: Arc<ExportHealth>,
+        endpoint: String,
+        counters: Arc<SpanCounters>,
+    ) -> Self {
+        let shared = Arc::new_cyclic(|this| Shared {
+            queue: Mutex::new(Vec::new()),
+            pending: Mutex::new(Pending::default()),
+            breaker: Mutex::new(Breaker::default()),
+            transport,
+            settings,
+            counters,
+            health,
+            endpoint,
+            worker: OnceLock::new(),
+            this: this.clone(),
+            shut_down: AtomicBool::new(false),
+            slow_after: AtomicU64::new(u64::MAX),
+        });
+        Self { shared }
+    }
+
+    pub(crate) fn handle(&self) -> DirectHandle {
+        DirectHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Runs a command on the exporter thread and waits for its answer: the SDK's
+    /// synchronous API. Never called by otel-faas itself on a task.
+    fn on_thread<T>(
+        &self,
+        timeout: Duration,
+        command: impl FnOnce(std::sync::mpsc::SyncSender<T>) -> Command,
+    ) -> Option<T> {
+        let worker = self.shared.worker()?;
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        if !worker.send(command(reply)) {
+            return None;
+        }
+        answer.recv_timeout(timeout).ok()
+    }
+}
+
+impl SpanProcessor for DirectSpanProcessor {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        self.shared.queue(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        if self.shared.shut_down.load(Ordering::Acquire) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        // A little more than the thread's own timeout, so that its answer arrives.
+        let wait = self.shared.settings.timeout + Duration::from_millis(100);
+        match self.on_thread(wait, Command::Flush) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(error)) => Err(OTelSdkError::InternalFailure(error.to_string())),
+            None => Err(OTelSdkError::Timeout(wait)),
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        if self.shared.shut_down.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.on_thread(timeout + Duration::from_millis(100), |reply| {
+            Command::Shutdown(timeout, reply)
+        })
+        .ok_or(OTelSdkError::Timeout(timeout))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        match &self.shared.transport {
+            Transport::OtlpHttp(otlp) => otlp.set_resource(resource),
+            Transport::Exporter(exporter) => {
+                // At build time nothing else holds the lock.
+                if let Ok(mut exporter) = exporter.try_write() {
+                    exporter.set_resource(resource);
+                }
+            }
+        }
+    }
+}
+
+impl DirectHandle {
+    /// Exports on the calling task within `budget`: an invocation's flush.
+    pub(crate) async fn flush(&self, budget: Duration) -> Result<(), FlushError> {
+        let nanos = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX);
+        self.shared.slow_after.store(nanos, Ordering::Relaxed);
+        self.shared.export(Caller::Task, budget).await
+    }
+
+    /// Exports what is left within `budget` and stops the exporter thread.
+    pub(crate) async fn shutdown(&self, budget: Duration) {
+        self.shared.shut_down(budget).await;
+        if let Some(worker) = self.shared.worker.get() {
+            worker.send(Command::Stop);
+        }
+    }
+
+    /// Spans held for a later send.
+    pub(crate) fn held(&self) -> usize {
+        self.shared.held()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(spans: usize) -> Held {
+        Held::Encoded(Encoded {
+            body: bytes::Bytes::from(vec![0; spans]),
+            spans,
+        })
+    }
+
+    #[test]
+    fn the_retry_buffer_drops_its_oldest_spans_first_and_counts_them() {
+        let mut pending = Pending::default();
+        pending.push_back(encoded(3));
+        pending.push_back(encoded(4));
+        pending.push_back(encoded(5));
+        assert_eq!(pending.trim(9), 3, "the oldest batch goes");
+        assert_eq!(pending.trim(8), 4, "then the next oldest");
+        assert_eq!(pending.spans, 5);
+        assert_eq!(pending.items.len(), 1);
+    }
+
+    #[test]
+    fn a_batch_put_back_goes_in_front_of_newer_ones() {
+        let mut pending = Pending::default();
+        pending.push_back(encoded(2));
+        let taken = pending.next_request(10, true).expect("one request");
+        pending.push_back(encoded(3));
+        pending.put_back(taken);
+        assert_eq!(pending.spans, 5);
+        assert_eq!(pending.items.front().map(Held::spans), Some(2));
+        // Over the limit, the put-back (older) batch is dropped first.
+        assert_eq!(pending.trim(3), 2);
+        assert_eq!(pending.items.front().map(Held::spans), Some(3));
+    }
+
+    #[test]
+    fn requests_join_bodies_up_to_the_batch_size() {
+        let mut pending = Pending::default();
+        for spans in [200, 200, 200, 50] {
+            pending.push_back(encoded(spans));
+        }
+        let first = pending.next_request(512, true).expect("first");
+        assert_eq!(
+            first.iter().map(Held::spans).collect::<Vec<_>>(),
+            [200, 200]
+        );
+        let second = pending.next_request(512, true).expect("second");
+        assert_eq!(
+            second.iter().map(Held::spans).collect::<Vec<_>>(),
+            [200, 50]
+        );
+        assert!(pending.next_request(512, true).is_none());
+        assert_eq!(pending.spans, 0);
+        // JSON bodies do not join.
+        pending.push_back(encoded(1));
+        pending.push_back(encoded(1));
+        assert_eq!(pending.next_request(512, false).map(|r| r.len()), Some(1));
+    }
+}
