@@ -614,8 +614,174 @@ impl DirectHandle {
 }
 
 #[cfg(test)]
+pub(crate) fn test_span(name: &'static str) -> SpanData {
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+    SpanData {
+        span_context: SpanContext::empty_context(),
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Server,
+        name: name.into(),
+        start_time: std::time::SystemTime::UNIX_EPOCH,
+        end_time: std::time::SystemTime::UNIX_EPOCH,
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: Default::default(),
+        links: Default::default(),
+        status: Status::Unset,
+        instrumentation_scope: Default::default(),
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_sdk::trace::InMemorySpanExporter;
+
+    /// An SDK exporter that fails while told to, else hands spans to an in-memory one.
+    #[derive(Debug, Clone)]
+    struct Switchable {
+        failing: Arc<AtomicBool>,
+        inner: InMemorySpanExporter,
+    }
+
+    impl opentelemetry_sdk::trace::SpanExporter for Switchable {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            if self.failing.load(Ordering::SeqCst) {
+                Err(OTelSdkError::InternalFailure("down".into()))
+            } else {
+                self.inner.export(batch).await
+            }
+        }
+    }
+
+    fn path(exporter: Switchable, queue_limit: usize) -> (DirectSpanProcessor, Arc<SpanCounters>) {
+        let counters = Arc::new(SpanCounters::default());
+        let processor = DirectSpanProcessor::new(
+            Transport::Exporter(tokio::sync::RwLock::new(BoxedSpanExporter::new(exporter))),
+            Settings {
+                queue_limit,
+                batch_size: 512,
+                schedule_delay: Duration::from_secs(3600),
+                timeout: Duration::from_secs(1),
+            },
+            Arc::new(ExportHealth::default()),
+            "http://collector".to_owned(),
+            Arc::clone(&counters),
+        );
+        (processor, counters)
+    }
+
+    fn switchable() -> Switchable {
+        Switchable {
+            failing: Arc::new(AtomicBool::new(false)),
+            inner: InMemorySpanExporter::default(),
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_queue_drops_and_counts_each_span() {
+        let exporter = switchable();
+        let (processor, counters) = path(exporter.clone(), 3);
+        for _ in 0..5 {
+            processor.on_end(test_span("s"));
+        }
+        assert_eq!(counters.dropped_total(DropReason::QueueFull), 2);
+        processor
+            .handle()
+            .flush(Duration::from_secs(1))
+            .await
+            .expect("flushed");
+        assert_eq!(exporter.inner.get_finished_spans().expect("spans").len(), 3);
+        assert_eq!(counters.exported_total(), 3);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failing_exporter_loses_only_the_batch_it_had_and_the_circuit_holds_the_rest() {
+        let exporter = switchable();
+        let (processor, counters) = path(exporter.clone(), 100);
+        let handle = processor.handle();
+        exporter.failing.store(true, Ordering::SeqCst);
+        processor.on_end(test_span("lost"));
+        let failed = handle.flush(Duration::from_secs(1)).await;
+        assert!(matches!(failed, Err(FlushError::Export(_))), "{failed:?}");
+        // The SDK exporter took the spans by value: lost, and counted.
+        assert_eq!(counters.dropped_total(DropReason::ExportFailed), 1);
+        // The circuit is open: the next flush keeps its spans without calling the exporter.
+        exporter.failing.store(false, Ordering::SeqCst);
+        processor.on_end(test_span("held"));
+        let held = handle.flush(Duration::from_secs(1)).await;
+        assert!(matches!(held, Err(FlushError::Held(1))), "{held:?}");
+        assert!(
+            exporter
+                .inner
+                .get_finished_spans()
+                .expect("spans")
+                .is_empty()
+        );
+        assert_eq!(handle.held(), 1);
+        // Once the back-off has passed, the exporter thread's probe sends them.
+        tokio::time::sleep(breaker::FIRST_BACK_OFF).await;
+        let _ = handle.flush(Duration::from_secs(1)).await;
+        let started = Instant::now();
+        while exporter
+            .inner
+            .get_finished_spans()
+            .expect("spans")
+            .is_empty()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the probe sends them"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let names: Vec<String> = exporter
+            .inner
+            .get_finished_spans()
+            .expect("spans")
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        assert_eq!(names, ["held"]);
+        // Closed again: the invocation sends on its own task.
+        processor.on_end(test_span("direct"));
+        handle.flush(Duration::from_secs(1)).await.expect("closed");
+        assert_eq!(exporter.inner.get_finished_spans().expect("spans").len(), 2);
+        assert_eq!(counters.exported_total(), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn shutdown_sends_what_is_left_and_counts_what_it_could_not() {
+        let exporter = switchable();
+        let (processor, counters) = path(exporter.clone(), 100);
+        processor.on_end(test_span("left"));
+        processor.handle().shutdown(Duration::from_secs(1)).await;
+        assert_eq!(exporter.inner.get_finished_spans().expect("spans").len(), 1);
+        // After shutdown, spans are counted as dropped, not queued.
+        processor.on_end(test_span("late"));
+        assert_eq!(counters.dropped_total(DropReason::Shutdown), 1);
+        assert!(
+            processor
+                .shutdown_with_timeout(Duration::from_secs(1))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_sdk_s_synchronous_flush_runs_on_the_exporter_thread() {
+        let exporter = switchable();
+        let (processor, counters) = path(exporter.clone(), 100);
+        processor.on_end(test_span("sync"));
+        // No runtime here: the exporter thread has its own.
+        processor.force_flush().expect("flushed");
+        assert_eq!(exporter.inner.get_finished_spans().expect("spans").len(), 1);
+        assert_eq!(counters.exported_total(), 1);
+        processor
+            .shutdown_with_timeout(Duration::from_secs(1))
+            .expect("shut down");
+        assert!(processor.force_flush().is_err(), "after shutdown");
+    }
 
     fn encoded(spans: usize) -> Held {
         Held::Encoded(Encoded {

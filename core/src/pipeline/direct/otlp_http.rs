@@ -335,24 +335,7 @@ mod tests {
                 .with_attribute(KeyValue::new("service.name", "orders"))
                 .build(),
         );
-        let span = |name: &'static str| {
-            use opentelemetry::trace::{SpanContext, SpanKind, Status};
-            SpanData {
-                span_context: SpanContext::empty_context(),
-                parent_span_id: opentelemetry::trace::SpanId::INVALID,
-                parent_span_is_remote: false,
-                span_kind: SpanKind::Server,
-                name: name.into(),
-                start_time: SystemTime::UNIX_EPOCH,
-                end_time: SystemTime::UNIX_EPOCH,
-                attributes: Vec::new(),
-                dropped_attributes_count: 0,
-                events: Default::default(),
-                links: Default::default(),
-                status: Status::Unset,
-                instrumentation_scope: Default::default(),
-            }
-        };
+        let span = super::super::test_span;
         let first = transport
             .encode(vec![span("a"), span("b")])
             .expect("encoded");
