@@ -496,3 +496,62 @@ fn a_failing_export_is_visible_on_stderr_without_a_subscriber() {
         "stderr: {stderr}"
     );
 }
+
+/// Spans the export path drops are exported as the conventions' SDK metric, with the
+/// reason as `error.type`; a pipeline that drops nothing sends none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_spans_are_exported_as_the_sdk_self_metric() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    // Spans go to a port nothing listens on; metrics to the receiver.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let telemetry = install(&[
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            format!("http://{dead}/v1/traces"),
+        ),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+    ]);
+    for _ in 0..3 {
+        emit_span(&telemetry, "undeliverable", vec![]);
+    }
+    let _ = telemetry.flusher().flush(WAIT).await;
+    assert_eq!(telemetry.export_stats().held, 3, "kept for a later send");
+    assert!(
+        !receiver
+            .metrics()
+            .iter()
+            .any(|m| m.name == "otel.sdk.processor.span.processed"),
+        "nothing dropped yet: no self-metric"
+    );
+    // Shutdown tries once more, drops what is left, then exports the metrics.
+    let _ = telemetry.shutdown(WAIT).await;
+    assert_eq!(telemetry.export_stats().dropped_shutdown, 3);
+    receiver
+        .wait_for(WAIT, |r| {
+            r.metrics()
+                .iter()
+                .any(|m| m.name == "otel.sdk.processor.span.processed")
+        })
+        .await
+        .expect("the self-metric arrives");
+    let metric = receiver
+        .metrics()
+        .into_iter()
+        .rfind(|m| m.name == "otel.sdk.processor.span.processed")
+        .expect("the self-metric");
+    assert_eq!(metric.unit, "{span}");
+    assert_eq!(metric.scope, "otel-faas");
+    let (value, attributes) = metric.points.first().expect("one point").clone();
+    assert_eq!(value, 3.0);
+    assert_eq!(
+        attributes.get("error.type"),
+        Some(&AttrValue::from("shutdown"))
+    );
+    assert_eq!(
+        attributes.get("otel.component.type"),
+        Some(&AttrValue::from("otel_faas_span_processor"))
+    );
+}
