@@ -38,7 +38,10 @@
 //!    deadline or is dropped — one end path records it on the span (`error.type`, an
 //!    exception event, ERROR status), ends it, hands one [`engine::InvocationRecord`] to
 //!    every [`InvocationObserver`] (metrics, log capture, platform hooks) and flushes as the
-//!    [`engine::FlushPolicy`] says — on tokio's blocking pool, never on an executor thread.
+//!    [`engine::FlushPolicy`] says — the spans on the invocation's own task with async I/O
+//!    (no thread hop, no executor thread blocked), behind a retry buffer and a circuit
+//!    breaker, so that a failing collector costs an invocation microseconds once detected
+//!    and loses nothing while the buffer has room (see [`pipeline`]).
 //!
 //! ## Modules
 //!
@@ -132,11 +135,17 @@
 //! ## Why each dependency is here
 //!
 //! * `opentelemetry`, `opentelemetry_sdk`: the API and SDK every span goes through.
-//! * `opentelemetry-otlp` (HTTP with a blocking client that runs on the SDK's export
-//!   thread, gzip; gRPC behind the `otlp-grpc` feature, its TLS behind `otlp-grpc-tls`) and
-//!   `opentelemetry-stdout`: the exporters `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` choose
-//!   between.
-//! * `reqwest`, `rustls`, `rustls-pki-types`, `webpki-roots` (feature `tls`, on by default):
+//! * `opentelemetry-otlp` (metrics and logs over HTTP with a blocking client that runs on
+//!   the SDK's export threads, gzip; gRPC for all three behind the `otlp-grpc` feature, its
+//!   TLS behind `otlp-grpc-tls`) and `opentelemetry-stdout`: the exporters
+//!   `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` choose between.
+//! * `opentelemetry-proto`, `prost`, `flate2`, `bytes`, `httpdate`: the spans' own OTLP/HTTP
+//!   export path encodes requests itself, so that a batch the collector did not take is
+//!   kept as bytes and sent again (the same crates `opentelemetry-otlp` uses: nothing new
+//!   is compiled in), gzips them, and reads `Retry-After` in both its forms.
+//! * `reqwest`: the HTTP client of every OTLP/HTTP export — async for spans (on the
+//!   invocation's task and the exporter thread), blocking for metrics and logs (on the SDK's
+//!   threads). `rustls`, `rustls-pki-types`, `webpki-roots` (feature `tls`, on by default):
 //!   HTTPS for OTLP/HTTP without a system OpenSSL — rustls with ring (already in every AWS
 //!   SDK build), the public roots compiled in, PEM files for the CA and mutual TLS.
 //! * `tracing-opentelemetry`, `tracing-subscriber` (feature `subscriber`, on by default):
@@ -145,7 +154,8 @@
 //!   as a long-lived HTTP server.
 //! * `opentelemetry-semantic-conventions`: every attribute key comes from it, never typed by
 //!   hand.
-//! * `tokio`: timers for the deadline watchdog and the blocking pool for flushes.
+//! * `tokio`: timers for the deadline watchdog, the exporter thread's runtime, and the
+//!   blocking pool for the metrics and logs flushes.
 //! * `tower-layer`, `tower-service`: the engine as a `Layer`, so it wraps any tower service.
 //! * `http`: the request and header types of the HTTP trigger and the header carrier.
 //! * `futures-util`: catching a handler's panic across `.await`.

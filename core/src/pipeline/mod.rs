@@ -32,7 +32,7 @@
 //! | `OTEL_PROPAGATORS` | the names in the [`PropagatorRegistry`] | `tracecontext,baggage` |
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | characters | no limit |
 //! | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT`, `OTEL_{EVENT,LINK}_ATTRIBUTE_COUNT_LIMIT` | counts | `128` |
-//! | `OTEL_BSP_{SCHEDULE_DELAY,MAX_QUEUE_SIZE,MAX_EXPORT_BATCH_SIZE}` | ms, counts | `5000`, `2048`, `512` |
+//! | `OTEL_BSP_{SCHEDULE_DELAY,MAX_QUEUE_SIZE,MAX_EXPORT_BATCH_SIZE}` | ms, counts: the spans' export path — how often its thread exports on its own, the most spans queued (and, again, the most held for retry), the most per request | `5000`, `2048`, `512` |
 //! | `OTEL_BLRP_{SCHEDULE_DELAY,MAX_QUEUE_SIZE,MAX_EXPORT_BATCH_SIZE}` | ms, counts | `1000`, `2048`, `512` |
 //!
 //! `OTEL_BSP_EXPORT_TIMEOUT` and `OTEL_BLRP_EXPORT_TIMEOUT` are not supported (the SDK's
@@ -40,14 +40,35 @@
 //! timeout bounds each export) and warn when set.
 //!
 //! The signal-specific variable (`TRACES_`, `METRICS_`, `LOGS_`) wins over the general one,
-//! as the spec says. Spans and log records are exported by the SDK's batch processors on
-//! their own threads, metrics by a periodic reader, so recording never blocks a request;
-//! [`Telemetry`]'s flusher flushes all three within one budget.
+//! as the spec says. Recording never blocks a request, and [`Telemetry`]'s flusher flushes
+//! all three signals within one budget:
+//!
+//! - **Spans** go through an export path built for functions instead of the SDK's batch
+//!   processor (whose flush took two thread hops and back): an ended span joins a bounded
+//!   queue, and the flush at the end of an invocation encodes and sends it on the
+//!   invocation's own task with async I/O. The exporter does not retry inside an
+//!   invocation; an OTLP/HTTP batch the collector did not take (refused, reset, timed out,
+//!   429, 502, 503, 504) is kept as bytes — `OTEL_BSP_MAX_QUEUE_SIZE` spans at most, the
+//!   oldest dropped first — and sent with the next flush. After a failure a circuit breaker
+//!   keeps flushes off the network (microseconds each) for a back-off (1 s doubling to 60 s,
+//!   or the collector's `Retry-After`), and one probe from the path's single exporter thread
+//!   decides when to send again; a collector that answers only after the flush budget is
+//!   sent to from that thread, off the response path. Every span dropped is counted —
+//!   [`Telemetry::export_stats`], the self-metric `otel.sdk.processor.span.processed` with
+//!   `error.type` (`queue_full`, `retry_buffer_full`, `rejected`, `export_failed`,
+//!   `shutdown`), one line on stderr a minute at most. Delivery is at least once: a batch
+//!   cut by the budget may have arrived and is sent again. Console, gRPC and exporters
+//!   given in code share the queue, circuit and counters; as the SDK's exporters take spans
+//!   by value, a batch they fail is counted as dropped rather than kept.
+//! - **Metrics** are exported by a periodic reader and **log records** by the SDK's batch
+//!   processor, each on its own thread; the flusher flushes them on tokio's blocking pool,
+//!   and only when the signal is exported at all.
 //!
 //! An export that fails is reported once per signal — through `tracing` when a subscriber
 //! is installed, on standard error otherwise — with the endpoint stripped of user
 //! information and query, never a header value; every failure is counted and
-//! [`Telemetry::shutdown`] returns an error if there were any.
+//! [`Telemetry::shutdown`] returns an error if there were any. A flush cut by its budget is
+//! not a failure: its spans are kept.
 
 mod client;
 mod config;
