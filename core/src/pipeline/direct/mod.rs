@@ -769,6 +769,47 @@ mod tests {
     }
 
     #[test]
+    fn a_full_batch_is_exported_by_the_thread_while_the_invocation_goes_on() {
+        let exporter = switchable();
+        let counters = Arc::new(SpanCounters::default());
+        // A queue of 100, batches of 10, no schedule to speak of: only full batches can
+        // make room while 300 spans end without a flush.
+        let processor = DirectSpanProcessor::new(
+            Transport::Exporter(tokio::sync::RwLock::new(BoxedSpanExporter::new(
+                exporter.clone(),
+            ))),
+            Settings {
+                queue_limit: 100,
+                batch_size: 10,
+                schedule_delay: Duration::from_secs(3600),
+                timeout: Duration::from_secs(1),
+            },
+            Arc::new(ExportHealth::default()),
+            "http://collector".to_owned(),
+            Arc::clone(&counters),
+        );
+        for index in 0..300 {
+            processor.on_end(test_span("long"));
+            if index % 10 == 9 {
+                // The invocation's own work between spans.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        let started = Instant::now();
+        while counters.exported_total() < 300 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "exported {} of 300, dropped {}",
+                counters.exported_total(),
+                counters.dropped_total(DropReason::QueueFull)
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(counters.dropped_total(DropReason::QueueFull), 0);
+        assert_eq!(exporter.inner.get_finished_spans().expect("spans").len(), 300);
+    }
+
+    #[test]
     fn the_sdk_s_synchronous_flush_runs_on_the_exporter_thread() {
         let exporter = switchable();
         let (processor, counters) = path(exporter.clone(), 100);
