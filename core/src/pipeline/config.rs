@@ -345,8 +345,11 @@ pub struct PipelineConfig {
     pub exception_signal: ExceptionSignal,
     /// Attribute and span limits.
     pub limits: Limits,
-    /// The span batch processor (`OTEL_BSP_*`).
+    /// The spans' export path (`OTEL_BSP_*`).
     pub span_batch: BatchSettings,
+    /// `OTEL_BSP_EXPORT_TIMEOUT`: the longest one export from the spans' exporter thread
+    /// may take (each request within it is also bounded by the exporter's timeout).
+    pub span_export_timeout: Duration,
     /// The log record batch processor (`OTEL_BLRP_*`).
     pub log_batch: BatchSettings,
     /// `OTEL_METRIC_EXPORT_INTERVAL`.
@@ -381,6 +384,7 @@ impl PipelineConfig {
         let exception_signal = read_exception_signal(env, w);
         let limits = read_limits(env, w);
         let span_batch = read_batch(env, "OTEL_BSP_", 5000, w);
+        let span_export_timeout = read_millis(env, "OTEL_BSP_EXPORT_TIMEOUT", 30_000, w);
         let log_batch = read_batch(env, "OTEL_BLRP_", 1000, w);
         let metric_export_interval = read_millis(env, "OTEL_METRIC_EXPORT_INTERVAL", 60_000, w)
             .max(Duration::from_millis(1));
@@ -405,6 +409,7 @@ impl PipelineConfig {
             exception_signal,
             limits,
             span_batch,
+            span_export_timeout,
             log_batch,
             metric_export_interval,
             metric_export_timeout,
@@ -978,6 +983,7 @@ const SUPPORTED: &[&str] = &[
     "OTEL_BSP_SCHEDULE_DELAY",
     "OTEL_BSP_MAX_QUEUE_SIZE",
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BSP_EXPORT_TIMEOUT",
     "OTEL_BLRP_SCHEDULE_DELAY",
     "OTEL_BLRP_MAX_QUEUE_SIZE",
     "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
@@ -1025,8 +1031,8 @@ fn unsupported_variables(env: &dyn Environment, w: &mut Vec<ConfigWarning>) {
     names.dedup();
     for name in names {
         let why = match name.as_str() {
-            "OTEL_BSP_EXPORT_TIMEOUT" | "OTEL_BLRP_EXPORT_TIMEOUT" => {
-                "the SDK's batch processors have no export timeout; \
+            "OTEL_BLRP_EXPORT_TIMEOUT" => {
+                "the SDK's batch log processor has no export timeout; \
                  OTEL_EXPORTER_OTLP_[SIGNAL_]TIMEOUT bounds each export"
             }
             name if name.starts_with("OTEL_EXPORTER_OTLP") && name.ends_with("INSECURE") => {
@@ -1326,6 +1332,7 @@ mod tests {
                 "OTEL_EXPORTER_ZIPKIN_ENDPOINT",
                 "http://zipkin?token=hunter2",
             ),
+            ("OTEL_BLRP_EXPORT_TIMEOUT", "100"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "100"),
             (
                 "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
@@ -1343,8 +1350,9 @@ mod tests {
             .collect();
         assert_eq!(
             unsupported,
-            ["OTEL_BSP_EXPORT_TIMEOUT", "OTEL_EXPORTER_ZIPKIN_ENDPOINT"]
+            ["OTEL_BLRP_EXPORT_TIMEOUT", "OTEL_EXPORTER_ZIPKIN_ENDPOINT"]
         );
+        assert_eq!(config.span_export_timeout, Duration::from_millis(100));
         let all = format!("{:?}", config.warnings());
         assert!(!all.contains("hunter2"), "{all}");
     }

@@ -33,11 +33,11 @@
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | characters | no limit |
 //! | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT`, `OTEL_{EVENT,LINK}_ATTRIBUTE_COUNT_LIMIT` | counts | `128` |
 //! | `OTEL_BSP_{SCHEDULE_DELAY,MAX_QUEUE_SIZE,MAX_EXPORT_BATCH_SIZE}` | ms, counts: the spans' export path — how often its thread exports on its own, the most spans queued (and, again, the most held for retry), the most per request | `5000`, `2048`, `512` |
+//! | `OTEL_BSP_EXPORT_TIMEOUT` | ms: the longest one export from the spans' exporter thread takes (each request is also bounded by the exporter's timeout; an invocation's flush by its budget) | `30000` |
 //! | `OTEL_BLRP_{SCHEDULE_DELAY,MAX_QUEUE_SIZE,MAX_EXPORT_BATCH_SIZE}` | ms, counts | `1000`, `2048`, `512` |
 //!
-//! `OTEL_BSP_EXPORT_TIMEOUT` and `OTEL_BLRP_EXPORT_TIMEOUT` are not supported (the SDK's
-//! batch processors that run on their own thread have no such setting; the exporter
-//! timeout bounds each export) and warn when set.
+//! `OTEL_BLRP_EXPORT_TIMEOUT` is not supported (the SDK's batch log processor has no such
+//! setting; the exporter timeout bounds each export) and warns when set.
 //!
 //! The signal-specific variable (`TRACES_`, `METRICS_`, `LOGS_`) wins over the general one,
 //! as the spec says. Recording never blocks a request, and [`Telemetry`]'s flusher flushes
@@ -551,7 +551,7 @@ impl Build<'_> {
             queue_limit: batch.max_queue_size,
             batch_size: batch.max_export_batch_size,
             schedule_delay: batch.schedule_delay,
-            timeout: self.config.traces.timeout,
+            timeout: self.config.span_export_timeout,
         };
         let mut transports = Vec::new();
         for exporter in self.enabled(Signal::Traces).to_vec() {

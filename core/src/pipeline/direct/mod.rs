@@ -71,7 +71,7 @@ pub(crate) enum Transport {
     Exporter(tokio::sync::RwLock<BoxedSpanExporter>),
 }
 
-/// The path's settings, from `OTEL_BSP_*` and the exporter timeout.
+/// The path's settings, from `OTEL_BSP_*`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     /// Most spans queued, and most spans held for retry.
@@ -80,7 +80,8 @@ pub(crate) struct Settings {
     pub(crate) batch_size: usize,
     /// How often the exporter thread exports on its own.
     pub(crate) schedule_delay: Duration,
-    /// The longest the exporter thread waits for one request.
+    /// The longest one export from the exporter thread takes (`OTEL_BSP_EXPORT_TIMEOUT`);
+    /// each request within it is also bounded by the exporter's own timeout.
     pub(crate) timeout: Duration,
 }
 
@@ -806,7 +807,41 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(counters.dropped_total(DropReason::QueueFull), 0);
-        assert_eq!(exporter.inner.get_finished_spans().expect("spans").len(), 300);
+        assert_eq!(
+            exporter.inner.get_finished_spans().expect("spans").len(),
+            300
+        );
+    }
+
+    /// An exporter that takes two seconds.
+    #[derive(Debug)]
+    struct Sluggish;
+
+    impl opentelemetry_sdk::trace::SpanExporter for Sluggish {
+        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_exporter_thread_gives_up_after_otel_bsp_export_timeout() {
+        use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+        let telemetry = crate::Pipeline::with_environment(crate::env::MapEnvironment::from([
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "200"),
+        ]))
+        .with_span_exporter(Sluggish)
+        .install();
+        drop(telemetry.tracer_provider().tracer("t").start("slow"));
+        let started = Instant::now();
+        let flushed = telemetry.tracer_provider().force_flush();
+        let took = started.elapsed();
+        assert!(flushed.is_err(), "cut, not exported: {flushed:?}");
+        assert!(took < Duration::from_secs(1), "gave up after {took:?}");
+        assert_eq!(telemetry.export_stats().dropped_export_failed, 1);
     }
 
     #[test]
