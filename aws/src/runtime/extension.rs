@@ -36,7 +36,7 @@ pub(crate) struct ExtensionPlan {
 /// It subscribes to INVOKE and, with completions, flushes after each request is over.
 /// On Lambda Managed Instances, which refuse INVOKE subscriptions, run several invocations
 /// at once and never freeze the environment, it subscribes to SHUTDOWN only and flushes what
-/// is left then; between invocations the batch processor exports on its schedule.
+/// is left then; between invocations the export path's thread exports on its schedule.
 ///
 /// With the platform's figures asked for, it subscribes to the Telemetry API before its
 /// first `next` (subscriptions close with the init phase); a refusal is a warning.

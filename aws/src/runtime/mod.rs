@@ -203,7 +203,7 @@ impl LambdaTelemetryBuilder {
     ///
     /// `OTEL_FAAS_FLUSH` (`before-response` or `after-response`) and
     /// `OTEL_FAAS_FLUSH_BUDGET_MS` (the longest an invocation, or the extension, waits for an
-    /// export; `0` leaves export to the batch processor and the shutdown flush) override the
+    /// export; `0` leaves export to the export path's schedule and the shutdown flush) override the
     /// policy set in code, so a deployment can choose it in its template. Invalid values
     /// warn and keep the policy set in code.
     pub fn build(mut self) -> LambdaTelemetry {
@@ -494,7 +494,7 @@ impl LambdaTelemetry {
     ///
     /// On Lambda Managed Instances, which run several invocations at once in an environment
     /// they never freeze and let no extension subscribe to INVOKE, the extension subscribes
-    /// to SHUTDOWN only: spans are exported on the batch processor's schedule, and what is
+    /// to SHUTDOWN only: spans are exported on the export path's schedule, and what is
     /// left when the environment shuts down is flushed then.
     pub async fn register_extension(&self) -> Result<(), lambda_extension::Error> {
         let flush = match self.flush {

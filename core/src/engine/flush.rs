@@ -88,7 +88,7 @@ impl Providers {
 ///
 /// // A platform that freezes the instance after the response: export first, within 1 s.
 /// let frozen_after_response = FlushPolicy::EndOfInvocation { budget: Duration::from_secs(1) };
-/// // A long-lived server: let the batch processor export on its schedule.
+/// // A long-lived server: let the export path's thread export on its schedule.
 /// let long_lived = FlushPolicy::Background;
 /// assert_ne!(frozen_after_response, long_lived);
 /// assert_eq!(FlushPolicy::default(), FlushPolicy::end_of_invocation());
@@ -103,7 +103,8 @@ pub enum FlushPolicy {
         /// The longest an invocation waits for its export.
         budget: Duration,
     },
-    /// Leave export to the batch processor's own schedule. For long-lived servers that keep
+    /// Leave export to the pipeline's own schedule (`OTEL_BSP_SCHEDULE_DELAY`, the export
+    /// path's thread). For long-lived servers that keep
     /// running between requests.
     Background,
 }
@@ -135,8 +136,8 @@ impl Default for FlushPolicy {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FlushError {
-    /// The budget ran out first; the spans stay queued and the batch processor exports them
-    /// later.
+    /// The budget ran out first; the spans stay queued (or kept for retry) and are exported
+    /// by the next flush or the export path's thread.
     #[error("flush did not finish within {0:?}; the spans stay queued for the next export")]
     Timeout(Duration),
     /// The exporter reported an error.

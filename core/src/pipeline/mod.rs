@@ -282,8 +282,8 @@ impl Pipeline {
     }
 
     /// Exports spans to `exporter` too: a destination of your own (a vendor's exporter, an
-    /// in-memory one in tests), through the same batch processor, span limits, late resource
-    /// and tail sampling as the exporters `OTEL_TRACES_EXPORTER` names — set that variable
+    /// in-memory one in tests), through the same export path (queue, circuit breaker,
+    /// counted drops), span limits, late resource and tail sampling as the exporters `OTEL_TRACES_EXPORTER` names — set that variable
     /// to `none` to export only here. Its failures are reported like theirs.
     ///
     /// ```
