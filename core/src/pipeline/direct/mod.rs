@@ -191,7 +191,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Shared {
     /// The exporter thread, started on first use; `None` if no thread can be started
-    /// (then invocations' flushes still export).
+    /// (then invocations' flushes still export). Two first uses at once may both start
+    /// one: the thread not kept sees its channel closed and ends at once.
     fn worker(&self) -> Option<&Worker> {
         if let Some(worker) = self.worker.get() {
             return Some(worker);
