@@ -373,10 +373,10 @@ impl Shared {
                     Ok(Ok(accepted)) => {
                         guard.bodies = None;
                         self.succeeded(started.elapsed());
-                        self.counters
-                            .exported(spans.saturating_sub(accepted.rejected));
-                        self.counters
-                            .dropped(DropReason::Rejected, accepted.rejected);
+                        // The collector's count, never more than it was sent.
+                        let rejected = accepted.rejected.min(spans);
+                        self.counters.exported(spans - rejected);
+                        self.counters.dropped(DropReason::Rejected, rejected);
                         Ok(())
                     }
                     Ok(Err(error)) if error.retryable => {

@@ -224,9 +224,10 @@ impl OtlpHttp {
             .and_then(|value| parse_retry_after(value, SystemTime::now()));
         if status.is_success() {
             // The body only matters for a partial success; one that cannot be read or
-            // decoded still means the spans were taken.
-            let rejected = match response.bytes().await {
-                Ok(bytes) if !self.json => ExportTraceServiceResponse::decode(bytes)
+            // decoded still means the spans were taken. The collector controls its size:
+            // at most `LONGEST_ANSWER` bytes are read, a longer answer is not decoded.
+            let rejected = match read_answer(response).await {
+                Some(bytes) if !self.json => ExportTraceServiceResponse::decode(bytes)
                     .ok()
                     .and_then(|answer| answer.partial_success)
                     .map_or(0, |partial| {
@@ -242,6 +243,21 @@ impl OtlpHttp {
             message: format!("the collector answered {status}"),
         })
     }
+}
+
+/// The longest answer body read: a partial success is a few dozen bytes.
+const LONGEST_ANSWER: usize = 64 * 1024;
+
+/// The answer's body, or `None` when it cannot be read or is longer than `LONGEST_ANSWER`.
+async fn read_answer(mut response: reqwest::Response) -> Option<Bytes> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        if body.len() + chunk.len() > LONGEST_ANSWER {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(Bytes::from(body))
 }
 
 /// The statuses the OTLP/HTTP specification calls retryable.
@@ -316,6 +332,100 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    /// A one-shot HTTP server on 127.0.0.1 that reads a request and answers `body` (200).
+    fn answering(body: Vec<u8>) -> String {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Head, then the body by its content-length.
+            while let Ok(n) = stream.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        });
+        format!("http://{address}/v1/traces")
+    }
+
+    fn transport_to(endpoint: String) -> OtlpHttp {
+        let config = SignalConfig {
+            exporters: Vec::new(),
+            protocol: OtlpProtocol::HttpProtobuf,
+            endpoint,
+            headers: Vec::new().into(),
+            timeout: Duration::from_secs(5),
+            compression: None,
+            tls: Default::default(),
+        };
+        OtlpHttp::new(&config, None, None).expect("built")
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_partial_success_is_read_and_an_oversized_answer_is_not() {
+        let partial = partial_bytes(2);
+        let transport = transport_to(answering(partial));
+        let encoded = transport
+            .encode(vec![super::super::test_span("a")])
+            .expect("encoded");
+        let accepted = transport
+            .send(std::slice::from_ref(&encoded), false)
+            .await
+            .expect("accepted");
+        assert_eq!(accepted, Accepted { rejected: 2 });
+        // An answer over the limit is not read to its end nor decoded: the spans were taken.
+        // Valid protobuf all the way (concatenated messages merge), so that only the
+        // limit keeps it from being decoded.
+        let one = partial_bytes(7);
+        let huge: Vec<u8> = one
+            .iter()
+            .copied()
+            .cycle()
+            .take(one.len() * (LONGEST_ANSWER / one.len() + 1))
+            .collect();
+        assert!(huge.len() > LONGEST_ANSWER);
+        let transport = transport_to(answering(huge));
+        let accepted = transport
+            .send(std::slice::from_ref(&encoded), false)
+            .await
+            .expect("accepted");
+        assert_eq!(accepted, Accepted { rejected: 0 });
+    }
+
+    fn partial_bytes(rejected: i64) -> Vec<u8> {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
+        ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message: String::new(),
+            }),
+        }
+        .encode_to_vec()
     }
 
     #[test]
