@@ -23,6 +23,39 @@ use tokio::sync::Notify;
 use crate::receiver::{OtlpReceiver, ReceiverError};
 use crate::server::BackgroundServer;
 
+/// A trigger for invocations that are just a number: each invocation span is named
+/// `invocation-{n}`, so that a test can tell which invocations' spans got through
+/// ([`invocation_number`]).
+///
+/// ```
+/// use otel_faas_integration_tests::{NumberedInvocation, invocation_number};
+///
+/// # let _ = NumberedInvocation;
+/// assert_eq!(invocation_number("invocation-42"), Some(42));
+/// assert_eq!(invocation_number("something else"), None);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NumberedInvocation;
+
+impl otel_faas_core::TriggerAdapter<u32, ()> for NumberedInvocation {
+    fn invocation_spec(
+        &self,
+        invocation: &u32,
+        _: &otel_faas_core::trigger::InvocationContext,
+        _: &dyn otel_faas_core::Propagation,
+    ) -> otel_faas_core::InvocationSpec {
+        otel_faas_core::InvocationSpec::new(
+            otel_faas_core::trigger::FaasTrigger::Other,
+            otel_faas_core::trigger::SpanSpec::server(format!("invocation-{invocation}")),
+        )
+    }
+}
+
+/// The number of a [`NumberedInvocation`]'s span, from its name.
+pub fn invocation_number(span_name: &str) -> Option<u32> {
+    span_name.strip_prefix("invocation-")?.parse().ok()
+}
+
 /// How the collector fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {

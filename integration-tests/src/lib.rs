@@ -32,7 +32,7 @@ pub use azurite::{
 };
 pub use emf::{EMF_UNITS, EmfDocument, EmfMetric, emf_documents, validate_emf};
 pub use fake_aws::{AwsCall, FakeAwsEndpoint};
-pub use faulty_collector::{Fault, FaultyCollector};
+pub use faulty_collector::{Fault, FaultyCollector, NumberedInvocation, invocation_number};
 pub use function::{FunctionProcess, build_binary, lambda_environment, workspace_root};
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi, RESTORE_MS};
 pub use moto::{AWS_EMULATOR_VARIABLE, AWS_ENDPOINT_VARIABLE, Moto, moto_venv};

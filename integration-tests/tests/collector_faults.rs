@@ -25,11 +25,8 @@ use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use otel_faas_core::engine::{FlushPolicy, InvocationEngine};
-use otel_faas_core::trigger::{FaasTrigger, InvocationContext, SpanSpec};
-use otel_faas_core::{
-    InvocationSpec, Pipeline, Propagation, Telemetry, TriggerAdapter, env::MapEnvironment,
-};
-use otel_faas_integration_tests::{Fault, FaultyCollector};
+use otel_faas_core::{Pipeline, Telemetry, env::MapEnvironment};
+use otel_faas_integration_tests::{Fault, FaultyCollector, NumberedInvocation, invocation_number};
 
 const BASELINE: u32 = 1_000;
 const DURING: u32 = 10_000;
@@ -44,23 +41,6 @@ const ROOM: usize = 2048;
 
 /// One run at a time: the figures are latencies.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// An invocation named after its number, so that the spans that arrive can be told apart.
-struct Numbered;
-
-impl TriggerAdapter<u32, ()> for Numbered {
-    fn invocation_spec(
-        &self,
-        invocation: &u32,
-        _: &InvocationContext,
-        _: &dyn Propagation,
-    ) -> InvocationSpec {
-        InvocationSpec::new(
-            FaasTrigger::Other,
-            SpanSpec::server(format!("invocation-{invocation}")),
-        )
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -161,7 +141,7 @@ impl Harness {
     async fn invoke(&self, number: u32) -> (Duration, Duration) {
         let started = Instant::now();
         self.engine
-            .invocation(&Numbered, number)
+            .invocation(&NumberedInvocation, number)
             .run(|_| async { Ok::<_, Infallible>(()) })
             .await
             .expect("the handler cannot fail");
@@ -180,7 +160,7 @@ impl Harness {
     /// One invocation without a flush (after-response mode's engine does not flush).
     async fn respond(&self, number: u32) {
         self.engine
-            .invocation(&Numbered, number)
+            .invocation(&NumberedInvocation, number)
             .run(|_| async { Ok::<_, Infallible>(()) })
             .await
             .expect("the handler cannot fail");
@@ -192,7 +172,7 @@ impl Harness {
             .receiver()
             .spans()
             .iter()
-            .filter_map(|span| span.name.strip_prefix("invocation-")?.parse::<u32>().ok())
+            .filter_map(|span| invocation_number(&span.name))
             .filter(|number| range.contains(number))
             .collect()
     }

@@ -8,26 +8,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use otel_faas_core::trigger::{FaasTrigger, InvocationContext, SpanSpec};
-use otel_faas_core::{InvocationSpec, Propagation, TriggerAdapter};
-use otel_faas_integration_tests::{Fault, FaultyCollector};
-
-/// An invocation named after its number, so that the spans that arrive can be told apart.
-struct Numbered;
-
-impl TriggerAdapter<u32, ()> for Numbered {
-    fn invocation_spec(
-        &self,
-        invocation: &u32,
-        _: &InvocationContext,
-        _: &dyn Propagation,
-    ) -> InvocationSpec {
-        InvocationSpec::new(
-            FaasTrigger::Other,
-            SpanSpec::server(format!("invocation-{invocation}")),
-        )
-    }
-}
+use otel_faas_integration_tests::{Fault, FaultyCollector, NumberedInvocation, invocation_number};
 
 const FAULTS: [(&str, Fault); 7] = [
     ("refuses connections", Fault::Refuse),
@@ -77,7 +58,7 @@ pub(crate) async fn measure(quick: bool) -> anyhow::Result<String> {
             async move {
                 let started = Instant::now();
                 engine
-                    .invocation(&Numbered, number)
+                    .invocation(&NumberedInvocation, number)
                     .run(|_| async { Ok::<_, std::convert::Infallible>(()) })
                     .await
                     .ok();
@@ -110,7 +91,7 @@ pub(crate) async fn measure(quick: bool) -> anyhow::Result<String> {
             .receiver()
             .spans()
             .iter()
-            .filter_map(|s| s.name.strip_prefix("invocation-")?.parse::<u32>().ok())
+            .filter_map(|s| invocation_number(&s.name))
             .filter(|n| (1..=during).contains(n))
             .collect::<std::collections::HashSet<_>>()
             .len();
