@@ -22,6 +22,12 @@ pub(crate) const LONGEST_BACK_OFF: Duration = Duration::from_secs(60);
 /// The longest `Retry-After` honoured: a collector asking for more is probed after this.
 pub(crate) const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 
+/// A send cut by a budget shorter than this does not open the circuit: on a loaded machine
+/// a healthy collector (a few milliseconds away) may not answer within the last
+/// milliseconds of an invocation, and a circuit opened then would hold the next flushes a
+/// second for nothing. Cuts by longer budgets (the flush budget is 2 s by default) do.
+pub(crate) const SHORTEST_TELLING_CUT: Duration = Duration::from_millis(250);
+
 /// What a flush may do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Admit {

@@ -393,11 +393,10 @@ impl Shared {
                         Err(FlushError::Export(error.message))
                     }
                     Err(_elapsed) => {
-                        // Not an export failure (the bodies are kept and the exporter
-                        // thread's probe, with the exporter's own timeout, decides), but
-                        // the next invocations must not wait for this collector too.
-                        lock(&self.breaker).failed(Instant::now(), None);
-                        Err(FlushError::Timeout(limit))
+                        // Not an export failure: the bodies are kept (put back now, so
+                        // that the exporter thread woken by `cut` finds them).
+                        drop(guard);
+                        Err(self.cut(limit))
                     }
                 }
             }
@@ -429,13 +428,24 @@ impl Shared {
                         lock(&self.breaker).failed(Instant::now(), None);
                         Err(FlushError::Export(error.to_string()))
                     }
-                    Err(_elapsed) => {
-                        lock(&self.breaker).failed(Instant::now(), None);
-                        Err(FlushError::Timeout(limit))
-                    }
+                    Err(_elapsed) => Err(self.cut(limit)),
                 }
             }
         }
+    }
+
+    /// A send cut by its caller's budget `limit`. A long budget that ran out means the
+    /// collector hangs: the circuit opens, so that the next invocations do not wait for it
+    /// too. A short one (the last milliseconds before an invocation's deadline, on a loaded
+    /// machine) tells nothing of the collector: the circuit stays as it is and the exporter
+    /// thread, whose send has the exporter's own timeout, sends what was kept and decides.
+    fn cut(&self, limit: Duration) -> FlushError {
+        if limit >= breaker::SHORTEST_TELLING_CUT {
+            lock(&self.breaker).failed(Instant::now(), None);
+        } else if let Some(worker) = self.worker() {
+            worker.wake();
+        }
+        FlushError::Timeout(limit)
     }
 
     /// Exports within `budget` whatever the circuit says, then counts what is left as
@@ -824,6 +834,72 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(2)).await;
             Ok(())
         }
+    }
+
+    /// An exporter that takes the given time, then hands spans to an in-memory one.
+    #[derive(Debug, Clone)]
+    struct Delayed(Duration, InMemorySpanExporter);
+
+    impl opentelemetry_sdk::trace::SpanExporter for Delayed {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            tokio::time::sleep(self.0).await;
+            self.1.export(batch).await
+        }
+    }
+
+    fn delayed_path(delay: Duration) -> (DirectSpanProcessor, InMemorySpanExporter) {
+        let received = InMemorySpanExporter::default();
+        let processor = DirectSpanProcessor::new(
+            Transport::Exporter(tokio::sync::RwLock::new(BoxedSpanExporter::new(Delayed(
+                delay,
+                received.clone(),
+            )))),
+            Settings {
+                queue_limit: 100,
+                batch_size: 512,
+                schedule_delay: Duration::from_secs(3600),
+                timeout: Duration::from_secs(5),
+            },
+            Arc::new(ExportHealth::default()),
+            "http://collector".to_owned(),
+            Arc::new(SpanCounters::default()),
+        );
+        (processor, received)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_send_cut_by_a_short_budget_leaves_the_circuit_closed() {
+        let (processor, received) = delayed_path(Duration::from_millis(50));
+        let handle = processor.handle();
+        processor.on_end(test_span("cut"));
+        let cut = handle.flush(Duration::from_millis(5)).await;
+        assert!(matches!(cut, Err(FlushError::Timeout(_))), "{cut:?}");
+        // The next invocation's flush sends: it is not held for a second.
+        processor.on_end(test_span("next"));
+        handle
+            .flush(Duration::from_secs(1))
+            .await
+            .expect("the circuit is still closed");
+        assert!(
+            received
+                .get_finished_spans()
+                .expect("spans")
+                .iter()
+                .any(|span| span.name == "next")
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_send_cut_by_a_long_budget_opens_the_circuit() {
+        let long = breaker::SHORTEST_TELLING_CUT;
+        let (processor, _received) = delayed_path(long * 4);
+        let handle = processor.handle();
+        processor.on_end(test_span("hangs"));
+        let cut = handle.flush(long).await;
+        assert!(matches!(cut, Err(FlushError::Timeout(_))), "{cut:?}");
+        processor.on_end(test_span("next"));
+        let held = handle.flush(Duration::from_secs(1)).await;
+        assert!(matches!(held, Err(FlushError::Held(_))), "{held:?}");
     }
 
     #[test]
