@@ -106,7 +106,10 @@
 //! * `otel-faas-core`: the traits, engine, pipeline and one-call `tracing` set-up (its
 //!   `subscriber` feature); HTTPS to OTLP endpoints through its `tls` feature, forwarded as
 //!   this crate's default feature `tls` — `default-features = false` drops it for the
-//!   smallest binary when the collector is a plain-http extension or sidecar.
+//!   smallest binary when the collector is a plain-http extension or sidecar. Its
+//!   `otlp-metrics`, `otlp-logs` and `console` features (metrics and logs over OTLP, the
+//!   console exporters) are forwarded as this crate's default features of the same names:
+//!   a function that only traces drops them too.
 //!   `otel-faas-messaging`: message carriers.
 //! * `lambda_runtime`: the `LambdaEvent` and `Context` the runtime hands handlers;
 //!   `lambda-extension`: the internal extension that flushes after the response;

@@ -135,17 +135,23 @@
 //! ## Why each dependency is here
 //!
 //! * `opentelemetry`, `opentelemetry_sdk`: the API and SDK every span goes through.
-//! * `opentelemetry-otlp` (metrics and logs over HTTP with a blocking client that runs on
-//!   the SDK's export threads, gzip; gRPC for all three behind the `otlp-grpc` feature, its
-//!   TLS behind `otlp-grpc-tls`) and `opentelemetry-stdout`: the exporters
-//!   `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` choose between.
+//! * `opentelemetry-otlp` (features `otlp-metrics` and `otlp-logs`, on by default: metrics
+//!   and logs over HTTP with a blocking client that runs on the SDK's export threads, gzip;
+//!   gRPC for all three behind the `otlp-grpc` feature, its TLS behind `otlp-grpc-tls`) and
+//!   `opentelemetry-stdout` (feature `console`, on by default): the exporters
+//!   `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` choose between. Spans over OTLP/HTTP need
+//!   neither: a function that only traces turns the three features off
+//!   (`default-features = false`) and its binary is about a MiB smaller (`BENCHMARKS.md`,
+//!   P5). Without `otlp-metrics` (`otlp-logs`) `OTEL_METRICS_EXPORTER`
+//!   (`OTEL_LOGS_EXPORTER`) defaults to `none`, not the specification's `otlp`, and `otlp`
+//!   there is warned about; without `console`, `console` is.
 //! * `opentelemetry-proto`, `prost`, `flate2`, `bytes`, `httpdate`: the spans' own OTLP/HTTP
 //!   export path encodes requests itself, so that a batch the collector did not take is
 //!   kept as bytes and sent again (the same crates `opentelemetry-otlp` uses: nothing new
 //!   is compiled in), gzips them, and reads `Retry-After` in both its forms.
 //! * `reqwest`: the HTTP client of every OTLP/HTTP export — async for spans (on the
 //!   invocation's task and the exporter thread), blocking for metrics and logs (on the SDK's
-//!   threads). `rustls`, `rustls-pki-types`, `webpki-roots` (feature `tls`, on by default):
+//!   threads; only with `otlp-metrics` or `otlp-logs`). `rustls`, `rustls-pki-types`, `webpki-roots` (feature `tls`, on by default):
 //!   HTTPS for OTLP/HTTP without a system OpenSSL — rustls with ring (already in every AWS
 //!   SDK build), the public roots compiled in, PEM files for the CA and mutual TLS.
 //! * `tracing-opentelemetry`, `tracing-subscriber` (feature `subscriber`, on by default):

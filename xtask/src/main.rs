@@ -252,6 +252,28 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             "cargo clippy -p otel-faas-core --no-default-features -D warnings",
             clippy_core_bare,
         )?;
+        // Each exporter feature alone: their code is behind cfgs that must compile in any
+        // combination a user picks.
+        for feature in ["otlp-metrics", "otlp-logs", "console", "otlp-grpc"] {
+            let mut clippy_feature = cargo();
+            clippy_feature.args([
+                "clippy",
+                "-p",
+                "otel-faas-core",
+                "--lib",
+                "--no-default-features",
+                "--features",
+                feature,
+            ]);
+            let mut clippy_feature = with_lock(clippy_feature);
+            clippy_feature.args(["--", "-D", "warnings"]);
+            step(
+                &format!(
+                    "cargo clippy -p otel-faas-core --no-default-features --features {feature} -D warnings"
+                ),
+                clippy_feature,
+            )?;
+        }
         // A Lambda function without TLS (default-features = false on otel-faas-aws).
         let mut clippy_aws_bare = cargo();
         clippy_aws_bare.args([
@@ -433,24 +455,45 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         totals.merge(test_step(name, with_aws(command))?);
         Ok(())
     };
+    // Core's unit tests again without its default features: the pipeline then reads the
+    // exporter variables as a traces-only build must (metrics and logs default to none).
+    let core_alone = [
+        "test",
+        "-p",
+        "otel-faas-core",
+        "--no-default-features",
+        "--lib",
+    ];
     match suite {
-        Suite::All => run(
-            "cargo test --workspace (unit, doc and integration tests)",
-            &["test", "--workspace"],
-        )?,
-        Suite::Core => run(
-            "cargo test: core and the engine over OTLP",
-            &[
-                "test",
-                "-p",
-                "otel-faas-core",
-                "-p",
-                "otel-faas-integration-tests",
-                "--lib",
-                "--test",
-                "engine_over_otlp",
-            ],
-        )?,
+        Suite::All => {
+            run(
+                "cargo test --workspace (unit, doc and integration tests)",
+                &["test", "--workspace"],
+            )?;
+            run(
+                "cargo test -p otel-faas-core --no-default-features --lib",
+                &core_alone,
+            )?;
+        }
+        Suite::Core => {
+            run(
+                "cargo test: core and the engine over OTLP",
+                &[
+                    "test",
+                    "-p",
+                    "otel-faas-core",
+                    "-p",
+                    "otel-faas-integration-tests",
+                    "--lib",
+                    "--test",
+                    "engine_over_otlp",
+                ],
+            )?;
+            run(
+                "cargo test -p otel-faas-core --no-default-features --lib",
+                &core_alone,
+            )?;
+        }
         Suite::Aws => {
             run(
                 "cargo test: otel-faas-aws and otel-faas-messaging (all features)",

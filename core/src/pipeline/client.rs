@@ -12,6 +12,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
+#[cfg(feature = "otlp-sdk-http")]
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 
 use super::config::SignalConfig;
@@ -31,15 +32,18 @@ fn register(client: Weak<dyn Rebuild>) {
     clients.push(client);
 }
 
+#[cfg(feature = "otlp-sdk-http")]
 struct Inner {
     current: RwLock<reqwest::blocking::Client>,
     config: SignalConfig,
 }
 
 /// An exporter's HTTP client; see the module documentation.
+#[cfg(feature = "otlp-sdk-http")]
 #[derive(Clone)]
 pub(crate) struct ReconnectingClient(Arc<Inner>);
 
+#[cfg(feature = "otlp-sdk-http")]
 impl fmt::Debug for ReconnectingClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReconnectingClient")
@@ -48,6 +52,7 @@ impl fmt::Debug for ReconnectingClient {
     }
 }
 
+#[cfg(feature = "otlp-sdk-http")]
 impl ReconnectingClient {
     /// A client for `config`'s endpoint, registered for [`reconnect_exporters`].
     pub(crate) fn new(config: &SignalConfig) -> Result<Self, BuildError> {
@@ -61,6 +66,7 @@ impl ReconnectingClient {
     }
 }
 
+#[cfg(feature = "otlp-sdk-http")]
 impl Rebuild for Inner {
     fn rebuild(&self) -> Result<(), BuildError> {
         let client = build(&self.config)?;
@@ -117,6 +123,7 @@ impl Rebuild for AsyncClients {
     }
 }
 
+#[cfg(feature = "otlp-sdk-http")]
 #[async_trait::async_trait]
 impl HttpClient for ReconnectingClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
@@ -173,6 +180,7 @@ fn build_async(config: &SignalConfig) -> Result<reqwest::Client, BuildError> {
 /// A blocking client (the exporters run on the SDK's own threads), built on a thread of
 /// its own: reqwest's blocking client owns a runtime, which must not start inside the
 /// caller's async context.
+#[cfg(feature = "otlp-sdk-http")]
 fn build(config: &SignalConfig) -> Result<reqwest::blocking::Client, BuildError> {
     #[cfg(feature = "tls")]
     let tls = super::tls::client_config(config)?;

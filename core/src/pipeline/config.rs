@@ -507,6 +507,24 @@ fn read_bool(env: &dyn Environment, var: &str, default: bool, w: &mut Vec<Config
     }
 }
 
+/// The cargo feature that builds `signal`'s OTLP exporter in, if it is not always there.
+fn otlp_feature(signal: Signal) -> Option<&'static str> {
+    match signal {
+        Signal::Traces => None,
+        Signal::Metrics => Some("otlp-metrics"),
+        Signal::Logs => Some("otlp-logs"),
+    }
+}
+
+/// Whether `signal`'s OTLP exporter is compiled in (spans always are).
+fn otlp_built(signal: Signal) -> bool {
+    match signal {
+        Signal::Traces => true,
+        Signal::Metrics => cfg!(feature = "otlp-metrics"),
+        Signal::Logs => cfg!(feature = "otlp-logs"),
+    }
+}
+
 fn read_exporters(
     env: &dyn Environment,
     signal: Signal,
@@ -514,32 +532,53 @@ fn read_exporters(
     w: &mut Vec<ConfigWarning>,
 ) -> Vec<Exporter> {
     let var = signal.exporter_variable();
-    let Some(raw) = env.get_non_empty(var) else {
-        return vec![Exporter::Otlp];
+    let otlp = otlp_built(signal);
+    let console = cfg!(feature = "console");
+    // The specification's default is `otlp`; where the OTLP exporter of this signal is not
+    // compiled in, the default is `none` (a function built without it chose so).
+    let default = || {
+        if otlp {
+            vec![Exporter::Otlp]
+        } else {
+            Vec::new()
+        }
     };
-    let accepted = ["otlp", "console"]
-        .iter()
-        .chain(named)
-        .chain(&["none"])
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let Some(raw) = env.get_non_empty(var) else {
+        return default();
+    };
+    let mut names: Vec<&str> = Vec::new();
+    if otlp {
+        names.push("otlp");
+    }
+    if console {
+        names.push("console");
+    }
+    names.extend(named);
+    names.push("none");
+    let mut accepted = names.join(", ");
+    let mut missing = Vec::new();
+    if let (false, Some(feature)) = (otlp, otlp_feature(signal)) {
+        missing.push(format!("otlp needs the {feature} cargo feature"));
+    }
+    if !console {
+        missing.push("console needs the console cargo feature".to_owned());
+    }
+    if !missing.is_empty() {
+        accepted = format!("{accepted} ({} of otel-faas-core)", missing.join(", "));
+    }
+    let fallback = if otlp { "otlp" } else { "none" };
     let mut exporters = Vec::new();
+    let mut refused = Vec::new();
     for name in raw.split(',').map(|n| n.trim().to_ascii_lowercase()) {
         let exporter = match name.as_str() {
-            "otlp" => Exporter::Otlp,
-            "console" | "stdout" => Exporter::Console,
+            "otlp" if otlp => Exporter::Otlp,
+            "console" | "stdout" if console => Exporter::Console,
             "none" => return Vec::new(),
             "" => continue,
             other => match named.iter().find(|n| n.eq_ignore_ascii_case(other)) {
                 Some(registered) => Exporter::Named(registered),
                 None => {
-                    w.push(ConfigWarning::new(
-                        var,
-                        name,
-                        accepted.clone(),
-                        "the other listed exporters",
-                    ));
+                    refused.push(name);
                     continue;
                 }
             },
@@ -548,9 +587,18 @@ fn read_exporters(
             exporters.push(exporter);
         }
     }
+    // One warning per name refused, or one for the whole value when nothing was accepted.
     if exporters.is_empty() {
-        w.push(ConfigWarning::new(var, raw, accepted, "otlp"));
-        exporters.push(Exporter::Otlp);
+        w.push(ConfigWarning::new(var, raw, accepted, fallback));
+        return default();
+    }
+    for name in refused {
+        w.push(ConfigWarning::new(
+            var,
+            name,
+            accepted.clone(),
+            "the other listed exporters",
+        ));
     }
     exporters
 }
@@ -1054,6 +1102,58 @@ mod tests {
         PipelineConfig::from_env(&pairs.iter().copied().collect::<MapEnvironment>())
     }
 
+    /// Built without the exporter features (`default-features = false`): spans still go
+    /// over OTLP; metrics and logs default to `none`, and asking for what is not built in
+    /// says which feature builds it.
+    #[cfg(not(any(feature = "otlp-metrics", feature = "otlp-logs", feature = "console")))]
+    #[test]
+    fn without_the_exporter_features_metrics_and_logs_default_to_none() {
+        let defaults = config(&[]);
+        assert_eq!(defaults.traces.exporters, [Exporter::Otlp]);
+        assert!(defaults.metrics.exporters.is_empty());
+        assert!(defaults.logs.exporters.is_empty());
+        assert!(defaults.warnings().is_empty(), "{:?}", defaults.warnings());
+
+        let asked = config(&[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_TRACES_EXPORTER", "console,otlp"),
+        ]);
+        assert!(asked.metrics.exporters.is_empty());
+        assert!(asked.logs.exporters.is_empty());
+        assert_eq!(asked.traces.exporters, [Exporter::Otlp]);
+        let warnings = asked.warnings();
+        let about = |variable: &str| {
+            warnings
+                .iter()
+                .filter(|w| w.variable == variable)
+                .collect::<Vec<_>>()
+        };
+        let metrics = about("OTEL_METRICS_EXPORTER");
+        assert_eq!(metrics.len(), 1, "{warnings:?}");
+        assert_eq!(metrics[0].value, "otlp");
+        assert_eq!(metrics[0].fallback, "none");
+        assert_eq!(
+            metrics[0].accepted,
+            "none (otlp needs the otlp-metrics cargo feature, console needs the console cargo \
+             feature of otel-faas-core)"
+        );
+        assert!(
+            about("OTEL_LOGS_EXPORTER")[0]
+                .accepted
+                .contains("otlp-logs")
+        );
+        let traces = about("OTEL_TRACES_EXPORTER");
+        assert_eq!(traces.len(), 1, "{warnings:?}");
+        assert_eq!(traces[0].value, "console");
+        assert_eq!(
+            traces[0].accepted,
+            "otlp, none (console needs the console cargo feature of otel-faas-core)"
+        );
+    }
+
+    // With the exporters of the default features (metrics and logs over OTLP, console).
+    #[cfg(all(feature = "otlp-metrics", feature = "otlp-logs", feature = "console"))]
     #[test]
     fn registered_metric_exporters_are_accepted_for_metrics_only() {
         let env: MapEnvironment = [
@@ -1083,6 +1183,8 @@ mod tests {
         );
     }
 
+    // With the exporters of the default features (metrics and logs over OTLP, console).
+    #[cfg(all(feature = "otlp-metrics", feature = "otlp-logs", feature = "console"))]
     #[test]
     fn defaults_follow_the_spec() {
         let config = config(&[]);
@@ -1116,6 +1218,8 @@ mod tests {
 
     /// Every exporter variable, general and specific, for every signal: the specific one
     /// wins for its own signal and leaves the others on the general value.
+    // With the exporters of the default features (metrics and logs over OTLP, console).
+    #[cfg(all(feature = "otlp-metrics", feature = "otlp-logs", feature = "console"))]
     #[test]
     fn each_signal_specific_variable_wins_for_its_signal_only() {
         for signal in Signal::ALL {
@@ -1284,7 +1388,7 @@ mod tests {
             variables,
             [
                 "OTEL_SDK_DISABLED",
-                "OTEL_TRACES_EXPORTER",
+                // Once: `zipkin` was the whole value (it said so twice before).
                 "OTEL_TRACES_EXPORTER",
                 "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",

@@ -16,7 +16,11 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
-use super::config::{Compression, OtlpProtocol, Signal, SignalConfig};
+#[cfg(feature = "otlp-sdk-http")]
+use super::config::OtlpProtocol;
+use super::config::Signal;
+#[cfg(any(feature = "otlp-sdk-http", feature = "otlp-grpc"))]
+use super::config::{Compression, SignalConfig};
 use crate::warning::report_once;
 
 /// Export failures since start-up, per pipeline: reported as they happen (once per signal)
@@ -180,6 +184,7 @@ pub(crate) fn printable_endpoint(endpoint: &str) -> String {
 pub(crate) type BuildError = String;
 
 /// The OTLP/HTTP settings every signal's exporter builder takes.
+#[cfg(feature = "otlp-sdk-http")]
 pub(crate) fn http_settings<B>(builder: B, config: &SignalConfig) -> Result<B, BuildError>
 where
     B: opentelemetry_otlp::WithHttpConfig + opentelemetry_otlp::WithExportConfig,

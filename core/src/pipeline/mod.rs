@@ -107,8 +107,12 @@ use std::time::Duration;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+#[cfg(any(feature = "console", feature = "otlp-logs"))]
+use opentelemetry_sdk::logs::BatchLogProcessor;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+#[cfg(any(feature = "console", feature = "otlp-metrics"))]
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{
     IdGenerator, Sampler, SdkTracer, SdkTracerProvider, SpanLimits, SpanProcessor,
 };
@@ -417,8 +421,9 @@ impl Pipeline {
     }
 }
 
-/// Builds the OTLP exporter of one signal over the configured protocol. A macro, because
-/// each signal's exporter has its own builder types for HTTP and gRPC.
+/// Builds the SDK's OTLP exporter of one signal over the configured protocol. A macro,
+/// because each signal's exporter has its own builder types for HTTP and gRPC.
+#[cfg(any(feature = "otlp-sdk-http", feature = "otlp-grpc"))]
 macro_rules! otlp_exporter {
     ($exporter:ident, $config:expr) => {
         otlp_exporter!($exporter, $config, |builder| builder)
@@ -432,11 +437,19 @@ macro_rules! otlp_exporter {
                 export::grpc_settings($customize, config)
                     .and_then(|builder| builder.build().map_err(|error| error.to_string()))
             }
+            #[cfg(feature = "otlp-sdk-http")]
             _ => {
                 let $builder = opentelemetry_otlp::$exporter::builder().with_http();
                 export::http_settings($customize, config)
                     .and_then(|builder| builder.build().map_err(|error| error.to_string()))
             }
+            // Spans over gRPC only: the configuration never asks for the SDK's HTTP
+            // exporters then.
+            #[cfg(not(feature = "otlp-sdk-http"))]
+            _ => Err(
+                "OTLP/HTTP through the SDK needs the otlp-metrics or otlp-logs cargo feature"
+                    .to_owned(),
+            ),
         };
         built.map_err(|error| format!("the OTLP exporter could not be built: {error}"))
     }};
@@ -557,9 +570,14 @@ impl Build<'_> {
         let mut transports = Vec::new();
         for exporter in self.enabled(Signal::Traces).to_vec() {
             let transport = match exporter {
+                #[cfg(feature = "console")]
                 Exporter::Console => self.any_exporter(custom::BoxedSpanExporter::new(
                     opentelemetry_stdout::SpanExporter::default(),
                 )),
+                // Not parsed without the feature.
+                #[cfg(not(feature = "console"))]
+                Exporter::Console => continue,
+                #[cfg(feature = "otlp-grpc")]
                 Exporter::Otlp if self.config.traces.protocol == OtlpProtocol::Grpc => {
                     match otlp_exporter!(SpanExporter, &self.config.traces) {
                         Ok(otlp) => self.any_exporter(custom::BoxedSpanExporter::new(otlp)),
@@ -628,6 +646,7 @@ impl Build<'_> {
     fn meter_provider(&mut self, resource: Resource) -> SdkMeterProvider {
         let mut builder = SdkMeterProvider::builder().with_resource(resource);
         let interval = self.config.metric_export_interval;
+        #[cfg(any(feature = "console", feature = "otlp-metrics"))]
         let temporality = match self.config.metric_temporality {
             TemporalityPreference::Cumulative => Temporality::Cumulative,
             TemporalityPreference::Delta => Temporality::Delta,
@@ -635,6 +654,7 @@ impl Build<'_> {
         };
         for exporter in self.enabled(Signal::Metrics).to_vec() {
             match exporter {
+                #[cfg(feature = "console")]
                 Exporter::Console => {
                     let console = opentelemetry_stdout::MetricExporter::builder()
                         .with_temporality(temporality)
@@ -644,6 +664,7 @@ impl Build<'_> {
                         .build();
                     builder = builder.with_reader(reader);
                 }
+                #[cfg(feature = "otlp-metrics")]
                 Exporter::Otlp => {
                     match otlp_exporter!(MetricExporter, &self.config.metrics, |builder| builder
                         .with_temporality(temporality))
@@ -658,6 +679,11 @@ impl Build<'_> {
                         Err(reason) => self.fail(Signal::Metrics, exporter, reason),
                     }
                 }
+                // Neither is parsed without its feature.
+                #[cfg(not(feature = "console"))]
+                Exporter::Console => {}
+                #[cfg(not(feature = "otlp-metrics"))]
+                Exporter::Otlp => {}
                 Exporter::Named(name) => {
                     // Only registered names are parsed, so the sink is there.
                     if let Some(named) = self.metric_sinks.iter().find(|s| s.name == name) {
@@ -675,7 +701,21 @@ impl Build<'_> {
     }
 
     fn logger_provider(&mut self, resource: Resource) -> SdkLoggerProvider {
-        let mut builder = SdkLoggerProvider::builder().with_resource(resource);
+        let builder = SdkLoggerProvider::builder().with_resource(resource);
+        #[cfg(any(feature = "console", feature = "otlp-logs"))]
+        let builder = self
+            .log_processors()
+            .into_iter()
+            .fold(builder, |builder, processor| {
+                builder.with_log_processor(processor)
+            });
+        builder.build()
+    }
+
+    /// A batch processor per log exporter (none can be configured without a feature that
+    /// builds one in).
+    #[cfg(any(feature = "console", feature = "otlp-logs"))]
+    fn log_processors(&mut self) -> Vec<BatchLogProcessor> {
         let batch = self.config.log_batch;
         let batch_config = || {
             opentelemetry_sdk::logs::BatchConfigBuilder::default()
@@ -684,14 +724,17 @@ impl Build<'_> {
                 .with_max_export_batch_size(batch.max_export_batch_size)
                 .build()
         };
+        let mut processors = Vec::new();
         for exporter in self.enabled(Signal::Logs).to_vec() {
             let processor = match exporter {
+                #[cfg(feature = "console")]
                 Exporter::Console => BatchLogProcessor::builder(self.observed(
                     Signal::Logs,
                     self.late(opentelemetry_stdout::LogExporter::default()),
                 ))
                 .with_batch_config(batch_config())
                 .build(),
+                #[cfg(feature = "otlp-logs")]
                 Exporter::Otlp => match otlp_exporter!(LogExporter, &self.config.logs) {
                     Ok(otlp) => {
                         BatchLogProcessor::builder(self.observed(Signal::Logs, self.late(otlp)))
@@ -703,12 +746,17 @@ impl Build<'_> {
                         continue;
                     }
                 },
-                // Registered names are metrics' only; none is parsed for logs.
+                // Registered names are metrics' only; none is parsed for logs, nor the
+                // others without their features.
+                #[cfg(not(feature = "console"))]
+                Exporter::Console => continue,
+                #[cfg(not(feature = "otlp-logs"))]
+                Exporter::Otlp => continue,
                 Exporter::Named(_) => continue,
             };
-            builder = builder.with_log_processor(processor);
+            processors.push(processor);
         }
-        builder.build()
+        processors
     }
 }
 
