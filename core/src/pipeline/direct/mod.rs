@@ -35,6 +35,13 @@
 //!
 //! A batch cut by the flush budget is kept and sent again, so a collector that took it
 //! before the cut receives it twice: delivery is at least once.
+//!
+//! A flush that succeeds has delivered every span ended before it: when the exporter
+//! thread (or another task) has a request in flight — a full batch taken during a long
+//! invocation, the backlog after the circuit closed — the flush waits for it within its
+//! budget, and sends again what that request failed to deliver, before it returns. On
+//! Lambda the instance may be frozen once the response is sent; a request left in flight
+//! then would reach the collector only when the instance is thawed, if ever.
 
 mod breaker;
 mod drops;
@@ -42,7 +49,7 @@ mod otlp_http;
 mod worker;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -183,6 +190,10 @@ pub(crate) struct Shared {
     /// The budget of the last invocation's flush, in nanoseconds: a send from the exporter
     /// thread that takes this long leaves the circuit slow (see [`breaker`]).
     slow_after: AtomicU64,
+    /// Requests taken from the retry buffer and not yet settled (sent, kept or dropped).
+    in_flight: AtomicUsize,
+    /// Told when `in_flight` falls to zero.
+    settled: tokio::sync::Notify,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -296,15 +307,64 @@ impl Shared {
         lock(&self.pending).spans
     }
 
-    /// Exports what is queued and held, within `limit`.
+    /// Exports what is queued and held, within `limit`. A flush (not the exporter thread)
+    /// also waits for the requests in flight elsewhere, and sends again what they did not
+    /// deliver (see the module documentation).
     pub(crate) async fn export(&self, caller: Caller, limit: Duration) -> Result<(), FlushError> {
         let deadline = tokio::time::Instant::now() + limit;
         self.collect();
+        let result = loop {
+            let result = self.send_held(caller, deadline, limit).await;
+            if caller == Caller::ExporterThread || result.is_err() {
+                break result;
+            }
+            match self.settle(deadline).await {
+                // Nothing was in flight: everything ended before this flush is delivered.
+                Settled::Idle => break result,
+                // What a request in flight failed to deliver is back in the buffer.
+                Settled::Waited => {}
+                Settled::OutOfTime => break Err(FlushError::Timeout(limit)),
+            }
+        };
+        self.counters.report_if_due(Instant::now(), false);
+        result
+    }
+
+    /// Waits until no request is in flight, or `deadline`.
+    async fn settle(&self, deadline: tokio::time::Instant) -> Settled {
+        let mut waited = false;
+        loop {
+            let settled = self.settled.notified();
+            let mut settled = std::pin::pin!(settled);
+            // Registered before the count is read, so that a fall to zero in between is
+            // not missed.
+            settled.as_mut().enable();
+            if self.in_flight.load(Ordering::Acquire) == 0 {
+                return if waited {
+                    Settled::Waited
+                } else {
+                    Settled::Idle
+                };
+            }
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                return Settled::OutOfTime;
+            }
+            waited = true;
+        }
+    }
+
+    /// Sends what is held, request by request, as the circuit allows.
+    async fn send_held(
+        &self,
+        caller: Caller,
+        deadline: tokio::time::Instant,
+        limit: Duration,
+    ) -> Result<(), FlushError> {
         let joins = match &self.transport {
             Transport::OtlpHttp(otlp) => otlp.joins_bodies(),
             Transport::Exporter(_) => false,
         };
-        let result = loop {
+        loop {
             if lock(&self.pending).spans == 0 {
                 break Ok(());
             }
@@ -326,26 +386,33 @@ impl Shared {
                     break Err(FlushError::Held(self.held()));
                 }
             }
-            let Some(request) =
-                lock(&self.pending).next_request(self.settings.batch_size.max(1), joins)
-            else {
-                break Ok(());
+            // Counted in flight under the buffer's lock: a flush that finds the buffer
+            // empty finds this request counted.
+            let (request, in_flight) = {
+                let mut pending = lock(&self.pending);
+                let Some(request) = pending.next_request(self.settings.batch_size.max(1), joins)
+                else {
+                    break Ok(());
+                };
+                (request, InFlight::new(self))
             };
-            if let Err(error) = self.send(request, deadline, limit).await {
+            if let Err(error) = self.send(request, in_flight, deadline, limit).await {
                 break Err(error);
             }
-        };
-        self.counters.report_if_due(Instant::now(), false);
-        result
+        }
     }
 
-    /// Sends one request; on failure, keeps or drops it and opens the circuit.
+    /// Sends one request; on failure, keeps or drops it and opens the circuit. The request
+    /// stops counting as in flight once it is settled: `in_flight` is bound first, so it is
+    /// dropped after the guard that puts the request back.
     async fn send(
         &self,
         request: Vec<Held>,
+        in_flight: InFlight<'_>,
         deadline: tokio::time::Instant,
         limit: Duration,
     ) -> Result<(), FlushError> {
+        let _in_flight = in_flight;
         let spans: usize = request.iter().map(Held::spans).sum();
         match &self.transport {
             Transport::OtlpHttp(otlp) => {
@@ -465,6 +532,35 @@ impl Shared {
     }
 }
 
+/// What waiting for the requests in flight came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    /// None was in flight.
+    Idle,
+    /// Some were, and have settled.
+    Waited,
+    /// The deadline came first.
+    OutOfTime,
+}
+
+/// One request in flight, until dropped.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.settled.notify_waiters();
+        }
+    }
+}
+
 /// Puts unsent bodies back in the retry buffer when dropped armed.
 struct PutBack<'a> {
     shared: &'a Shared,
@@ -534,6 +630,8 @@ impl DirectSpanProcessor {
             this: this.clone(),
             shut_down: AtomicBool::new(false),
             slow_after: AtomicU64::new(u64::MAX),
+            in_flight: AtomicUsize::new(0),
+            settled: tokio::sync::Notify::new(),
         });
         Self { shared }
     }
@@ -848,6 +946,13 @@ mod tests {
     }
 
     fn delayed_path(delay: Duration) -> (DirectSpanProcessor, InMemorySpanExporter) {
+        delayed_path_with(delay, 512)
+    }
+
+    fn delayed_path_with(
+        delay: Duration,
+        batch_size: usize,
+    ) -> (DirectSpanProcessor, InMemorySpanExporter) {
         let received = InMemorySpanExporter::default();
         let processor = DirectSpanProcessor::new(
             Transport::Exporter(tokio::sync::RwLock::new(BoxedSpanExporter::new(Delayed(
@@ -856,7 +961,7 @@ mod tests {
             )))),
             Settings {
                 queue_limit: 100,
-                batch_size: 512,
+                batch_size,
                 schedule_delay: Duration::from_secs(3600),
                 timeout: Duration::from_secs(5),
             },
@@ -865,6 +970,41 @@ mod tests {
             Arc::new(SpanCounters::default()),
         );
         (processor, received)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_flush_returns_once_the_batch_in_flight_on_the_exporter_thread_is_delivered() {
+        // Batches of 10, each taking 300 ms to export: ten spans make the exporter thread
+        // take a batch while the invocation goes on.
+        let (processor, received) = delayed_path_with(Duration::from_millis(300), 10);
+        let handle = processor.handle();
+        for _ in 0..10 {
+            processor.on_end(test_span("long"));
+        }
+        let started = Instant::now();
+        while handle.shared.in_flight.load(Ordering::Acquire) == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the thread takes the full batch"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // The invocation ends: its flush has nothing left to send itself, but its spans
+        // are not delivered until the thread's request is.
+        handle
+            .flush(Duration::from_secs(2))
+            .await
+            .expect("delivered");
+        assert_eq!(received.get_finished_spans().expect("spans").len(), 10);
+        // A budget shorter than the request in flight is cut, and says so.
+        for _ in 0..10 {
+            processor.on_end(test_span("long"));
+        }
+        while handle.shared.in_flight.load(Ordering::Acquire) == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let cut = handle.flush(Duration::from_millis(20)).await;
+        assert!(matches!(cut, Err(FlushError::Timeout(_))), "{cut:?}");
     }
 
     #[tokio::test(flavor = "current_thread")]
