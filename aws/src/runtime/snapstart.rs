@@ -6,7 +6,9 @@
 //! after the restore) and a process that already served its "cold" start at publish time.
 //! [`LambdaSnapStart`] fixes the three:
 //!
-//! * before the snapshot, it exports what the init phase recorded, within the budget;
+//! * before the snapshot, it exports what the init phase recorded, within the budget, and
+//!   drops (and counts) what it could not send: kept, it would be in the snapshot and sent
+//!   again by every restored environment;
 //! * after the restore, it reseeds the id generators from the operating system
 //!   (`otel_faas_core::pipeline::reseed_ids`), rebuilds every OTLP/HTTP exporter's client
 //!   (`reconnect_exporters`), and marks the next invocation cold with a `restore` span from
@@ -38,7 +40,7 @@ impl std::fmt::Debug for LambdaSnapStart {
 impl SnapStartResource for LambdaSnapStart {
     fn before_snapshot(&self) -> BoxFuture<'_, Result<(), lambda_runtime::Error>> {
         Box::pin(async move {
-            if let Err(error) = self.flusher.flush(self.budget).await {
+            if let Err(error) = self.flusher.before_snapshot(self.budget).await {
                 tracing::debug!(target: "otel_faas", %error, "flush before the snapshot incomplete");
             }
             Ok(())

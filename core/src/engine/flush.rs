@@ -285,6 +285,53 @@ impl Flusher {
             .unwrap_or(Err(FlushError::Timeout(budget)))
     }
 
+    /// Before a snapshot of the process is taken (Lambda SnapStart's `before_snapshot`):
+    /// flushes within `budget`, tries once more to send the spans the export path still
+    /// holds whatever its circuit breaker says, then drops what is left and counts it
+    /// ([`ExportStats::dropped_snapshot`](crate::pipeline::ExportStats::dropped_snapshot)).
+    /// Kept, those spans would be in the snapshot, and every environment restored from it
+    /// would send them again: duplicates, as many as restores.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use otel_faas_core::{Pipeline, env::MapEnvironment};
+    ///
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([
+    ///     ("OTEL_TRACES_EXPORTER", "none"),
+    ///     ("OTEL_METRICS_EXPORTER", "none"),
+    ///     ("OTEL_LOGS_EXPORTER", "none"),
+    /// ]))
+    /// .install();
+    /// telemetry
+    ///     .flusher()
+    ///     .before_snapshot(Duration::from_secs(2))
+    ///     .await
+    ///     .expect("nothing to send");
+    /// assert_eq!(telemetry.export_stats().dropped_snapshot, 0);
+    /// # }
+    /// ```
+    pub async fn before_snapshot(&self, budget: Duration) -> Result<(), FlushError> {
+        let started = tokio::time::Instant::now();
+        let flushed = self.flush(budget).await;
+        let Some(provider) = &self.state.provider else {
+            return flushed;
+        };
+        if provider.spans.is_empty() {
+            return flushed;
+        }
+        // The last attempt decides for the spans (a flush held by an open circuit may have
+        // been followed by a send that went through); a metrics or logs failure of the
+        // flush is reported as it happened.
+        let mut result = Ok(());
+        for path in &provider.spans {
+            let left = budget.saturating_sub(started.elapsed());
+            result = result.and(path.before_snapshot(left).await);
+        }
+        result
+    }
+
     /// Shuts the provider down, exporting what is left, without blocking the executor.
     pub async fn shutdown(&self, budget: Duration) -> Result<(), FlushError> {
         let Some(provider) = self.state.provider.clone() else {

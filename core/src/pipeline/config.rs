@@ -1,7 +1,12 @@
 //! Reading the SDK environment variables, once per signal.
 
 use std::fmt;
-#[cfg(test)]
+#[cfg(all(
+    test,
+    feature = "otlp-metrics",
+    feature = "otlp-logs",
+    feature = "console"
+))]
 use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;

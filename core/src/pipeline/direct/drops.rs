@@ -29,15 +29,19 @@ pub(crate) enum DropReason {
     ExportFailed,
     /// They were still unsent when the pipeline shut down.
     Shutdown,
+    /// They were still unsent when a snapshot of the process was taken (Lambda SnapStart):
+    /// kept, every environment restored from it would send them again.
+    Snapshot,
 }
 
 impl DropReason {
-    pub(crate) const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 6] = [
         Self::QueueFull,
         Self::RetryBufferFull,
         Self::Rejected,
         Self::ExportFailed,
         Self::Shutdown,
+        Self::Snapshot,
     ];
 
     /// The `error.type` value.
@@ -48,6 +52,7 @@ impl DropReason {
             Self::Rejected => "rejected",
             Self::ExportFailed => "export_failed",
             Self::Shutdown => "shutdown",
+            Self::Snapshot => "snapshot",
         }
     }
 
@@ -60,9 +65,9 @@ impl DropReason {
 #[derive(Debug, Default)]
 pub(crate) struct SpanCounters {
     exported: AtomicU64,
-    dropped: [AtomicU64; 5],
+    dropped: [AtomicU64; 6],
     /// Drops not yet written to standard error, per reason.
-    unreported: [AtomicU64; 5],
+    unreported: [AtomicU64; 6],
     last_warning: Mutex<Option<Instant>>,
 }
 
@@ -216,6 +221,9 @@ pub struct ExportStats {
     pub dropped_export_failed: u64,
     /// Still unsent at shutdown.
     pub dropped_shutdown: u64,
+    /// Still unsent when a snapshot was taken (SnapStart): every restored environment
+    /// would have sent them again.
+    pub dropped_snapshot: u64,
 }
 
 impl ExportStats {
@@ -226,6 +234,7 @@ impl ExportStats {
             + self.dropped_rejected
             + self.dropped_export_failed
             + self.dropped_shutdown
+            + self.dropped_snapshot
     }
 
     pub(crate) fn read(counters: &SpanCounters, held: u64) -> Self {
@@ -237,6 +246,7 @@ impl ExportStats {
             dropped_rejected: counters.dropped_total(DropReason::Rejected),
             dropped_export_failed: counters.dropped_total(DropReason::ExportFailed),
             dropped_shutdown: counters.dropped_total(DropReason::Shutdown),
+            dropped_snapshot: counters.dropped_total(DropReason::Snapshot),
         }
     }
 }

@@ -522,13 +522,18 @@ impl Shared {
             return;
         }
         let _ = self.export(Caller::Shutdown, budget).await;
+        self.discard_unsent(DropReason::Shutdown);
+        self.counters.report_if_due(Instant::now(), true);
+    }
+
+    /// Drops what is queued and held, counted for `reason`.
+    fn discard_unsent(&self, reason: DropReason) {
         let left = {
             let mut pending = lock(&self.pending);
             pending.items.clear();
             std::mem::take(&mut pending.spans)
         } + std::mem::take(&mut *lock(&self.queue)).len();
-        self.counters.dropped(DropReason::Shutdown, left);
-        self.counters.report_if_due(Instant::now(), true);
+        self.counters.dropped(reason, left);
     }
 }
 
@@ -709,6 +714,15 @@ impl DirectHandle {
         self.shared.export(Caller::Task, budget).await
     }
 
+    /// Before a snapshot of the process: one last send of everything, whatever the
+    /// circuit, within `budget`; what is still unsent is then dropped and counted
+    /// (`snapshot`), as every environment restored from the snapshot would send it again.
+    pub(crate) async fn before_snapshot(&self, budget: Duration) -> Result<(), FlushError> {
+        let result = self.shared.export(Caller::Shutdown, budget).await;
+        self.shared.discard_unsent(DropReason::Snapshot);
+        result
+    }
+
     /// Exports what is left within `budget` and stops the exporter thread.
     pub(crate) async fn shutdown(&self, budget: Duration) {
         self.shared.shut_down(budget).await;
@@ -866,6 +880,67 @@ mod tests {
         handle.flush(Duration::from_secs(1)).await.expect("closed");
         assert_eq!(exporter.inner.get_finished_spans().expect("spans").len(), 2);
         assert_eq!(counters.exported_total(), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn before_a_snapshot_held_spans_are_sent_whatever_the_circuit() {
+        let exporter = switchable();
+        let (processor, counters) = path(exporter.clone(), 100);
+        let handle = processor.handle();
+        exporter.failing.store(true, Ordering::SeqCst);
+        processor.on_end(test_span("lost"));
+        let _ = handle.flush(Duration::from_secs(1)).await;
+        // The circuit is open for a second; the collector is back meanwhile.
+        exporter.failing.store(false, Ordering::SeqCst);
+        processor.on_end(test_span("init"));
+        let held = handle.flush(Duration::from_secs(1)).await;
+        assert!(matches!(held, Err(FlushError::Held(1))), "{held:?}");
+        handle
+            .before_snapshot(Duration::from_secs(1))
+            .await
+            .expect("sent before the back-off has passed");
+        let names: Vec<String> = exporter
+            .inner
+            .get_finished_spans()
+            .expect("spans")
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        assert_eq!(names, ["init"]);
+        assert_eq!(counters.dropped_total(DropReason::Snapshot), 0);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn before_a_snapshot_what_cannot_be_sent_is_dropped_and_counted() {
+        // A port nobody listens on: refused, so the spans are kept for a retry.
+        let refused = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port");
+        let counters = Arc::new(SpanCounters::default());
+        let processor = DirectSpanProcessor::new(
+            Transport::OtlpHttp(otlp_http::tests::transport_to(format!(
+                "http://{refused}/v1/traces"
+            ))),
+            Settings {
+                queue_limit: 100,
+                batch_size: 512,
+                schedule_delay: Duration::from_secs(3600),
+                timeout: Duration::from_secs(1),
+            },
+            Arc::new(ExportHealth::default()),
+            "http://collector".to_owned(),
+            Arc::clone(&counters),
+        );
+        let handle = processor.handle();
+        processor.on_end(test_span("init"));
+        let failed = handle.flush(Duration::from_secs(1)).await;
+        assert!(matches!(failed, Err(FlushError::Export(_))), "{failed:?}");
+        assert_eq!(handle.held(), 1, "kept for a retry");
+        let last = handle.before_snapshot(Duration::from_secs(1)).await;
+        assert!(last.is_err(), "{last:?}");
+        // Not in the snapshot: every restored environment would send it again.
+        assert_eq!(handle.held(), 0);
+        assert_eq!(counters.dropped_total(DropReason::Snapshot), 1);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -302,7 +302,7 @@ fn gzip(body: &[u8]) -> std::io::Result<Bytes> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use opentelemetry::KeyValue;
 
@@ -373,7 +373,8 @@ mod tests {
         format!("http://{address}/v1/traces")
     }
 
-    fn transport_to(endpoint: String) -> OtlpHttp {
+    /// An OTLP/HTTP transport to `endpoint`, protobuf, no compression.
+    pub(in crate::pipeline::direct) fn transport_to(endpoint: String) -> OtlpHttp {
         let config = SignalConfig {
             exporters: Vec::new(),
             protocol: OtlpProtocol::HttpProtobuf,
