@@ -221,73 +221,56 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         fmt.args(["fmt", "--all", "--", "--check"]);
         step("cargo fmt --check", fmt)?;
 
-        let mut clippy = cargo();
-        clippy.args(["clippy", "--workspace", "--all-targets"]);
-        let mut clippy = with_lock(clippy);
-        clippy.args(["--", "-D", "warnings"]);
-        step("cargo clippy -D warnings", clippy)?;
-
+        // `cargo clippy ARGS -- -D warnings`, as one step.
+        let clippy = |name: &str, args: &[&str]| -> anyhow::Result<()> {
+            let mut command = cargo();
+            command.arg("clippy").args(args);
+            let mut command = with_lock(command);
+            command.args(["--", "-D", "warnings"]);
+            step(name, command)
+        };
+        clippy(
+            "cargo clippy -D warnings",
+            &["--workspace", "--all-targets"],
+        )?;
         // The workspace build unifies features (the integration tests turn on otlp-grpc),
         // so core's default feature set is checked on its own.
-        let mut clippy_core = cargo();
-        clippy_core.args(["clippy", "-p", "otel-faas-core", "--all-targets"]);
-        let mut clippy_core = with_lock(clippy_core);
-        clippy_core.args(["--", "-D", "warnings"]);
-        step(
+        clippy(
             "cargo clippy -p otel-faas-core (default features) -D warnings",
-            clippy_core,
+            &["-p", "otel-faas-core", "--all-targets"],
         )?;
-        // Without TLS: the smallest build, for a plain-http collector next to the function.
-        let mut clippy_core_bare = cargo();
-        clippy_core_bare.args([
-            "clippy",
-            "-p",
-            "otel-faas-core",
-            "--all-targets",
-            "--no-default-features",
-        ]);
-        let mut clippy_core_bare = with_lock(clippy_core_bare);
-        clippy_core_bare.args(["--", "-D", "warnings"]);
-        step(
+        // Without TLS and the exporters beyond spans: the smallest build, for a function that
+        // only traces to a plain-http collector next to it.
+        clippy(
             "cargo clippy -p otel-faas-core --no-default-features -D warnings",
-            clippy_core_bare,
+            &[
+                "-p",
+                "otel-faas-core",
+                "--all-targets",
+                "--no-default-features",
+            ],
         )?;
         // Each exporter feature alone: their code is behind cfgs that must compile in any
         // combination a user picks.
         for feature in ["otlp-metrics", "otlp-logs", "console", "otlp-grpc"] {
-            let mut clippy_feature = cargo();
-            clippy_feature.args([
-                "clippy",
-                "-p",
-                "otel-faas-core",
-                "--lib",
-                "--no-default-features",
-                "--features",
-                feature,
-            ]);
-            let mut clippy_feature = with_lock(clippy_feature);
-            clippy_feature.args(["--", "-D", "warnings"]);
-            step(
+            clippy(
                 &format!(
                     "cargo clippy -p otel-faas-core --no-default-features --features {feature} -D warnings"
                 ),
-                clippy_feature,
+                &[
+                    "-p",
+                    "otel-faas-core",
+                    "--lib",
+                    "--no-default-features",
+                    "--features",
+                    feature,
+                ],
             )?;
         }
         // A Lambda function without TLS (default-features = false on otel-faas-aws).
-        let mut clippy_aws_bare = cargo();
-        clippy_aws_bare.args([
-            "clippy",
-            "-p",
-            "otel-faas-aws",
-            "--lib",
-            "--no-default-features",
-        ]);
-        let mut clippy_aws_bare = with_lock(clippy_aws_bare);
-        clippy_aws_bare.args(["--", "-D", "warnings"]);
-        step(
+        clippy(
             "cargo clippy -p otel-faas-aws --lib --no-default-features -D warnings",
-            clippy_aws_bare,
+            &["-p", "otel-faas-aws", "--lib", "--no-default-features"],
         )?;
 
         // The bench binaries (bench/, a workspace of its own so that the peers' OpenTelemetry
@@ -323,20 +306,15 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             "dynamodb",
             "s3",
         ] {
-            let mut clippy_feature = cargo();
-            clippy_feature.args([
-                "clippy",
-                "-p",
-                "otel-faas-messaging",
-                "--no-default-features",
-                "--features",
-                feature,
-            ]);
-            let mut clippy_feature = with_lock(clippy_feature);
-            clippy_feature.args(["--", "-D", "warnings"]);
-            step(
+            clippy(
                 &format!("cargo clippy -p otel-faas-messaging --features '{feature}' -D warnings"),
-                clippy_feature,
+                &[
+                    "-p",
+                    "otel-faas-messaging",
+                    "--no-default-features",
+                    "--features",
+                    feature,
+                ],
             )?;
         }
 

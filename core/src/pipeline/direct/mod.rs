@@ -806,6 +806,18 @@ mod tests {
         (processor, counters)
     }
 
+    impl Switchable {
+        /// The names of the spans exported, in order.
+        fn names(&self) -> Vec<String> {
+            self.inner
+                .get_finished_spans()
+                .expect("spans")
+                .iter()
+                .map(|s| s.name.to_string())
+                .collect()
+        }
+    }
+
     fn switchable() -> Switchable {
         Switchable {
             failing: Arc::new(AtomicBool::new(false)),
@@ -830,19 +842,31 @@ mod tests {
         assert_eq!(counters.exported_total(), 3);
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_failing_exporter_loses_only_the_batch_it_had_and_the_circuit_holds_the_rest() {
+    /// A path whose exporter failed one flush (of a span named `lost`), and is healthy
+    /// again; and that flush's result.
+    async fn after_a_failed_export() -> (
+        Switchable,
+        DirectSpanProcessor,
+        Arc<SpanCounters>,
+        Result<(), FlushError>,
+    ) {
         let exporter = switchable();
         let (processor, counters) = path(exporter.clone(), 100);
-        let handle = processor.handle();
         exporter.failing.store(true, Ordering::SeqCst);
         processor.on_end(test_span("lost"));
-        let failed = handle.flush(Duration::from_secs(1)).await;
+        let failed = processor.handle().flush(Duration::from_secs(1)).await;
+        exporter.failing.store(false, Ordering::SeqCst);
+        (exporter, processor, counters, failed)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failing_exporter_loses_only_the_batch_it_had_and_the_circuit_holds_the_rest() {
+        let (exporter, processor, counters, failed) = after_a_failed_export().await;
+        let handle = processor.handle();
         assert!(matches!(failed, Err(FlushError::Export(_))), "{failed:?}");
         // The SDK exporter took the spans by value: lost, and counted.
         assert_eq!(counters.dropped_total(DropReason::ExportFailed), 1);
         // The circuit is open: the next flush keeps its spans without calling the exporter.
-        exporter.failing.store(false, Ordering::SeqCst);
         processor.on_end(test_span("held"));
         let held = handle.flush(Duration::from_secs(1)).await;
         assert!(matches!(held, Err(FlushError::Held(1))), "{held:?}");
@@ -867,14 +891,7 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let names: Vec<String> = exporter
-            .inner
-            .get_finished_spans()
-            .expect("spans")
-            .iter()
-            .map(|s| s.name.to_string())
-            .collect();
-        assert_eq!(names, ["held"]);
+        assert_eq!(exporter.names(), ["held"]);
         // Closed again: the invocation sends on its own task.
         processor.on_end(test_span("direct"));
         handle.flush(Duration::from_secs(1)).await.expect("closed");
@@ -884,14 +901,9 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn before_a_snapshot_held_spans_are_sent_whatever_the_circuit() {
-        let exporter = switchable();
-        let (processor, counters) = path(exporter.clone(), 100);
-        let handle = processor.handle();
-        exporter.failing.store(true, Ordering::SeqCst);
-        processor.on_end(test_span("lost"));
-        let _ = handle.flush(Duration::from_secs(1)).await;
         // The circuit is open for a second; the collector is back meanwhile.
-        exporter.failing.store(false, Ordering::SeqCst);
+        let (exporter, processor, counters, _) = after_a_failed_export().await;
+        let handle = processor.handle();
         processor.on_end(test_span("init"));
         let held = handle.flush(Duration::from_secs(1)).await;
         assert!(matches!(held, Err(FlushError::Held(1))), "{held:?}");
@@ -899,14 +911,7 @@ mod tests {
             .before_snapshot(Duration::from_secs(1))
             .await
             .expect("sent before the back-off has passed");
-        let names: Vec<String> = exporter
-            .inner
-            .get_finished_spans()
-            .expect("spans")
-            .iter()
-            .map(|s| s.name.to_string())
-            .collect();
-        assert_eq!(names, ["init"]);
+        assert_eq!(exporter.names(), ["init"]);
         assert_eq!(counters.dropped_total(DropReason::Snapshot), 0);
     }
 
