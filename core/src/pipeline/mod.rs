@@ -56,8 +56,8 @@
 //!   sent to from that thread, off the response path. Every span dropped is counted —
 //!   [`Telemetry::export_stats`], the self-metric `otel.sdk.processor.span.processed` with
 //!   `error.type` (`queue_full`, `retry_buffer_full`, `rejected`, `export_failed`,
-//!   `shutdown`, `snapshot`), one line on stderr a minute at most. Delivery is at least once: a batch
-//!   cut by the budget may have arrived and is sent again. Console, gRPC and exporters
+//!   `shutdown`, `snapshot`), one line on stderr a minute at most. Delivery is at least
+//!   once: a batch cut by the budget may have arrived and is sent again. Console, gRPC and exporters
 //!   given in code share the queue, circuit and counters; as the SDK's exporters take spans
 //!   by value, a batch they fail is counted as dropped rather than kept.
 //! - **Metrics** are exported by a periodic reader and **log records** by the SDK's batch
