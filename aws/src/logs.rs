@@ -110,6 +110,22 @@ impl<W> LambdaLogLayer<W> {
         self.level
     }
 
+    /// Writes lines up to `level` instead of the level of `AWS_LAMBDA_LOG_LEVEL`.
+    ///
+    /// ```
+    /// use otel_faas_aws::LambdaLogLayer;
+    /// use otel_faas_core::env::MapEnvironment;
+    /// use tracing_subscriber::filter::LevelFilter;
+    ///
+    /// let layer = LambdaLogLayer::from_env(&MapEnvironment::default()).with_level(LevelFilter::DEBUG);
+    /// assert_eq!(layer.level(), LevelFilter::DEBUG);
+    /// ```
+    #[must_use]
+    pub fn with_level(mut self, level: LevelFilter) -> Self {
+        self.level = level;
+        self
+    }
+
     /// Writes the lines elsewhere (tests, or standard error).
     #[must_use]
     pub fn with_writer<W2>(self, writer: W2) -> LambdaLogLayer<W2>

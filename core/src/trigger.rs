@@ -576,6 +576,53 @@ pub trait TriggerAdapter<E, R>: Send + Sync {
         let _ = trigger;
         self.outcome(response)
     }
+
+    /// What the caller receives when the handler panics, for protocols that must answer
+    /// every request: an HTTP server answers `500`, otherwise the connection closes with no
+    /// response at all. The engine then records the panic (`error.type=panic`, the
+    /// exception) together with the attributes [`outcome_for`](Self::outcome_for) reads from
+    /// this response (`http.response.status_code=500`), and returns it as the handler's
+    /// response instead of resuming the panic.
+    ///
+    /// The default is `None`: the panic is resumed after the span is ended and exported, for
+    /// runtimes that report it themselves (lambda_runtime answers the Runtime API with an
+    /// invocation error). Never put the panic message in the response; callers must not see
+    /// a function's internals.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use opentelemetry_sdk::trace::SdkTracerProvider;
+    /// use otel_faas_core::trigger::{FaasTrigger, InvocationContext, SpanSpec};
+    /// use otel_faas_core::{InvocationEngine, InvocationSpec, Propagation, TriggerAdapter};
+    ///
+    /// struct Rpc;
+    /// impl TriggerAdapter<String, String> for Rpc {
+    ///     fn invocation_spec(&self, _: &String, _: &InvocationContext, _: &dyn Propagation) -> InvocationSpec {
+    ///         InvocationSpec::new(FaasTrigger::Other, SpanSpec::server("rpc"))
+    ///     }
+    ///     fn panic_response(&self, _: FaasTrigger) -> Option<String> {
+    ///         Some("internal error".to_owned())
+    ///     }
+    /// }
+    ///
+    /// let engine = InvocationEngine::builder(&SdkTracerProvider::builder().build()).build();
+    /// let reply = engine
+    ///     .invocation(&Rpc, "ping".to_owned())
+    ///     .run(|_| async {
+    ///         if true {
+    ///             panic!("out of cheese");
+    ///         }
+    ///         Ok::<_, std::io::Error>(String::new())
+    ///     })
+    ///     .await;
+    /// assert_eq!(reply.unwrap(), "internal error");
+    /// # }
+    /// ```
+    fn panic_response(&self, trigger: FaasTrigger) -> Option<R> {
+        let _ = trigger;
+        None
+    }
 }
 
 impl<E, R, A: TriggerAdapter<E, R> + ?Sized> TriggerAdapter<E, R> for std::sync::Arc<A> {
@@ -595,6 +642,9 @@ impl<E, R, A: TriggerAdapter<E, R> + ?Sized> TriggerAdapter<E, R> for std::sync:
     }
     fn outcome_for(&self, trigger: FaasTrigger, response: &R) -> Outcome {
         (**self).outcome_for(trigger, response)
+    }
+    fn panic_response(&self, trigger: FaasTrigger) -> Option<R> {
+        (**self).panic_response(trigger)
     }
 }
 

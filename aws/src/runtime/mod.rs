@@ -311,19 +311,29 @@ impl LambdaTelemetryBuilder {
     /// `tracing` subscriber (the OpenTelemetry layer without `lambda_runtime`'s own span;
     /// log lines in Lambda's format joined to the trace, [`LambdaLogLayer`]; `tracing`
     /// events as OTLP log records when `OTEL_LOGS_EXPORTER` exports them; all at
-    /// `AWS_LAMBDA_LOG_LEVEL`, `INFO` by default), the global tracer and meter providers,
+    /// `AWS_LAMBDA_LOG_LEVEL` when the function's logging configuration sets it, else at
+    /// what `RUST_LOG` says, else `INFO`), the global tracer and meter providers,
     /// the after-response extension when `OTEL_FAAS_FLUSH=after-response`, and the SIGTERM
     /// flush. A subscriber installed before is kept, with a warning.
     ///
     /// [`LambdaLogLayer`]: crate::LambdaLogLayer
     pub async fn start(self) -> Result<LambdaTelemetry, lambda_runtime::Error> {
         let lines = crate::logs::LambdaLogLayer::from_env(self.env.as_ref());
-        let otel = self.build();
-        // Lambda's lines replace the plain ones: one line per event, in its format.
+        // The function's log level setting wins (Lambda filters JSON lines by it anyway);
+        // without it, `RUST_LOG` decides, as for any Rust program, then `INFO`.
+        let platform_level = self
+            .env
+            .get_non_empty(crate::logs::LOG_LEVEL_VARIABLE)
+            .is_some();
         let options = TracingOptions::default()
             .hide_span(RUNTIME_SPAN_NAME)
             .level(lines.level())
+            .rust_log(!platform_level)
+            // Lambda's lines replace the plain ones: one line per event, in its format.
             .plain_lines(false);
+        // Core's filter (the level, or `RUST_LOG`) decides which events reach the lines.
+        let lines = lines.with_level(tracing_subscriber::filter::LevelFilter::TRACE);
+        let otel = self.build();
         let ends = tracing_subscriber::Layer::and_then(otel.invocation_end_layer(), lines);
         if let Err(error) = otel.telemetry.init_tracing_with(options, ends) {
             eprintln!("otel-faas warning: {error}");

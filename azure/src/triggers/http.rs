@@ -11,7 +11,9 @@
 //! span follows the stable HTTP server conventions: `{method} {route}` with
 //! `http.route` = `/<routePrefix>/<route>` (the function's `route`, else its name), `url.*`,
 //! `server.*`, `client.address`, `user_agent.original`, `http.response.status_code`; ERROR
-//! for 5xx only. No header is recorded, and credential query values are redacted.
+//! for 5xx only. No header is recorded, and credential query values are redacted: core's
+//! default keys, `OTEL_FAAS_REDACT_QUERY_KEYS`, and the function keys Azure Functions
+//! accepts in the query ([`FUNCTION_KEY_QUERY_KEYS`]).
 
 use std::collections::HashMap;
 
@@ -20,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use otel_faas_core::InvocationSpec;
-use otel_faas_core::http::HttpServerAttributes;
+use otel_faas_core::http::{HttpServerAttributes, QueryRedaction};
 use otel_faas_core::propagation::{Carrier, Propagation};
 use serde_json::{Map, Value};
 
@@ -334,6 +336,26 @@ impl Carrier for Headers<'_> {
     }
 }
 
+/// The query parameters that carry an Azure Functions key: `code`, which every
+/// function-level or admin-level HTTP trigger is called with (`?code=<key>`), and
+/// `x-functions-key`, the header's name, which some clients send in the query too. Their
+/// values are redacted in `url.query` beside core's default keys.
+///
+/// ```
+/// assert_eq!(otel_faas_azure::triggers::http::FUNCTION_KEY_QUERY_KEYS, ["code", "x-functions-key"]);
+/// ```
+pub const FUNCTION_KEY_QUERY_KEYS: [&str; 2] = ["code", "x-functions-key"];
+
+/// Core's default redaction (with `OTEL_FAAS_REDACT_QUERY_KEYS`) and the function keys.
+static REDACTION: std::sync::LazyLock<std::sync::Arc<QueryRedaction>> =
+    std::sync::LazyLock::new(|| {
+        std::sync::Arc::new(
+            FUNCTION_KEY_QUERY_KEYS
+                .into_iter()
+                .fold(QueryRedaction::default(), QueryRedaction::with_key),
+        )
+    });
+
 /// The invocation span of an HTTP trigger. `route` is the full route template
 /// (`/api/orders/{id}`).
 pub(crate) fn spec(
@@ -349,6 +371,7 @@ pub(crate) fn spec(
     };
     let uri = request.uri();
     let mut attributes = HttpServerAttributes::new(request.method().as_str())
+        .redaction(std::sync::Arc::clone(&REDACTION))
         .route(Some(route))
         .path(uri.path());
     if let Some(query) = uri.query() {

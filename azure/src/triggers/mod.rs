@@ -175,6 +175,15 @@ impl TriggerAdapter<InvocationRequest, Encoded> for FunctionTrigger {
             _ => Outcome::success(),
         }
     }
+
+    /// An HTTP trigger's panic is answered `500` here, so that its span records the status
+    /// the caller gets (the host turns a custom handler's `500` into a failed invocation and
+    /// a `500` for the client). Other triggers resume the panic; the app answers it `500` too
+    /// (the host then retries or dead-letters the message as for any failed invocation).
+    fn panic_response(&self, trigger: FaasTrigger) -> Option<Encoded> {
+        (trigger == FaasTrigger::Http)
+            .then(|| Encoded::Http(crate::HttpResponse::new(500).body("the function panicked")))
+    }
 }
 
 /// The host's context: the W3C headers of its request, else a legacy `Request-Id`

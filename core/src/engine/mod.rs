@@ -429,11 +429,25 @@ impl InvocationEngine {
             .catch_unwind()
             .await;
         let trigger = guard.running.start.trigger;
-        let ended = Ended::from_result(&result, |response| adapter.outcome_for(trigger, response));
+        let mut ended =
+            Ended::from_result(&result, |response| adapter.outcome_for(trigger, response));
+        // A protocol that must answer every request (HTTP) answers the panic instead of
+        // letting it close the connection; the span records what the caller got.
+        let answer = match (&result, &mut ended) {
+            (Err(_), Ended::Panic { answered, .. }) => {
+                adapter.panic_response(trigger).inspect(|response| {
+                    answered.extend_from_slice(adapter.outcome_for(trigger, response).attributes());
+                })
+            }
+            _ => None,
+        };
         if let Some(ticket) = guard.running.end(ended) {
             self.flush_after(ticket, &context).await;
         }
-        result
+        match answer {
+            Some(response) => Ok(Ok(response)),
+            None => result,
+        }
     }
 
     fn start<E, R, A>(&self, adapter: &A, event: &E, context: &InvocationContext) -> Guard
@@ -638,7 +652,10 @@ impl<E, A: ?Sized> Invoke<'_, E, A, Resume> {
     /// A panic in the handler is recorded, the span is ended and flushed, and the panic is
     /// then resumed, so the runtime around the engine handles it exactly as it would without
     /// the engine (lambda_runtime, for instance, reports it as an invocation error); see
-    /// [`catch_panics`](Self::catch_panics) to get an error instead. If the returned future
+    /// [`catch_panics`](Self::catch_panics) to get an error instead. An adapter whose
+    /// protocol must answer every request gives the answer instead
+    /// ([`TriggerAdapter::panic_response`]: the HTTP adapters answer `500`), and that answer
+    /// is returned as the handler's response. If the returned future
     /// is dropped before it finishes, the invocation is recorded as cancelled.
     ///
     /// Runs on a tokio runtime with the time driver enabled (the deadline watchdog and the

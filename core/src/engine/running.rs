@@ -30,8 +30,12 @@ pub(crate) enum Ended {
     Outcome(Outcome),
     /// The handler returned an error.
     Error { error_type: String, message: String },
-    /// The handler panicked.
-    Panic(String),
+    /// The handler panicked; `answered` holds what the response the adapter answered it
+    /// with says (`http.response.status_code`), empty when the panic is resumed.
+    Panic {
+        message: String,
+        answered: Vec<KeyValue>,
+    },
     /// The watchdog fired `margin` before the deadline.
     Timeout { margin: Duration },
     /// The invocation future was dropped.
@@ -49,7 +53,10 @@ impl Ended {
                 error_type: error_type_of(error),
                 message: error.to_string(),
             },
-            Err(payload) => Self::Panic(panic_message(payload.as_ref())),
+            Err(payload) => Self::Panic {
+                message: panic_message(payload.as_ref()),
+                answered: Vec::new(),
+            },
         }
     }
 
@@ -80,7 +87,8 @@ impl Ended {
                     .record(&spans.invocation, &error_type, &message);
                 (InvocationStatus::Errored, Some((error_type, message)))
             }
-            Self::Panic(message) => {
+            Self::Panic { message, answered } => {
+                spans.invocation.span().set_attributes(answered);
                 spans
                     .exceptions
                     .record(&spans.invocation, PANIC_ERROR_TYPE, &message);

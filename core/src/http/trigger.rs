@@ -17,7 +17,7 @@ use super::redaction::QueryRedaction;
 use super::route::RouteHook;
 use super::semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};
 use crate::propagation::{Carrier, Chained, Propagation};
-use crate::trigger::{InvocationContext, InvocationSpec, Outcome, TriggerAdapter};
+use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpec, Outcome, TriggerAdapter};
 
 /// The route template that matched a request (`/users/{id}`), for routers to put in the
 /// request's extensions. [`HttpTrigger`] uses it for `http.route` and the span name.
@@ -129,7 +129,9 @@ impl HttpTrigger {
     }
 }
 
-impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for HttpTrigger {
+/// The response body must have a `Default` (every body type axum, hyper's `Full` and
+/// lambda_http use has): a panicking handler is answered `500` with an empty one.
+impl<B, RB: Default> TriggerAdapter<Request<B>, Response<RB>> for HttpTrigger {
     fn invocation_spec(
         &self,
         request: &Request<B>,
@@ -183,6 +185,20 @@ impl<B, RB> TriggerAdapter<Request<B>, Response<RB>> for HttpTrigger {
     fn outcome(&self, response: &Response<RB>) -> Outcome {
         http_response_outcome(response.status().as_u16())
     }
+
+    /// `500 Internal Server Error`, empty: an HTTP caller must get a status, and hyper
+    /// closes the connection without one when a handler's panic unwinds through it.
+    fn panic_response(&self, _trigger: FaasTrigger) -> Option<Response<RB>> {
+        Some(internal_server_error())
+    }
+}
+
+/// The answer to a handler's panic: `500` with an empty body (the panic message is for the
+/// span, not for the caller).
+pub(crate) fn internal_server_error<RB: Default>() -> Response<RB> {
+    let mut response = Response::new(RB::default());
+    *response.status_mut() = ::http::StatusCode::INTERNAL_SERVER_ERROR;
+    response
 }
 
 fn protocol_version(version: http::Version) -> Option<&'static str> {

@@ -19,11 +19,12 @@ use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::Layer;
 use tracing_subscriber::Registry;
-use tracing_subscriber::filter::{FilterExt as _, FilterFn, LevelFilter};
+use tracing_subscriber::filter::{FilterExt as _, FilterFn, LevelFilter, Targets};
 use tracing_subscriber::layer::{Identity, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+use crate::env::Environment as _;
 use crate::pipeline::Telemetry;
 
 /// What [`Telemetry::init_tracing`] installs.
@@ -41,16 +42,19 @@ use crate::pipeline::Telemetry;
 #[derive(Debug, Clone)]
 pub struct TracingOptions {
     level: LevelFilter,
+    rust_log: bool,
     hidden_spans: Vec<&'static str>,
     timestamps: bool,
     plain_lines: bool,
 }
 
 impl Default for TracingOptions {
-    /// `INFO` and above, every span exported, timestamps on each line.
+    /// `INFO` and above (or what `RUST_LOG` says), every span exported, timestamps on each
+    /// line.
     fn default() -> Self {
         Self {
             level: LevelFilter::INFO,
+            rust_log: true,
             hidden_spans: Vec::new(),
             timestamps: true,
             plain_lines: true,
@@ -59,10 +63,32 @@ impl Default for TracingOptions {
 }
 
 impl TracingOptions {
-    /// The most verbose level recorded (spans and log lines alike).
+    /// The most verbose level recorded (spans and log lines alike) when `RUST_LOG` is not
+    /// set; `INFO` by default. OpenTelemetry's own crates are held at `WARN` at most, so
+    /// the SDK's start-up notices ("Global tracer provider is set") and per-export debug
+    /// lines stay out of a function's logs unless `RUST_LOG` names them.
     #[must_use]
     pub fn level(mut self, level: LevelFilter) -> Self {
         self.level = level;
+        self
+    }
+
+    /// Whether `RUST_LOG`, when set, replaces [`level`](Self::level) (on by default). It
+    /// takes `tracing-subscriber`'s `Targets` syntax: a level, and `target=level`
+    /// directives, comma-separated (`warn,orders=debug`); span and field filters
+    /// (`[span{field}]`) are refused with a warning — they need the regex engine, which a
+    /// function's binary should not carry for this. A platform whose own log level setting
+    /// must win turns it off (the Lambda crate does when `AWS_LAMBDA_LOG_LEVEL` is set).
+    ///
+    /// ```
+    /// use otel_faas_core::subscriber::TracingOptions;
+    ///
+    /// let options = TracingOptions::default().rust_log(false);
+    /// # drop(options);
+    /// ```
+    #[must_use]
+    pub fn rust_log(mut self, rust_log: bool) -> Self {
+        self.rust_log = rust_log;
         self
     }
 
@@ -169,10 +195,11 @@ impl Telemetry {
         self.init_tracing_with(options, Identity::new())
     }
 
-    /// [`init_tracing`](Self::init_tracing) with one more layer, for a platform that
-    /// watches `tracing` itself (a platform crate that learns from its runtime's own span when
-    /// each invocation is over). The level applies to the log lines and the OpenTelemetry
-    /// layer only, so `layer` sees what its own filter asks for at any level.
+    /// [`init_tracing`](Self::init_tracing) with one more layer: a platform's own log lines
+    /// (Cloud Logging's JSON, Lambda's format, the Azure host's `Logs`) and whatever
+    /// watches `tracing` (a platform crate that learns from its runtime's own span when each
+    /// invocation is over). `layer` sees every span, at any level, and the events the
+    /// options' level (or `RUST_LOG`) lets through — the same events as the plain lines.
     ///
     /// ```no_run
     /// use otel_faas_core::{Pipeline, subscriber::TracingOptions};
@@ -189,10 +216,22 @@ impl Telemetry {
     where
         L: Layer<Registry> + Send + Sync + 'static,
     {
+        let rust_log = if options.rust_log {
+            crate::env::ProcessEnvironment.get_non_empty("RUST_LOG")
+        } else {
+            None
+        };
+        let filter = log_filter(options.level, rust_log.as_deref());
         let hidden = options.hidden_spans;
         let keep = FilterFn::new(move |metadata| {
             !(metadata.is_span() && hidden.contains(&metadata.name()))
         });
+        // Spans always reach `layer` (a watcher needs its runtime's span whatever the level);
+        // events only as the filter says, or every library's TRACE line would be written.
+        let events = filter.clone();
+        let layer = layer.with_filter(FilterFn::new(move |metadata| {
+            metadata.is_span() || events.would_enable(metadata.target(), metadata.level())
+        }));
         let lines = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(false);
@@ -203,24 +242,50 @@ impl Telemetry {
         };
         let lines = options
             .plain_lines
-            .then(|| lines.with_filter(options.level));
+            .then(|| lines.with_filter(filter.clone()));
         let logs = self.exports_logs().then(|| {
             self.logs_layer()
                 .with_filter(FilterFn::new(|metadata| {
                     !is_telemetry_internal(metadata.target())
                 }))
-                .with_filter(options.level)
+                .with_filter(filter.clone())
         });
         tracing_subscriber::registry()
             .with(layer)
             .with(lines)
-            .with(self.tracing_layer().with_filter(keep.and(options.level)))
+            .with(self.tracing_layer().with_filter(keep.and(filter)))
             .with(logs)
             .try_init()
             .map_err(TracingInitError)?;
         self.set_global_providers();
         Ok(())
     }
+}
+
+/// OpenTelemetry's own crates (`opentelemetry`, `opentelemetry_sdk`, `opentelemetry_otlp`,
+/// …: a `Targets` directive matches every target its name starts with).
+const OPENTELEMETRY_TARGETS: &str = "opentelemetry";
+
+/// What is recorded: `RUST_LOG`'s directives when it is set and valid, else `level` with
+/// OpenTelemetry's own crates at `WARN` at most. An invalid `RUST_LOG` warns and is ignored.
+fn log_filter(level: LevelFilter, rust_log: Option<&str>) -> Targets {
+    if let Some(directives) = rust_log {
+        match directives.parse::<Targets>() {
+            Ok(targets) => return targets,
+            Err(error) => crate::env::ConfigWarning::new(
+                "RUST_LOG",
+                directives,
+                format!(
+                    "a level and target=level directives, comma-separated ({error}; span and field filters are not supported)"
+                ),
+                level.to_string(),
+            )
+            .emit(),
+        }
+    }
+    Targets::new()
+        .with_default(level)
+        .with_target(OPENTELEMETRY_TARGETS, level.min(LevelFilter::WARN))
 }
 
 /// Whether `target` belongs to the exporters' crates or to otel-faas itself, whose events
@@ -244,7 +309,45 @@ fn is_telemetry_internal(target: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_telemetry_internal;
+    use super::{is_telemetry_internal, log_filter};
+    use tracing::Level;
+    use tracing_subscriber::filter::LevelFilter;
+
+    #[test]
+    fn by_default_the_level_holds_and_opentelemetry_speaks_only_from_warn() {
+        let filter = log_filter(LevelFilter::INFO, None);
+        assert!(filter.would_enable("orders", &Level::INFO));
+        assert!(!filter.would_enable("orders", &Level::DEBUG));
+        assert!(!filter.would_enable("hyper_util::client::legacy", &Level::DEBUG));
+        // "Global tracer provider is set" is an INFO line of the `opentelemetry` target.
+        assert!(!filter.would_enable("opentelemetry", &Level::INFO));
+        assert!(!filter.would_enable("opentelemetry_sdk", &Level::INFO));
+        assert!(filter.would_enable("opentelemetry_sdk", &Level::WARN));
+        // A quieter level is not raised for OpenTelemetry.
+        let errors = log_filter(LevelFilter::ERROR, None);
+        assert!(!errors.would_enable("opentelemetry_otlp", &Level::WARN));
+        assert!(errors.would_enable("opentelemetry_otlp", &Level::ERROR));
+    }
+
+    #[test]
+    fn rust_log_replaces_the_level_with_its_directives() {
+        let filter = log_filter(LevelFilter::INFO, Some("warn,orders=trace"));
+        assert!(filter.would_enable("orders::db", &Level::TRACE));
+        assert!(!filter.would_enable("billing", &Level::INFO));
+        assert!(filter.would_enable("billing", &Level::WARN));
+        let debug = log_filter(LevelFilter::INFO, Some("debug"));
+        assert!(debug.would_enable("hyper_util", &Level::DEBUG));
+        assert!(debug.would_enable("opentelemetry_sdk", &Level::DEBUG));
+        assert!(!debug.would_enable("orders", &Level::TRACE));
+    }
+
+    #[test]
+    fn an_invalid_rust_log_is_ignored() {
+        // Span filters need EnvFilter's regex engine: refused, the level used.
+        let filter = log_filter(LevelFilter::INFO, Some("[request{id=1}]=trace"));
+        assert!(filter.would_enable("orders", &Level::INFO));
+        assert!(!filter.would_enable("orders", &Level::DEBUG));
+    }
 
     #[test]
     fn the_exporters_own_targets_are_internal() {
