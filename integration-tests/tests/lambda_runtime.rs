@@ -1258,3 +1258,54 @@ async fn platform_figures_arrive_from_the_telemetry_api_one_invocation_late() {
         );
     }
 }
+
+/// The JSON lines the function wrote (Lambda's JSON log format) up to its first response.
+async fn json_log_lines(env: &[(&str, &str)]) -> Vec<Value> {
+    let mut vars = vec![("AWS_LAMBDA_LOG_FORMAT", "JSON")];
+    vars.extend_from_slice(env);
+    let function = Function::start("example-lambda-sqs-batch", "lambda-sqs-batch", &vars);
+    let invoked = function
+        .invoke(Invoke::new(sqs_event(vec![sqs_message("l-1", "hello")])))
+        .await;
+    assert_eq!(invoked.response, Some(json!({"batchItemFailures": []})));
+    // Each line is written to standard error before the handler returns.
+    function
+        .process
+        .log()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("level").is_some())
+        .collect()
+}
+
+fn levels(lines: &[Value]) -> std::collections::BTreeSet<String> {
+    lines
+        .iter()
+        .filter_map(|l| l["level"].as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Lambda's lines follow the function's log level setting, else `RUST_LOG`, else `INFO`:
+/// no library's DEBUG line by default, as on the other clouds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_log_lines_follow_the_level_setting_then_rust_log() {
+    let default = json_log_lines(&[]).await;
+    assert!(
+        default.iter().any(|l| l["message"] == "processed"),
+        "{default:?}"
+    );
+    assert_eq!(levels(&default), ["INFO".to_owned()].into(), "{default:#?}");
+    let debug = json_log_lines(&[("RUST_LOG", "debug")]).await;
+    assert!(levels(&debug).contains("DEBUG"), "{debug:#?}");
+    // The function's own setting wins over RUST_LOG.
+    let warn = json_log_lines(&[("RUST_LOG", "debug"), ("AWS_LAMBDA_LOG_LEVEL", "WARN")]).await;
+    assert!(
+        !warn.iter().any(|l| l["message"] == "processed"),
+        "{warn:#?}"
+    );
+    assert!(
+        levels(&warn).iter().all(|l| l == "WARN" || l == "ERROR"),
+        "{warn:#?}"
+    );
+}
