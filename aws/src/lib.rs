@@ -77,6 +77,25 @@
 //! SnapStart restore, [`LambdaTelemetry::snapstart`]) and the partial-batch outcome
 //! (`aws.lambda.batch_item_failures`) apply to all of them.
 //!
+//! **Secrets in URLs.** `url.query` is recorded with credential values replaced by
+//! `REDACTED`: core's default keys (the conventions' `AWSAccessKeyId`, `Signature`, `sig`,
+//! `X-Goog-Signature`; SigV4 presigned-URL keys such as `X-Amz-Signature` and
+//! `X-Amz-Security-Token`; common secret names such as `token` and `api_key`; see
+//! `otel_faas_core::http::QueryRedaction`) and any key listed in
+//! `OTEL_FAAS_REDACT_QUERY_KEYS` (comma-separated, any case:
+//! `OTEL_FAAS_REDACT_QUERY_KEYS=code,session` for an OAuth callback). No header is
+//! recorded.
+//!
+//! **A handler that panics** is recorded (`error.type` = `panic`, the exception), its span
+//! exported, and the panic handed back to `lambda_runtime`, which reports an invocation
+//! error to the Runtime API (an API Gateway caller then gets the gateway's `502`), as the
+//! function would without this crate; the next invocation is served.
+//!
+//! **Log level.** [`LambdaTelemetry::start`] writes lines, spans and log records at the
+//! function's log level setting (`AWS_LAMBDA_LOG_LEVEL`) when it has one, else at what
+//! `RUST_LOG` says (a level and `target=level` directives), else `INFO`; OpenTelemetry's own
+//! crates speak from `WARN` unless `RUST_LOG` names them.
+//!
 //! ## Choices where the conventions leave room or disagree
 //!
 //! * The invocation span of a non-HTTP trigger is named after the function, as the AWS

@@ -52,9 +52,29 @@
 //! | Blob | `datasource` | SERVER `{operation} {container}`: `faas.document.collection`, `.name`, `.operation`, `.time` |
 //! | other | `other` | SERVER `{function}` |
 //!
-//! Every invocation span also has `faas.name` = `<app>/<function>`, `cloud.resource_id`
-//! (when the subscription, resource group and app are known), `faas.invocation_id` (the
-//! host's `X-Azure-Functions-InvocationId`), `faas.coldstart`.
+//! Every invocation span also has `faas.name` = `<app>/<function>` (the app from
+//! `WEBSITE_SITE_NAME`, which Azure sets; without it, as when the handler runs locally
+//! outside Azure, `faas.name` is the function's name alone), `cloud.resource_id` (when the
+//! subscription, resource group and app are known), `faas.invocation_id` (the host's
+//! `X-Azure-Functions-InvocationId`), `faas.coldstart`.
+//!
+//! **Secrets in URLs.** `url.query` is recorded with credential values replaced by
+//! `REDACTED`: core's default keys (the conventions' signed-URL keys, the clouds' and
+//! common secret names, see `otel_faas_core::http::QueryRedaction`), the function keys
+//! Azure Functions takes in the query, `code` and `x-functions-key`
+//! ([`FUNCTION_KEY_QUERY_KEYS`](triggers::http::FUNCTION_KEY_QUERY_KEYS)), and any key
+//! listed in `OTEL_FAAS_REDACT_QUERY_KEYS` (comma-separated, any case). No header is
+//! recorded, so `x-functions-key` as a header never is.
+//!
+//! **A function that panics** is answered `500` (`the function panicked`; the host fails
+//! the invocation, and retries or dead-letters a message as for any failure). An HTTP
+//! function's span records the panic (`error.type` = `panic`, the exception) and
+//! `http.response.status_code` = `500`; the server goes on serving.
+//!
+//! **Log level.** Log lines (on standard error, and each invocation's in `Logs`) are
+//! written from `INFO`, or as `RUST_LOG` says for standard error (`RUST_LOG=warn`; a level
+//! and `target=level` directives); `Logs` never goes below `INFO`. OpenTelemetry's own
+//! crates speak from `WARN` unless `RUST_LOG` names them.
 //!
 //! **The host's own spans.** The host's HTTP client sends `traceparent` on every request to
 //! the handler, from its own activity: the invocation span is a child of the host's span,

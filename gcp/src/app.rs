@@ -31,13 +31,15 @@ struct Function {
 }
 
 /// A Cloud Run function (gen2) server honouring the Functions Framework contract: it
-/// listens on `$PORT` (8080 by default), answers `GET /robots.txt` and `/favicon.ico` with
-/// 404, and serves the function `FUNCTION_TARGET` names at every path — an HTTP function
-/// (any method) or a CloudEvent function (`POST`; binary or structured mode, raw Pub/Sub
-/// push, background events; 204 when it succeeds, 500 with the error's message when it
-/// fails, so Pub/Sub and Eventarc redeliver). Other registered functions are served under
-/// `/<name>` too, so one service can host an HTTP API and its event handlers (Eventarc's
-/// `--destination-run-path`). SIGTERM drains the requests in flight and flushes.
+/// listens on `$HOST:$PORT` (`0.0.0.0:8080` by default), answers `GET /robots.txt` and
+/// `/favicon.ico` with 404, and serves the function `FUNCTION_TARGET` names at every path —
+/// an HTTP function (any method) or a CloudEvent function (`POST`; binary or structured
+/// mode, raw Pub/Sub push, background events; 204 when it succeeds, 500 with the error's
+/// message when it fails, so Pub/Sub and Eventarc redeliver). An HTTP function that panics
+/// is answered `500` (its span records the panic and the `500`) and the server goes on
+/// serving. Other registered functions are served under `/<name>` too, so one service can
+/// host an HTTP API and its event handlers (Eventarc's `--destination-run-path`). SIGTERM
+/// drains the requests in flight and flushes.
 ///
 /// ```no_run
 /// use otel_faas_gcp::{FunctionsFramework, PubSubMessage};

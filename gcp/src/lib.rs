@@ -29,7 +29,7 @@
 //!
 //! | Item | What |
 //! |---|---|
-//! | [`FunctionsFramework`] | the server: `$PORT`, the target at every path, 404 for `/robots.txt` and `/favicon.ico`, graceful shutdown that flushes |
+//! | [`FunctionsFramework`] | the server: `$HOST:$PORT` (`0.0.0.0:8080` by default), the target at every path, 404 for `/robots.txt` and `/favicon.ico`, graceful shutdown that flushes |
 //! | [`CloudEventRequest`] | the event decoded once at the edge: binary and structured mode, raw Pub/Sub push (wrapped, or unwrapped with its metadata in headers), background events (400 with a reason otherwise) |
 //! | [`FromCloudEvent`], [`PubSubMessage`], [`StorageObject`] | typed arguments of CloudEvent functions |
 //! | [`triggers`] | one adapter per kind: HTTP, Pub/Sub, Cloud Storage, any other CloudEvent |
@@ -46,7 +46,39 @@
 //!
 //! **Logs.** On Cloud Run, [`FunctionsFramework::new`] writes log lines as Cloud Logging's
 //! structured JSON on standard output, each under its trace ([`CloudLoggingLayer`]);
-//! elsewhere, plain lines on standard error.
+//! elsewhere, plain lines on standard error. Either way only `INFO` and above are written,
+//! or what `RUST_LOG` says (`RUST_LOG=warn,my_function=debug`: a level, and
+//! `target=level` directives); OpenTelemetry's own crates speak from `WARN` unless
+//! `RUST_LOG` names them. Cloud Logging bills by volume, and libraries' debug lines can
+//! carry request details.
+//!
+//! **Secrets in URLs.** `url.query` is recorded with credential values replaced by
+//! `REDACTED`: core's default keys (the conventions' signed-URL keys, the clouds' and
+//! common secret names, see `otel_faas_core::http::QueryRedaction`), Google's API key
+//! parameter `key` ([`GOOGLE_API_QUERY_KEYS`](triggers::http::GOOGLE_API_QUERY_KEYS)), and
+//! any key listed in `OTEL_FAAS_REDACT_QUERY_KEYS` (comma-separated, any case:
+//! `OTEL_FAAS_REDACT_QUERY_KEYS=code,session` for an OAuth callback). No header is
+//! recorded.
+//!
+//! **A handler that panics** is answered `500` with an empty body, as the Functions
+//! Framework answers a function that throws; its span records the panic (`error.type` =
+//! `panic`, the exception) and `http.response.status_code` = `500`, and the server goes on
+//! serving.
+//!
+//! ## Run locally
+//!
+//! ```sh
+//! FUNCTION_TARGET=hello PORT=8080 HOST=127.0.0.1 \
+//!   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 cargo run
+//! ```
+//!
+//! The server listens on `$HOST:$PORT` (`0.0.0.0:8080` by default). Without `K_SERVICE` it
+//! behaves as off Cloud Run: plain log lines on standard error, no metadata server. To try
+//! the Cloud Run behaviour (`K_SERVICE=orders`), point the metadata server somewhere:
+//! `GCE_METADATA_HOST=127.0.0.1:9` (nothing listening: the resource keeps what the
+//! environment says, and nothing waits on it), or the address of a fake of your own. On a
+//! machine without it, the default `metadata.google.internal` is asked in the background
+//! and cannot answer; no request waits for it.
 //!
 //! **Tested against real parts**: every conformance vector and event sample over HTTP; the
 //! Node Functions Framework (npm) as a differential oracle on the same requests (the HTTP

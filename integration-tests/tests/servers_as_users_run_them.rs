@@ -93,6 +93,21 @@ impl Probe {
         std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
     }
 
+    /// Sends SIGTERM, as the platforms do before stopping an instance, and waits for the
+    /// exit.
+    fn terminate(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -TERM");
+        let started = Instant::now();
+        while self.child.try_wait().expect("the probe's status").is_none() {
+            assert!(started.elapsed() < WAIT, "the probe did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until `path` is answered at all.
     async fn wait_until_serving(&self, path: &str) {
         let started = Instant::now();
@@ -427,4 +442,41 @@ async fn added_keys_come_from_otel_faas_redact_query_keys() {
         recorded_query(&receiver, "mark=keys").await,
         "mark=keys&code=REDACTED&x-functions-key=fn-key-2&key=api-key-3&Code=REDACTED&page=REDACTED"
     );
+}
+
+/// A collector that takes traces only: the final flush's message names the signal that
+/// failed and where it went (all spans arrived).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_final_flush_names_the_signal_and_its_endpoint() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let mut probe = Probe::start(
+        "plain",
+        &receiver,
+        &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            // Nothing listens there.
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://user:secret@127.0.0.1:9/v1/metrics",
+            ),
+        ],
+    );
+    probe.wait_until_serving("/healthz").await;
+    assert_eq!(
+        get(probe.port, "/ok?mark=flush").await.map(|r| r.0),
+        Ok(200)
+    );
+    probe.terminate();
+    let stderr = probe.stderr();
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("the final flush did not complete"))
+        .unwrap_or_else(|| panic!("no final flush failure: {stderr}"));
+    assert!(
+        line.contains("metrics (OTLP at http://127.0.0.1:9/v1/metrics): "),
+        "{line}"
+    );
+    assert!(!line.contains("traces"), "{line}");
+    assert!(!line.contains("secret"), "{line}");
+    recorded_query(&receiver, "mark=flush").await;
 }

@@ -34,6 +34,36 @@ pub(crate) struct Providers {
     /// The tracer provider's export paths; when there are any, the tracer provider is
     /// flushed through them, on the task.
     pub(crate) spans: Vec<DirectHandle>,
+    /// Where each signal goes (`OTLP at http://…/v1/metrics`), so that a failure says which
+    /// signal failed and where it was sent.
+    pub(crate) destinations: Destinations,
+}
+
+/// Where traces, metrics and logs are sent, as said in an error.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Destinations {
+    pub(crate) traces: String,
+    pub(crate) metrics: String,
+    pub(crate) logs: String,
+}
+
+/// The first failure among the signals, named with its destination
+/// (`metrics (OTLP at http://collector:4318/v1/metrics): …`), then how many others failed.
+fn first_failure(results: [(&str, &str, OTelSdkResult); 3]) -> Result<(), String> {
+    let failures: Vec<String> = results
+        .into_iter()
+        .filter_map(|(signal, destination, result)| {
+            result.err().map(|error| match destination.is_empty() {
+                true => format!("{signal}: {error}"),
+                false => format!("{signal} ({destination}): {error}"),
+            })
+        })
+        .collect();
+    match failures.as_slice() {
+        [] => Ok(()),
+        [one] => Err(one.clone()),
+        many => Err(many.join("; ")),
+    }
 }
 
 impl Providers {
@@ -44,8 +74,8 @@ impl Providers {
     }
 
     /// Flushes the providers the blocking way — the tracer provider only when it has no
-    /// export paths — each even when another failed; the first error is returned.
-    fn force_flush(&self) -> OTelSdkResult {
+    /// export paths — each even when another failed; every failure is named.
+    fn force_flush(&self) -> Result<(), String> {
         let traces = if self.spans.is_empty() {
             self.tracer.force_flush()
         } else {
@@ -59,12 +89,26 @@ impl Providers {
             .logger
             .as_ref()
             .map_or(Ok(()), SdkLoggerProvider::force_flush);
-        traces.and(metrics).and(logs)
+        self.named(traces, metrics, logs)
+    }
+
+    fn named(
+        &self,
+        traces: OTelSdkResult,
+        metrics: OTelSdkResult,
+        logs: OTelSdkResult,
+    ) -> Result<(), String> {
+        let to = &self.destinations;
+        first_failure([
+            ("traces", &to.traces, traces),
+            ("metrics", &to.metrics, metrics),
+            ("logs", &to.logs, logs),
+        ])
     }
 
     /// Shuts all three down within `budget` in all (the export paths are shut down on the
     /// task first, so the tracer provider's shutdown finds them done).
-    fn shutdown(&self, budget: Duration) -> OTelSdkResult {
+    fn shutdown(&self, budget: Duration) -> Result<(), String> {
         let started = std::time::Instant::now();
         let left = || budget.saturating_sub(started.elapsed());
         let traces = self.tracer.shutdown_with_timeout(left());
@@ -76,7 +120,7 @@ impl Providers {
             .logger
             .as_ref()
             .map_or(Ok(()), |logger| logger.shutdown_with_timeout(left()));
-        traces.and(metrics).and(logs)
+        self.named(traces, metrics, logs)
     }
 }
 
@@ -189,6 +233,7 @@ impl Flusher {
             meter: None,
             logger: None,
             spans: Vec::new(),
+            destinations: Destinations::default(),
         }))
     }
 

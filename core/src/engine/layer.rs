@@ -15,7 +15,9 @@ use crate::trigger::TriggerAdapter;
 /// Wraps a service so that every call is an invocation with its own span.
 ///
 /// It wraps whatever speaks tower: a runtime's handler service, an axum `Router`, a hyper
-/// service, or a user's own.
+/// service, or a user's own. A handler that panics is recorded and, when the adapter
+/// answers panics ([`TriggerAdapter::panic_response`]: [`HttpTrigger`](crate::http::HttpTrigger)
+/// answers `500`), answered; otherwise the panic goes on to the runtime around the layer.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

@@ -117,7 +117,7 @@ use opentelemetry_sdk::trace::{
     IdGenerator, Sampler, SdkTracer, SdkTracerProvider, SpanLimits, SpanProcessor,
 };
 
-use crate::engine::flush::Providers;
+use crate::engine::flush::{Destinations, Providers};
 use crate::engine::{EngineBuilder, FlushError, Flusher, InvocationEngine};
 use crate::env::{Environment, ProcessEnvironment};
 use crate::propagation::{CompositePropagation, PropagatorRegistry};
@@ -401,6 +401,11 @@ impl Pipeline {
             meter: exports(Signal::Metrics).then(|| meter_provider.clone()),
             logger: exports(Signal::Logs).then(|| logger_provider.clone()),
             spans: span_paths.clone(),
+            destinations: Destinations {
+                traces: destination(&config.traces),
+                metrics: destination(&config.metrics),
+                logs: destination(&config.logs),
+            },
         });
         Telemetry {
             late_resource: self.late_resource,
@@ -978,4 +983,19 @@ impl Telemetry {
             ))),
         }
     }
+}
+
+/// Where a signal is sent, for error messages: `OTLP at <endpoint>`, `the console`, a
+/// platform's named destination.
+fn destination(signal: &SignalConfig) -> String {
+    signal
+        .exporters
+        .iter()
+        .map(|exporter| match exporter {
+            Exporter::Otlp => format!("OTLP at {}", printable_endpoint(&signal.endpoint)),
+            Exporter::Console => "the console".to_owned(),
+            Exporter::Named(name) => (*name).to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
