@@ -391,6 +391,48 @@ async fn on_cloud_run_rust_log_sets_the_level() {
     assert!(from_libraries.is_empty(), "{from_libraries:?}");
 }
 
+/// The `probe line <level>` messages on standard error once the `error` one is there, and
+/// the whole of standard error.
+async fn stderr_levels(probe: &Probe) -> (Vec<String>, String) {
+    let started = Instant::now();
+    loop {
+        let stderr = probe.stderr();
+        if stderr.contains("probe line error") {
+            let lines = stderr
+                .lines()
+                .filter_map(|line| line.find("probe line ").map(|at| line[at..].to_owned()))
+                .collect();
+            return (lines, stderr);
+        }
+        assert!(started.elapsed() < WAIT, "no error line: {stderr}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Off Cloud Run, the plain lines on standard error: `INFO` and above, none of
+/// OpenTelemetry's start-up notices — on the quick start and on Azure alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_lines_hold_the_level_and_keep_opentelemetry_notices_out() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let plain = Probe::start("plain", &receiver, &[]);
+    plain.wait_until_serving("/healthz").await;
+    assert_eq!(get(plain.port, "/levels").await, Ok((200, "ok".to_owned())));
+    let (lines, stderr) = stderr_levels(&plain).await;
+    assert_eq!(
+        lines,
+        ["probe line info", "probe line warn", "probe line error"],
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Global"), "{stderr}");
+    assert!(!stderr.contains("DEBUG"), "{stderr}");
+
+    let (azure, app) = start_azure(&receiver, &[("RUST_LOG", "warn")]).await;
+    let app = std::sync::Arc::new(app);
+    assert_eq!(azure_get(&app, "/api/levels").await.0, 200);
+    let (lines, stderr) = stderr_levels(&azure).await;
+    assert_eq!(lines, ["probe line warn", "probe line error"], "{stderr}");
+}
+
 /// `url.query` of the invocation span of `GET <path>`, once exported.
 async fn recorded_query(receiver: &OtlpReceiver, marker: &str) -> String {
     let span = spans_where(receiver, 1, "marked", |s| {
