@@ -17,110 +17,62 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::SdkLoggerProvider;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
+use futures_util::future::BoxFuture;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
-use crate::pipeline::direct::DirectHandle;
+/// What a [`Flusher`] exports: a pipeline's providers and export paths (the pipeline
+/// implements it), or a bare tracer provider ([`Flusher::new`]). The engine knows only this,
+/// so that the pipeline, the composition root, depends on the engine and never the other
+/// way. Futures are boxed: the trait is used as an object, and a flush happens once per
+/// invocation at most.
+pub(crate) trait FlushTarget: std::fmt::Debug + Send + Sync + 'static {
+    /// Exports everything recorded so far, within `budget`.
+    fn flush(&self, budget: Duration) -> BoxFuture<'_, Result<(), FlushError>>;
 
-/// The providers a flusher flushes: always the tracer provider, and the meter and logger
-/// providers of a pipeline that exports those signals.
-#[derive(Debug, Clone)]
-pub(crate) struct Providers {
-    pub(crate) tracer: SdkTracerProvider,
-    pub(crate) meter: Option<SdkMeterProvider>,
-    pub(crate) logger: Option<SdkLoggerProvider>,
-    /// The tracer provider's export paths; when there are any, the tracer provider is
-    /// flushed through them, on the task.
-    pub(crate) spans: Vec<DirectHandle>,
-    /// Where each signal goes (`OTLP at http://…/v1/metrics`), so that a failure says which
-    /// signal failed and where it was sent.
-    pub(crate) destinations: Destinations,
+    /// After the flush that precedes a snapshot: one more try for what is still held, then
+    /// drop and count what is left. `None` when there is nothing of the kind (the result of
+    /// the flush then stands).
+    fn before_snapshot(&self, budget: Duration) -> Option<BoxFuture<'_, Result<(), FlushError>>>;
+
+    /// Exports what is left and stops, within `budget`.
+    fn shutdown(&self, budget: Duration) -> BoxFuture<'_, Result<(), FlushError>>;
 }
 
-/// Where traces, metrics and logs are sent, as said in an error.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Destinations {
-    pub(crate) traces: String,
-    pub(crate) metrics: String,
-    pub(crate) logs: String,
-}
+/// A bare tracer provider, flushed on tokio's blocking pool (its `force_flush` blocks).
+#[derive(Debug)]
+struct TracerProviderTarget(SdkTracerProvider);
 
-/// The first failure among the signals, named with its destination
-/// (`metrics (OTLP at http://collector:4318/v1/metrics): …`), then how many others failed.
-fn first_failure(results: [(&str, &str, OTelSdkResult); 3]) -> Result<(), String> {
-    let failures: Vec<String> = results
-        .into_iter()
-        .filter_map(|(signal, destination, result)| {
-            result.err().map(|error| match destination.is_empty() {
-                true => format!("{signal}: {error}"),
-                false => format!("{signal} ({destination}): {error}"),
-            })
-        })
-        .collect();
-    match failures.as_slice() {
-        [] => Ok(()),
-        [one] => Err(one.clone()),
-        many => Err(many.join("; ")),
+impl FlushTarget for TracerProviderTarget {
+    fn flush(&self, budget: Duration) -> BoxFuture<'_, Result<(), FlushError>> {
+        let provider = self.0.clone();
+        Box::pin(on_blocking_pool(budget, move || {
+            provider.force_flush().map_err(|error| error.to_string())
+        }))
+    }
+
+    fn before_snapshot(&self, _budget: Duration) -> Option<BoxFuture<'_, Result<(), FlushError>>> {
+        None
+    }
+
+    fn shutdown(&self, budget: Duration) -> BoxFuture<'_, Result<(), FlushError>> {
+        let provider = self.0.clone();
+        Box::pin(on_blocking_pool(budget, move || {
+            provider
+                .shutdown_with_timeout(budget)
+                .map_err(|error| error.to_string())
+        }))
     }
 }
 
-impl Providers {
-    /// Whether a flush needs tokio's blocking pool: for the SDK's own span processors, or
-    /// for metrics and logs.
-    fn blocking_work(&self) -> bool {
-        self.spans.is_empty() || self.meter.is_some() || self.logger.is_some()
-    }
-
-    /// Flushes the providers the blocking way — the tracer provider only when it has no
-    /// export paths — each even when another failed; every failure is named.
-    fn force_flush(&self) -> Result<(), String> {
-        let traces = if self.spans.is_empty() {
-            self.tracer.force_flush()
-        } else {
-            Ok(())
-        };
-        let metrics = self
-            .meter
-            .as_ref()
-            .map_or(Ok(()), SdkMeterProvider::force_flush);
-        let logs = self
-            .logger
-            .as_ref()
-            .map_or(Ok(()), SdkLoggerProvider::force_flush);
-        self.named(traces, metrics, logs)
-    }
-
-    fn named(
-        &self,
-        traces: OTelSdkResult,
-        metrics: OTelSdkResult,
-        logs: OTelSdkResult,
-    ) -> Result<(), String> {
-        let to = &self.destinations;
-        first_failure([
-            ("traces", &to.traces, traces),
-            ("metrics", &to.metrics, metrics),
-            ("logs", &to.logs, logs),
-        ])
-    }
-
-    /// Shuts all three down within `budget` in all (the export paths are shut down on the
-    /// task first, so the tracer provider's shutdown finds them done).
-    fn shutdown(&self, budget: Duration) -> Result<(), String> {
-        let started = std::time::Instant::now();
-        let left = || budget.saturating_sub(started.elapsed());
-        let traces = self.tracer.shutdown_with_timeout(left());
-        let metrics = self
-            .meter
-            .as_ref()
-            .map_or(Ok(()), |meter| meter.shutdown_with_timeout(left()));
-        let logs = self
-            .logger
-            .as_ref()
-            .map_or(Ok(()), |logger| logger.shutdown_with_timeout(left()));
-        self.named(traces, metrics, logs)
+/// Runs blocking export work on tokio's blocking pool, waiting at most `budget` for it.
+pub(crate) async fn on_blocking_pool(
+    budget: Duration,
+    work: impl FnOnce() -> Result<(), String> + Send + 'static,
+) -> Result<(), FlushError> {
+    match tokio::time::timeout(budget, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(result)) => result.map_err(FlushError::Export),
+        Ok(Err(join)) => Err(FlushError::Export(join.to_string())),
+        Err(_) => Err(FlushError::Timeout(budget)),
     }
 }
 
@@ -216,7 +168,7 @@ pub struct Flusher {
 
 #[derive(Debug)]
 struct FlushState {
-    provider: Option<Providers>,
+    target: Option<Arc<dyn FlushTarget>>,
     /// Spans ended so far; each ending invocation takes the next number as its ticket.
     ended: AtomicU64,
     /// Every ticket up to this number has been exported.
@@ -228,29 +180,24 @@ struct FlushState {
 impl Flusher {
     /// A flusher for `provider`.
     pub fn new(provider: SdkTracerProvider) -> Self {
-        Self::with_provider(Some(Providers {
-            tracer: provider,
-            meter: None,
-            logger: None,
-            spans: Vec::new(),
-            destinations: Destinations::default(),
-        }))
+        Self::with_target(Some(Arc::new(TracerProviderTarget(provider))))
     }
 
-    /// A flusher for every provider of a pipeline: one flush, one budget, three signals.
-    pub(crate) fn for_providers(providers: Providers) -> Self {
-        Self::with_provider(Some(providers))
+    /// A flusher for `target` (a pipeline's providers: one flush, one budget, three
+    /// signals).
+    pub(crate) fn for_target(target: Arc<dyn FlushTarget>) -> Self {
+        Self::with_target(Some(target))
     }
 
     /// A flusher with nothing to flush, for a disabled pipeline.
     pub fn disabled() -> Self {
-        Self::with_provider(None)
+        Self::with_target(None)
     }
 
-    fn with_provider(provider: Option<Providers>) -> Self {
+    fn with_target(target: Option<Arc<dyn FlushTarget>>) -> Self {
         Self {
             state: Arc::new(FlushState {
-                provider,
+                target,
                 ended: AtomicU64::new(0),
                 flushed: AtomicU64::new(0),
                 in_flight: tokio::sync::Mutex::new(()),
@@ -278,7 +225,7 @@ impl Flusher {
         ticket: u64,
         budget: Duration,
     ) -> Result<(), FlushError> {
-        let Some(provider) = &self.state.provider else {
+        let Some(target) = &self.state.target else {
             return Ok(());
         };
         // A zero budget means "do not wait": starting a flush that nobody waits for would
@@ -296,31 +243,7 @@ impl Flusher {
                 return Ok(());
             }
             let covers = state.ended.load(Ordering::Acquire);
-            // Spans on this task; metrics and logs (or an SDK processor) on the blocking
-            // pool, at the same time.
-            let blocking = async {
-                if !provider.blocking_work() {
-                    return Ok(());
-                }
-                let provider = provider.clone();
-                let flushed = tokio::task::spawn_blocking(move || provider.force_flush());
-                match tokio::time::timeout(budget, flushed).await {
-                    Ok(Ok(result)) => result.map_err(|error| FlushError::Export(error.to_string())),
-                    Ok(Err(join)) => Err(FlushError::Export(join.to_string())),
-                    Err(_) => Err(FlushError::Timeout(budget)),
-                }
-            };
-            let spans = async {
-                let mut result = Ok(());
-                for path in &provider.spans {
-                    // Every path is flushed even when one fails; the first error is kept.
-                    let flushed = path.flush(budget).await;
-                    result = result.and(flushed);
-                }
-                result
-            };
-            let (spans, blocking) = tokio::join!(spans, blocking);
-            spans.and(blocking)?;
+            target.flush(budget).await?;
             state.flushed.fetch_max(covers, Ordering::AcqRel);
             Ok(())
         };
@@ -360,40 +283,23 @@ impl Flusher {
     pub async fn before_snapshot(&self, budget: Duration) -> Result<(), FlushError> {
         let started = tokio::time::Instant::now();
         let flushed = self.flush(budget).await;
-        let Some(provider) = &self.state.provider else {
+        let Some(target) = &self.state.target else {
             return flushed;
         };
-        if provider.spans.is_empty() {
-            return flushed;
-        }
         // The last attempt decides for the spans (a flush held by an open circuit may have
         // been followed by a send that went through); a metrics or logs failure of the
         // flush is reported as it happened.
-        let mut result = Ok(());
-        for path in &provider.spans {
-            let left = budget.saturating_sub(started.elapsed());
-            result = result.and(path.before_snapshot(left).await);
+        match target.before_snapshot(budget.saturating_sub(started.elapsed())) {
+            Some(last_try) => last_try.await,
+            None => flushed,
         }
-        result
     }
 
     /// Shuts the provider down, exporting what is left, without blocking the executor.
     pub async fn shutdown(&self, budget: Duration) -> Result<(), FlushError> {
-        let Some(provider) = self.state.provider.clone() else {
-            return Ok(());
-        };
-        let started = std::time::Instant::now();
-        for path in &provider.spans {
-            path.shutdown(budget.saturating_sub(started.elapsed()))
-                .await;
-        }
-        let budget = budget.saturating_sub(started.elapsed());
-        let work = tokio::task::spawn_blocking(move || provider.shutdown(budget));
-        match tokio::time::timeout(budget, work).await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(error))) => Err(FlushError::Export(error.to_string())),
-            Ok(Err(join)) => Err(FlushError::Export(join.to_string())),
-            Err(_) => Err(FlushError::Timeout(budget)),
+        match &self.state.target {
+            Some(target) => target.shutdown(budget).await,
+            None => Ok(()),
         }
     }
 }

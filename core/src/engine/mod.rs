@@ -15,6 +15,7 @@
 
 mod cold_start;
 mod error_type;
+mod exception;
 pub(crate) mod flush;
 mod layer;
 mod metrics;
@@ -24,6 +25,7 @@ pub(crate) mod scope;
 
 pub use cold_start::ColdStart;
 pub use error_type::{OTHER_ERROR_TYPE, TypedError, error_type_of};
+pub use exception::{ExceptionSignal, INVOCATION_EXCEPTION_EVENT};
 pub use flush::{FlushError, FlushPolicy, Flusher};
 pub use layer::{InvocationLayer, InvocationService};
 pub use metrics::{DURATION_BUCKETS, FaasMetrics};
@@ -31,7 +33,6 @@ pub use observer::{
     InitPhase, InitPhaseKind, InvocationObserver, InvocationRecord, InvocationStart,
     InvocationStatus,
 };
-pub use running::INVOCATION_EXCEPTION_EVENT;
 pub use scope::{CurrentInvocation, InvocationScope};
 
 use std::any::Any;
@@ -134,7 +135,7 @@ struct EngineInner {
     init_started: Option<SystemTime>,
     observers: Observers,
     sequence: AtomicU64,
-    exceptions: running::Exceptions,
+    exceptions: exception::Exceptions,
     link_limit: Option<usize>,
 }
 
@@ -175,7 +176,7 @@ pub struct EngineBuilder {
     init_started: Option<SystemTime>,
     observers: Observers,
     flusher: Option<Flusher>,
-    exceptions: running::Exceptions,
+    exceptions: exception::Exceptions,
     link_limit: Option<usize>,
 }
 
@@ -234,7 +235,7 @@ impl EngineBuilder {
     /// use opentelemetry_sdk::logs::SdkLoggerProvider;
     /// use opentelemetry_sdk::trace::SdkTracerProvider;
     /// use otel_faas_core::InvocationEngine;
-    /// use otel_faas_core::pipeline::ExceptionSignal;
+    /// use otel_faas_core::engine::ExceptionSignal;
     ///
     /// let logs = SdkLoggerProvider::builder().build();
     /// let engine = InvocationEngine::builder(&SdkTracerProvider::builder().build())
@@ -245,10 +246,10 @@ impl EngineBuilder {
     #[must_use]
     pub fn exceptions(
         mut self,
-        signal: crate::pipeline::ExceptionSignal,
+        signal: ExceptionSignal,
         logger: opentelemetry_sdk::logs::SdkLogger,
     ) -> Self {
-        self.exceptions = running::Exceptions {
+        self.exceptions = exception::Exceptions {
             signal,
             logger: Some(Arc::new(logger)),
         };
@@ -340,7 +341,7 @@ impl InvocationEngine {
             cold_start: ColdStart::new(),
             init_started: None,
             observers: Observers::default(),
-            exceptions: running::Exceptions::default(),
+            exceptions: exception::Exceptions::default(),
             flusher: None,
             link_limit: None,
         }

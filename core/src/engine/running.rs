@@ -10,18 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use opentelemetry::logs::{LogRecord as _, Logger as _, Severity};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::logs::SdkLogger;
-use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE,
-};
+use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 
 use super::error_type::error_type_of;
+use super::exception::Exceptions;
 use super::observer::{InvocationRecord, InvocationStart, InvocationStatus, Observers};
 use super::{CANCELLED_ERROR_TYPE, Flusher, PANIC_ERROR_TYPE, TIMEOUT_ERROR_TYPE};
-use crate::pipeline::ExceptionSignal;
 use crate::trigger::Outcome;
 
 /// How an invocation ended, before it is written onto the spans.
@@ -246,58 +242,6 @@ impl Watchdog {
         let budget = self.deadline.saturating_duration_since(Instant::now());
         if let Err(error) = self.flusher.flush_ticket(ticket, budget).await {
             tracing::warn!(target: "otel_faas", %error, "could not export the timed-out invocation before its deadline");
-        }
-    }
-}
-
-/// The event name of an invocation's exception recorded as a log record.
-pub const INVOCATION_EXCEPTION_EVENT: &str = "faas.invocation.exception";
-
-/// Where exceptions go: span events, log records, or both
-/// (`OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`).
-#[derive(Clone, Default)]
-pub(crate) struct Exceptions {
-    pub(crate) signal: ExceptionSignal,
-    pub(crate) logger: Option<Arc<SdkLogger>>,
-}
-
-impl std::fmt::Debug for Exceptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Exceptions")
-            .field("signal", &self.signal)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Exceptions {
-    /// Records the exception of the span in `cx`: an `exception` span event, and/or a
-    /// `faas.invocation.exception` log record at ERROR in the span's trace context.
-    pub(crate) fn record(&self, cx: &Context, error_type: &str, message: &str) {
-        if self.signal.span_events() {
-            cx.span().add_event(
-                "exception",
-                vec![
-                    KeyValue::new(EXCEPTION_TYPE, error_type.to_owned()),
-                    KeyValue::new(EXCEPTION_MESSAGE, message.to_owned()),
-                ],
-            );
-        }
-        if let (true, Some(logger)) = (self.signal.logs(), &self.logger) {
-            let span = cx.span();
-            let span_context = span.span_context();
-            let mut record = logger.create_log_record();
-            record.set_event_name(INVOCATION_EXCEPTION_EVENT);
-            record.set_severity_number(Severity::Error);
-            record.set_severity_text("ERROR");
-            record.set_timestamp(std::time::SystemTime::now());
-            record.set_trace_context(
-                span_context.trace_id(),
-                span_context.span_id(),
-                Some(span_context.trace_flags()),
-            );
-            record.add_attribute(EXCEPTION_TYPE, error_type.to_owned());
-            record.add_attribute(EXCEPTION_MESSAGE, message.to_owned());
-            logger.emit(record);
         }
     }
 }

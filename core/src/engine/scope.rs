@@ -309,7 +309,7 @@ impl InvocationScope {
         let spans = Spans {
             invocation: cx,
             inner: None,
-            exceptions: super::running::Exceptions::default(),
+            exceptions: super::exception::Exceptions::default(),
         };
         spans.end_with(Ended::from_result(&result, |_| Outcome::success()));
         match result {

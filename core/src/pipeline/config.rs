@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use opentelemetry_sdk::trace::Sampler;
 
+use crate::engine::ExceptionSignal;
 use crate::env::Environment;
 use crate::warning::ConfigWarning;
 
@@ -890,42 +891,6 @@ fn read_temporality(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> Tempor
             ));
             TemporalityPreference::Cumulative
         }
-    }
-}
-
-/// Where an invocation's exception is recorded (`OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`,
-/// from the semantic conventions' migration of exceptions from span events to log
-/// events).
-///
-/// ```
-/// use otel_faas_core::env::MapEnvironment;
-/// use otel_faas_core::pipeline::{ExceptionSignal, PipelineConfig};
-///
-/// let config = PipelineConfig::from_env(&MapEnvironment::from([("OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN", "logs/dup")]));
-/// assert_eq!(config.exception_signal, ExceptionSignal::SpanEventsAndLogs);
-/// assert!(config.exception_signal.span_events() && config.exception_signal.logs());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ExceptionSignal {
-    /// An `exception` event on the invocation span (the default).
-    #[default]
-    SpanEvents,
-    /// A `faas.invocation.exception` log record at severity ERROR, in the invocation's
-    /// trace context, instead (`logs`).
-    Logs,
-    /// Both (`logs/dup`), while back ends move from one to the other.
-    SpanEventsAndLogs,
-}
-
-impl ExceptionSignal {
-    /// Whether the span event is recorded.
-    pub fn span_events(self) -> bool {
-        matches!(self, Self::SpanEvents | Self::SpanEventsAndLogs)
-    }
-    /// Whether the log record is emitted.
-    pub fn logs(self) -> bool {
-        matches!(self, Self::Logs | Self::SpanEventsAndLogs)
     }
 }
 

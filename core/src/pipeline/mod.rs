@@ -28,7 +28,7 @@
 //! | `OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS` | `honor`, `decide_locally` (see [`UnsampledRemoteParents`]) | the platform's: `honor` unless a cloud crate says otherwise |
 //! | `OTEL_FAAS_SAMPLING_RULES` | a rules document, or the path of its file (see [`SamplingRules`]); replaces the root sampler | none |
 //! | `OTEL_FAAS_TAIL_SAMPLING_RATIO`, `…_SLOW_MS`, `…_KEEP_COLD_STARTS`, `…_MAX_SPANS` | see [`TailSampling`] | off |
-//! | `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN` | `logs`, `logs/dup` (see [`ExceptionSignal`]) | exceptions as span events |
+//! | `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN` | `logs`, `logs/dup` (see [`ExceptionSignal`](crate::engine::ExceptionSignal)) | exceptions as span events |
 //! | `OTEL_PROPAGATORS` | the names in the [`PropagatorRegistry`] | `tracecontext,baggage` |
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | characters | no limit |
 //! | `OTEL_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT`, `OTEL_{EVENT,LINK}_ATTRIBUTE_COUNT_LIMIT` | counts | `128` |
@@ -76,6 +76,7 @@ mod config;
 mod custom;
 pub(crate) mod direct;
 mod export;
+mod flush;
 mod ids;
 mod late;
 mod rules;
@@ -87,8 +88,8 @@ mod tls;
 
 pub use client::reconnect_exporters;
 pub use config::{
-    BatchSettings, Compression, ExceptionSignal, Exporter, Headers, Limits, OtlpProtocol,
-    PipelineConfig, SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,
+    BatchSettings, Compression, Exporter, Headers, Limits, OtlpProtocol, PipelineConfig,
+    SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,
 };
 pub use direct::ExportStats;
 pub use ids::{FreshIds, reseed_ids};
@@ -117,13 +118,13 @@ use opentelemetry_sdk::trace::{
     IdGenerator, Sampler, SdkTracer, SdkTracerProvider, SpanLimits, SpanProcessor,
 };
 
-use crate::engine::flush::{Destinations, Providers};
 use crate::engine::{EngineBuilder, FlushError, Flusher, InvocationEngine};
 use crate::env::{Environment, ProcessEnvironment};
 use crate::propagation::{CompositePropagation, PropagatorRegistry};
 use crate::resource::{ResourceDetector, build_resource};
 use crate::warning::ConfigWarning;
 use export::{ExportHealth, Observed, printable_endpoint};
+use flush::{Destinations, Providers, destination};
 
 /// Builds the providers, resource and propagation from the environment.
 ///
@@ -395,7 +396,7 @@ impl Pipeline {
         for warning in &warnings {
             warning.emit();
         }
-        let flusher = Flusher::for_providers(Providers {
+        let flusher = Flusher::for_target(Arc::new(Providers {
             tracer: tracer_provider.clone(),
             // Flushed (on the blocking pool) only when the signal is exported at all.
             meter: exports(Signal::Metrics).then(|| meter_provider.clone()),
@@ -406,7 +407,7 @@ impl Pipeline {
                 metrics: destination(&config.metrics),
                 logs: destination(&config.logs),
             },
-        });
+        }));
         Telemetry {
             late_resource: self.late_resource,
             unsampled_remote_parents,
@@ -983,19 +984,4 @@ impl Telemetry {
             ))),
         }
     }
-}
-
-/// Where a signal is sent, for error messages: `OTLP at <endpoint>`, `the console`, a
-/// platform's named destination.
-fn destination(signal: &SignalConfig) -> String {
-    signal
-        .exporters
-        .iter()
-        .map(|exporter| match exporter {
-            Exporter::Otlp => format!("OTLP at {}", printable_endpoint(&signal.endpoint)),
-            Exporter::Console => "the console".to_owned(),
-            Exporter::Named(name) => (*name).to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(" and ")
 }
