@@ -129,7 +129,7 @@ impl WarmUp {
                     Value::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
                     other => std::borrow::Cow::Owned(other.to_string()),
                 };
-                otel_faas_core::pipeline::glob_matches(glob, &text)
+                otel_faas_core::sampling::glob_matches(glob, &text)
             })
         })
     }

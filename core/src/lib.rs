@@ -52,6 +52,7 @@
 //! | [`pipeline`] | providers and exporters from the `OTEL_*` variables |
 //! | [`propagation`] | carriers, propagators, the `OTEL_PROPAGATORS` registry |
 //! | [`resource`] | resource detection |
+//! | [`sampling`] | which traces are kept (unsampled parents, rules, tail sampling) and their ids |
 //! | [`http`] | the stable HTTP server conventions and the cloud-free [`http::HttpTrigger`] |
 //! | [`env`](mod@env) | where configuration is read from, and the warnings for invalid values |
 //! | `subscriber` | (feature `subscriber`, default) `tracing` set-up in one call: [`Telemetry::init_tracing`], or [`Telemetry::tracing_layer`] to compose your own |
@@ -187,6 +188,7 @@ pub mod http;
 pub mod pipeline;
 pub mod propagation;
 pub mod resource;
+pub mod sampling;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "subscriber")]

@@ -197,7 +197,7 @@ pub fn telemetry() -> otel_faas_core::Telemetry {
 /// `OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS=honor` restores the specification's behaviour.
 ///
 /// ```
-/// use otel_faas_core::{env::MapEnvironment, pipeline::UnsampledRemoteParents};
+/// use otel_faas_core::{env::MapEnvironment, sampling::UnsampledRemoteParents};
 ///
 /// let on_cloud_run = MapEnvironment::from([("K_SERVICE", "orders"), ("OTEL_TRACES_EXPORTER", "none")]);
 /// let telemetry = otel_faas_gcp::pipeline_with_environment(on_cloud_run).install();
@@ -210,7 +210,7 @@ pub fn telemetry() -> otel_faas_core::Telemetry {
 pub fn pipeline_with_environment(
     env: impl otel_faas_core::Environment + 'static,
 ) -> otel_faas_core::Pipeline {
-    use otel_faas_core::pipeline::UnsampledRemoteParents;
+    use otel_faas_core::sampling::UnsampledRemoteParents;
     let on_cloud_run = env.get_non_empty("K_SERVICE").is_some();
     let metadata = on_cloud_run.then(|| MetadataServer::from_env(&env));
     let mut pipeline = otel_faas_core::Pipeline::with_environment(env)

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 
 use super::config::SignalConfig;
-use super::export::BuildError;
+use super::error::BuildError;
 
 /// A client that [`reconnect_exporters`] can rebuild.
 trait Rebuild: Send + Sync {
@@ -174,7 +174,7 @@ fn build_async(config: &SignalConfig) -> Result<reqwest::Client, BuildError> {
     let builder = builder.tls_backend_preconfigured(super::tls::client_config(config)?);
     builder
         .build()
-        .map_err(|error| format!("the HTTP client could not be built: {error}"))
+        .map_err(|error| BuildError::HttpClient(error.to_string()))
 }
 
 /// A blocking client (the exporters run on the SDK's own threads), built on a thread of
@@ -191,8 +191,8 @@ fn build(config: &SignalConfig) -> Result<reqwest::blocking::Client, BuildError>
         let builder = builder.tls_backend_preconfigured(tls);
         builder
             .build()
-            .map_err(|error| format!("the HTTP client could not be built: {error}"))
+            .map_err(|error| BuildError::HttpClient(error.to_string()))
     })
     .join()
-    .map_err(|_| "the HTTP client could not be built: its thread panicked".to_owned())?
+    .map_err(|_| BuildError::HttpClient("its thread panicked".to_owned()))?
 }

@@ -346,7 +346,7 @@ pub struct PipelineConfig {
     /// The sampler.
     pub sampler: SamplerConfig,
     /// `OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS`, when set (else the platform's default).
-    pub unsampled_remote_parents: Option<super::UnsampledRemoteParents>,
+    pub unsampled_remote_parents: Option<crate::sampling::UnsampledRemoteParents>,
     /// `OTEL_SEMCONV_EXCEPTION_SIGNAL_OPT_IN`: where exceptions are recorded.
     pub exception_signal: ExceptionSignal,
     /// Attribute and span limits.
@@ -921,10 +921,10 @@ fn read_exception_signal(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> E
 fn read_unsampled_remote_parents(
     env: &dyn Environment,
     w: &mut Vec<ConfigWarning>,
-) -> Option<super::UnsampledRemoteParents> {
-    let variable = super::UNSAMPLED_REMOTE_PARENTS_VARIABLE;
+) -> Option<crate::sampling::UnsampledRemoteParents> {
+    let variable = crate::sampling::UNSAMPLED_REMOTE_PARENTS_VARIABLE;
     let raw = env.get_non_empty(variable)?;
-    let parsed = super::UnsampledRemoteParents::parse(&raw);
+    let parsed = crate::sampling::UnsampledRemoteParents::parse(&raw);
     if parsed.is_none() {
         w.push(ConfigWarning::new(
             variable,

@@ -180,8 +180,8 @@ pub(crate) fn printable_endpoint(endpoint: &str) -> String {
     }
 }
 
-/// Why an exporter could not be built.
-pub(crate) type BuildError = String;
+#[cfg(any(feature = "otlp-sdk-http", feature = "otlp-grpc"))]
+use super::error::BuildError;
 
 /// The OTLP/HTTP settings every signal's exporter builder takes.
 #[cfg(feature = "otlp-sdk-http")]

@@ -16,7 +16,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::config::SignalConfig;
-use super::export::BuildError;
+use super::error::BuildError;
 
 /// The rustls configuration of an exporter's HTTPS client: the webpki roots and the
 /// configured CA file, and the client certificate if one is configured.
@@ -28,29 +28,27 @@ pub(crate) fn client_config(config: &SignalConfig) -> Result<rustls::ClientConfi
         let certificates = read_certificates(path)?;
         let (_added, ignored) = roots.add_parsable_certificates(certificates);
         if ignored > 0 {
-            return Err(format!(
-                "{ignored} certificate(s) in {} could not be used as a CA",
-                path.display()
-            ));
+            return Err(BuildError::UnusableCa {
+                path: path.clone(),
+                ignored,
+            });
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|error| format!("TLS set-up failed: {error}"))?
+        .map_err(|error| BuildError::Tls(error.to_string()))?
         .with_root_certificates(roots);
     match (&config.tls.client_certificate, &config.tls.client_key) {
         (Some(certificate), Some(key)) => {
             let chain = read_certificates(certificate)?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|error| {
-                format!(
-                    "the client key {} could not be read: {error}",
-                    key.display()
-                )
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|error| BuildError::ClientKey {
+                path: key.clone(),
+                reason: error.to_string(),
             })?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|error| format!("the client certificate was refused: {error}"))
+                .map_err(|error| BuildError::ClientCertificate(error.to_string()))
         }
         _ => Ok(builder.with_no_client_auth()),
     }
@@ -59,14 +57,14 @@ pub(crate) fn client_config(config: &SignalConfig) -> Result<rustls::ClientConfi
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, BuildError> {
     let certificates: Vec<_> = CertificateDer::pem_file_iter(path)
         .and_then(|certificates| certificates.collect::<Result<_, _>>())
-        .map_err(|error| {
-            format!(
-                "the certificates in {} could not be read: {error}",
-                path.display()
-            )
+        .map_err(|error| BuildError::Certificates {
+            path: path.to_owned(),
+            reason: error.to_string(),
         })?;
     if certificates.is_empty() {
-        return Err(format!("{} holds no PEM certificate", path.display()));
+        return Err(BuildError::NoCertificate {
+            path: path.to_owned(),
+        });
     }
     Ok(certificates)
 }
@@ -79,8 +77,10 @@ pub(crate) fn grpc_tls_config(
 ) -> Result<tonic::transport::ClientTlsConfig, BuildError> {
     use tonic::transport::{Certificate, ClientTlsConfig, Identity};
     let read = |path: &Path| {
-        std::fs::read(path)
-            .map_err(|error| format!("{} could not be read: {error}", path.display()))
+        std::fs::read(path).map_err(|error| BuildError::Read {
+            path: path.to_owned(),
+            reason: error.to_string(),
+        })
     };
     let mut tls = ClientTlsConfig::new().with_webpki_roots();
     if let Some(path) = &config.tls.certificate {

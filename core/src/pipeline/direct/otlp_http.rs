@@ -24,7 +24,8 @@ use prost::Message as _;
 
 use super::super::client::AsyncClients;
 use super::super::config::{Compression, OtlpProtocol, SignalConfig};
-use super::super::export::{BuildError, truncate_span};
+use super::super::error::BuildError;
+use super::super::export::truncate_span;
 use super::super::late::{LateResource, merged};
 
 /// Spans encoded as one OTLP request body (uncompressed).
@@ -80,11 +81,15 @@ impl OtlpHttp {
     ) -> Result<Self, BuildError> {
         let mut headers = Vec::new();
         for (name, value) in config.headers.pairs() {
-            let name = http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("the header name {name:?} is not valid in HTTP"))?;
+            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                BuildError::Header(format!("the header name {name:?} is not valid in HTTP"))
+            })?;
             // The value is a credential as often as not: never in a message.
-            let mut value = http::HeaderValue::from_str(value)
-                .map_err(|_| format!("the value of the header {name} is not valid in HTTP"))?;
+            let mut value = http::HeaderValue::from_str(value).map_err(|_| {
+                BuildError::Header(format!(
+                    "the value of the header {name} is not valid in HTTP"
+                ))
+            })?;
             value.set_sensitive(true);
             headers.push((name, value));
         }

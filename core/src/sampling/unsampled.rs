@@ -11,7 +11,7 @@
 //! followed as the specification says.
 //!
 //! A cloud crate chooses the default for its platform
-//! ([`Pipeline::unsampled_remote_parents`](super::Pipeline::unsampled_remote_parents));
+//! ([`Pipeline::unsampled_remote_parents`](crate::Pipeline::unsampled_remote_parents));
 //! `OTEL_FAAS_UNSAMPLED_REMOTE_PARENTS` (`honor` or `decide_locally`) overrides it.
 
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt as _, TraceId};
@@ -24,7 +24,7 @@ pub const UNSAMPLED_REMOTE_PARENTS_VARIABLE: &str = "OTEL_FAAS_UNSAMPLED_REMOTE_
 /// What a parent-based sampler does with a remote parent that is not sampled.
 ///
 /// ```
-/// use otel_faas_core::{Pipeline, env::MapEnvironment, pipeline::UnsampledRemoteParents};
+/// use otel_faas_core::{Pipeline, env::MapEnvironment, sampling::UnsampledRemoteParents};
 ///
 /// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")]))
 ///     .unsampled_remote_parents(UnsampledRemoteParents::DecideLocally)

@@ -27,7 +27,7 @@ pub enum SamplingRulesError {
     },
     /// The document is not a valid rules document.
     #[error(
-        "the sampling rules are not valid: {0} (see the rule document format in otel_faas_core::pipeline::SamplingRules)"
+        "the sampling rules are not valid: {0} (see the rule document format in otel_faas_core::sampling::SamplingRules)"
     )]
     Invalid(String),
 }
@@ -115,7 +115,7 @@ struct Document {
 ///
 ///
 /// ```
-/// use otel_faas_core::pipeline::SamplingRules;
+/// use otel_faas_core::sampling::SamplingRules;
 ///
 /// let rules = SamplingRules::parse(r#"{
 ///     "version": 2,
@@ -330,7 +330,7 @@ impl ShouldSample for RuleSampler {
 /// exactly as the sampling rules match paths and names.
 ///
 /// ```
-/// use otel_faas_core::pipeline::glob_matches;
+/// use otel_faas_core::sampling::glob_matches;
 ///
 /// assert!(glob_matches("/api/*", "/api/orders"));
 /// assert!(glob_matches("nightly-?", "nightly-3"));

@@ -61,7 +61,7 @@ const MAX_OPEN_SPANS: usize = 65_536;
 ///
 /// ```
 /// use std::time::Duration;
-/// use otel_faas_core::pipeline::TailSampling;
+/// use otel_faas_core::sampling::TailSampling;
 ///
 /// let sampling = TailSampling::new(0.1)
 ///     .slow(Duration::from_secs(2))
@@ -208,7 +208,7 @@ pub(crate) fn ratio_keeps(trace_id: TraceId, ratio: f64) -> bool {
 /// What tail sampling did since start-up.
 ///
 /// ```
-/// use otel_faas_core::pipeline::TailSamplingStats;
+/// use otel_faas_core::sampling::TailSamplingStats;
 ///
 /// let stats = TailSamplingStats::default();
 /// assert_eq!(stats.kept_invocations + stats.dropped_invocations, 0);

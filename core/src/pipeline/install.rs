@@ -1,0 +1,515 @@
+//! `Pipeline::install`: the providers of each signal assembled from the configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry_sdk::Resource;
+#[cfg(any(feature = "console", feature = "otlp-logs"))]
+use opentelemetry_sdk::logs::BatchLogProcessor;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+#[cfg(any(feature = "console", feature = "otlp-metrics"))]
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{
+    IdGenerator, Sampler, SdkTracerProvider, SpanLimits, SpanProcessor,
+};
+
+#[cfg(feature = "otlp-grpc")]
+use super::OtlpProtocol;
+#[cfg(any(feature = "console", feature = "otlp-metrics"))]
+use super::TemporalityPreference;
+use super::export::{ExportHealth, Observed, printable_endpoint};
+use super::flush::{Destinations, Providers, destination};
+use super::{Exporter, LateResource, Pipeline, PipelineConfig, Signal, Telemetry};
+#[cfg(any(feature = "otlp-sdk-http", feature = "otlp-grpc"))]
+use super::{SignalConfig, error, export};
+use super::{custom, direct, late, sink};
+use crate::engine::Flusher;
+use crate::resource::{ResourceDetector, build_resource};
+use crate::sampling::{
+    FreshIds, SAMPLING_RULES_VARIABLE, SamplingRules, TailSampling, UnsampledRemoteParents,
+};
+use crate::warning::ConfigWarning;
+
+impl Pipeline {
+    /// Builds everything. Never fails and never touches the network; each problem is
+    /// emitted once as a warning and listed in [`Telemetry::warnings`].
+    pub fn install(self) -> Telemetry {
+        let env = self.env.as_ref();
+        let names: Vec<&'static str> = self.metric_sinks.iter().map(|s| s.name).collect();
+        let config = PipelineConfig::from_env_with_metric_exporters(env, &names);
+        let mut warnings = config.warnings().to_vec();
+        let detectors: Vec<&dyn ResourceDetector> =
+            self.detectors.iter().map(|d| d.as_ref()).collect();
+        let (resource, resource_warnings) = build_resource(env, &detectors);
+        warnings.extend(resource_warnings);
+        let (propagation, propagation_warnings) = self.registry.from_env(env);
+        warnings.extend(propagation_warnings);
+        let tail_sampling = TailSampling::from_env(env, &mut warnings).or(self.tail_sampling);
+        let sampling_rules = match env.get_non_empty(SAMPLING_RULES_VARIABLE) {
+            Some(value) => match SamplingRules::load(&value) {
+                Ok(rules) => Some(rules),
+                Err(error) => {
+                    // The value may be a whole document: name the problem, not the value.
+                    warnings.push(ConfigWarning::new(
+                        SAMPLING_RULES_VARIABLE,
+                        if value.trim_start().starts_with('{') {
+                            "(a document)".to_owned()
+                        } else {
+                            value
+                        },
+                        error.to_string(),
+                        "the rules given in code, else OTEL_TRACES_SAMPLER",
+                    ));
+                    self.sampling_rules
+                }
+            },
+            None => self.sampling_rules,
+        };
+        let service_name = resource
+            .get(&opentelemetry::Key::from_static_str("service.name"))
+            .map(|value| value.to_string())
+            .unwrap_or_default();
+        let rule_sampler = sampling_rules.map(|rules| rules.sampler(&service_name));
+        let tail_counters =
+            tail_sampling.map(|_| Arc::new(crate::sampling::tail::TailCounters::default()));
+
+        let health = Arc::new(ExportHealth::default());
+        let unsampled_remote_parents = config
+            .unsampled_remote_parents
+            .unwrap_or(self.unsampled_remote_parents);
+        let mut build = Build {
+            config: &config,
+            health: &health,
+            warnings: &mut warnings,
+            unsampled_remote_parents,
+            late_resource: self.late_resource.clone(),
+            metric_sinks: &self.metric_sinks,
+            tail: tail_sampling.zip(tail_counters.clone()),
+            rule_sampler,
+            span_exporters: self.span_exporters,
+            span_paths: Vec::new(),
+            span_counters: Arc::new(direct::SpanCounters::default()),
+        };
+        let tracer_provider = build.tracer_provider(resource.clone(), self.id_generator);
+        let meter_provider = build.meter_provider(resource.clone());
+        let logger_provider = build.logger_provider(resource.clone());
+        let span_paths = std::mem::take(&mut build.span_paths);
+        let span_counters = Arc::clone(&build.span_counters);
+        let exports =
+            |signal: Signal| !config.sdk_disabled && !config.signal(signal).exporters.is_empty();
+        if exports(Signal::Metrics) && !span_paths.is_empty() {
+            direct::register_self_metric(&meter_provider, Arc::clone(&span_counters));
+        }
+        for warning in &warnings {
+            warning.emit();
+        }
+        let flusher = Flusher::for_target(Arc::new(Providers {
+            tracer: tracer_provider.clone(),
+            // Flushed (on the blocking pool) only when the signal is exported at all.
+            meter: exports(Signal::Metrics).then(|| meter_provider.clone()),
+            logger: exports(Signal::Logs).then(|| logger_provider.clone()),
+            spans: span_paths.clone(),
+            destinations: Destinations {
+                traces: destination(&config.traces),
+                metrics: destination(&config.metrics),
+                logs: destination(&config.logs),
+            },
+        }));
+        Telemetry {
+            late_resource: self.late_resource,
+            unsampled_remote_parents,
+            tracer_provider,
+            meter_provider,
+            logger_provider,
+            resource,
+            propagation: Arc::new(propagation),
+            warnings,
+            config,
+            health,
+            flusher,
+            tail_counters,
+            span_paths,
+            span_counters,
+        }
+    }
+}
+
+/// Builds the SDK's OTLP exporter of one signal over the configured protocol. A macro,
+/// because each signal's exporter has its own builder types for HTTP and gRPC.
+#[cfg(any(feature = "otlp-sdk-http", feature = "otlp-grpc"))]
+macro_rules! otlp_exporter {
+    ($exporter:ident, $config:expr) => {
+        otlp_exporter!($exporter, $config, |builder| builder)
+    };
+    ($exporter:ident, $config:expr, |$builder:ident| $customize:expr) => {{
+        let config: &SignalConfig = $config;
+        let built: Result<_, error::BuildError> = match config.protocol {
+            #[cfg(feature = "otlp-grpc")]
+            OtlpProtocol::Grpc => {
+                let $builder = opentelemetry_otlp::$exporter::builder().with_tonic();
+                export::grpc_settings($customize, config).and_then(|builder| {
+                    builder
+                        .build()
+                        .map_err(|error| error::BuildError::Exporter(error.to_string()))
+                })
+            }
+            #[cfg(feature = "otlp-sdk-http")]
+            _ => {
+                let $builder = opentelemetry_otlp::$exporter::builder().with_http();
+                export::http_settings($customize, config).and_then(|builder| {
+                    builder
+                        .build()
+                        .map_err(|error| error::BuildError::Exporter(error.to_string()))
+                })
+            }
+            // Spans over gRPC only: the configuration never asks for the SDK's HTTP
+            // exporters then.
+            #[cfg(not(feature = "otlp-sdk-http"))]
+            _ => Err(error::BuildError::MissingFeature(
+                "OTLP/HTTP through the SDK needs the otlp-metrics or otlp-logs cargo feature",
+            )),
+        };
+        built.map_err(|error| format!("the OTLP exporter could not be built: {error}"))
+    }};
+}
+
+/// Builds the three providers, turning every exporter that cannot be built into a warning.
+struct Build<'a> {
+    config: &'a PipelineConfig,
+    health: &'a Arc<ExportHealth>,
+    warnings: &'a mut Vec<ConfigWarning>,
+    unsampled_remote_parents: UnsampledRemoteParents,
+    late_resource: Option<LateResource>,
+    metric_sinks: &'a [sink::NamedSink],
+    tail: Option<(TailSampling, Arc<crate::sampling::tail::TailCounters>)>,
+    rule_sampler: Option<crate::sampling::rules::RuleSampler>,
+    span_exporters: Vec<custom::BoxedSpanExporter>,
+    /// The spans' export paths built, for the flusher.
+    span_paths: Vec<direct::DirectHandle>,
+    /// Their counters (shared by all of a pipeline's paths).
+    span_counters: Arc<direct::SpanCounters>,
+}
+
+impl Build<'_> {
+    fn enabled(&self, signal: Signal) -> &[Exporter] {
+        if self.config.sdk_disabled {
+            &[]
+        } else {
+            &self.config.signal(signal).exporters
+        }
+    }
+
+    fn fail(&mut self, signal: Signal, exporter: Exporter, reason: String) {
+        self.warnings.push(ConfigWarning::new(
+            signal.exporter_variable(),
+            format!("{exporter:?}").to_ascii_lowercase(),
+            reason,
+            format!("no such exporter: {signal} are dropped"),
+        ));
+    }
+
+    fn observed<E>(&self, signal: Signal, inner: E) -> Observed<E> {
+        Observed {
+            inner,
+            signal,
+            endpoint: printable_endpoint(&self.config.signal(signal).endpoint),
+            health: Arc::clone(self.health),
+            value_length: self.config.limits.attribute_value_length,
+        }
+    }
+
+    /// An SDK span exporter on an export path: failures reported, values truncated, late
+    /// resource attributes added.
+    fn any_exporter(&self, exporter: custom::BoxedSpanExporter) -> direct::Transport {
+        direct::Transport::Exporter(tokio::sync::RwLock::new(custom::BoxedSpanExporter::new(
+            self.observed(Signal::Traces, self.late(exporter)),
+        )))
+    }
+
+    /// Wraps a span or log exporter so that it gains the late resource attributes.
+    fn late<E>(&self, exporter: E) -> late::WithLateResource<E> {
+        late::WithLateResource::new(exporter, self.late_resource.clone())
+    }
+
+    fn tracer_provider(
+        &mut self,
+        resource: Resource,
+        id_generator: Option<Box<dyn IdGenerator>>,
+    ) -> SdkTracerProvider {
+        let limits = self.config.limits;
+        let mut builder = SdkTracerProvider::builder()
+            .with_resource(resource)
+            .with_span_limits(SpanLimits {
+                max_attributes_per_span: limits.span_attribute_count,
+                max_events_per_span: limits.span_event_count,
+                max_links_per_span: limits.span_link_count,
+                max_attributes_per_event: limits.event_attribute_count,
+                max_attributes_per_link: limits.link_attribute_count,
+            });
+        builder = if self.config.sdk_disabled {
+            builder.with_sampler(Sampler::AlwaysOff)
+        } else if let Some(rules) = self.rule_sampler.clone() {
+            // The rules decide for roots; children follow their parent.
+            match self.unsampled_remote_parents {
+                UnsampledRemoteParents::DecideLocally => builder.with_sampler(
+                    crate::sampling::unsampled::LocalDecisionForUnsampledRemote {
+                        configured: Sampler::ParentBased(Box::new(rules.clone())),
+                        root: Box::new(rules),
+                    },
+                ),
+                _ => builder.with_sampler(Sampler::ParentBased(Box::new(rules))),
+            }
+        } else {
+            match (
+                self.unsampled_remote_parents,
+                self.config.sampler.root_sampler(),
+            ) {
+                (UnsampledRemoteParents::DecideLocally, Some(root)) => builder.with_sampler(
+                    crate::sampling::unsampled::LocalDecisionForUnsampledRemote {
+                        configured: self.config.sampler.to_sampler(),
+                        root: Box::new(root),
+                    },
+                ),
+                _ => builder.with_sampler(self.config.sampler.to_sampler()),
+            }
+        };
+        builder = match id_generator {
+            Some(generator) => builder.with_id_generator(BoxedIdGenerator(generator)),
+            // Ids that a snapshot restore cannot duplicate (see `FreshIds`).
+            None => builder.with_id_generator(FreshIds::random()),
+        };
+        let batch = self.config.span_batch;
+        let settings = direct::Settings {
+            queue_limit: batch.max_queue_size,
+            batch_size: batch.max_export_batch_size,
+            schedule_delay: batch.schedule_delay,
+            timeout: self.config.span_export_timeout,
+        };
+        let mut transports = Vec::new();
+        for exporter in self.enabled(Signal::Traces).to_vec() {
+            let transport = match exporter {
+                #[cfg(feature = "console")]
+                Exporter::Console => self.any_exporter(custom::BoxedSpanExporter::new(
+                    opentelemetry_stdout::SpanExporter::default(),
+                )),
+                // Not parsed without the feature.
+                #[cfg(not(feature = "console"))]
+                Exporter::Console => continue,
+                #[cfg(feature = "otlp-grpc")]
+                Exporter::Otlp if self.config.traces.protocol == OtlpProtocol::Grpc => {
+                    match otlp_exporter!(SpanExporter, &self.config.traces) {
+                        Ok(otlp) => self.any_exporter(custom::BoxedSpanExporter::new(otlp)),
+                        Err(reason) => {
+                            self.fail(Signal::Traces, exporter, reason);
+                            continue;
+                        }
+                    }
+                }
+                Exporter::Otlp => match direct::OtlpHttp::new(
+                    &self.config.traces,
+                    self.late_resource.clone(),
+                    self.config.limits.attribute_value_length,
+                ) {
+                    Ok(otlp) => direct::Transport::OtlpHttp(otlp),
+                    Err(reason) => {
+                        self.fail(
+                            Signal::Traces,
+                            exporter,
+                            format!("the OTLP exporter could not be built: {reason}"),
+                        );
+                        continue;
+                    }
+                },
+                // Registered names are metrics' only; none is parsed for spans.
+                Exporter::Named(_) => continue,
+            };
+            transports.push(transport);
+        }
+        let given = std::mem::take(&mut self.span_exporters);
+        if !self.config.sdk_disabled {
+            for exporter in given {
+                transports.push(self.any_exporter(exporter));
+            }
+        }
+        let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::new();
+        for transport in transports {
+            let processor = direct::DirectSpanProcessor::new(
+                transport,
+                settings,
+                Arc::clone(self.health),
+                printable_endpoint(&self.config.traces.endpoint),
+                Arc::clone(&self.span_counters),
+            );
+            self.span_paths.push(processor.handle());
+            processors.push(Box::new(processor));
+        }
+        match (&self.tail, processors.is_empty()) {
+            // The tail sampler holds each invocation's spans in front of the exporters.
+            (Some((sampling, counters)), false) => {
+                builder = builder.with_span_processor(crate::sampling::tail::TailSampler::new(
+                    *sampling,
+                    processors,
+                    Arc::clone(counters),
+                ));
+            }
+            _ => {
+                for processor in processors {
+                    builder = builder.with_span_processor(BoxedProcessor(processor));
+                }
+            }
+        }
+        builder.build()
+    }
+
+    fn meter_provider(&mut self, resource: Resource) -> SdkMeterProvider {
+        let mut builder = SdkMeterProvider::builder().with_resource(resource);
+        let interval = self.config.metric_export_interval;
+        #[cfg(any(feature = "console", feature = "otlp-metrics"))]
+        let temporality = match self.config.metric_temporality {
+            TemporalityPreference::Cumulative => Temporality::Cumulative,
+            TemporalityPreference::Delta => Temporality::Delta,
+            TemporalityPreference::LowMemory => Temporality::LowMemory,
+        };
+        for exporter in self.enabled(Signal::Metrics).to_vec() {
+            match exporter {
+                #[cfg(feature = "console")]
+                Exporter::Console => {
+                    let console = opentelemetry_stdout::MetricExporter::builder()
+                        .with_temporality(temporality)
+                        .build();
+                    let reader = PeriodicReader::builder(self.observed(Signal::Metrics, console))
+                        .with_interval(interval)
+                        .build();
+                    builder = builder.with_reader(reader);
+                }
+                #[cfg(feature = "otlp-metrics")]
+                Exporter::Otlp => {
+                    match otlp_exporter!(MetricExporter, &self.config.metrics, |builder| builder
+                        .with_temporality(temporality))
+                    {
+                        Ok(otlp) => {
+                            let reader =
+                                PeriodicReader::builder(self.observed(Signal::Metrics, otlp))
+                                    .with_interval(interval)
+                                    .build();
+                            builder = builder.with_reader(reader);
+                        }
+                        Err(reason) => self.fail(Signal::Metrics, exporter, reason),
+                    }
+                }
+                // Neither is parsed without its feature.
+                #[cfg(not(feature = "console"))]
+                Exporter::Console => {}
+                #[cfg(not(feature = "otlp-metrics"))]
+                Exporter::Otlp => {}
+                Exporter::Named(name) => {
+                    // Only registered names are parsed, so the sink is there.
+                    if let Some(named) = self.metric_sinks.iter().find(|s| s.name == name) {
+                        let exporter = sink::SinkExporter(Arc::clone(&named.sink));
+                        let reader =
+                            PeriodicReader::builder(self.observed(Signal::Metrics, exporter))
+                                .with_interval(interval)
+                                .build();
+                        builder = builder.with_reader(reader);
+                    }
+                }
+            }
+        }
+        builder.build()
+    }
+
+    fn logger_provider(&mut self, resource: Resource) -> SdkLoggerProvider {
+        let builder = SdkLoggerProvider::builder().with_resource(resource);
+        #[cfg(any(feature = "console", feature = "otlp-logs"))]
+        let builder = self
+            .log_processors()
+            .into_iter()
+            .fold(builder, |builder, processor| {
+                builder.with_log_processor(processor)
+            });
+        builder.build()
+    }
+
+    /// A batch processor per log exporter (none can be configured without a feature that
+    /// builds one in).
+    #[cfg(any(feature = "console", feature = "otlp-logs"))]
+    fn log_processors(&mut self) -> Vec<BatchLogProcessor> {
+        let batch = self.config.log_batch;
+        let batch_config = || {
+            opentelemetry_sdk::logs::BatchConfigBuilder::default()
+                .with_scheduled_delay(batch.schedule_delay)
+                .with_max_queue_size(batch.max_queue_size)
+                .with_max_export_batch_size(batch.max_export_batch_size)
+                .build()
+        };
+        let mut processors = Vec::new();
+        for exporter in self.enabled(Signal::Logs).to_vec() {
+            let processor = match exporter {
+                #[cfg(feature = "console")]
+                Exporter::Console => BatchLogProcessor::builder(self.observed(
+                    Signal::Logs,
+                    self.late(opentelemetry_stdout::LogExporter::default()),
+                ))
+                .with_batch_config(batch_config())
+                .build(),
+                #[cfg(feature = "otlp-logs")]
+                Exporter::Otlp => match otlp_exporter!(LogExporter, &self.config.logs) {
+                    Ok(otlp) => {
+                        BatchLogProcessor::builder(self.observed(Signal::Logs, self.late(otlp)))
+                            .with_batch_config(batch_config())
+                            .build()
+                    }
+                    Err(reason) => {
+                        self.fail(Signal::Logs, exporter, reason);
+                        continue;
+                    }
+                },
+                // Registered names are metrics' only; none is parsed for logs, nor the
+                // others without their features.
+                #[cfg(not(feature = "console"))]
+                Exporter::Console => continue,
+                #[cfg(not(feature = "otlp-logs"))]
+                Exporter::Otlp => continue,
+                Exporter::Named(_) => continue,
+            };
+            processors.push(processor);
+        }
+        processors
+    }
+}
+
+/// Lets a boxed processor be handed to the SDK builder, which wants a concrete type.
+#[derive(Debug)]
+struct BoxedProcessor(Box<dyn SpanProcessor>);
+
+impl SpanProcessor for BoxedProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.0.on_start(span, cx);
+    }
+    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+        self.0.on_end(span);
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
+    }
+}
+
+/// Lets a boxed generator be handed to the SDK builder, which wants a concrete type.
+#[derive(Debug)]
+struct BoxedIdGenerator(Box<dyn IdGenerator>);
+
+impl IdGenerator for BoxedIdGenerator {
+    fn new_trace_id(&self) -> opentelemetry::trace::TraceId {
+        self.0.new_trace_id()
+    }
+    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
+        self.0.new_span_id()
+    }
+}
