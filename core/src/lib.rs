@@ -52,7 +52,8 @@
 //! | [`pipeline`] | providers and exporters from the `OTEL_*` variables |
 //! | [`propagation`] | carriers, propagators, the `OTEL_PROPAGATORS` registry |
 //! | [`resource`] | resource detection |
-//! | [`sampling`] | which traces are kept (unsampled parents, rules, tail sampling) and their ids |
+//! | [`sampling`] | which traces are kept: unsampled parents, rules, tail sampling |
+//! | [`ids`] | trace and span ids that stay unique across snapshot restores |
 //! | [`http`] | the stable HTTP server conventions and the cloud-free [`http::HttpTrigger`] |
 //! | [`env`](mod@env) | where configuration is read from, and the warnings for invalid values |
 //! | `subscriber` | (feature `subscriber`, default) `tracing` set-up in one call: [`Telemetry::init_tracing`], or [`Telemetry::tracing_layer`] to compose your own |
@@ -185,6 +186,7 @@
 pub mod engine;
 pub mod env;
 pub mod http;
+pub mod ids;
 pub mod pipeline;
 pub mod propagation;
 pub mod resource;

@@ -292,7 +292,7 @@ impl SpanSpec {
             // of it are not sampled either by a parent-based sampler.
             use opentelemetry::trace::{SpanContext, TraceFlags};
             use opentelemetry_sdk::trace::IdGenerator as _;
-            let ids = crate::sampling::FreshIds::random();
+            let ids = crate::ids::FreshIds::random();
             let outer = parent.span().span_context().clone();
             let trace_id = if outer.is_valid() {
                 outer.trace_id()

@@ -3,7 +3,7 @@
 //! what a platform's restore hook relies on.
 
 use opentelemetry_sdk::trace::IdGenerator as _;
-use otel_faas_core::sampling::{FreshIds, reseed_ids};
+use otel_faas_core::ids::{FreshIds, reseed_ids};
 
 /// The next span id in this process and in a forked copy of it, each reseeding first when
 /// `reseed` (as every environment restored from one snapshot would).

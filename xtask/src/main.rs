@@ -11,6 +11,7 @@ mod demo_azure;
 mod demo_gcp;
 mod demo_signals;
 mod emulators;
+mod imports;
 mod localstack;
 mod package;
 
@@ -47,6 +48,8 @@ Commands:
                      the host (Python >= 3.13); it probes which services the endpoint
                      serves, runs every test those allow and reports per service.
                      --no-lint skips fmt, clippy and doc, for a quicker local loop.
+  imports            No import circle inside any crate of the workspace: arrows between
+                     sibling modules run one way (part of `test`).
   bench [--quick] [--only P1,P2,P3,P4,P5,P6,P7]
                      The cost of telemetry beside the peers, written to BENCHMARKS.md: the
                      function binaries of bench/ (bare lambda_runtime, otel-faas,
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Some("emulators") => emulators::command(&args[1..]),
         Some("package") => package::run(&args[1..]),
         Some("azure-host") => azure_host::run(&args[1..]),
+        Some("imports") => imports::check(&workspace_root()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

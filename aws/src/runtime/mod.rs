@@ -138,12 +138,12 @@ impl LambdaTelemetryBuilder {
 
     /// Uses X-Ray-compatible trace ids (the first 4 bytes are the epoch seconds), for
     /// functions that export to AWS X-Ray — reseeded after a SnapStart restore like the
-    /// default ids (`otel_faas_core::sampling::FreshIds::epoch_prefixed`).
+    /// default ids (`otel_faas_core::ids::FreshIds::epoch_prefixed`).
     #[must_use]
     pub fn xray_ids(mut self) -> Self {
         self.pipeline = self
             .pipeline
-            .with_id_generator(otel_faas_core::sampling::FreshIds::epoch_prefixed());
+            .with_id_generator(otel_faas_core::ids::FreshIds::epoch_prefixed());
         self
     }
 

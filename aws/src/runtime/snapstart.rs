@@ -10,7 +10,7 @@
 //!   drops (and counts) what it could not send: kept, it would be in the snapshot and sent
 //!   again by every restored environment;
 //! * after the restore, it reseeds the id generators from the operating system
-//!   (`otel_faas_core::sampling::reseed_ids`), rebuilds every OTLP/HTTP exporter's client
+//!   (`otel_faas_core::ids::reseed_ids`), rebuilds every OTLP/HTTP exporter's client
 //!   (`reconnect_exporters`), and marks the next invocation cold with a `restore` span from
 //!   the moment of the restore to its start — where a fresh process has its `init` span.
 
@@ -50,7 +50,7 @@ impl SnapStartResource for LambdaSnapStart {
     fn after_restore(&self) -> BoxFuture<'_, Result<(), lambda_runtime::Error>> {
         Box::pin(async move {
             let restored_at = SystemTime::now();
-            otel_faas_core::sampling::reseed_ids();
+            otel_faas_core::ids::reseed_ids();
             // Building clients blocks (each on a thread of its own): off the executor.
             let rebuilt =
                 tokio::task::spawn_blocking(otel_faas_core::pipeline::reconnect_exporters)

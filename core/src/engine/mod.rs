@@ -14,6 +14,7 @@
 //! in one process.
 
 mod cold_start;
+pub(crate) mod current;
 mod error_type;
 mod exception;
 pub(crate) mod flush;
@@ -24,6 +25,7 @@ mod running;
 pub(crate) mod scope;
 
 pub use cold_start::ColdStart;
+pub use current::CurrentInvocation;
 pub use error_type::{OTHER_ERROR_TYPE, TypedError, error_type_of};
 pub use exception::{ExceptionSignal, INVOCATION_EXCEPTION_EVENT};
 pub use flush::{FlushError, FlushPolicy, Flusher};
@@ -33,7 +35,7 @@ pub use observer::{
     InitPhase, InitPhaseKind, InvocationObserver, InvocationRecord, InvocationStart,
     InvocationStatus,
 };
-pub use scope::{CurrentInvocation, InvocationScope};
+pub use scope::InvocationScope;
 
 use std::any::Any;
 use std::fmt;

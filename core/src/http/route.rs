@@ -15,7 +15,7 @@ use opentelemetry_semantic_conventions::attribute::HTTP_ROUTE;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::engine::scope::with_invocation_span;
+use crate::engine::current::with_invocation_span;
 
 type RouteFn = dyn Fn(&http::Extensions) -> Option<String> + Send + Sync;
 

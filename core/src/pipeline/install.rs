@@ -25,9 +25,10 @@ use super::{Exporter, LateResource, Pipeline, PipelineConfig, Signal, Telemetry}
 use super::{SignalConfig, error, export};
 use super::{custom, direct, late, sink};
 use crate::engine::Flusher;
+use crate::ids::FreshIds;
 use crate::resource::{ResourceDetector, build_resource};
 use crate::sampling::{
-    FreshIds, SAMPLING_RULES_VARIABLE, SamplingRules, TailSampling, UnsampledRemoteParents,
+    SAMPLING_RULES_VARIABLE, SamplingRules, TailSampling, UnsampledRemoteParents,
 };
 use crate::warning::ConfigWarning;
 

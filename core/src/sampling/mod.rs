@@ -1,4 +1,4 @@
-//! Which traces are kept, and the ids they get.
+//! Which traces are kept.
 //!
 //! The pipeline builds the root sampler and the span processors from these, as
 //! `OTEL_TRACES_SAMPLER` and the variables below say:
@@ -9,18 +9,14 @@
 //!   service, host, method, path and span name, a reservoir per second and a rate per rule.
 //! * [`TailSampling`] (`OTEL_FAAS_TAIL_SAMPLING_RATIO`): an invocation's spans wait until it
 //!   ends, and are kept when it failed, timed out, was cold or slow, else at a ratio.
-//! * [`FreshIds`] and [`reseed_ids`]: the trace and span ids, reseeded after a snapshot
-//!   restore so that restored copies never share them.
 //!
 //! This module depends on the engine (tail sampling reads the current invocation) and on
 //! nothing of the pipeline; the pipeline depends on it.
 
-mod ids;
 pub(crate) mod rules;
 pub(crate) mod tail;
 pub(crate) mod unsampled;
 
-pub use ids::{FreshIds, reseed_ids};
 pub use rules::{
     DefaultSamplingRule, SAMPLING_RULES_VARIABLE, SamplingRule, SamplingRules, SamplingRulesError,
     glob_matches,

@@ -30,7 +30,7 @@ thread_local! {
 ///
 /// ```
 /// use opentelemetry_sdk::trace::IdGenerator as _;
-/// use otel_faas_core::sampling::{FreshIds, reseed_ids};
+/// use otel_faas_core::ids::{FreshIds, reseed_ids};
 ///
 /// let ids = FreshIds::random();
 /// let before = ids.new_trace_id();
@@ -61,7 +61,7 @@ fn with_rng<T>(f: impl FnOnce(&mut SmallRng) -> T) -> T {
 ///
 /// ```
 /// use opentelemetry_sdk::trace::IdGenerator as _;
-/// use otel_faas_core::sampling::FreshIds;
+/// use otel_faas_core::ids::FreshIds;
 ///
 /// let trace_id = FreshIds::epoch_prefixed().new_trace_id().to_string();
 /// let seconds = u64::from_str_radix(&trace_id[..8], 16).unwrap();
