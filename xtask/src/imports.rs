@@ -234,26 +234,28 @@ fn without_tests(code: &str) -> String {
         out.push_str(&rest[..at]);
         let after = &rest[at + "#[cfg(test)]".len()..];
         let trimmed = after.trim_start();
-        if trimmed.starts_with("mod ") {
-            if let Some(open) = trimmed.find('{') {
-                let mut depth = 0usize;
-                let mut end = trimmed.len();
-                for (i, c) in trimmed[open..].char_indices() {
-                    match c {
-                        '{' => depth += 1,
-                        '}' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                end = open + i + 1;
-                                break;
-                            }
+        if let Some(open) = trimmed
+            .starts_with("mod ")
+            .then(|| trimmed.find('{'))
+            .flatten()
+        {
+            let mut depth = 0usize;
+            let mut end = trimmed.len();
+            for (i, c) in trimmed[open..].char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = open + i + 1;
+                            break;
                         }
-                        _ => {}
                     }
+                    _ => {}
                 }
-                rest = &trimmed[end..];
-                continue;
             }
+            rest = &trimmed[end..];
+            continue;
         }
         out.push_str("#[cfg(test)]");
         rest = after;
@@ -264,7 +266,10 @@ fn without_tests(code: &str) -> String {
 
 /// The `use` declarations of `code`: (visible outside the module, the paths they name,
 /// each with the name it binds).
-fn use_declarations(code: &str) -> Vec<(bool, Vec<(Vec<String>, String)>)> {
+/// A path as written (its segments) and the name it binds.
+type UsePath = (Vec<String>, String);
+
+fn use_declarations(code: &str) -> Vec<(bool, Vec<UsePath>)> {
     let mut found = Vec::new();
     let bytes = code.as_bytes();
     let mut from = 0;
@@ -299,7 +304,7 @@ fn use_declarations(code: &str) -> Vec<(bool, Vec<(Vec<String>, String)>)> {
 }
 
 /// Expands a use tree (`a::{b, c::{d as e, self}}`) into its paths and bound names.
-fn expand(prefix: &[String], tree: &str, out: &mut Vec<(Vec<String>, String)>) {
+fn expand(prefix: &[String], tree: &str, out: &mut Vec<UsePath>) {
     let tree = tree.trim().trim_start_matches("::");
     if let Some(open) = tree.find('{') {
         let head: Vec<String> = tree[..open]
@@ -395,10 +400,8 @@ fn arrows(
     }
     let mut found = Vec::new();
     for segments in written {
-        if let Some(target) = resolve(path, &segments, modules, 0) {
-            if target != *path {
-                found.push((segments.join("::"), target));
-            }
+        if let Some(target) = resolve(path, &segments, modules, 0).filter(|t| t != path) {
+            found.push((segments.join("::"), target));
         }
     }
     found
