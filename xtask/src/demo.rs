@@ -4,10 +4,9 @@
 //! functions through the Pub/Sub emulator), and the traces printed as a waterfall and
 //! written as an HTML page.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use otel_faas_integration_tests::{
@@ -143,7 +142,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     let binary = target.join("debug").join("http-function");
 
     let receiver = OtlpReceiver::start().context("starting the embedded OTLP receiver")?;
-    let port = free_port()?;
+    let port = crate::process::free_port()?;
     let log_dir = target.join("demo");
     std::fs::create_dir_all(&log_dir)?;
     let log = std::fs::File::create(log_dir.join("http-function.log"))?;
@@ -159,7 +158,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         .with_context(|| format!("starting {}", binary.display()))?;
     let _function = Function(child);
     let address = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_until_ready(address)?;
+    crate::process::wait_until_ready(address, "/healthz", Duration::from_secs(30))?;
     println!(
         "the function listens on http://{address}; the receiver on {}\n",
         receiver.endpoint()
@@ -171,7 +170,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
         let traceparent = call
             .traceparent
             .then(|| format!("00-{caller_trace}-00f067aa0ba902b7-01"));
-        let status = request(address, call.method, call.path, traceparent.as_deref())?;
+        let status =
+            crate::process::request(address, call.method, call.path, traceparent.as_deref())?;
         println!(
             "  {} {:<12} → {status}   {}",
             call.method, call.path, call.what
@@ -259,62 +259,6 @@ pub(crate) fn run() -> anyhow::Result<()> {
         crate::target_dir().join("function-logs").display()
     );
     Ok(())
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
-}
-
-fn wait_until_ready(address: SocketAddr) -> anyhow::Result<()> {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if request(address, "GET", "/healthz", None).is_ok_and(|status| status == 200) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!("the example function did not answer on http://{address}/healthz within 30 s")
-}
-
-/// The status of `method path` on `address`: a health check that needs no client library.
-pub(crate) fn http_status(address: SocketAddr, method: &str, path: &str) -> anyhow::Result<u16> {
-    request(address, method, path, None)
-}
-
-/// A minimal HTTP/1.1 request: the demo needs no client library.
-fn request(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    traceparent: Option<&str>,
-) -> anyhow::Result<u16> {
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nUser-Agent: otel-faas-demo\r\nContent-Length: 0\r\nConnection: close\r\n"
-    );
-    if let Some(traceparent) = traceparent {
-        head.push_str(&format!("traceparent: {traceparent}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    // Read only up to the status line: some servers keep the connection open regardless.
-    let mut response = Vec::new();
-    let mut chunk = [0_u8; 512];
-    while !response.windows(2).any(|w| w == b"\r\n") {
-        let read = stream.read(&mut chunk)?;
-        if read == 0 {
-            break;
-        }
-        response.extend_from_slice(&chunk[..read]);
-    }
-    let response = String::from_utf8_lossy(&response);
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .with_context(|| format!("not an HTTP response: {response:?}"))
 }
 
 fn nanos_now() -> u128 {

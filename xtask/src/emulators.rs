@@ -194,7 +194,7 @@ impl Emulator {
             Self::LocalStack => "/_localstack/health",
             Self::PubSub | Self::Azurite => "/",
         };
-        match crate::demo::http_status(
+        match crate::process::http_status(
             std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             "GET",
             path,
@@ -329,18 +329,6 @@ fn save(running: &[Running]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
-    // Hold every listener until all ports are chosen, so they differ.
-    let listeners: Vec<std::net::TcpListener> = (0..count)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .context("finding free ports on 127.0.0.1")?;
-    listeners
-        .iter()
-        .map(|l| Ok(l.local_addr()?.port()))
-        .collect()
-}
-
 fn alive(pid: u32) -> bool {
     Command::new("kill")
         .args(["-0", &pid.to_string()])
@@ -380,7 +368,7 @@ pub(crate) fn up(emulator: Emulator) -> anyhow::Result<Running> {
     emulator
         .install(&dir)
         .with_context(|| format!("installing {}", emulator.name()))?;
-    let ports = free_ports(emulator.port_count())?;
+    let ports = crate::process::free_ports(emulator.port_count())?;
     let log_path = dir.join(format!("{}.log", emulator.name()));
     let log = std::fs::File::create(&log_path)?;
     let child = emulator

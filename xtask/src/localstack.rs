@@ -108,7 +108,7 @@ fn healthy(endpoint: &str) -> bool {
     address
         .parse::<SocketAddr>()
         .ok()
-        .and_then(|address| crate::demo::http_status(address, "GET", "/_localstack/health").ok())
+        .and_then(|address| crate::process::http_status(address, "GET", "/_localstack/health").ok())
         .is_some_and(|status| status == 200)
 }
 

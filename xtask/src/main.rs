@@ -14,6 +14,7 @@ mod emulators;
 mod imports;
 mod localstack;
 mod package;
+mod process;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
