@@ -24,10 +24,11 @@ use serde_json::Value;
 
 use crate::extract::FromInvocation;
 use crate::function_json::{Direction, FunctionJson, TriggerKind};
+use crate::http_messages::HttpRequest;
 use crate::logs::InvocationLogs;
 use crate::reply::{Encoded, IntoReply};
 use crate::request::InvocationRequest;
-use crate::triggers::http::{HttpRequest, match_route};
+use crate::triggers::http::match_route;
 use crate::triggers::{AppIdentity, FunctionTrigger};
 
 /// `error.type` of an invocation whose input could not be read into the handler's argument.

@@ -3,10 +3,10 @@
 use serde_json::Value;
 
 use crate::function_json::FunctionJson;
+use crate::http_messages::HttpRequest;
 use crate::request::InvocationRequest;
 use crate::triggers::blob::BlobInput;
 use crate::triggers::event_hubs::EventHubEvent;
-use crate::triggers::http::HttpRequest;
 use crate::triggers::queue::QueueMessage;
 use crate::triggers::service_bus::ServiceBusMessage;
 use crate::triggers::timer::TimerInfo;

@@ -36,7 +36,7 @@
 //! | [`InvocationRequest`], [`Reply`] | the `{Data, Metadata}` request and the `{Outputs, Logs, ReturnValue}` reply, decoded and encoded at the edge |
 //! | [`triggers`] | one file per trigger: HTTP, Storage queue, timer, Service Bus, Event Hubs, blob |
 //! | [`function_json`] | each function's bindings, read at start-up |
-//! | [`traced_queue_message`] | trace context across Storage queues (which have no message properties), an opt-in inside the message's JSON |
+//! | `otel_faas_messaging::traced_queue_message` | trace context across Storage queues (which have no message properties), an opt-in inside the message's JSON (with the other carriers, in otel-faas-messaging, feature `storage-queue`) |
 //! | [`InvocationLogs`] | the invocation's log lines, with trace and span ids, for `Logs` |
 //! | [`AzureFunctionsResourceDetector`] | `cloud.*`, `faas.*` and `service.name` of the app |
 //!
@@ -45,7 +45,7 @@
 //! | Trigger | `faas.trigger` | Spans and attributes |
 //! |---|---|---|
 //! | HTTP | `http` | SERVER `{method} {route}`: `http.request.method`, `http.route` (`/<routePrefix>/<route>`), `url.path`, `url.query` (credentials redacted), `url.scheme`, `server.address`, `server.port`, `client.address`, `user_agent.original`, `http.response.status_code`; ERROR for 5xx only |
-//! | Storage queue | `pubsub` | SERVER + CONSUMER `process {queue}`: `messaging.system=azure.storage.queue` (no value in v1.44), `messaging.operation.*=process`, `messaging.destination.name`, `messaging.message.id`; a link to the producer's `create {queue}` span when the message carries its context ([`traced_queue_message`]) |
+//! | Storage queue | `pubsub` | SERVER + CONSUMER `process {queue}`: `messaging.system=azure.storage.queue` (no value in v1.44), `messaging.operation.*=process`, `messaging.destination.name`, `messaging.message.id`; a link to the producer's `create {queue}` span when the message carries its context (`otel_faas_messaging::traced_queue_message`) |
 //! | Timer | `timer` | SERVER `{function}`: `faas.time`, `faas.cron`, `azure.functions.timer.past_due` |
 //! | Service Bus | `pubsub` | SERVER + CONSUMER `process {queue or topic}`: `messaging.system=servicebus`, `messaging.destination.subscription.name`, `messaging.message.id`, `messaging.servicebus.message.delivery_count`, `messaging.servicebus.message.enqueued_time`, `messaging.batch.message_count`; a link per message with a producer context |
 //! | Event Hubs | `pubsub` | as Service Bus with `messaging.system=eventhubs`, `messaging.consumer.group.name`, `messaging.destination.partition.id`, `messaging.eventhubs.message.enqueued_time` |
@@ -105,8 +105,8 @@
 mod app;
 mod extract;
 pub mod function_json;
+mod http_messages;
 mod logs;
-mod queue_context;
 mod reply;
 mod request;
 mod resource;
@@ -115,8 +115,8 @@ mod value;
 
 pub use app::{BoundFunctionApp, FunctionApp, HttpMode, INVALID_INPUT_ERROR_TYPE};
 pub use extract::FromInvocation;
+pub use http_messages::{HttpRequest, HttpResponse};
 pub use logs::InvocationLogs;
-pub use queue_context::{CONTEXT_NOT_INJECTED_EVENT, traced_queue_message};
 pub use reply::{IntoReply, Reply};
 pub use request::{
     HOST_VERSION_HEADER, INVOCATION_ID_HEADER, InvocationRequest, PROXY_INVOCATION_ID_HEADER,
@@ -125,8 +125,7 @@ pub use request::{
 pub use resource::{AzureFunctionsResourceDetector, RESOURCE_GROUP_ATTRIBUTE};
 pub use triggers::blob::BlobInput;
 pub use triggers::event_hubs::{EVENT_HUBS_SYSTEM, EventHubEvent};
-pub use triggers::http::{HttpRequest, HttpResponse};
-pub use triggers::queue::{QueueMessage, STORAGE_QUEUE_SYSTEM};
+pub use triggers::queue::QueueMessage;
 pub use triggers::service_bus::{SERVICE_BUS_SYSTEM, ServiceBusMessage};
 pub use triggers::timer::{PAST_DUE_ATTRIBUTE, TimerInfo};
 

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use crate::function_json::FunctionJson;
-use crate::triggers::http::HttpResponse;
+use crate::http_messages::HttpResponse;
 
 /// What a function returns: output binding values, a return value, and for an HTTP
 /// function its response. Log lines are added by the app (see

@@ -7,7 +7,7 @@ use http::request::Parts;
 use otel_faas_core::server::Envelope;
 use serde_json::{Map, Value};
 
-use crate::triggers::http::HttpRequest;
+use crate::http_messages::HttpRequest;
 use crate::value;
 
 /// The header carrying the host's id for the invocation (`faas.invocation_id`).

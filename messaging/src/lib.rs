@@ -11,6 +11,7 @@
 //! | EventBridge | the entry's `TraceHeader` (AWS carries it to targets); opt-in: [`EventDetailContext`] | X-Ray header of `PutEvents`, delivered to SQS targets as `AWSTraceHeader`; or, opted in by the producer, an `_otel` object in `detail` |
 //! | Pub/Sub | [`PubSubAttributes`], [`PubSubAttributesMut`] | `googclient_`-prefixed attributes |
 //! | Service Bus, Event Hubs | [`AzureApplicationProperties`], [`AzureApplicationPropertiesMut`] | `traceparent`/`tracestate` application properties, falling back to `Diagnostic-Id` |
+//! | Azure Storage queues (feature `storage-queue`) | `traced_queue_message`, `context_in_queue_message` | opt-in: an `_otel` object inside the message's JSON, written with a PRODUCER `create {queue}` span (Storage queue messages have no properties) |
 //!
 //! ## The AWS SDK (cargo features `sqs`, `sns`, `eventbridge`, `lambda`, `dynamodb`, `s3`)
 //!
@@ -58,6 +59,8 @@ mod eventbridge;
 mod pubsub;
 mod sns;
 mod sqs;
+#[cfg(feature = "storage-queue")]
+mod storage_queue;
 
 pub use azure::{AzureApplicationProperties, AzureApplicationPropertiesMut, DIAGNOSTIC_ID};
 pub use eventbridge::{
@@ -66,3 +69,8 @@ pub use eventbridge::{
 pub use pubsub::{PUBSUB_PREFIX, PubSubAttributes, PubSubAttributesMut};
 pub use sns::{SnsEnvelope, SnsMessageAttributes};
 pub use sqs::{AWS_TRACE_HEADER, SqsMessageAttributes, SqsSystemAttributes};
+#[cfg(feature = "storage-queue")]
+pub use storage_queue::{
+    CONTEXT_NOT_INJECTED_EVENT, STORAGE_QUEUE_SYSTEM, context_in_queue_message,
+    traced_queue_message,
+};

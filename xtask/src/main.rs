@@ -27,7 +27,8 @@ cargo xtask <command>
 
 Commands:
   test [--no-lint] [--suite all|core|aws|azure|gcp] [--aws-endpoint moto|localstack]
-                     The whole check CI runs: cargo fmt --check, clippy -D warnings (the
+                     The whole check CI runs: cargo fmt --check, the import-circle check
+                     (`imports`), clippy -D warnings (the
                      workspace, the bench/ binaries, and core alone with its default features and without
                      any), cargo doc with warnings denied (every feature, and core's
                      defaults), cfn-lint on every example's SAM template (installed into
@@ -226,6 +227,10 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         fmt.args(["fmt", "--all", "--", "--check"]);
         step("cargo fmt --check", fmt)?;
 
+        // Arrows between sibling modules run one way in every crate (see imports.rs).
+        println!("==> imports: no circle inside any crate");
+        imports::check(&workspace_root())?;
+
         // `cargo clippy ARGS -- -D warnings`, as one step.
         let clippy = |name: &str, args: &[&str]| -> anyhow::Result<()> {
             let mut command = cargo();
@@ -310,6 +315,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             "lambda",
             "dynamodb",
             "s3",
+            "storage-queue",
         ] {
             clippy(
                 &format!("cargo clippy -p otel-faas-messaging --features '{feature}' -D warnings"),

@@ -35,9 +35,9 @@ use otel_faas_core::trigger::{FaasTrigger, InvocationContext, Outcome};
 use otel_faas_core::{Environment, InvocationSpec, SpanSpec, TriggerAdapter};
 
 use crate::function_json::{FunctionJson, TriggerKind};
+use crate::http_messages::HttpRequest;
 use crate::reply::Encoded;
 use crate::request::InvocationRequest;
-use http::HttpRequest;
 
 /// Who the app is, for `faas.name` and `cloud.resource_id`.
 #[derive(Debug, Clone, Default)]

@@ -1,23 +1,21 @@
 //! Storage queue triggers (`queueTrigger`).
 //!
-//! `messaging.system` is `azure.storage.queue`: the conventions (v1.44) list no value for
-//! Storage queues, so this names the service as the cloud's own namespace does, in the
-//! registry's lower-case dotted style. Storage queue messages carry no properties: a
-//! producer's context travels only inside the text, when the producer put it there with
-//! [`traced_queue_message`](crate::traced_queue_message) — then the `process` span links to
-//! the producer's `create` span (its parent too, when the host sent no `traceparent`).
+//! `messaging.system` is `azure.storage.queue`
+//! ([`STORAGE_QUEUE_SYSTEM`]: the conventions, v1.44, list no value for Storage queues).
+//! Storage queue messages carry no properties: a producer's context travels only inside the
+//! text, when the producer put it there with `otel_faas_messaging::traced_queue_message` —
+//! then the `process` span links to the producer's `create` span (its parent too, when the
+//! host sent no `traceparent`).
 
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute::MESSAGING_MESSAGE_ID;
 use otel_faas_core::InvocationSpec;
 use otel_faas_core::propagation::Propagation;
+use otel_faas_messaging::{STORAGE_QUEUE_SYSTEM, context_in_queue_message};
 
 use super::messaging::ProcessSpan;
 use crate::function_json::Binding;
 use crate::request::InvocationRequest;
-
-/// `messaging.system` of Storage queue triggers (not in the conventions; see the module).
-pub const STORAGE_QUEUE_SYSTEM: &str = "azure.storage.queue";
 
 /// A Storage queue message, as a queue trigger delivers it.
 ///
@@ -110,7 +108,7 @@ pub(crate) fn spec(
     if let Some(context) = request
         .data_text(binding.name())
         .as_deref()
-        .and_then(crate::queue_context::context_in_text)
+        .and_then(context_in_queue_message)
     {
         let link_attributes = id
             .iter()

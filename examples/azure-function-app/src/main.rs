@@ -58,7 +58,8 @@ async fn order(request: HttpRequest) -> anyhow::Result<Reply> {
     );
     // Storage queue messages have no properties: the trace context travels in the JSON
     // (under `_otel`), so that `fulfil` continues this trace.
-    let message = otel_faas_azure::traced_queue_message("orders", &serde_json::to_string(&order)?);
+    let message =
+        otel_faas_messaging::traced_queue_message("orders", &serde_json::to_string(&order)?);
     Ok(Reply::new()
         .output("message", message)
         .http(HttpResponse::new(202).body(format!("order {} queued", order.id))))

@@ -1,4 +1,5 @@
-//! Trace context across Storage queues, which have no message properties to carry it.
+//! Trace context across Azure Storage queues, which have no message properties to carry
+//! it (cargo feature `storage-queue`).
 //!
 //! Service Bus and Event Hubs messages carry `traceparent` in their properties; a Storage
 //! queue message is only its text. So the context travels inside the text, as an opt-in:
@@ -28,10 +29,14 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 use otel_faas_core::engine::InvocationScope;
 use otel_faas_core::propagation::CarrierMut;
-use otel_faas_messaging::{DetailNotInjected, EventDetailContext, inject_into_detail};
 use serde_json::Value;
 
-use crate::triggers::queue::STORAGE_QUEUE_SYSTEM;
+use crate::{DETAIL_CONTEXT_KEY, DetailNotInjected, EventDetailContext, inject_into_detail};
+
+/// `messaging.system` of Azure Storage queues. The conventions (v1.44) list no value for
+/// them, so this names the service as the cloud's own namespace does, in the registry's
+/// lower-case dotted style.
+pub const STORAGE_QUEUE_SYSTEM: &str = "azure.storage.queue";
 
 /// The event recorded on the `create` span when the message could not take the context.
 pub const CONTEXT_NOT_INJECTED_EVENT: &str = "otel_faas.context_not_injected";
@@ -43,7 +48,7 @@ pub const CONTEXT_NOT_INJECTED_EVENT: &str = "otel_faas.context_not_injected";
 /// fails: telemetry does not stop a message.
 ///
 /// ```
-/// let message = otel_faas_azure::traced_queue_message("orders", r#"{"id":42}"#);
+/// let message = otel_faas_messaging::traced_queue_message("orders", r#"{"id":42}"#);
 /// // Outside an invocation and without a tracer provider there is no context to carry:
 /// // the message is unchanged.
 /// assert_eq!(message, r#"{"id":42}"#);
@@ -58,7 +63,7 @@ pub fn traced_queue_message(queue: &str, message: &str) -> String {
     let builder = opentelemetry::trace::SpanBuilder::from_name(format!("create {queue}"))
         .with_kind(SpanKind::Producer)
         .with_attributes(attributes);
-    let cx = InvocationScope::start_span(builder, "otel-faas-azure");
+    let cx = InvocationScope::start_span(builder, env!("CARGO_PKG_NAME"));
     let result = inject_into_detail(message, |carrier: &mut dyn CarrierMut| {
         InvocationScope::inject(&cx, carrier);
     });
@@ -68,7 +73,6 @@ pub fn traced_queue_message(queue: &str, message: &str) -> String {
             let reason = match reason {
                 DetailNotInjected::NotAnObject => "the message is not a JSON object",
                 DetailNotInjected::AlreadyPresent => "the message already has an _otel key",
-                _ => "the message cannot take the context",
             };
             cx.span().add_event(
                 CONTEXT_NOT_INJECTED_EVENT,
@@ -84,10 +88,17 @@ pub fn traced_queue_message(queue: &str, message: &str) -> String {
 /// The context a producer wrote into a queue message's text with [`traced_queue_message`];
 /// `None` for any other text. Cheap for the common case: text that does not start with `{`
 /// or does not mention `_otel` is not parsed.
-pub(crate) fn context_in_text(text: &str) -> Option<EventDetailContext> {
-    if !text.trim_start().starts_with('{')
-        || !text.contains(otel_faas_messaging::DETAIL_CONTEXT_KEY)
-    {
+///
+/// ```
+/// use otel_faas_core::propagation::Carrier as _;
+///
+/// let text = r#"{"id":42,"_otel":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}"#;
+/// let context = otel_faas_messaging::context_in_queue_message(text).unwrap();
+/// assert!(context.get("traceparent").unwrap().ends_with("-01"));
+/// assert!(otel_faas_messaging::context_in_queue_message("plain text").is_none());
+/// ```
+pub fn context_in_queue_message(text: &str) -> Option<EventDetailContext> {
+    if !text.trim_start().starts_with('{') || !text.contains(DETAIL_CONTEXT_KEY) {
         return None;
     }
     let value: Value = serde_json::from_str(text).ok()?;
@@ -132,13 +143,13 @@ mod tests {
             })
             .await
             .unwrap();
-        let context = context_in_text(&text).expect("the context is in the text");
+        let context = context_in_queue_message(&text).expect("the context is in the text");
         let traceparent = context.get("traceparent").expect("traceparent").to_owned();
         let value: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["id"], 42, "the user's data is kept");
         assert_eq!(refused, "plain text");
-        assert!(context_in_text(&refused).is_none());
-        assert!(context_in_text(r#"{"_otel": 1}"#).is_none());
+        assert!(context_in_queue_message(&refused).is_none());
+        assert!(context_in_queue_message(r#"{"_otel": 1}"#).is_none());
 
         let spans = exporter.get_finished_spans().unwrap();
         let create = spans
