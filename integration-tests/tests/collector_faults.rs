@@ -368,12 +368,22 @@ fn assert_bounded(report: &Report, what: &str) {
     // the few allowed.
     let (own, backlog) = paying.over_split(DETECTED_COST, &report.sent_backlog);
     let recoveries = 2 * (report.fault_phase.as_secs() as usize + 1);
+    // A loaded machine (CI beside other jobs, a build beside the tests) stalls some
+    // invocations whatever the collector does: the healthy baseline, measured in the same
+    // run, says how many, and that rate scaled to the fault phase is allowed on top. On a
+    // quiet machine it is 0; an invocation paying for the fault (a connect, a timeout)
+    // would make thousands slow, far past it.
+    let noise = report.baseline.over(DETECTED_COST) * DURING as usize / BASELINE as usize;
+    let allowed = DETECTING + noise;
     assert!(
-        own <= DETECTING && backlog <= recoveries,
-        "{what}: {own} invocations paid over {DETECTED_COST:?} (at most {DETECTING} allowed), \
-         and {backlog} sending a backlog (at most {recoveries}) (response {}, flush {})",
+        own <= allowed && backlog <= recoveries,
+        "{what}: {own} invocations paid over {DETECTED_COST:?} (at most {allowed} allowed: \
+         {DETECTING} and {noise} for the machine's own stalls, from the baseline), \
+         and {backlog} sending a backlog (at most {recoveries}) (response {}, flush {}, \
+         baseline {})",
         report.response.describe(),
-        report.flush.describe()
+        report.flush.describe(),
+        report.baseline.describe()
     );
     if report.flush.max() > Duration::ZERO {
         // After the response, the response itself never sends.
