@@ -31,9 +31,6 @@ use crate::request::InvocationRequest;
 use crate::triggers::http::match_route;
 use crate::triggers::{AppIdentity, FunctionTrigger};
 
-/// `error.type` of an invocation whose input could not be read into the handler's argument.
-pub const INVALID_INPUT_ERROR_TYPE: &str = "invalid_input";
-
 /// How the host hands HTTP triggers to the handler (`customHandler` in `host.json`).
 ///
 /// ```
@@ -356,7 +353,7 @@ impl FunctionApp {
                 let forwarded = request.forwarded.is_some();
                 let input = T::from_invocation(request, &function).map_err(|reason| {
                     TypedError::new(
-                        INVALID_INPUT_ERROR_TYPE,
+                        otel_faas_core::engine::INVALID_EVENT_ERROR_TYPE,
                         format!("the invocation's input cannot be read: {reason}"),
                     )
                 })?;

@@ -19,7 +19,7 @@ use crate::value;
 /// `Vec<EventHubEvent>`, [`BlobInput`]), for `serde_json::Value` (the trigger binding's
 /// value, its string layer undone), and for [`InvocationRequest`] itself (everything the host
 /// sent). An input that cannot be read fails the invocation with `error.type` =
-/// `invalid_input` and the reason.
+/// `invalid_event` (core's `INVALID_EVENT_ERROR_TYPE`) and the reason.
 ///
 /// ```
 /// use otel_faas_azure::{FromInvocation, InvocationRequest, function_json::FunctionJson};

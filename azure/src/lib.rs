@@ -113,7 +113,7 @@ mod resource;
 pub mod triggers;
 mod value;
 
-pub use app::{BoundFunctionApp, FunctionApp, HttpMode, INVALID_INPUT_ERROR_TYPE};
+pub use app::{BoundFunctionApp, FunctionApp, HttpMode};
 pub use extract::FromInvocation;
 pub use http_messages::{HttpRequest, HttpResponse};
 pub use logs::InvocationLogs;

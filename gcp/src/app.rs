@@ -14,11 +14,11 @@ use otel_faas_core::env::{Environment, ProcessEnvironment};
 use otel_faas_core::server::{BoundServer, EnvelopeService, Server, ServerError};
 use otel_faas_core::{InvocationLayer, Telemetry};
 
+use crate::CloudEventRequest;
 use crate::extract::FromCloudEvent;
 use crate::logs::CloudLoggingLayer;
 use crate::triggers::CloudEventTrigger;
 use crate::triggers::http::GcpHttpTrigger;
-use crate::{CloudEventRequest, INVALID_INPUT_ERROR_TYPE};
 use otel_faas_core::subscriber::TracingOptions;
 
 /// One registered function.
@@ -177,7 +177,7 @@ impl FunctionsFramework {
                 async move {
                     let input = T::from_cloud_event(request).map_err(|reason| {
                         TypedError::new(
-                            INVALID_INPUT_ERROR_TYPE,
+                            otel_faas_core::engine::INVALID_EVENT_ERROR_TYPE,
                             format!("the event cannot be read: {reason}"),
                         )
                     })?;

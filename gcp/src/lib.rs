@@ -167,9 +167,6 @@ pub use triggers::pubsub::{PUBSUB_SYSTEM, PubSubMessage};
 pub use triggers::storage::{STORAGE_TYPE_PREFIX, StorageObject};
 pub use triggers::{CloudEventTrigger, EXECUTION_ID_HEADER};
 
-/// `error.type` of an invocation whose event could not be read into the function's argument.
-pub const INVALID_INPUT_ERROR_TYPE: &str = "invalid_input";
-
 /// The telemetry pipeline for a Cloud Run function, from the process environment: see
 /// [`pipeline_with_environment`].
 ///

@@ -5,7 +5,7 @@ use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use otel_faas_core::server::DECODE_ERROR_TYPE;
+use otel_faas_core::engine::INVALID_EVENT_ERROR_TYPE;
 use otel_faas_integration_tests::{AttrValue, FunctionProcess, OtlpReceiver, StatusCode};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -88,7 +88,10 @@ async fn the_harness_answers_readiness_refuses_bad_events_keeps_serving_and_flus
         .find(|s| s.attr_str("error.type").is_some())
         .unwrap();
     assert_eq!(refused.status, StatusCode::Error);
-    assert_eq!(refused.attr_str("error.type"), Some(DECODE_ERROR_TYPE));
+    assert_eq!(
+        refused.attr_str("error.type"),
+        Some(INVALID_EVENT_ERROR_TYPE)
+    );
     assert!(
         refused.status_message.contains("order number"),
         "{refused:?}"

@@ -125,6 +125,20 @@ impl Probe {
 
 /// One `GET` with hyper's HTTP/1.1 client: the status and body, or why none came.
 async fn get(port: u16, path: &str) -> Result<(u16, String), String> {
+    send(port, http::Request::get(path), Empty::<Bytes>::new()).await
+}
+
+/// One request with hyper's HTTP/1.1 client.
+async fn send<B>(
+    port: u16,
+    request: http::request::Builder,
+    body: B,
+) -> Result<(u16, String), String>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -132,9 +146,9 @@ async fn get(port: u16, path: &str) -> Result<(u16, String), String> {
         .await
         .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(connection);
-    let request = http::Request::get(path)
+    let request = request
         .header("host", format!("127.0.0.1:{port}"))
-        .body(Empty::<Bytes>::new())
+        .body(body)
         .map_err(|e| e.to_string())?;
     let response = sender
         .send_request(request)
@@ -521,4 +535,34 @@ async fn a_failed_final_flush_names_the_signal_and_its_endpoint() {
     assert!(!line.contains("traces"), "{line}");
     assert!(!line.contains("secret"), "{line}");
     recorded_query(&receiver, "mark=flush").await;
+}
+
+/// An event the function's argument cannot be read from is `error.type=invalid_event` on
+/// every platform, the same value as a body that is no event at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_argument_cannot_take_is_an_invalid_event() {
+    let receiver = OtlpReceiver::start().expect("receiver");
+    let probe = Probe::start("gcp", &receiver, &[]);
+    probe.wait_until_serving("/ok").await;
+    // A Cloud Storage event, binary mode, to a function that takes Pub/Sub messages.
+    let request = http::Request::post("/on_message")
+        .header("ce-id", "storage-1")
+        .header(
+            "ce-source",
+            "//storage.googleapis.com/projects/_/buckets/orders",
+        )
+        .header("ce-type", "google.cloud.storage.object.v1.finalized")
+        .header("ce-specversion", "1.0")
+        .header("content-type", "application/json");
+    let body = http_body_util::Full::new(Bytes::from_static(
+        br#"{"bucket":"orders","name":"a.json"}"#,
+    ));
+    let (status, reason) = send(probe.port, request, body).await.expect("an answer");
+    assert_eq!(status, 500, "{reason}");
+    let spans = spans_where(&receiver, 1, "storage-1", |s| {
+        s.attr_str("cloudevents.event_id") == Some("storage-1")
+    })
+    .await;
+    assert_eq!(spans[0].attr_str("error.type"), Some("invalid_event"));
+    assert_eq!(spans[0].status, StatusCode::Error);
 }

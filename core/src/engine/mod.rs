@@ -63,6 +63,11 @@ use running::{Ended, Guard, Running, Spans, Watchdog, panic_message};
 /// `error.type` of an invocation stopped by its deadline (an example value of the
 /// conventions).
 pub const TIMEOUT_ERROR_TYPE: &str = "timeout";
+/// `error.type` of an invocation whose event could not be read: a request body that does
+/// not decode into the platform's event (answered `400` by the server harness), or an
+/// event that cannot be read into the handler's argument. One value for every platform, so
+/// that one query finds every malformed event.
+pub const INVALID_EVENT_ERROR_TYPE: &str = "invalid_event";
 /// `error.type` of an invocation whose handler panicked. Rust panics have no exception
 /// class, so the conventions' "exception type" is this fixed value.
 pub const PANIC_ERROR_TYPE: &str = "panic";

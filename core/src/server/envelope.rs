@@ -17,13 +17,10 @@ use http::request::Parts;
 use http::{Request, StatusCode};
 use tower_service::Service;
 
-use crate::engine::InvocationEngine;
+use crate::engine::{INVALID_EVENT_ERROR_TYPE, InvocationEngine};
 use crate::http::{HttpServerAttributes, http_response_outcome};
 use crate::propagation::Propagation;
 use crate::trigger::{InvocationContext, InvocationSpec, Outcome, TriggerAdapter};
-
-/// `error.type` of a request whose body could not be decoded into the platform's event.
-pub const DECODE_ERROR_TYPE: &str = "invalid_event";
 
 /// A platform's event, decoded from the HTTP request that carries it (Azure's
 /// `{Data, Metadata}`, a CloudEvent, a Pub/Sub push body).
@@ -71,7 +68,7 @@ pub trait Envelope: Sized + Send + 'static {
 ///
 /// A body that cannot be read or decoded is answered `400 Bad Request` with the reason,
 /// recorded as an invocation span with ERROR status and `error.type` =
-/// [`DECODE_ERROR_TYPE`], and the server keeps serving. A handler error is answered `500`
+/// [`INVALID_EVENT_ERROR_TYPE`](crate::engine::INVALID_EVENT_ERROR_TYPE), and the server keeps serving. A handler error is answered `500`
 /// with its message; a panic `500` without one (the span has it).
 ///
 /// ```
@@ -244,7 +241,7 @@ struct Rejected {
 }
 
 /// Describes a refused request as an HTTP server invocation that failed with
-/// [`DECODE_ERROR_TYPE`] (a 4xx alone would not be an error for the HTTP conventions; here
+/// [`INVALID_EVENT_ERROR_TYPE`](crate::engine::INVALID_EVENT_ERROR_TYPE) (a 4xx alone would not be an error for the HTTP conventions; here
 /// the function never ran, which the operator must see).
 struct RejectedTrigger;
 
@@ -268,7 +265,7 @@ impl TriggerAdapter<Rejected, Rejected> for RejectedTrigger {
 
     fn outcome(&self, rejected: &Rejected) -> Outcome {
         let status = http_response_outcome(rejected.status.as_u16());
-        let mut outcome = Outcome::failed(DECODE_ERROR_TYPE, Some(rejected.reason.clone()));
+        let mut outcome = Outcome::failed(INVALID_EVENT_ERROR_TYPE, Some(rejected.reason.clone()));
         for attribute in status.attributes() {
             outcome = outcome.with_attribute(attribute.clone());
         }

@@ -24,7 +24,7 @@
 
 mod envelope;
 
-pub use envelope::{DECODE_ERROR_TYPE, Envelope, EnvelopeService};
+pub use envelope::{Envelope, EnvelopeService};
 
 use std::future::Future;
 use std::net::SocketAddr;

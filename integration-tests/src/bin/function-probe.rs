@@ -6,7 +6,9 @@
 //! Its routes (on Azure, the functions of the same names under `/api`):
 //! * `/panic` panics;
 //! * `/levels` writes one log line at each level, `probe line <level>`, then answers `ok`;
-//! * anything else answers `ok`.
+//! * anything else answers `ok`;
+//! * on Cloud Run, `POST /on_message` is a CloudEvent function that takes a Pub/Sub
+//!   message.
 
 use std::convert::Infallible;
 
@@ -59,6 +61,10 @@ async fn main() {
             let telemetry = otel_faas_gcp::telemetry();
             otel_faas_gcp::FunctionsFramework::new(&telemetry)
                 .http_router("probe", routes())
+                // Served at /on_message: takes Pub/Sub messages only.
+                .cloud_event("on_message", |_: otel_faas_gcp::PubSubMessage| async {
+                    Ok::<_, Infallible>(())
+                })
                 .serve()
                 .await
         }
