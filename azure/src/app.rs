@@ -16,7 +16,7 @@ use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use http::{Request, StatusCode};
 use otel_faas_core::engine::{FlushPolicy, TypedError, error_type_of};
-use otel_faas_core::env::ProcessEnvironment;
+use otel_faas_core::env::{ConfigWarning, ProcessEnvironment};
 use otel_faas_core::server::{EnvelopeService, Server, ServerError};
 use otel_faas_core::subscriber::TracingOptions;
 use otel_faas_core::{Environment, InvocationEngine, Telemetry};
@@ -41,7 +41,7 @@ use crate::triggers::{AppIdentity, FunctionTrigger};
 /// // No host.json in this directory: the default mode (and a warning saying so).
 /// let app = FunctionApp::with_environment(&telemetry, MapEnvironment::default(), "/nonexistent");
 /// assert_eq!(app.http_mode(), HttpMode::Envelope);
-/// assert!(app.warnings()[0].contains("host.json"));
+/// assert!(app.warnings()[0].to_string().contains("host.json"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -75,13 +75,12 @@ impl Default for HostJson {
 }
 
 impl HostJson {
-    fn read(root: &Path) -> Result<Self, String> {
-        let path = root.join("host.json");
-        let text =
-            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    /// The settings, or what is wrong with the file.
+    fn read(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read(path).map_err(|e| format!("it cannot be read: {e}"))?;
         let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
-        let json: Value = serde_json::from_slice(text)
-            .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
+        let json: Value =
+            serde_json::from_slice(text).map_err(|e| format!("it is not valid JSON: {e}"))?;
         let flag = |section: &str, key: &str| {
             json.get(section)
                 .and_then(|s| s.get(key))
@@ -168,7 +167,7 @@ pub struct FunctionApp {
     router: Router,
     routes: HashSet<String>,
     functions: Vec<String>,
-    warnings: Vec<String>,
+    warnings: Vec<ConfigWarning>,
     /// Whether the host records HTTP requests as spans: from host.json, overridable.
     host_records_requests: Arc<AtomicBool>,
 }
@@ -213,11 +212,14 @@ impl FunctionApp {
         let root = root.into();
         let logs = InvocationLogs::new(tracing::Level::INFO);
         let mut warnings = Vec::new();
-        let host = match HostJson::read(&root) {
+        let host_json = root.join("host.json");
+        let host = match HostJson::read(&host_json) {
             Ok(host) => host,
-            Err(reason) => {
-                warnings.push(format!(
-                    "{reason}; serving HTTP triggers in the default (envelope) mode under /api"
+            Err(problem) => {
+                warnings.push(ConfigWarning::setting(
+                    host_json.display().to_string(),
+                    problem,
+                    "serving HTTP triggers in the default (envelope) mode under /api",
                 ));
                 HostJson::default()
             }
@@ -238,7 +240,7 @@ impl FunctionApp {
         // The host's readiness probe is a GET of the root: any answer means ready.
         .readiness_path(Some("/"));
         for warning in &warnings {
-            eprintln!("otel-faas: {warning}");
+            warning.emit();
         }
         Self {
             engine,
@@ -271,7 +273,7 @@ impl FunctionApp {
 
     /// Problems found while reading `host.json` and `function.json` files, each already
     /// reported on stderr.
-    pub fn warnings(&self) -> &[String] {
+    pub fn warnings(&self) -> &[ConfigWarning] {
         &self.warnings
     }
 
@@ -327,9 +329,12 @@ impl FunctionApp {
         let function = match FunctionJson::read(&self.root, name) {
             Ok(function) => function.resolved(self.env.as_ref()),
             Err(error) => {
-                let warning =
-                    format!("{error}; function {name:?} is traced with faas.trigger=other");
-                eprintln!("otel-faas: {warning}");
+                let warning = ConfigWarning::setting(
+                    format!("the function {name:?}"),
+                    error.to_string(),
+                    "it is traced with faas.trigger=other",
+                );
+                warning.emit();
                 self.warnings.push(warning);
                 FunctionJson::unknown(name)
             }
@@ -420,8 +425,12 @@ impl FunctionApp {
     fn add_route(&mut self, path: String, method_router: axum::routing::MethodRouter) {
         let key = normalise(&path);
         if !self.routes.insert(key) {
-            let warning = format!("two functions answer {path}; the second one is not served");
-            eprintln!("otel-faas: {warning}");
+            let warning = ConfigWarning::setting(
+                format!("the route {path}"),
+                "two functions answer it",
+                "the second one is not served",
+            );
+            warning.emit();
             self.warnings.push(warning);
             return;
         }
@@ -432,9 +441,12 @@ impl FunctionApp {
         match candidate {
             Ok(router) => self.router = router,
             Err(_) => {
-                let warning =
-                    format!("the route {path} cannot be served (check the function's \"route\")");
-                eprintln!("otel-faas: {warning}");
+                let warning = ConfigWarning::setting(
+                    format!("the route {path}"),
+                    "axum cannot serve it (check the function's \"route\")",
+                    "the function is not served at it",
+                );
+                warning.emit();
                 self.warnings.push(warning);
             }
         }

@@ -27,8 +27,18 @@ pub struct ConfigWarning {
     pub accepted: String,
     /// What is used instead.
     pub fallback: String,
-    /// Whether the variable is one nothing here reads (see [`ConfigWarning::unsupported`]).
-    unsupported: bool,
+    /// What kind of problem it is.
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A variable with a value it does not accept.
+    Invalid,
+    /// A variable nothing here reads.
+    Unsupported,
+    /// A configuration file, or what it describes.
+    Setting,
 }
 
 impl ConfigWarning {
@@ -44,7 +54,35 @@ impl ConfigWarning {
             value: value.into(),
             accepted: accepted.into(),
             fallback: fallback.into(),
-            unsupported: false,
+            kind: Kind::Invalid,
+        }
+    }
+
+    /// A problem with a platform's configuration beyond the variables — a file
+    /// (`host.json`, a `function.json`) or what registration found (`FUNCTION_TARGET`
+    /// naming no function, two functions on one route): `setting` names it, `problem` says
+    /// what is wrong and `effect` what happens instead.
+    ///
+    /// ```
+    /// use otel_faas_core::env::ConfigWarning;
+    ///
+    /// let warning = ConfigWarning::setting("orders/function.json", "it is not valid JSON", "the function is traced as faas.trigger=other");
+    /// assert_eq!(
+    ///     warning.to_string(),
+    ///     "orders/function.json: it is not valid JSON; the function is traced as faas.trigger=other"
+    /// );
+    /// ```
+    pub fn setting(
+        setting: impl Into<String>,
+        problem: impl Into<String>,
+        effect: impl Into<String>,
+    ) -> Self {
+        Self {
+            variable: setting.into(),
+            value: String::new(),
+            accepted: problem.into(),
+            fallback: effect.into(),
+            kind: Kind::Setting,
         }
     }
 
@@ -66,13 +104,13 @@ impl ConfigWarning {
             value: String::new(),
             accepted: String::new(),
             fallback: effect.into(),
-            unsupported: true,
+            kind: Kind::Unsupported,
         }
     }
 
     /// Whether this warning is about a variable nothing here reads.
     pub fn is_unsupported(&self) -> bool {
-        self.unsupported
+        self.kind == Kind::Unsupported
     }
 
     /// Emits the warning once: through `tracing` when a subscriber is in effect (global or
@@ -84,18 +122,19 @@ impl ConfigWarning {
 
 impl fmt::Display for ConfigWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.unsupported {
-            return write!(
+        match self.kind {
+            Kind::Unsupported => write!(
                 f,
                 "{} is set but not supported by otel-faas: {}",
                 self.variable, self.fallback
-            );
+            ),
+            Kind::Setting => write!(f, "{}: {}; {}", self.variable, self.accepted, self.fallback),
+            Kind::Invalid => write!(
+                f,
+                "{}={:?} is not valid (accepted: {}); using {}",
+                self.variable, self.value, self.accepted, self.fallback
+            ),
         }
-        write!(
-            f,
-            "{}={:?} is not valid (accepted: {}); using {}",
-            self.variable, self.value, self.accepted, self.fallback
-        )
     }
 }
 

@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, post_service};
 use otel_faas_core::engine::{FlushPolicy, InvocationEngine, TypedError, error_type_of};
-use otel_faas_core::env::{Environment, ProcessEnvironment};
+use otel_faas_core::env::{ConfigWarning, Environment, ProcessEnvironment};
 use otel_faas_core::server::{BoundServer, EnvelopeService, Server, ServerError};
 use otel_faas_core::{InvocationLayer, Telemetry};
 
@@ -62,7 +62,7 @@ pub struct FunctionsFramework {
     server: Server,
     target: Option<String>,
     functions: Vec<Function>,
-    warnings: Vec<String>,
+    warnings: Vec<ConfigWarning>,
 }
 
 impl fmt::Debug for FunctionsFramework {
@@ -134,7 +134,7 @@ impl FunctionsFramework {
 
     /// Problems found while setting up (a `FUNCTION_TARGET` no function has), each already
     /// reported on stderr.
-    pub fn warnings(&self) -> &[String] {
+    pub fn warnings(&self) -> &[ConfigWarning] {
         &self.warnings
     }
 
@@ -226,15 +226,19 @@ impl FunctionsFramework {
             Some(target) => match self.functions.iter().position(|f| &f.name == target) {
                 Some(index) => Some(index),
                 None => {
-                    let warning = format!(
-                        "FUNCTION_TARGET={target}, but no function of that name is registered (functions: {}); serving {:?} at /",
-                        self.names(),
-                        self.functions
-                            .first()
-                            .map(|f| f.name.as_str())
-                            .unwrap_or("none")
+                    let warning = ConfigWarning::new(
+                        "FUNCTION_TARGET",
+                        target.as_str(),
+                        format!("a registered function: {}", self.names()),
+                        format!(
+                            "{:?} at /",
+                            self.functions
+                                .first()
+                                .map(|f| f.name.as_str())
+                                .unwrap_or("none")
+                        ),
                     );
-                    eprintln!("otel-faas: {warning}");
+                    warning.emit();
                     self.warnings.push(warning);
                     (!self.functions.is_empty()).then_some(0)
                 }
