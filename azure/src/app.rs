@@ -18,7 +18,6 @@ use http::{Request, StatusCode};
 use otel_faas_core::engine::{FlushPolicy, TypedError, error_type_of};
 use otel_faas_core::env::{ConfigWarning, ProcessEnvironment};
 use otel_faas_core::server::{EnvelopeService, Server, ServerError};
-use otel_faas_core::subscriber::TracingOptions;
 use otel_faas_core::{Environment, InvocationEngine, Telemetry};
 use serde_json::Value;
 
@@ -138,7 +137,7 @@ type Handler =
 ///
 /// #[tokio::main]
 /// async fn main() -> Result<(), otel_faas_core::server::ServerError> {
-///     let telemetry = otel_faas_azure::telemetry();
+///     let telemetry = otel_faas_azure::start()?;
 ///     FunctionApp::new(&telemetry)
 ///         .function("hello", |request: HttpRequest| async move {
 ///             let name = request.query("name").unwrap_or_else(|| "world".to_owned());
@@ -184,21 +183,23 @@ impl fmt::Debug for FunctionApp {
 }
 
 impl FunctionApp {
-    /// An app recording into `telemetry`, configured from the process environment. It
-    /// installs the global `tracing` subscriber (log lines on stderr, spans into the
-    /// pipeline, and the capture of each invocation's lines for `Logs`), unless one is
-    /// installed already: then add [`log_capture`](Self::log_capture) to yours.
+    /// An app recording into `telemetry` (from [`start`](crate::start)), configured from
+    /// the process environment, its files from `FUNCTIONS_APP_ROOT_PATH` (else the working
+    /// directory). It changes nothing global: the `tracing` subscriber, with the capture of
+    /// each invocation's lines for `Logs` ([`InvocationLogs::shared`]), is
+    /// [`start`](crate::start)'s.
     pub fn new(telemetry: &Telemetry) -> Self {
         let root = std::env::var_os("FUNCTIONS_APP_ROOT_PATH")
             .filter(|root| !root.is_empty())
             .map(PathBuf::from)
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_else(|| PathBuf::from("."));
-        let app = Self::with_environment(telemetry, ProcessEnvironment, root);
-        // Already installed (by the user, or a second app in tests): they add
-        // `log_capture` to theirs.
-        let _ = telemetry.init_tracing_with(TracingOptions::default(), app.logs.clone());
-        app
+        Self::build(
+            telemetry,
+            ProcessEnvironment,
+            root,
+            InvocationLogs::shared(),
+        )
     }
 
     /// An app reading its settings from `env` and its files from `root`, installing no
@@ -209,8 +210,20 @@ impl FunctionApp {
         env: impl Environment + 'static,
         root: impl Into<PathBuf>,
     ) -> Self {
-        let root = root.into();
-        let logs = InvocationLogs::new(tracing::Level::INFO);
+        Self::build(
+            telemetry,
+            env,
+            root.into(),
+            InvocationLogs::new(tracing::Level::INFO),
+        )
+    }
+
+    fn build(
+        telemetry: &Telemetry,
+        env: impl Environment + 'static,
+        root: PathBuf,
+        logs: InvocationLogs,
+    ) -> Self {
         let mut warnings = Vec::new();
         let host_json = root.join("host.json");
         let host = match HostJson::read(&host_json) {

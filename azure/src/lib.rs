@@ -9,7 +9,7 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), otel_faas_core::server::ServerError> {
-//!     let telemetry = otel_faas_azure::telemetry();
+//!     let telemetry = otel_faas_azure::start()?;
 //!     FunctionApp::new(&telemetry)
 //!         // function.json: httpTrigger `req`, http output `res`, queue output `message`.
 //!         .function("order", |request: HttpRequest| async move {
@@ -129,15 +129,31 @@ pub use triggers::queue::QueueMessage;
 pub use triggers::service_bus::{SERVICE_BUS_SYSTEM, ServiceBusMessage};
 pub use triggers::timer::{PAST_DUE_ATTRIBUTE, TimerInfo};
 
-/// The telemetry pipeline for an Azure Functions app: the standard `OTEL_*` variables and
-/// the [`AzureFunctionsResourceDetector`].
+/// Starts telemetry for an Azure Functions app, the one call its `main` needs before
+/// [`FunctionApp::new`]: the pipeline from the standard `OTEL_*` variables with the
+/// [`AzureFunctionsResourceDetector`], and the global `tracing` subscriber — spans into the
+/// pipeline, plain log lines on standard error, and each invocation's lines captured for
+/// the host's `Logs` ([`InvocationLogs::shared`]); `INFO` and above, or what `RUST_LOG`
+/// says for standard error.
+///
+/// An error when a `tracing` subscriber is installed already: then build the pipeline
+/// yourself (`Pipeline::from_env().with_detector(AzureFunctionsResourceDetector)`) and add
+/// [`FunctionApp::log_capture`] and `Telemetry::tracing_layer` to your own subscriber.
 ///
 /// ```no_run
-/// let telemetry = otel_faas_azure::telemetry();
+/// # fn main() -> Result<(), otel_faas_core::subscriber::TracingInitError> {
+/// let telemetry = otel_faas_azure::start()?;
 /// # drop(telemetry);
+/// # Ok(())
+/// # }
 /// ```
-pub fn telemetry() -> otel_faas_core::Telemetry {
-    otel_faas_core::Pipeline::from_env()
+pub fn start() -> Result<otel_faas_core::Telemetry, otel_faas_core::subscriber::TracingInitError> {
+    let telemetry = otel_faas_core::Pipeline::from_env()
         .with_detector(AzureFunctionsResourceDetector)
-        .install()
+        .install();
+    telemetry.init_tracing_with(
+        otel_faas_core::subscriber::TracingOptions::default(),
+        InvocationLogs::shared(),
+    )?;
+    Ok(telemetry)
 }

@@ -72,6 +72,21 @@ impl InvocationLogs {
         }
     }
 
+    /// The process's capture, at `INFO`: what [`start`](crate::start) installs in the
+    /// `tracing` subscriber and [`FunctionApp::new`](crate::FunctionApp::new) reads each
+    /// invocation's lines from. Lines are kept per invocation, so any number of apps in one
+    /// process share it.
+    ///
+    /// ```
+    /// let logs = otel_faas_azure::InvocationLogs::shared();
+    /// assert!(logs.take_current().is_empty(), "outside an invocation");
+    /// ```
+    pub fn shared() -> Self {
+        static SHARED: std::sync::LazyLock<InvocationLogs> =
+            std::sync::LazyLock::new(|| InvocationLogs::new(Level::INFO));
+        SHARED.clone()
+    }
+
     fn buffers(&self) -> std::sync::MutexGuard<'_, HashMap<SpanId, Buffer>> {
         self.inner
             .buffers

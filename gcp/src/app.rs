@@ -16,10 +16,8 @@ use otel_faas_core::{InvocationLayer, Telemetry};
 
 use crate::CloudEventRequest;
 use crate::extract::FromCloudEvent;
-use crate::logs::CloudLoggingLayer;
 use crate::triggers::CloudEventTrigger;
 use crate::triggers::http::GcpHttpTrigger;
-use otel_faas_core::subscriber::TracingOptions;
 
 /// One registered function.
 struct Function {
@@ -46,7 +44,7 @@ struct Function {
 ///
 /// #[tokio::main]
 /// async fn main() -> Result<(), otel_faas_core::server::ServerError> {
-///     let telemetry = otel_faas_gcp::telemetry();
+///     let telemetry = otel_faas_gcp::start()?;
 ///     FunctionsFramework::new(&telemetry)
 ///         .http("hello", || async { "hello" })
 ///         .cloud_event("on_order", |message: PubSubMessage| async move {
@@ -78,25 +76,11 @@ impl fmt::Debug for FunctionsFramework {
 }
 
 impl FunctionsFramework {
-    /// A server recording into `telemetry`, configured from the process environment
-    /// (`PORT`, `FUNCTION_TARGET`). It installs the global `tracing` subscriber (spans into
-    /// the pipeline; on Cloud Run, `K_SERVICE` set, log lines as Cloud Logging's structured
-    /// JSON on standard output, each under its trace — [`CloudLoggingLayer`]; elsewhere
-    /// plain lines on standard error), unless one is installed already.
+    /// A server recording into `telemetry` (from [`start`](crate::start)), configured from
+    /// the process environment (`HOST`, `PORT`, `FUNCTION_TARGET`). It changes nothing
+    /// global: the `tracing` subscriber is [`start`](crate::start)'s.
     pub fn new(telemetry: &Telemetry) -> Self {
-        let env = ProcessEnvironment;
-        let on_cloud_run = env.get_non_empty("K_SERVICE").is_some();
-        let installed = if on_cloud_run {
-            telemetry.init_tracing_with(
-                TracingOptions::default().plain_lines(false),
-                CloudLoggingLayer::from_env(&env).with_late_project(telemetry.late_resource()),
-            )
-        } else {
-            telemetry.init_tracing(TracingOptions::default())
-        };
-        // Already installed (by the user): they compose CloudLoggingLayer into theirs.
-        let _ = installed;
-        Self::with_environment(telemetry, env)
+        Self::with_environment(telemetry, ProcessEnvironment)
     }
 
     /// A server configured from `env`.

@@ -10,7 +10,7 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), otel_faas_core::server::ServerError> {
-//!     let telemetry = otel_faas_gcp::telemetry();
+//!     let telemetry = otel_faas_gcp::start()?;
 //!     FunctionsFramework::new(&telemetry)
 //!         // FUNCTION_TARGET picks the one served at every path; the others answer at /<name>.
 //!         .http("hello", || async { "hello" })
@@ -44,7 +44,7 @@
 //! server is asked in the background ([`MetadataServer`]) and its answers join later
 //! exports.
 //!
-//! **Logs.** On Cloud Run, [`FunctionsFramework::new`] writes log lines as Cloud Logging's
+//! **Logs.** On Cloud Run, [`start`] writes log lines as Cloud Logging's
 //! structured JSON on standard output, each under its trace ([`CloudLoggingLayer`]);
 //! elsewhere, plain lines on standard error. Either way only `INFO` and above are written,
 //! or what `RUST_LOG` says (`RUST_LOG=warn,my_function=debug`: a level, and
@@ -167,15 +167,39 @@ pub use triggers::pubsub::{PUBSUB_SYSTEM, PubSubMessage};
 pub use triggers::storage::{STORAGE_TYPE_PREFIX, StorageObject};
 pub use triggers::{CloudEventTrigger, EXECUTION_ID_HEADER};
 
-/// The telemetry pipeline for a Cloud Run function, from the process environment: see
-/// [`pipeline_with_environment`].
+/// Starts telemetry for a Cloud Run function, the one call its `main` needs before
+/// [`FunctionsFramework::new`]: the pipeline from the process environment (see
+/// [`pipeline_with_environment`]) and the global `tracing` subscriber — spans into the
+/// pipeline; on Cloud Run (`K_SERVICE` set) log lines as Cloud Logging's structured JSON on
+/// standard output, each under its trace ([`CloudLoggingLayer`]); elsewhere plain lines on
+/// standard error; `INFO` and above, or what `RUST_LOG` says.
+///
+/// An error when a `tracing` subscriber is installed already: then build the pipeline with
+/// [`pipeline_with_environment`] and add [`CloudLoggingLayer`] and
+/// `Telemetry::tracing_layer` to your own subscriber.
 ///
 /// ```no_run
-/// let telemetry = otel_faas_gcp::telemetry();
+/// # fn main() -> Result<(), otel_faas_core::subscriber::TracingInitError> {
+/// let telemetry = otel_faas_gcp::start()?;
 /// # drop(telemetry);
+/// # Ok(())
+/// # }
 /// ```
-pub fn telemetry() -> otel_faas_core::Telemetry {
-    pipeline_with_environment(otel_faas_core::env::ProcessEnvironment).install()
+pub fn start() -> Result<otel_faas_core::Telemetry, otel_faas_core::subscriber::TracingInitError> {
+    use otel_faas_core::Environment as _;
+    use otel_faas_core::subscriber::TracingOptions;
+    let env = otel_faas_core::env::ProcessEnvironment;
+    let on_cloud_run = env.get_non_empty("K_SERVICE").is_some();
+    let telemetry = pipeline_with_environment(env).install();
+    if on_cloud_run {
+        telemetry.init_tracing_with(
+            TracingOptions::default().plain_lines(false),
+            CloudLoggingLayer::from_env(&env).with_late_project(telemetry.late_resource()),
+        )?;
+    } else {
+        telemetry.init_tracing(TracingOptions::default())?;
+    }
+    Ok(telemetry)
 }
 
 /// The pipeline for a Cloud Run function, configured from `env`: the standard `OTEL_*`

@@ -59,6 +59,11 @@ pub enum ServerError {
     /// Serving failed.
     #[error("the server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// The `tracing` subscriber could not be installed (a cloud crate's `start()`), so that
+    /// a function's `main` returning `ServerError` can use `?` on it.
+    #[cfg(feature = "subscriber")]
+    #[error(transparent)]
+    Tracing(#[from] crate::subscriber::TracingInitError),
 }
 
 type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;

@@ -95,7 +95,7 @@ async fn ingest(events: Vec<EventHubEvent>) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let telemetry = otel_faas_azure::telemetry();
+    let telemetry = otel_faas_azure::start()?;
     FunctionApp::new(&telemetry)
         .function("hello", hello)
         .function("order", order)

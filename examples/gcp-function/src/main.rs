@@ -94,7 +94,7 @@ async fn fulfil(message: PubSubMessage) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let telemetry = otel_faas_gcp::telemetry();
+    let telemetry = otel_faas_gcp::start()?;
     let orders = Orders {
         publisher: PubSubPublisher::from_env()?,
         topic: std::env::var("ORDERS_TOPIC").unwrap_or_else(|_| "orders".to_owned()),

@@ -58,7 +58,13 @@ async fn main() {
             Server::from_env(&telemetry).serve(app).await
         }
         "gcp" => {
-            let telemetry = otel_faas_gcp::telemetry();
+            let telemetry = match otel_faas_gcp::start() {
+                Ok(telemetry) => telemetry,
+                Err(error) => {
+                    eprintln!("{error}");
+                    std::process::exit(1);
+                }
+            };
             otel_faas_gcp::FunctionsFramework::new(&telemetry)
                 .http_router("probe", routes())
                 // Served at /on_message: takes Pub/Sub messages only.
@@ -70,7 +76,13 @@ async fn main() {
         }
         "azure" => {
             use otel_faas_azure::{FunctionApp, HttpRequest, HttpResponse};
-            let telemetry = otel_faas_azure::telemetry();
+            let telemetry = match otel_faas_azure::start() {
+                Ok(telemetry) => telemetry,
+                Err(error) => {
+                    eprintln!("{error}");
+                    std::process::exit(1);
+                }
+            };
             FunctionApp::new(&telemetry)
                 .function("panic", |_: HttpRequest| async move {
                     let _ = panics();
