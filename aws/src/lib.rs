@@ -187,10 +187,3 @@ pub use warm_up::{WARM_UP_ATTRIBUTE, WARM_UP_MATCH_VARIABLE, WARM_UP_TRACE_VARIA
 pub use xray::{
     LAMBDA_TRACE_HEADER, XRAY_HEADER, XrayLambdaPropagator, XrayPropagator, register_propagators,
 };
-
-/// The workspace README's two quick starts (the cloud-free HTTP function and the Lambda
-/// function), compiled as doctests of this crate — the one that depends on both — so that
-/// they keep compiling as written.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

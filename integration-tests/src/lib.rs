@@ -42,3 +42,10 @@ pub use signals::{ReceivedLog, ReceivedMetric, ReceivedRequest};
 pub use span::{AttrValue, ReceivedEvent, ReceivedLink, ReceivedSpan, SpanKind, StatusCode};
 pub use tls::TestCertificate;
 pub use waterfall::{render_waterfall, render_waterfall_html};
+
+/// The workspace README's quick starts (cloud-free, Lambda, Azure, Cloud Run), compiled as
+/// doctests of this crate — the one that depends on every other — so that they keep
+/// compiling as written.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
