@@ -5,7 +5,7 @@
 //! batch span, linked to the record's producer where the record carries one), records a
 //! failure on that span (ERROR status, `error.type`, an exception event), and returns the
 //! response Lambda expects with `ReportBatchItemFailures` turned on. The invocation span
-//! then reports the failures too (see [`LambdaResponse`](crate::LambdaResponse)).
+//! then reports the failures too (see [`LambdaResponse`](crate::triggers::LambdaResponse)).
 //!
 //! Ordering rules, as AWS requires:
 //!
@@ -30,6 +30,7 @@ use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use otel_faas_core::{SpanSpec, engine::InvocationScope};
 
+pub use crate::triggers::sqs::process_message;
 use crate::triggers::{dynamodb, kinesis, sqs};
 
 /// Runs `future` in `span` when inside an invocation; otherwise just runs it.

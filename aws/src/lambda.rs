@@ -1,4 +1,4 @@
-//! `Lambda<A>`: a payload adapter inside the Lambda runtime's envelope.
+//! `LambdaEventAdapter<A>`: a payload adapter inside the Lambda runtime's envelope.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,7 +23,7 @@ use crate::xray::LAMBDA_TRACE_HEADER;
 ///
 /// * `faas.invocation_id` (the request id) and the deadline, for the engine;
 /// * the Lambda trace header (`Lambda-Runtime-Trace-Id`), offered to propagators under
-///   [`LAMBDA_TRACE_HEADER`](crate::LAMBDA_TRACE_HEADER);
+///   [`LAMBDA_TRACE_HEADER`](crate::xray::LAMBDA_TRACE_HEADER);
 /// * the `custom` entries of the client context, where a calling function puts its trace
 ///   context on a direct `Invoke` (a `traceparent` there is the parent of an event that
 ///   carries none of its own);
@@ -33,10 +33,11 @@ use crate::xray::LAMBDA_TRACE_HEADER;
 ///
 /// ```
 /// use lambda_runtime::{Context, LambdaEvent};
-/// use otel_faas_aws::{Lambda, SqsTrigger};
+/// use otel_faas_aws::SqsTrigger;
+/// use otel_faas_aws::runtime::LambdaEventAdapter;
 /// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation};
 ///
-/// let adapter = Lambda::new(SqsTrigger::new());
+/// let adapter = LambdaEventAdapter::new(SqsTrigger::new());
 /// let mut context = Context::default();
 /// context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into();
 /// context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:orders:live".into();
@@ -49,11 +50,11 @@ use crate::xray::LAMBDA_TRACE_HEADER;
 /// assert_eq!(account.value.as_str(), "123456789012");
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct Lambda<A> {
+pub struct LambdaEventAdapter<A> {
     adapter: A,
 }
 
-impl<A> Lambda<A> {
+impl<A> LambdaEventAdapter<A> {
     /// Wraps a payload adapter.
     pub fn new(adapter: A) -> Self {
         Self { adapter }
@@ -107,7 +108,7 @@ pub fn invocation_attributes(context: &LambdaContext) -> Vec<KeyValue> {
     attributes
 }
 
-impl<P, R, A> TriggerAdapter<LambdaEvent<P>, R> for Lambda<A>
+impl<P, R, A> TriggerAdapter<LambdaEvent<P>, R> for LambdaEventAdapter<A>
 where
     A: TriggerAdapter<P, R>,
 {

@@ -31,16 +31,16 @@
 //!
 //! ## Pieces
 //!
-//! * [`LambdaTelemetry`]: set-up in one call, the [`LambdaLayer`] for `lambda_runtime` (and
+//! * [`LambdaTelemetry`]: set-up in one call, the [`LambdaLayer`](runtime::LambdaLayer) for `lambda_runtime` (and
 //!   `lambda_http` with the `lambda-http` feature), the after-response flush extension
-//!   ([`LambdaFlush`]), the SIGTERM flush, cold starts by `AWS_LAMBDA_INITIALIZATION_TYPE`
+//!   ([`LambdaFlush`](runtime::LambdaFlush)), the SIGTERM flush, cold starts by `AWS_LAMBDA_INITIALIZATION_TYPE`
 //!   and an `init` span on the cold invocation.
 //! * [`LambdaResourceDetector`]: `cloud.*` and `faas.*` from the Lambda environment.
-//! * [`Lambda`]: wraps any payload adapter for the runtime's `LambdaEvent`, adding
+//! * [`LambdaEventAdapter`](runtime::LambdaEventAdapter): wraps any payload adapter for the runtime's `LambdaEvent`, adding
 //!   `faas.invocation_id`, `aws.lambda.invoked_arn`, `cloud.account.id`, `cloud.resource_id`
 //!   (alias replaced by the running version), the deadline and the Lambda trace header.
 //! * [`XrayPropagator`], [`XrayLambdaPropagator`]: `xray` and `xray-lambda` for
-//!   `OTEL_PROPAGATORS` ([`register_propagators`]); X-Ray trace ids with
+//!   `OTEL_PROPAGATORS` ([`register_propagators`](xray::register_propagators)); X-Ray trace ids with
 //!   [`LambdaTelemetryBuilder::xray_ids`].
 //! * Triggers, one file each, each documenting the attributes it emits:
 //!   [`ApiGatewayRestTrigger`], [`ApiGatewayHttpTrigger`], [`FunctionUrlTrigger`],
@@ -49,12 +49,12 @@
 //!   [`AnyEventTrigger`] for raw JSON, which detects the trigger and falls back to
 //!   `faas.trigger=other`.
 //! * [`batch`]: partial batch failures for SQS, Kinesis and DynamoDB Streams, a span per
-//!   record; [`process_message`] for a span per SQS message in your own loop.
+//!   record; [`batch::process_message`] for a span per SQS message in your own loop.
 //!
 //! ## Attributes, per trigger (semantic conventions v1.44)
 //!
 //! Every invocation span (SERVER) carries `faas.trigger`, `faas.coldstart`,
-//! `faas.invocation_id`, and through [`Lambda`] `aws.lambda.invoked_arn`,
+//! `faas.invocation_id`, and through [`LambdaEventAdapter`](runtime::LambdaEventAdapter) `aws.lambda.invoked_arn`,
 //! `cloud.account.id` and `cloud.resource_id`; a failed one `error.type` and ERROR status.
 //! The resource ([`LambdaResourceDetector`]) carries `cloud.provider=aws`,
 //! `cloud.platform=aws_lambda`, `cloud.region`, `faas.name`, `faas.version`,
@@ -118,7 +118,7 @@
 //! * A response reporting failed batch items makes the invocation an ERROR with
 //!   `error.type=partial_batch_failure` and the count in `aws.lambda.batch_item_failures`.
 //! * `lambda_runtime` wraps each invocation in a `tracing` span of its own; exported, it
-//!   would be a second, orphan trace — [`without_runtime_spans`] filters it out.
+//!   would be a second, orphan trace — [`without_runtime_spans`](runtime::without_runtime_spans) filters it out.
 //!
 //! ## Why each dependency is here
 //!
@@ -148,42 +148,34 @@
 mod arn;
 pub mod batch;
 pub mod emf;
-#[cfg(feature = "lambda-http")]
 mod http_trigger;
 mod lambda;
-mod logs;
+pub mod logs;
 mod resource;
 mod response;
-mod runtime;
-mod triggers;
-mod warm_up;
-mod xray;
+pub mod runtime;
+pub mod triggers;
+pub mod warm_up;
+pub mod xray;
 
-pub use arn::FunctionArn;
+// The headline names: the entry point, one adapter per trigger, the resource, the log
+// lines, the propagators. Everything else has its one path in the module it belongs to.
 #[cfg(feature = "lambda-http")]
 pub use http_trigger::LambdaHttpTrigger;
-pub use lambda::{Lambda, invocation_attributes, invocation_context};
-pub use logs::{LOG_FORMAT_VARIABLE, LOG_LEVEL_VARIABLE, LambdaLogFormat, LambdaLogLayer};
+pub use logs::LambdaLogLayer;
 pub use resource::LambdaResourceDetector;
-pub use response::{BATCH_ITEM_FAILURES_ATTRIBUTE, LambdaResponse, PARTIAL_BATCH_FAILURE};
-pub use runtime::{
-    EXTENSION_NAME, LambdaFlush, LambdaLayer, LambdaPricing, LambdaSnapStart, LambdaTelemetry,
-    LambdaTelemetryBuilder, PlatformTelemetry, RUNTIME_SPAN_NAME, SHUTDOWN_FLUSH_BUDGET, platform,
-    without_runtime_spans,
-};
+pub use runtime::{LambdaTelemetry, LambdaTelemetryBuilder};
 pub use triggers::alb::AlbTrigger;
-pub use triggers::any_event::{AnyEventTrigger, DetectedTrigger, detect_trigger, lenient_s3_event};
+pub use triggers::any_event::AnyEventTrigger;
 pub use triggers::apigw_http::ApiGatewayHttpTrigger;
 pub use triggers::apigw_rest::ApiGatewayRestTrigger;
-pub use triggers::dynamodb::{DynamoDbTrigger, MIXED_DOCUMENT_OPERATION};
-pub use triggers::eventbridge::{EVENTBRIDGE_SYSTEM, EventBridgeTrigger};
+pub use triggers::dynamodb::DynamoDbTrigger;
+pub use triggers::eventbridge::EventBridgeTrigger;
 pub use triggers::function_url::FunctionUrlTrigger;
-pub use triggers::kinesis::{KINESIS_SYSTEM, KinesisTrigger};
+pub use triggers::kinesis::KinesisTrigger;
 pub use triggers::s3::S3Trigger;
 pub use triggers::scheduled::ScheduledTrigger;
-pub use triggers::sns::{SNS_SYSTEM, SnsTrigger};
-pub use triggers::sqs::{SQS_MESSAGE_CONTEXT_VARIABLE, SQS_SYSTEM, SqsTrigger, process_message};
-pub use warm_up::{WARM_UP_ATTRIBUTE, WARM_UP_MATCH_VARIABLE, WARM_UP_TRACE_VARIABLE, WarmUp};
-pub use xray::{
-    LAMBDA_TRACE_HEADER, XRAY_HEADER, XrayLambdaPropagator, XrayPropagator, register_propagators,
-};
+pub use triggers::sns::SnsTrigger;
+pub use triggers::sqs::SqsTrigger;
+pub use warm_up::WarmUp;
+pub use xray::{XrayLambdaPropagator, XrayPropagator};

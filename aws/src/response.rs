@@ -18,7 +18,7 @@ pub const BATCH_ITEM_FAILURES_ATTRIBUTE: &str = "aws.lambda.batch_item_failures"
 /// batch items. Both default to "not said", so any type can implement it in one line.
 ///
 /// ```
-/// use otel_faas_aws::LambdaResponse;
+/// use otel_faas_aws::triggers::LambdaResponse;
 ///
 /// struct Accepted;
 /// impl LambdaResponse for Accepted {

@@ -5,9 +5,10 @@
 use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::{KeyValue, Value};
 use otel_faas_aws::{
-    AlbTrigger, AnyEventTrigger, ApiGatewayHttpTrigger, ApiGatewayRestTrigger, DetectedTrigger,
-    DynamoDbTrigger, KinesisTrigger, LAMBDA_TRACE_HEADER, S3Trigger, SqsTrigger, detect_trigger,
-    register_propagators,
+    AlbTrigger, AnyEventTrigger, ApiGatewayHttpTrigger, ApiGatewayRestTrigger, DynamoDbTrigger,
+    KinesisTrigger, S3Trigger, SqsTrigger,
+    triggers::{DetectedTrigger, detect_trigger},
+    xray::{LAMBDA_TRACE_HEADER, register_propagators},
 };
 use otel_faas_core::{
     InvocationSpec, TriggerAdapter,

@@ -3,7 +3,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::LambdaEvent;
-use otel_faas_aws::{KinesisTrigger, Lambda, LambdaTelemetry, SqsTrigger};
+use otel_faas_aws::runtime::LambdaEventAdapter;
+use otel_faas_aws::{KinesisTrigger, LambdaTelemetry, SqsTrigger};
 use otel_faas_core::env::MapEnvironment;
 use otel_faas_integration_tests::{AttrValue, OtlpReceiver, SpanKind, StatusCode};
 
@@ -42,7 +43,7 @@ async fn kinesis_batches_stop_at_the_first_failed_record_and_report_its_sequence
     let response = otel
         .engine()
         .invocation(
-            &Lambda::new(KinesisTrigger::new()),
+            &LambdaEventAdapter::new(KinesisTrigger::new()),
             LambdaEvent::new(event, context("k-1")),
         )
         .run(|event| async move {
@@ -135,7 +136,7 @@ async fn sqs_links_aws_trace_header_and_by_default_nothing_else() {
     let message_id = message.message_id.clone().unwrap();
     otel.engine()
         .invocation(
-            &Lambda::new(SqsTrigger::new()),
+            &LambdaEventAdapter::new(SqsTrigger::new()),
             LambdaEvent::new(event, context("links-1")),
         )
         .run(
@@ -197,7 +198,7 @@ async fn snap_start_without_the_restore_hook_is_not_a_cold_start() {
     let event: aws_lambda_events::sqs::SqsEvent = fixture("example-sqs-event.json");
     otel.engine()
         .invocation(
-            &Lambda::new(SqsTrigger::new()),
+            &LambdaEventAdapter::new(SqsTrigger::new()),
             LambdaEvent::new(event, context("s-1")),
         )
         .run(|_| async { Ok::<_, std::convert::Infallible>(()) })
@@ -225,7 +226,7 @@ async fn xray_ids_start_with_the_epoch_seconds() {
     let event: aws_lambda_events::sqs::SqsEvent = fixture("example-sqs-event.json");
     otel.engine()
         .invocation(
-            &Lambda::new(SqsTrigger::new()),
+            &LambdaEventAdapter::new(SqsTrigger::new()),
             LambdaEvent::new(event, context("x-1")),
         )
         .run(|_| async { Ok::<_, std::convert::Infallible>(()) })
@@ -262,7 +263,7 @@ async fn an_implausible_deadline_is_ignored_rather_than_timing_the_invocation_ou
         context.deadline = deadline;
         otel.engine()
             .invocation(
-                &Lambda::new(SqsTrigger::new()),
+                &LambdaEventAdapter::new(SqsTrigger::new()),
                 LambdaEvent::new(event.clone(), context),
             )
             .run(|_event| async {
@@ -311,7 +312,7 @@ async fn a_status_code_counts_only_for_http_invocations() {
         let response = response.clone();
         otel.engine()
             .invocation(
-                &Lambda::new(otel_faas_aws::AnyEventTrigger::new()),
+                &LambdaEventAdapter::new(otel_faas_aws::AnyEventTrigger::new()),
                 LambdaEvent::new(event, context(request_id)),
             )
             .run(|_event| async move { Ok::<_, std::convert::Infallible>(response) })
@@ -376,7 +377,7 @@ async fn sqs_batch_links_stop_at_the_span_link_limit() {
         serde_json::from_value(serde_json::json!({ "Records": records })).unwrap();
     otel.engine()
         .invocation(
-            &Lambda::new(SqsTrigger::new()),
+            &LambdaEventAdapter::new(SqsTrigger::new()),
             LambdaEvent::new(event, context("links-1")),
         )
         .run(|_| async { Ok::<_, std::convert::Infallible>(()) })

@@ -9,7 +9,8 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use lambda_runtime::LambdaEvent;
-use otel_faas_aws::{AnyEventTrigger, Lambda, SqsTrigger};
+use otel_faas_aws::runtime::LambdaEventAdapter;
+use otel_faas_aws::{AnyEventTrigger, SqsTrigger};
 use otel_faas_core::{Pipeline, env::MapEnvironment};
 use otel_faas_integration_tests::{
     AttrValue, FunctionProcess, Invoke, LocalRuntimeApi, Moto, OtlpReceiver, ReceivedSpan,
@@ -269,7 +270,10 @@ async fn through_the_engine_with(adapter: AnyEventTrigger, event: Value) -> Vec<
     context.request_id = "moto-1".into();
     context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:consumer".into();
     engine
-        .invocation(&Lambda::new(adapter), LambdaEvent::new(event, context))
+        .invocation(
+            &LambdaEventAdapter::new(adapter),
+            LambdaEvent::new(event, context),
+        )
         .run(|_event| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap();

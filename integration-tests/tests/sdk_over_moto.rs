@@ -10,7 +10,8 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use lambda_runtime::LambdaEvent;
-use otel_faas_aws::{Lambda, SqsTrigger};
+use otel_faas_aws::SqsTrigger;
+use otel_faas_aws::runtime::LambdaEventAdapter;
 use otel_faas_core::{
     InvocationEngine, InvocationSpec, Pipeline, Propagation, SpanSpec, Telemetry, TriggerAdapter,
     env::MapEnvironment,
@@ -183,7 +184,10 @@ async fn consume_with(engine: &InvocationEngine, trigger: SqsTrigger, event: Val
     context.request_id = "consumer-1".into();
     context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:consumer".into();
     engine
-        .invocation(&Lambda::new(trigger), LambdaEvent::new(event, context))
+        .invocation(
+            &LambdaEventAdapter::new(trigger),
+            LambdaEvent::new(event, context),
+        )
         .run(|_| async { Ok::<_, Infallible>(()) })
         .await
         .unwrap();

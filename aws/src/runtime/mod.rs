@@ -8,6 +8,8 @@ pub mod platform;
 mod shutdown;
 mod snapstart;
 
+pub use crate::arn::FunctionArn;
+pub use crate::lambda::{LambdaEventAdapter, invocation_attributes, invocation_context};
 pub use filter::{RUNTIME_SPAN_NAME, without_runtime_spans};
 pub use platform::{LambdaPricing, PlatformTelemetry};
 pub use snapstart::LambdaSnapStart;
@@ -23,7 +25,6 @@ use otel_faas_core::{
     env::ProcessEnvironment,
 };
 
-use crate::lambda::Lambda;
 use crate::resource::LambdaResourceDetector;
 use crate::xray::register_propagators;
 use completion::{CompletionObserver, Completions};
@@ -183,7 +184,7 @@ impl LambdaTelemetryBuilder {
     /// `OTEL_FAAS_LAMBDA_COST_ESTIMATE` and the price variables override it.
     ///
     /// ```no_run
-    /// use otel_faas_aws::{LambdaPricing, LambdaTelemetry, PlatformTelemetry};
+    /// use otel_faas_aws::{LambdaTelemetry, runtime::{LambdaPricing, PlatformTelemetry}};
     ///
     /// # async fn run() -> Result<(), lambda_runtime::Error> {
     /// let otel = LambdaTelemetry::builder()
@@ -416,8 +417,8 @@ impl LambdaTelemetry {
     }
 
     /// A layer for a `lambda_runtime` handler service whose events `adapter` describes.
-    pub fn layer<A>(&self, adapter: A) -> LambdaLayer<Lambda<A>> {
-        self.layer_for(Lambda::new(adapter))
+    pub fn layer<A>(&self, adapter: A) -> LambdaLayer<LambdaEventAdapter<A>> {
+        self.layer_for(LambdaEventAdapter::new(adapter))
     }
 
     /// A layer for an adapter that already understands the runtime's request type (the

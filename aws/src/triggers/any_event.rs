@@ -66,7 +66,7 @@ pub enum DetectedTrigger {
 /// Which trigger `event` looks like.
 ///
 /// ```
-/// use otel_faas_aws::{DetectedTrigger, detect_trigger};
+/// use otel_faas_aws::{triggers::{DetectedTrigger, detect_trigger}};
 ///
 /// let event = serde_json::json!({"Records": [{"eventSource": "aws:sqs"}]});
 /// assert_eq!(detect_trigger(&event), DetectedTrigger::Sqs);
@@ -246,7 +246,7 @@ fn parse<T: DeserializeOwned>(event: &Value, trigger: DetectedTrigger) -> Option
 ///     "eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "eventTime": "2026-11-21T06:00:00Z",
 ///     "s3": {"bucket": {"name": "uploads"}, "object": {"key": "a+b.txt"}}
 /// }]});
-/// let parsed = otel_faas_aws::lenient_s3_event(&event).unwrap();
+/// let parsed = otel_faas_aws::triggers::lenient_s3_event(&event).unwrap();
 /// assert_eq!(parsed.records[0].s3.bucket.name.as_deref(), Some("uploads"));
 /// ```
 pub fn lenient_s3_event(event: &Value) -> Option<S3Event> {

@@ -49,7 +49,7 @@ pub const SQS_MESSAGE_CONTEXT_VARIABLE: &str = "OTEL_FAAS_SQS_MESSAGE_CONTEXT";
 ///   context of each message, with `messaging.message.id` on the link;
 /// * per message, in user code, a CONSUMER span `<queue> process` with the same
 ///   attributes for its queue and `messaging.message.id`, linked to its producer:
-///   [`process_message`], or the partial-batch helpers in [`batch`](crate::batch).
+///   [`process_message`](crate::batch::process_message), or the partial-batch helpers in [`batch`](crate::batch).
 ///
 /// # Where the producer's context comes from
 ///
@@ -378,7 +378,7 @@ fn queue_url(arn: &str) -> Option<(String, String)> {
 ///
 /// async fn handler(event: LambdaEvent<SqsEvent>) -> Result<(), lambda_runtime::Error> {
 ///     for message in &event.payload.records {
-///         otel_faas_aws::process_message(message, async {
+///         otel_faas_aws::batch::process_message(message, async {
 ///             // ... handle one message ...
 ///             Ok::<_, lambda_runtime::Error>(())
 ///         })

@@ -6,7 +6,7 @@
 //! bucket, the decoded object key, the operation and the time.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use otel_faas_aws::{AnyEventTrigger, LambdaTelemetry, lenient_s3_event};
+use otel_faas_aws::{AnyEventTrigger, LambdaTelemetry, triggers::lenient_s3_event};
 use serde_json::{Value, json};
 use tower::Layer;
 
