@@ -4,7 +4,7 @@
 /// `arn:{partition}:lambda:{region}:{account}:function:{name}[:{qualifier}]`.
 ///
 /// ```
-/// use otel_faas_aws::runtime::FunctionArn;
+/// use otel_faas_aws::lambda::FunctionArn;
 ///
 /// let arn = FunctionArn::parse("arn:aws:lambda:eu-west-1:123456789012:function:checkout:live").unwrap();
 /// assert_eq!(arn.account_id(), "123456789012");

@@ -1,4 +1,7 @@
-//! `LambdaEventAdapter<A>`: a payload adapter inside the Lambda runtime's envelope.
+//! The Lambda runtime integration beyond [`LambdaTelemetry`](crate::LambdaTelemetry): the
+//! layer and what the engine flushes when ([`LambdaFlush`]), SnapStart, the platform's own
+//! figures from the Telemetry API ([`platform`]), the runtime's own span, and
+//! [`LambdaEventAdapter`], a payload adapter inside the runtime's `LambdaEvent` envelope.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,8 +15,14 @@ use otel_faas_core::{
     trigger::{FaasTrigger, InvocationContext, Outcome},
 };
 
-use crate::arn::FunctionArn;
 use crate::xray::LAMBDA_TRACE_HEADER;
+
+pub use crate::arn::FunctionArn;
+pub use crate::runtime::platform;
+pub use crate::runtime::{
+    EXTENSION_NAME, LambdaFlush, LambdaLayer, LambdaPricing, LambdaSnapStart, PlatformTelemetry,
+    RUNTIME_SPAN_NAME, SHUTDOWN_FLUSH_BUDGET, without_runtime_spans,
+};
 
 /// Turns an adapter for an event payload (an `SqsEvent`, a `serde_json::Value`, …) into an
 /// adapter for the `LambdaEvent` that `lambda_runtime` hands a handler.
@@ -23,7 +32,7 @@ use crate::xray::LAMBDA_TRACE_HEADER;
 ///
 /// * `faas.invocation_id` (the request id) and the deadline, for the engine;
 /// * the Lambda trace header (`Lambda-Runtime-Trace-Id`), offered to propagators under
-///   [`LAMBDA_TRACE_HEADER`](crate::xray::LAMBDA_TRACE_HEADER);
+///   [`LAMBDA_TRACE_HEADER`];
 /// * the `custom` entries of the client context, where a calling function puts its trace
 ///   context on a direct `Invoke` (a `traceparent` there is the parent of an event that
 ///   carries none of its own);
@@ -34,7 +43,7 @@ use crate::xray::LAMBDA_TRACE_HEADER;
 /// ```
 /// use lambda_runtime::{Context, LambdaEvent};
 /// use otel_faas_aws::SqsTrigger;
-/// use otel_faas_aws::runtime::LambdaEventAdapter;
+/// use otel_faas_aws::lambda::LambdaEventAdapter;
 /// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation};
 ///
 /// let adapter = LambdaEventAdapter::new(SqsTrigger::new());

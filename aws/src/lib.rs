@@ -31,15 +31,15 @@
 //!
 //! ## Pieces
 //!
-//! * [`LambdaTelemetry`]: set-up in one call, the [`LambdaLayer`](runtime::LambdaLayer) for `lambda_runtime` (and
+//! * [`LambdaTelemetry`]: set-up in one call, the [`LambdaLayer`](lambda::LambdaLayer) for `lambda_runtime` (and
 //!   `lambda_http` with the `lambda-http` feature), the after-response flush extension
-//!   ([`LambdaFlush`](runtime::LambdaFlush)), the SIGTERM flush, cold starts by `AWS_LAMBDA_INITIALIZATION_TYPE`
+//!   ([`LambdaFlush`](lambda::LambdaFlush)), the SIGTERM flush, cold starts by `AWS_LAMBDA_INITIALIZATION_TYPE`
 //!   and an `init` span on the cold invocation.
 //! * [`LambdaResourceDetector`]: `cloud.*` and `faas.*` from the Lambda environment.
-//! * [`LambdaEventAdapter`](runtime::LambdaEventAdapter): wraps any payload adapter for the runtime's `LambdaEvent`, adding
+//! * [`LambdaEventAdapter`](lambda::LambdaEventAdapter): wraps any payload adapter for the runtime's `LambdaEvent`, adding
 //!   `faas.invocation_id`, `aws.lambda.invoked_arn`, `cloud.account.id`, `cloud.resource_id`
 //!   (alias replaced by the running version), the deadline and the Lambda trace header.
-//! * [`XrayPropagator`], [`XrayLambdaPropagator`]: `xray` and `xray-lambda` for
+//! * [`XrayPropagator`](xray::XrayPropagator), [`XrayLambdaPropagator`](xray::XrayLambdaPropagator): `xray` and `xray-lambda` for
 //!   `OTEL_PROPAGATORS` ([`register_propagators`](xray::register_propagators)); X-Ray trace ids with
 //!   [`LambdaTelemetryBuilder::xray_ids`].
 //! * Triggers, one file each, each documenting the attributes it emits:
@@ -54,7 +54,7 @@
 //! ## Attributes, per trigger (semantic conventions v1.44)
 //!
 //! Every invocation span (SERVER) carries `faas.trigger`, `faas.coldstart`,
-//! `faas.invocation_id`, and through [`LambdaEventAdapter`](runtime::LambdaEventAdapter) `aws.lambda.invoked_arn`,
+//! `faas.invocation_id`, and through [`LambdaEventAdapter`](lambda::LambdaEventAdapter) `aws.lambda.invoked_arn`,
 //! `cloud.account.id` and `cloud.resource_id`; a failed one `error.type` and ERROR status.
 //! The resource ([`LambdaResourceDetector`]) carries `cloud.provider=aws`,
 //! `cloud.platform=aws_lambda`, `cloud.region`, `faas.name`, `faas.version`,
@@ -109,7 +109,7 @@
 //!   ([`SqsTrigger::with_message_context`], `OTEL_FAAS_SQS_MESSAGE_CONTEXT=true`).
 //!   `otel-faas-messaging`'s SQS producer sets `AWSTraceHeader` to its PRODUCER span.
 //! * A Lambda trace header that says `Sampled=0` is ignored by default, because Lambda sends
-//!   one even when X-Ray tracing is off: see [`XrayLambdaPropagator`].
+//!   one even when X-Ray tracing is off: see [`XrayLambdaPropagator`](xray::XrayLambdaPropagator).
 //! * `error.type` of a handler's error is its type; for `lambda_runtime::Error` (a
 //!   `Box<dyn Error + Send + Sync>`) and `anyhow::Error`, the type they hold, and `_OTHER`
 //!   for a bare message — see `otel_faas_core::engine::error_type_of`. Where you implement
@@ -118,7 +118,7 @@
 //! * A response reporting failed batch items makes the invocation an ERROR with
 //!   `error.type=partial_batch_failure` and the count in `aws.lambda.batch_item_failures`.
 //! * `lambda_runtime` wraps each invocation in a `tracing` span of its own; exported, it
-//!   would be a second, orphan trace — [`without_runtime_spans`](runtime::without_runtime_spans) filters it out.
+//!   would be a second, orphan trace — [`without_runtime_spans`](lambda::without_runtime_spans) filters it out.
 //!
 //! ## Why each dependency is here
 //!
@@ -148,21 +148,22 @@
 mod arn;
 pub mod batch;
 pub mod emf;
+#[cfg(feature = "lambda-http")]
 mod http_trigger;
-mod lambda;
+pub mod lambda;
 pub mod logs;
 mod resource;
 mod response;
-pub mod runtime;
+mod runtime;
 pub mod triggers;
 pub mod warm_up;
 pub mod xray;
 
-// The headline names: the entry point, one adapter per trigger, the resource, the log
-// lines, the propagators. Everything else has its one path in the module it belongs to.
+// The headline names: the entry point, one adapter per trigger, the resource. Everything
+// else has its one path in the module it belongs to (`lambda`, `triggers`, `batch`, `logs`,
+// `xray`, `warm_up`, `emf`).
 #[cfg(feature = "lambda-http")]
 pub use http_trigger::LambdaHttpTrigger;
-pub use logs::LambdaLogLayer;
 pub use resource::LambdaResourceDetector;
 pub use runtime::{LambdaTelemetry, LambdaTelemetryBuilder};
 pub use triggers::alb::AlbTrigger;
@@ -177,5 +178,3 @@ pub use triggers::s3::S3Trigger;
 pub use triggers::scheduled::ScheduledTrigger;
 pub use triggers::sns::SnsTrigger;
 pub use triggers::sqs::SqsTrigger;
-pub use warm_up::WarmUp;
-pub use xray::{XrayLambdaPropagator, XrayPropagator};

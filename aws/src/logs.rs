@@ -57,7 +57,7 @@ pub enum LambdaLogFormat {
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use otel_faas_aws::LambdaLogLayer;
+/// use otel_faas_aws::logs::LambdaLogLayer;
 /// use otel_faas_core::env::MapEnvironment;
 /// use tracing_subscriber::layer::SubscriberExt as _;
 ///
@@ -113,7 +113,7 @@ impl<W> LambdaLogLayer<W> {
     /// Writes lines up to `level` instead of the level of `AWS_LAMBDA_LOG_LEVEL`.
     ///
     /// ```
-    /// use otel_faas_aws::LambdaLogLayer;
+    /// use otel_faas_aws::logs::LambdaLogLayer;
     /// use otel_faas_core::env::MapEnvironment;
     /// use tracing_subscriber::filter::LevelFilter;
     ///

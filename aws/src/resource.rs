@@ -17,7 +17,7 @@ use otel_faas_core::{Environment, ResourceDetector};
 /// detects nothing. Empty values are left out.
 ///
 /// `cloud.account.id` and `cloud.resource_id` are not here: Lambda tells them only per
-/// invocation (in the invoked ARN), so they are span attributes, set by [`LambdaEventAdapter`](crate::runtime::LambdaEventAdapter).
+/// invocation (in the invoked ARN), so they are span attributes, set by [`LambdaEventAdapter`](crate::lambda::LambdaEventAdapter).
 ///
 /// Why not `opentelemetry-aws`'s detector: it reads the process environment directly, so it
 /// can only be tested by mutating that environment; this one reads an [`Environment`].

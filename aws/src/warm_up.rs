@@ -36,7 +36,7 @@ pub const WARM_UP_ATTRIBUTE: &str = "otel_faas.warm_up";
 /// cannot read a ping as its event.
 ///
 /// ```
-/// use otel_faas_aws::WarmUp;
+/// use otel_faas_aws::warm_up::WarmUp;
 ///
 /// let warm_up = WarmUp::default().with_rule("/detail-type", "Keep*");
 /// assert!(warm_up.matches(&serde_json::json!({"source": "serverless-plugin-warmup"})));

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 /// The HTTP header X-Ray uses.
 pub const XRAY_HEADER: &str = "x-amzn-trace-id";
 
-/// The carrier key under which [`LambdaEventAdapter`](crate::runtime::LambdaEventAdapter) hands the invocation's own trace
+/// The carrier key under which [`LambdaEventAdapter`](crate::lambda::LambdaEventAdapter) hands the invocation's own trace
 /// header (the Runtime API's `Lambda-Runtime-Trace-Id`) to propagators. Only
 /// [`XrayLambdaPropagator`] reads it.
 pub const LAMBDA_TRACE_HEADER: &str = "lambda-runtime-trace-id";
@@ -92,7 +92,7 @@ fn rebuilt(header: &str) -> Option<String> {
 /// ```
 /// use std::collections::HashMap;
 /// use opentelemetry::trace::TraceContextExt;
-/// use otel_faas_aws::XrayPropagator;
+/// use otel_faas_aws::xray::XrayPropagator;
 /// use otel_faas_core::Propagation;
 ///
 /// let headers = HashMap::from([(
@@ -145,7 +145,7 @@ fn xray_fields() -> &'static [String] {
 /// invocation's own Lambda trace header become the parent.
 ///
 /// The Lambda header is read from the carrier key [`LAMBDA_TRACE_HEADER`], which
-/// [`LambdaEventAdapter`](crate::runtime::LambdaEventAdapter) fills from the invocation context — never from the
+/// [`LambdaEventAdapter`](crate::lambda::LambdaEventAdapter) fills from the invocation context — never from the
 /// `_X_AMZN_TRACE_ID` variable, which concurrent invocations would overwrite.
 ///
 /// **`Sampled=0`.** Lambda sends a trace header with every invocation, also when X-Ray
@@ -159,7 +159,7 @@ fn xray_fields() -> &'static [String] {
 /// ```
 /// use std::collections::HashMap;
 /// use opentelemetry::trace::TraceContextExt;
-/// use otel_faas_aws::{XrayLambdaPropagator, xray::LAMBDA_TRACE_HEADER};
+/// use otel_faas_aws::xray::{LAMBDA_TRACE_HEADER, XrayLambdaPropagator};
 /// use otel_faas_core::Propagation;
 ///
 /// let lambda_header = |sampled: &str| HashMap::from([(

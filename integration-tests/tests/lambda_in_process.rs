@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::LambdaEvent;
-use otel_faas_aws::runtime::LambdaEventAdapter;
+use otel_faas_aws::lambda::LambdaEventAdapter;
 use otel_faas_aws::{KinesisTrigger, LambdaTelemetry, SqsTrigger};
 use otel_faas_core::env::MapEnvironment;
 use otel_faas_integration_tests::{AttrValue, OtlpReceiver, SpanKind, StatusCode};

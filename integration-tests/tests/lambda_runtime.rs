@@ -1119,7 +1119,7 @@ async fn log_lines_carry_the_trace_ids_of_the_spans() {
 /// extension only subscribes, after it it also flushes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn platform_figures_arrive_from_the_telemetry_api_one_invocation_late() {
-    use otel_faas_aws::runtime::platform::{
+    use otel_faas_aws::lambda::platform::{
         BILLED_DURATION_ATTRIBUTE, BILLED_DURATION_METRIC, COST_ATTRIBUTE, COST_METRIC,
         INIT_DURATION_ATTRIBUTE, MAX_MEMORY_USED_ATTRIBUTE, PLATFORM_INIT_DURATION_METRIC,
         REPORT_SPAN_NAME,

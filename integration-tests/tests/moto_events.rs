@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use lambda_runtime::LambdaEvent;
-use otel_faas_aws::runtime::LambdaEventAdapter;
+use otel_faas_aws::lambda::LambdaEventAdapter;
 use otel_faas_aws::{AnyEventTrigger, SqsTrigger};
 use otel_faas_core::{Pipeline, env::MapEnvironment};
 use otel_faas_integration_tests::{

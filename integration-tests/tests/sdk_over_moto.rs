@@ -11,7 +11,7 @@ use aws_sdk_sqs::types::{
 };
 use lambda_runtime::LambdaEvent;
 use otel_faas_aws::SqsTrigger;
-use otel_faas_aws::runtime::LambdaEventAdapter;
+use otel_faas_aws::lambda::LambdaEventAdapter;
 use otel_faas_core::{
     InvocationEngine, InvocationSpec, Pipeline, Propagation, SpanSpec, Telemetry, TriggerAdapter,
     env::MapEnvironment,

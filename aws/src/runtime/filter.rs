@@ -16,7 +16,7 @@ pub const RUNTIME_SPAN_NAME: &str = "Lambda runtime invoke";
 /// let _subscriber = tracing_subscriber::registry().with(
 ///     tracing_opentelemetry::layer()
 ///         .with_tracer(opentelemetry::trace::TracerProvider::tracer(&provider, "my-function"))
-///         .with_filter(otel_faas_aws::runtime::without_runtime_spans()),
+///         .with_filter(otel_faas_aws::lambda::without_runtime_spans()),
 /// );
 /// ```
 pub fn without_runtime_spans()

@@ -8,8 +8,7 @@ pub mod platform;
 mod shutdown;
 mod snapstart;
 
-pub use crate::arn::FunctionArn;
-pub use crate::lambda::{LambdaEventAdapter, invocation_attributes, invocation_context};
+use crate::lambda::LambdaEventAdapter;
 pub use filter::{RUNTIME_SPAN_NAME, without_runtime_spans};
 pub use platform::{LambdaPricing, PlatformTelemetry};
 pub use snapstart::LambdaSnapStart;
@@ -184,7 +183,7 @@ impl LambdaTelemetryBuilder {
     /// `OTEL_FAAS_LAMBDA_COST_ESTIMATE` and the price variables override it.
     ///
     /// ```no_run
-    /// use otel_faas_aws::{LambdaTelemetry, runtime::{LambdaPricing, PlatformTelemetry}};
+    /// use otel_faas_aws::{LambdaTelemetry, lambda::{LambdaPricing, PlatformTelemetry}};
     ///
     /// # async fn run() -> Result<(), lambda_runtime::Error> {
     /// let otel = LambdaTelemetry::builder()
@@ -317,7 +316,7 @@ impl LambdaTelemetryBuilder {
     /// the after-response extension when `OTEL_FAAS_FLUSH=after-response`, and the SIGTERM
     /// flush. A subscriber installed before is kept, with a warning.
     ///
-    /// [`LambdaLogLayer`]: crate::LambdaLogLayer
+    /// [`LambdaLogLayer`]: crate::logs::LambdaLogLayer
     pub async fn start(self) -> Result<LambdaTelemetry, lambda_runtime::Error> {
         let lines = crate::logs::LambdaLogLayer::from_env(self.env.as_ref());
         // The function's log level setting wins (Lambda filters JSON lines by it anyway);

@@ -122,7 +122,7 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// functions and versions, not a bill.
 ///
 /// ```
-/// use otel_faas_aws::runtime::LambdaPricing;
+/// use otel_faas_aws::lambda::LambdaPricing;
 ///
 /// let arm = LambdaPricing::arm64();
 /// // 100 ms billed at 1,024 MB: 0.1 GB-s plus one request.
@@ -179,7 +179,7 @@ impl LambdaPricing {
 /// it costs each invocation one more round trip to the Runtime API) and runs a listener.
 ///
 /// ```
-/// use otel_faas_aws::{runtime::{LambdaPricing, PlatformTelemetry}};
+/// use otel_faas_aws::{lambda::{LambdaPricing, PlatformTelemetry}};
 ///
 /// let figures = PlatformTelemetry::enabled().cost_estimate(LambdaPricing::arm64());
 /// assert!(figures.is_enabled());
@@ -223,7 +223,7 @@ impl PlatformTelemetry {
     /// warn and keep what was set in code.
     ///
     /// ```
-    /// use otel_faas_aws::runtime::PlatformTelemetry;
+    /// use otel_faas_aws::lambda::PlatformTelemetry;
     /// use otel_faas_core::env::MapEnvironment;
     ///
     /// let env = MapEnvironment::from([

@@ -194,7 +194,8 @@ impl AnyEventTrigger {
     /// How warm-up pings are recognised and treated (see [`WarmUp`]).
     ///
     /// ```
-    /// use otel_faas_aws::{AnyEventTrigger, WarmUp};
+    /// use otel_faas_aws::AnyEventTrigger;
+    /// use otel_faas_aws::warm_up::WarmUp;
     ///
     /// let adapter = AnyEventTrigger::new().with_warm_up(WarmUp::default().traced(false));
     /// # drop(adapter);

@@ -4,7 +4,7 @@
 //! detection of [`AnyEventTrigger`](crate::AnyEventTrigger), and how a response reads as an
 //! outcome ([`LambdaResponse`], the partial-batch attributes). Each adapter reads the
 //! payload type `aws_lambda_events` defines for its trigger; wrap it in
-//! [`LambdaEventAdapter`](crate::runtime::LambdaEventAdapter) for the runtime's
+//! [`LambdaEventAdapter`](crate::lambda::LambdaEventAdapter) for the runtime's
 //! `LambdaEvent` (the layer of [`LambdaTelemetry`](crate::LambdaTelemetry) does).
 
 pub(crate) mod alb;
