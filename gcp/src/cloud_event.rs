@@ -65,7 +65,8 @@ pub enum EventError {
 /// use axum::body::Bytes;
 /// use cloudevents::AttributesReader as _;
 /// use otel_faas_core::server::Envelope;
-/// use otel_faas_gcp::{CloudEventRequest, EventFormat};
+/// use otel_faas_gcp::CloudEventRequest;
+/// use otel_faas_gcp::events::EventFormat;
 ///
 /// let request = http::Request::post("/")
 ///     .header("ce-specversion", "1.0")

@@ -26,7 +26,7 @@ pub const CLOUD_TRACE_HEADER: &str = "x-cloud-trace-context";
 /// The span context `header` names, if it names a complete one.
 ///
 /// ```
-/// use otel_faas_gcp::parse_cloud_trace_context;
+/// use otel_faas_gcp::cloud_trace::parse_cloud_trace_context;
 ///
 /// let cx = parse_cloud_trace_context("000000000000007b00000000000001c8/789;o=1").unwrap();
 /// assert_eq!(cx.trace_id().to_string(), "000000000000007b00000000000001c8");
@@ -82,7 +82,7 @@ pub fn parse_cloud_trace_context(header: &str) -> Option<SpanContext> {
 /// use otel_faas_core::{env::MapEnvironment, propagation::PropagatorRegistry, Propagation};
 ///
 /// let mut registry = PropagatorRegistry::new();
-/// otel_faas_gcp::register_propagators(&mut registry);
+/// otel_faas_gcp::cloud_trace::register_propagators(&mut registry);
 /// let (propagation, _) = registry.from_env(&MapEnvironment::from([("OTEL_PROPAGATORS", "tracecontext,gcp")]));
 ///
 /// let gcp_only = HashMap::from([("x-cloud-trace-context".to_owned(), "4bf92f3577b34da6a3ce929d0e0e4736/1;o=1".to_owned())]);
@@ -133,7 +133,7 @@ impl TextMapPropagator for CloudTraceContextPropagator {
 /// use otel_faas_core::propagation::PropagatorRegistry;
 ///
 /// let mut registry = PropagatorRegistry::new();
-/// otel_faas_gcp::register_propagators(&mut registry);
+/// otel_faas_gcp::cloud_trace::register_propagators(&mut registry);
 /// assert!(registry.names().contains(&"gcp"));
 /// ```
 pub fn register_propagators(registry: &mut PropagatorRegistry) {

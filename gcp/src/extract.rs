@@ -13,7 +13,7 @@ use crate::{CloudEventRequest, PubSubMessage, StorageObject};
 ///
 /// impl FromCloudEvent for EventId {
 ///     fn from_cloud_event(request: CloudEventRequest) -> Result<Self, String> {
-///         use otel_faas_gcp::cloudevents::AttributesReader as _;
+///         use otel_faas_gcp::events::AttributesReader as _;
 ///         Ok(EventId(request.event().id().to_owned()))
 ///     }
 /// }

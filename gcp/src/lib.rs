@@ -33,15 +33,15 @@
 //! | [`CloudEventRequest`] | the event decoded once at the edge: binary and structured mode, raw Pub/Sub push (wrapped, or unwrapped with its metadata in headers), background events (400 with a reason otherwise) |
 //! | [`FromCloudEvent`], [`PubSubMessage`], [`StorageObject`] | typed arguments of CloudEvent functions |
 //! | [`triggers`] | one adapter per kind: HTTP, Pub/Sub, Cloud Storage, any other CloudEvent |
-//! | [`GcpResourceDetector`], [`MetadataServer`] | the resource: environment at start-up, metadata server in the background |
+//! | [`GcpResourceDetector`], [`MetadataServer`](metadata::MetadataServer) | the resource: environment at start-up, metadata server in the background |
 //! | `PubSubPublisher` (feature `publisher`) | publishing with the context in `googclient_traceparent`, to the emulator or the service |
-//! | [`CloudTraceContextPropagator`] | `X-Cloud-Trace-Context` as a read-only fallback, `gcp` in `OTEL_PROPAGATORS` |
+//! | [`CloudTraceContextPropagator`](cloud_trace::CloudTraceContextPropagator) | `X-Cloud-Trace-Context` as a read-only fallback, `gcp` in `OTEL_PROPAGATORS` |
 //!
 //! **Cloud Run's unsampled parents.** On Cloud Run a caller's `sampled=0` keeps the trace
 //! and parent but not the decision: see [`pipeline_with_environment`].
 //!
 //! **Resource.** [`GcpResourceDetector`] reads the environment at start-up; the metadata
-//! server is asked in the background ([`MetadataServer`]) and its answers join later
+//! server is asked in the background ([`MetadataServer`](metadata::MetadataServer)) and its answers join later
 //! exports.
 //!
 //! **Logs.** On Cloud Run, [`start`] writes log lines as Cloud Logging's
@@ -55,7 +55,7 @@
 //! **Secrets in URLs.** `url.query` is recorded with credential values replaced by
 //! `REDACTED`: core's default keys (the conventions' signed-URL keys, the clouds' and
 //! common secret names, see `otel_faas_core::http::QueryRedaction`), Google's API key
-//! parameter `key` ([`GOOGLE_API_QUERY_KEYS`](triggers::http::GOOGLE_API_QUERY_KEYS)), and
+//! parameter `key` ([`GOOGLE_API_QUERY_KEYS`](triggers::GOOGLE_API_QUERY_KEYS)), and
 //! any key listed in `OTEL_FAAS_REDACT_QUERY_KEYS` (comma-separated, any case:
 //! `OTEL_FAAS_REDACT_QUERY_KEYS=code,session` for an OAuth callback). No header is
 //! recorded.
@@ -138,7 +138,7 @@
 
 mod app;
 mod cloud_event;
-mod cloud_trace;
+pub mod cloud_trace;
 mod extract;
 mod legacy;
 mod logs;
@@ -149,23 +149,37 @@ mod resource;
 mod services;
 pub mod triggers;
 
+// The headline names: the server and the entry point, the event and its typed arguments,
+// the adapters, the resource and the log lines. Everything else has its one path in a
+// module: `triggers` (constants), `events` (CloudEvent formats and errors, the
+// `cloudevents` types), `metadata` (the metadata server), `cloud_trace` (the propagator).
 pub use app::{BoundFunctionsFramework, FunctionsFramework};
-pub use cloud_event::{CloudEventRequest, EventError, EventFormat, TRACEPARENT_EXTENSION};
-pub use cloud_trace::{
-    CLOUD_TRACE_HEADER, CloudTraceContextPropagator, parse_cloud_trace_context,
-    register_propagators,
-};
-pub use cloudevents;
+pub use cloud_event::CloudEventRequest;
 pub use extract::FromCloudEvent;
-pub use legacy::LegacyEventError;
 pub use logs::CloudLoggingLayer;
 #[cfg(feature = "publisher")]
 pub use publisher::{PubSubPublisher, PublishError};
-pub use resource::{GcpResourceDetector, METADATA_HOST, MetadataError, MetadataServer};
-pub use services::PUBSUB_MESSAGE_PUBLISHED;
-pub use triggers::pubsub::{PUBSUB_SYSTEM, PubSubMessage};
-pub use triggers::storage::{STORAGE_TYPE_PREFIX, StorageObject};
-pub use triggers::{CloudEventTrigger, EXECUTION_ID_HEADER};
+pub use resource::GcpResourceDetector;
+pub use triggers::CloudEventTrigger;
+pub use triggers::http::GcpHttpTrigger;
+pub use triggers::pubsub::PubSubMessage;
+pub use triggers::storage::StorageObject;
+
+/// How CloudEvents arrive and why one is refused, and the `cloudevents` types a
+/// [`CloudEventRequest`] hands out (its [`Event`](events::Event), the event's
+/// [`Data`](events::Data), and the [`AttributesReader`](events::AttributesReader) trait
+/// for `id()`, `ty()`, `source()`).
+pub mod events {
+    pub use crate::cloud_event::{EventError, EventFormat, TRACEPARENT_EXTENSION};
+    pub use crate::legacy::LegacyEventError;
+    pub use cloudevents::{AttributesReader, Data, Event};
+}
+
+/// The metadata server: where the resource's instance, region and project come from on
+/// Cloud Run, asked in the background.
+pub mod metadata {
+    pub use crate::resource::{METADATA_HOST, MetadataError, MetadataServer};
+}
 
 /// Starts telemetry for a Cloud Run function, the one call its `main` needs before
 /// [`FunctionsFramework::new`]: the pipeline from the process environment (see
@@ -206,7 +220,7 @@ pub fn start() -> Result<otel_faas_core::Telemetry, otel_faas_core::subscriber::
 /// variables, the [`GcpResourceDetector`], the `gcp` propagator registered for
 /// `OTEL_PROPAGATORS`, and — on Cloud Run (`K_SERVICE` is set) — the metadata server asked
 /// in the background for the instance, region and project (joining the span and log
-/// exports once known; see [`MetadataServer`]) and unsampled remote parents decided
+/// exports once known; see [`MetadataServer`](metadata::MetadataServer)) and unsampled remote parents decided
 /// locally.
 ///
 /// **Why.** Cloud Run's front end samples about 0.1 request per second per instance and
@@ -233,7 +247,7 @@ pub fn pipeline_with_environment(
 ) -> otel_faas_core::Pipeline {
     use otel_faas_core::sampling::UnsampledRemoteParents;
     let on_cloud_run = env.get_non_empty("K_SERVICE").is_some();
-    let metadata = on_cloud_run.then(|| MetadataServer::from_env(&env));
+    let metadata = on_cloud_run.then(|| metadata::MetadataServer::from_env(&env));
     let mut pipeline = otel_faas_core::Pipeline::with_environment(env)
         .with_detector(GcpResourceDetector)
         .unsampled_remote_parents(if on_cloud_run {
@@ -241,7 +255,7 @@ pub fn pipeline_with_environment(
         } else {
             UnsampledRemoteParents::Honor
         });
-    register_propagators(pipeline.registry_mut());
+    cloud_trace::register_propagators(pipeline.registry_mut());
     if let Some(metadata) = metadata {
         let late = otel_faas_core::pipeline::LateResource::new();
         // Never on a request's path: a thread of its own, short timeouts.

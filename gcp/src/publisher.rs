@@ -26,8 +26,8 @@ use otel_faas_core::engine::InvocationScope;
 use otel_faas_messaging::PubSubAttributesMut;
 use serde_json::{Value, json};
 
-use crate::PUBSUB_SYSTEM;
 use crate::resource::METADATA_HOST;
+use crate::triggers::PUBSUB_SYSTEM;
 
 /// Why a message was not published.
 #[derive(Debug, thiserror::Error)]

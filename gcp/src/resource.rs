@@ -99,7 +99,7 @@ pub enum MetadataError {
 /// ```
 /// use std::time::Duration;
 /// use otel_faas_core::env::MapEnvironment;
-/// use otel_faas_gcp::MetadataServer;
+/// use otel_faas_gcp::metadata::MetadataServer;
 ///
 /// // Nothing listens on port 9: the answer is an error, quickly.
 /// let server = MetadataServer::from_env(&MapEnvironment::from([("GCE_METADATA_HOST", "127.0.0.1:9")]))

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use axum::body::Bytes;
 use cloudevents::{AttributesReader as _, Data, Event};
 use otel_faas_core::server::Envelope;
-use otel_faas_gcp::{CloudEventRequest, EventError, EventFormat};
+use otel_faas_gcp::CloudEventRequest;
+use otel_faas_gcp::events::{EventError, EventFormat};
 use serde_json::{Map, Value, json};
 
 fn fixtures() -> PathBuf {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use otel_faas_core::env::MapEnvironment;
 use otel_faas_core::{Pipeline, Telemetry};
-use otel_faas_gcp::cloudevents::Data;
+use otel_faas_gcp::events::Data;
 use otel_faas_gcp::{CloudEventRequest, FunctionsFramework, PubSubMessage};
 use otel_faas_integration_tests::{
     AttrValue, MiniHost, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode, workspace_root,

@@ -19,7 +19,7 @@ use otel_faas_core::trigger::{
 /// than a redacted object key.
 ///
 /// ```
-/// assert_eq!(otel_faas_gcp::triggers::http::GOOGLE_API_QUERY_KEYS, ["key"]);
+/// assert_eq!(otel_faas_gcp::triggers::GOOGLE_API_QUERY_KEYS, ["key"]);
 /// ```
 pub const GOOGLE_API_QUERY_KEYS: [&str; 1] = ["key"];
 
@@ -27,7 +27,7 @@ pub const GOOGLE_API_QUERY_KEYS: [&str; 1] = ["key"];
 ///
 /// ```
 /// use otel_faas_core::{TriggerAdapter, propagation::CompositePropagation, trigger::InvocationContext};
-/// use otel_faas_gcp::triggers::http::GcpHttpTrigger;
+/// use otel_faas_gcp::GcpHttpTrigger;
 ///
 /// let request = http::Request::get("/hello?name=ada")
 ///     .header("host", "hello-abc.a.run.app")

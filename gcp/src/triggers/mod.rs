@@ -1,6 +1,8 @@
-//! One adapter per kind of invocation: [`http`] requests, and CloudEvents — Pub/Sub
-//! [`pubsub`] messages, Cloud Storage [`storage`] objects, and any other event
-//! ([`generic`]).
+//! One adapter per kind of invocation, one file each: HTTP requests
+//! ([`GcpHttpTrigger`](crate::GcpHttpTrigger)), and CloudEvents
+//! ([`CloudEventTrigger`]) — Pub/Sub messages, Cloud Storage objects, and any other
+//! event. The adapters and payload types are at the crate root; this module holds the
+//! constants that go with them.
 //!
 //! Every CloudEvent invocation is a SERVER span (the request that delivered it) with the
 //! `cloudevents.*` attributes (event id, source, type, subject, spec version) and
@@ -14,10 +16,10 @@
 //! creation context become the parent, so that an event from a producer that propagated is
 //! never a trace of its own.
 
-pub mod generic;
-pub mod http;
-pub mod pubsub;
-pub mod storage;
+pub(crate) mod generic;
+pub(crate) mod http;
+pub(crate) mod pubsub;
+pub(crate) mod storage;
 
 use axum::response::Response;
 use cloudevents::AttributesReader as _;
@@ -31,7 +33,6 @@ use otel_faas_core::propagation::Propagation;
 use otel_faas_core::trigger::{InvocationContext, InvocationSpec, TriggerAdapter};
 
 use crate::CloudEventRequest;
-use crate::services::PUBSUB_MESSAGE_PUBLISHED;
 
 /// The header Cloud Run functions set to the execution's id.
 pub const EXECUTION_ID_HEADER: &str = "function-execution-id";
@@ -163,3 +164,8 @@ fn dedup(contexts: &[SpanContext]) -> Vec<SpanContext> {
     }
     unique
 }
+
+pub use crate::services::PUBSUB_MESSAGE_PUBLISHED;
+pub use http::GOOGLE_API_QUERY_KEYS;
+pub use pubsub::PUBSUB_SYSTEM;
+pub use storage::STORAGE_TYPE_PREFIX;
