@@ -62,7 +62,7 @@
 //! `REDACTED`: core's default keys (the conventions' signed-URL keys, the clouds' and
 //! common secret names, see `otel_faas_core::http::QueryRedaction`), the function keys
 //! Azure Functions takes in the query, `code` and `x-functions-key`
-//! ([`FUNCTION_KEY_QUERY_KEYS`](triggers::http::FUNCTION_KEY_QUERY_KEYS)), and any key
+//! ([`FUNCTION_KEY_QUERY_KEYS`](triggers::FUNCTION_KEY_QUERY_KEYS)), and any key
 //! listed in `OTEL_FAAS_REDACT_QUERY_KEYS` (comma-separated, any case). No header is
 //! recorded, so `x-functions-key` as a header never is.
 //!
@@ -124,10 +124,10 @@ pub use request::{
 };
 pub use resource::{AzureFunctionsResourceDetector, RESOURCE_GROUP_ATTRIBUTE};
 pub use triggers::blob::BlobInput;
-pub use triggers::event_hubs::{EVENT_HUBS_SYSTEM, EventHubEvent};
+pub use triggers::event_hubs::EventHubEvent;
 pub use triggers::queue::QueueMessage;
-pub use triggers::service_bus::{SERVICE_BUS_SYSTEM, ServiceBusMessage};
-pub use triggers::timer::{PAST_DUE_ATTRIBUTE, TimerInfo};
+pub use triggers::service_bus::ServiceBusMessage;
+pub use triggers::timer::TimerInfo;
 
 /// Starts telemetry for an Azure Functions app, the one call its `main` needs before
 /// [`FunctionApp::new`]: the pipeline from the standard `OTEL_*` variables with the

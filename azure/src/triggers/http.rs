@@ -42,7 +42,7 @@ impl Carrier for Headers<'_> {
 /// values are redacted in `url.query` beside core's default keys.
 ///
 /// ```
-/// assert_eq!(otel_faas_azure::triggers::http::FUNCTION_KEY_QUERY_KEYS, ["code", "x-functions-key"]);
+/// assert_eq!(otel_faas_azure::triggers::FUNCTION_KEY_QUERY_KEYS, ["code", "x-functions-key"]);
 /// ```
 pub const FUNCTION_KEY_QUERY_KEYS: [&str; 2] = ["code", "x-functions-key"];
 

@@ -16,7 +16,7 @@
 
 pub(crate) mod blob;
 pub(crate) mod event_hubs;
-pub mod http;
+pub(crate) mod http;
 mod messaging;
 pub(crate) mod queue;
 pub(crate) mod service_bus;
@@ -234,6 +234,11 @@ fn parse_request_id(value: &str) -> Option<SpanContext> {
     );
     span.is_valid().then_some(span)
 }
+
+pub use event_hubs::EVENT_HUBS_SYSTEM;
+pub use http::FUNCTION_KEY_QUERY_KEYS;
+pub use service_bus::SERVICE_BUS_SYSTEM;
+pub use timer::PAST_DUE_ATTRIBUTE;
 
 #[cfg(test)]
 mod tests {
