@@ -262,7 +262,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         )?;
         // Each exporter feature alone: their code is behind cfgs that must compile in any
         // combination a user picks.
-        for feature in ["otlp-metrics", "otlp-logs", "console", "otlp-grpc"] {
+        for feature in ["otlp-metrics", "otlp-logs", "console", "otlp-grpc", "axum"] {
             clippy(
                 &format!(
                     "cargo clippy -p otel-faas-core --no-default-features --features {feature} -D warnings"
@@ -316,6 +316,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             "dynamodb",
             "s3",
             "storage-queue",
+            "aws-config",
         ] {
             clippy(
                 &format!("cargo clippy -p otel-faas-messaging --features '{feature}' -D warnings"),

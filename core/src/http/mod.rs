@@ -16,6 +16,8 @@ pub use redaction::{
     CLOUD_QUERY_KEYS, COMMON_SECRET_QUERY_KEYS, QueryRedaction, REDACT_QUERY_KEYS_VARIABLE,
     REDACTED, SPEC_QUERY_KEYS,
 };
+#[cfg(feature = "axum")]
+pub use route::axum_route;
 pub use route::{HttpRouteLayer, HttpRouteService, RouteHook, record_route};
 pub use semconv::{HttpServerAttributes, forwarded_client_address, http_response_outcome};
 pub use trigger::{HttpRoute, HttpTrigger};

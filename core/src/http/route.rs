@@ -138,6 +138,28 @@ where
     }
 }
 
+/// The route template axum matched (`/orders/{id}`), for `http.route` and the span name: a
+/// route hook for [`HttpRouteLayer::new`] and [`HttpTrigger::with_route`](super::HttpTrigger::with_route),
+/// read after routing (put the layer on with `route_layer`). Feature `axum` (on with
+/// `server`).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use otel_faas_core::http::{HttpRouteLayer, HttpTrigger, axum_route};
+///
+/// let app: Router = Router::new()
+///     .route("/orders/{id}", get(|| async { "order" }))
+///     .route_layer(HttpRouteLayer::new(axum_route));
+/// let trigger = HttpTrigger::new().with_route(axum_route);
+/// # drop((app, trigger));
+/// ```
+#[cfg(feature = "axum")]
+pub fn axum_route(extensions: &http::Extensions) -> Option<String> {
+    extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use opentelemetry::trace::{TraceContextExt as _, Tracer as _};

@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Path};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use otel_faas_core::http::HttpTrigger;
+use otel_faas_core::http::{HttpTrigger, axum_route};
 use otel_faas_core::server::Server;
 use otel_faas_core::subscriber::TracingOptions;
 use otel_faas_core::{InvocationLayer, Pipeline};
@@ -23,11 +23,7 @@ async fn main() -> anyhow::Result<()> {
 
     let engine = telemetry.engine().build();
     // As a route layer, the layer runs after routing, so axum's MatchedPath is known.
-    let trigger = HttpTrigger::new().with_route(|extensions| {
-        extensions
-            .get::<MatchedPath>()
-            .map(|path| path.as_str().to_owned())
-    });
+    let trigger = HttpTrigger::new().with_route(axum_route);
     let app = Router::new()
         .route("/orders/{id}", get(get_order))
         .route("/orders", post(create_order))

@@ -9,11 +9,11 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Path};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::get;
 use otel_faas_aws::LambdaTelemetry;
-use otel_faas_core::http::HttpRouteLayer;
+use otel_faas_core::http::{HttpRouteLayer, axum_route};
 use tower::Layer;
 
 #[tokio::main]
@@ -25,11 +25,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let app = Router::new()
         .route("/orders/{id}", get(get_order))
         .route("/fail", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
-        .route_layer(HttpRouteLayer::new(|extensions| {
-            extensions
-                .get::<MatchedPath>()
-                .map(|path| path.as_str().to_owned())
-        }));
+        .route_layer(HttpRouteLayer::new(axum_route));
     lambda_http::run(otel.http_layer().layer(app)).await
 }
 

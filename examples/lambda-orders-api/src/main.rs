@@ -11,15 +11,13 @@
 //!   (`examples/lambda-orders-worker`) links to;
 //! * the `AwsSdkTracing` interceptor adds the CLIENT span of the SDK call, `SQS.SendMessage`.
 
-use aws_config::BehaviorVersion;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use otel_faas_aws::LambdaTelemetry;
-use otel_faas_messaging::aws_sdk::AwsSdkTracing;
 use otel_faas_messaging::aws_sdk::sqs::SendMessageTracing as _;
+use otel_faas_messaging::aws_sdk::{AwsSdkTracing, sdk_config};
 use serde::{Deserialize, Serialize};
 use tower::Layer;
 
@@ -46,14 +44,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         .map_err(|_| "set ORDERS_QUEUE_URL to the URL of the orders queue")?;
     // Credentials and region come from the Lambda environment; AWS_ENDPOINT_URL, when set,
     // points the SDK elsewhere (an emulator, or the demo's stand-in).
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                .build_https(),
-        )
-        .load()
-        .await;
+    let config = sdk_config().await;
     let sqs = aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::config::Builder::from(&config)
             .interceptor(AwsSdkTracing::new())

@@ -8,13 +8,11 @@
 //! in `batchItemFailures`, so SQS retries only it, and its span is an ERROR.
 
 use anyhow::Context as _;
-use aws_config::BehaviorVersion;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use lambda_runtime::{LambdaEvent, service_fn};
 use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
-use otel_faas_messaging::aws_sdk::AwsSdkTracing;
+use otel_faas_messaging::aws_sdk::{AwsSdkTracing, sdk_config};
 use serde::Deserialize;
 use tower::Layer;
 
@@ -41,14 +39,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         std::env::var("ORDERS_TABLE").map_err(|_| "set ORDERS_TABLE to the orders table's name")?;
     // Credentials and region come from the Lambda environment; AWS_ENDPOINT_URL, when set,
     // points the SDK elsewhere (an emulator, or the demo's stand-in).
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                .build_https(),
-        )
-        .load()
-        .await;
+    let config = sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&config)
             .interceptor(AwsSdkTracing::new())

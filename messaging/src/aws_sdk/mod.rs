@@ -6,6 +6,8 @@
 //! invocation, with the global tracer provider and text-map propagator.
 
 mod client_spans;
+#[cfg(feature = "aws-config")]
+mod config;
 #[cfg(feature = "eventbridge")]
 pub mod eventbridge;
 #[cfg(feature = "lambda")]
@@ -18,6 +20,8 @@ pub mod sns;
 pub mod sqs;
 
 pub use client_spans::AwsSdkTracing;
+#[cfg(feature = "aws-config")]
+pub use config::sdk_config;
 
 use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
