@@ -28,8 +28,11 @@ pub(crate) enum Emulator {
     Azurite,
 }
 
-/// Pinned so that every machine runs the same emulator.
-const AZURITE: &str = "azurite@3.37.0";
+/// Pinned so that every machine runs the same emulator: the newest release whose engines
+/// accept the Node.js 20 these machines have (3.36 and later ask for Node 21 and 22, and npm
+/// printed a page of EBADENGINE warnings on a newcomer's first demo). The tests pass
+/// `--skipApiVersionCheck`, so the SDKs' newer API versions are accepted.
+const AZURITE: &str = "azurite@3.35.0";
 
 impl Emulator {
     pub(crate) const ALL: [Emulator; 4] =
@@ -104,7 +107,11 @@ impl Emulator {
             }
             Self::Azurite => {
                 let installed = dir.join("azurite/node_modules/.bin/azurite");
-                if installed.exists() {
+                let pinned = dir.join("azurite/node_modules/azurite/package.json");
+                let version = AZURITE.trim_start_matches("azurite@");
+                let current = std::fs::read_to_string(&pinned)
+                    .is_ok_and(|text| text.contains(&format!("\"version\": \"{version}\"")));
+                if installed.exists() && current {
                     return Ok(());
                 }
                 std::fs::create_dir_all(dir.join("azurite"))?;
