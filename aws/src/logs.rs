@@ -1,13 +1,11 @@
 //! Log lines in Lambda's formats, joined to the invocation's trace.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
-use opentelemetry::trace::TraceContextExt as _;
 use otel_faas_core::Environment;
 use otel_faas_core::engine::CurrentInvocation;
 use otel_faas_core::env::ConfigWarning;
-use otel_faas_core::subscriber::JsonFields;
+use otel_faas_core::subscriber::{LineContext, LineFormat, LogLineLayer};
 use serde_json::{Map, Value};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
@@ -82,19 +80,20 @@ pub enum LambdaLogFormat {
 /// ```
 #[derive(Debug, Clone)]
 pub struct LambdaLogLayer<W = fn() -> std::io::Stderr> {
-    format: LambdaLogFormat,
-    level: LevelFilter,
-    writer: W,
+    lines: LogLineLayer<LambdaLineFormat, W>,
 }
+
+/// Lambda's two line formats, as core's [`LineFormat`].
+#[derive(Debug, Clone, Copy)]
+struct LambdaLineFormat(LambdaLogFormat);
 
 impl LambdaLogLayer {
     /// Lines on standard error, in the format and at the level of `AWS_LAMBDA_LOG_FORMAT`
     /// and `AWS_LAMBDA_LOG_LEVEL` (text and `INFO` when unset).
     pub fn from_env(env: &dyn Environment) -> Self {
         Self {
-            format: read_format(env),
-            level: read_level(env).unwrap_or(LevelFilter::INFO),
-            writer: std::io::stderr,
+            lines: LogLineLayer::new(LambdaLineFormat(read_format(env)), std::io::stderr as _)
+                .with_level(read_level(env).unwrap_or(LevelFilter::INFO)),
         }
     }
 }
@@ -102,12 +101,12 @@ impl LambdaLogLayer {
 impl<W> LambdaLogLayer<W> {
     /// The format in force.
     pub fn format(&self) -> LambdaLogFormat {
-        self.format
+        self.lines.format().0
     }
 
     /// The most verbose level written.
     pub fn level(&self) -> LevelFilter {
-        self.level
+        self.lines.level()
     }
 
     /// Writes lines up to `level` instead of the level of `AWS_LAMBDA_LOG_LEVEL`.
@@ -121,9 +120,10 @@ impl<W> LambdaLogLayer<W> {
     /// assert_eq!(layer.level(), LevelFilter::DEBUG);
     /// ```
     #[must_use]
-    pub fn with_level(mut self, level: LevelFilter) -> Self {
-        self.level = level;
-        self
+    pub fn with_level(self, level: LevelFilter) -> Self {
+        Self {
+            lines: self.lines.with_level(level),
+        }
     }
 
     /// Writes the lines elsewhere (tests, or standard error).
@@ -133,74 +133,92 @@ impl<W> LambdaLogLayer<W> {
         W2: for<'a> MakeWriter<'a> + 'static,
     {
         LambdaLogLayer {
-            format: self.format,
-            level: self.level,
-            writer,
+            lines: self.lines.with_writer(writer),
         }
     }
+}
 
-    fn json_line(&self, event: &Event<'_>, fields: JsonFields) -> String {
-        let metadata = event.metadata();
-        let mut line = Map::new();
-        line.insert("timestamp".into(), timestamp().into());
-        line.insert("level".into(), level_name(metadata.level()).into());
-        line.insert("message".into(), Value::String(fields.message));
-        let (invocation, span) = correlation();
-        if let Some(id) = invocation
-            .as_ref()
-            .and_then(CurrentInvocation::invocation_id)
-        {
-            line.insert("requestId".into(), id.into());
+impl LineFormat for LambdaLineFormat {
+    fn line(&self, line: LineContext<'_>) -> String {
+        match self.0 {
+            LambdaLogFormat::Json => json_line(line),
+            LambdaLogFormat::Text => text_line(line),
         }
-        if span.is_valid() {
-            line.insert("traceId".into(), span.trace_id().to_string().into());
-            line.insert("spanId".into(), span.span_id().to_string().into());
-        }
-        if let Some(invocation) = &invocation {
-            line.insert("coldStart".into(), invocation.cold_start().into());
-        }
-        line.insert("target".into(), metadata.target().into());
-        for (key, value) in fields.values {
-            line.entry(key).or_insert(value);
-        }
-        let mut text = Value::Object(line).to_string();
-        text.push('\n');
-        text
     }
+}
 
-    fn text_line(&self, event: &Event<'_>, fields: JsonFields) -> String {
-        let (invocation, span) = correlation();
-        let request_id = invocation
-            .as_ref()
-            .and_then(|i| i.invocation_id().map(str::to_owned))
-            .unwrap_or_else(|| "-".to_owned());
-        let mut text = format!(
-            "{}\t{request_id}\t{}\t{}",
-            timestamp(),
-            level_name(event.metadata().level()),
-            fields.message
-        );
-        for (key, value) in fields.values {
-            match value {
-                Value::String(value) => {
-                    let _ = write!(text, " {key}={value:?}");
-                }
-                other => {
-                    let _ = write!(text, " {key}={other}");
-                }
+fn json_line(line: LineContext<'_>) -> String {
+    let LineContext {
+        metadata,
+        fields,
+        span,
+        invocation,
+        ..
+    } = line;
+    let mut line = Map::new();
+    line.insert("timestamp".into(), timestamp().into());
+    line.insert("level".into(), level_name(metadata.level()).into());
+    line.insert("message".into(), Value::String(fields.message));
+    if let Some(id) = invocation
+        .as_ref()
+        .and_then(CurrentInvocation::invocation_id)
+    {
+        line.insert("requestId".into(), id.into());
+    }
+    if span.is_valid() {
+        line.insert("traceId".into(), span.trace_id().to_string().into());
+        line.insert("spanId".into(), span.span_id().to_string().into());
+    }
+    if let Some(invocation) = &invocation {
+        line.insert("coldStart".into(), invocation.cold_start().into());
+    }
+    line.insert("target".into(), metadata.target().into());
+    for (key, value) in fields.values {
+        line.entry(key).or_insert(value);
+    }
+    let mut text = Value::Object(line).to_string();
+    text.push('\n');
+    text
+}
+
+fn text_line(line: LineContext<'_>) -> String {
+    let LineContext {
+        metadata,
+        fields,
+        span,
+        invocation,
+        ..
+    } = line;
+    let request_id = invocation
+        .as_ref()
+        .and_then(|i| i.invocation_id().map(str::to_owned))
+        .unwrap_or_else(|| "-".to_owned());
+    let mut text = format!(
+        "{}\t{request_id}\t{}\t{}",
+        timestamp(),
+        level_name(metadata.level()),
+        fields.message
+    );
+    for (key, value) in fields.values {
+        match value {
+            Value::String(value) => {
+                let _ = write!(text, " {key}={value:?}");
+            }
+            other => {
+                let _ = write!(text, " {key}={other}");
             }
         }
-        if span.is_valid() {
-            let _ = write!(
-                text,
-                " trace_id={} span_id={}",
-                span.trace_id(),
-                span.span_id()
-            );
-        }
-        text.push('\n');
-        text
     }
+    if span.is_valid() {
+        let _ = write!(
+            text,
+            " trace_id={} span_id={}",
+            span.trace_id(),
+            span.span_id()
+        );
+    }
+    text.push('\n');
+    text
 }
 
 impl<S, W> Layer<S> for LambdaLogLayer<W>
@@ -208,29 +226,9 @@ where
     S: Subscriber,
     W: for<'a> MakeWriter<'a> + 'static,
 {
-    fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
-        // The level is checked here rather than in `enabled`, which would hide the event from
-        // every other layer (the spans' and the OTLP logs') as well.
-        if *event.metadata().level() > self.level {
-            return;
-        }
-        let fields = JsonFields::of(event);
-        let line = match self.format {
-            LambdaLogFormat::Json => self.json_line(event, fields),
-            LambdaLogFormat::Text => self.text_line(event, fields),
-        };
-        // One write per line: Lambda makes each line one log event, and concurrent
-        // invocations (managed instances) never interleave within a line.
-        let _ = self.writer.make_writer().write_all(line.as_bytes());
+    fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+        self.lines.on_event(event, ctx);
     }
-}
-
-/// The invocation and the span a line is written in: the current OpenTelemetry context,
-/// which `tracing` spans enter with them.
-fn correlation() -> (Option<CurrentInvocation>, opentelemetry::trace::SpanContext) {
-    let invocation = CurrentInvocation::get();
-    let span = opentelemetry::Context::map_current(|cx| cx.span().span_context().clone());
-    (invocation, span)
 }
 
 fn timestamp() -> String {

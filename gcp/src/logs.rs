@@ -10,12 +10,9 @@
 //! `GCP_PROJECT`), else from the metadata server once it has answered (`cloud.account.id`
 //! of the late resource).
 
-use std::io::Write as _;
-
-use opentelemetry::trace::TraceContextExt as _;
 use otel_faas_core::Environment;
 use otel_faas_core::pipeline::LateResource;
-use otel_faas_core::subscriber::JsonFields;
+use otel_faas_core::subscriber::{LineContext, LineFormat, LogLineLayer};
 use serde_json::{Map, Value};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
@@ -59,8 +56,13 @@ enum Project {
 /// ```
 #[derive(Debug, Clone)]
 pub struct CloudLoggingLayer<W = fn() -> std::io::Stdout> {
+    lines: LogLineLayer<CloudLoggingFormat, W>,
+}
+
+/// Cloud Logging's structured line, as core's [`LineFormat`]; the project names the trace.
+#[derive(Debug, Clone)]
+struct CloudLoggingFormat {
     project: Project,
-    writer: W,
 }
 
 impl CloudLoggingLayer {
@@ -72,8 +74,7 @@ impl CloudLoggingLayer {
             .find_map(|name| env.get_non_empty(name))
             .map_or(Project::Unknown, Project::Known);
         Self {
-            project,
-            writer: std::io::stdout,
+            lines: LogLineLayer::new(CloudLoggingFormat { project }, std::io::stdout as _),
         }
     }
 }
@@ -82,8 +83,9 @@ impl<W> CloudLoggingLayer<W> {
     /// Takes the project from the metadata server's answer when no variable named it.
     #[must_use]
     pub fn with_late_project(mut self, late: Option<&LateResource>) -> Self {
-        if let (Project::Unknown, Some(late)) = (&self.project, late) {
-            self.project = Project::Late(late.clone());
+        let format = self.lines.format_mut();
+        if let (Project::Unknown, Some(late)) = (&format.project, late) {
+            format.project = Project::Late(late.clone());
         }
         self
     }
@@ -95,11 +97,12 @@ impl<W> CloudLoggingLayer<W> {
         W2: for<'a> MakeWriter<'a> + 'static,
     {
         CloudLoggingLayer {
-            project: self.project,
-            writer,
+            lines: self.lines.with_writer(writer),
         }
     }
+}
 
+impl CloudLoggingFormat {
     fn project(&self) -> Option<String> {
         match &self.project {
             Project::Unknown => None,
@@ -124,14 +127,14 @@ fn severity(level: &Level) -> &'static str {
     }
 }
 
-impl<S, W> Layer<S> for CloudLoggingLayer<W>
-where
-    S: Subscriber,
-    W: for<'a> MakeWriter<'a> + 'static,
-{
-    fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
-        let metadata = event.metadata();
-        let fields = JsonFields::of(event);
+impl LineFormat for CloudLoggingFormat {
+    fn line(&self, line: LineContext<'_>) -> String {
+        let LineContext {
+            metadata,
+            fields,
+            span,
+            ..
+        } = line;
         let mut line = Map::new();
         line.insert("severity".into(), severity(metadata.level()).into());
         line.insert("message".into(), Value::String(fields.message));
@@ -148,7 +151,6 @@ where
                 serde_json::json!({"file": file, "line": number.to_string(), "function": metadata.target()}),
             );
         }
-        let span = opentelemetry::Context::map_current(|cx| cx.span().span_context().clone());
         if span.is_valid() {
             if let Some(project) = self.project() {
                 line.insert(
@@ -170,8 +172,17 @@ where
         }
         let mut text = Value::Object(line).to_string();
         text.push('\n');
-        // One write per line, so concurrent invocations never interleave within a line.
-        let _ = self.writer.make_writer().write_all(text.as_bytes());
+        text
+    }
+}
+
+impl<S, W> Layer<S> for CloudLoggingLayer<W>
+where
+    S: Subscriber,
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+        self.lines.on_event(event, ctx);
     }
 }
 

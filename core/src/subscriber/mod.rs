@@ -9,8 +9,10 @@
 //! an export failure reported as a log record would feed the export that failed.
 
 mod fields;
+mod lines;
 
 pub use fields::JsonFields;
+pub use lines::{LineContext, LineFormat, LogLineLayer};
 
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
