@@ -86,8 +86,12 @@ async fn span_with(
         .unwrap_or_else(|e| panic!("no {what}: {e}"))
 }
 
+/// Every trigger's envelope as real captures have it — a Storage queue message, a failing
+/// handler, HTTP in the default mode (with a 5xx and with a queue output), Service Bus,
+/// an Event Hubs batch, a timer, and a body that is no envelope — is decoded, answered as
+/// the host expects, and recorded with its trigger's attributes and parent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_host_protocol_end_to_end() {
+async fn every_triggers_envelope_is_answered_and_recorded_as_the_host_expects() {
     let receiver = OtlpReceiver::start().expect("receiver");
     let handler = start(&receiver, &app_root());
     let host = handler.host;
@@ -747,7 +751,7 @@ async fn queue_messages_from_azurite_continue_the_producers_trace() {
 /// span is INTERNAL (one SERVER span per request). A malformed and a missing function.json:
 /// one warning each, naming the file, and those functions traced as `other`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn host_telemetry_mode_and_broken_function_json() {
+async fn host_recorded_requests_make_http_spans_internal_and_a_broken_function_json_warns() {
     let receiver = OtlpReceiver::start().expect("receiver");
     let host_json = json!({
         "version": "2.0",

@@ -42,7 +42,7 @@ pub(crate) async fn measure(quick: bool) -> anyhow::Result<String> {
          or answers badly, the engine flushing before each response (2 s budget). {during} \
          invocations 100 ms apart during each fault; then the collector recovers and \
          invocations go on, 100 ms apart, until nothing is held (at most 10 s). \
-         `integration-tests/tests/collector_faults.rs` runs 10,000 invocations per fault in \
+         `integration-tests/tests/core_collector_faults.rs` runs 10,000 invocations per fault in \
          both flush modes.\n"
     )?;
     writeln!(

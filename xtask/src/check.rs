@@ -424,7 +424,7 @@ impl Services {
         let stop = emulators::StopOnDrop(started_emulators.clone());
         stop_on_ctrl_c(started_emulators);
         // cargo-lambda, the Runtime API emulator most Rust users run: the Lambda examples run
-        // under `cargo lambda watch` (integration-tests/tests/cargo_lambda.rs).
+        // under `cargo lambda watch` (integration-tests/tests/aws_cargo_lambda.rs).
         let cargo_lambda = if matches!(suite, Suite::Core | Suite::Azure | Suite::Gcp) {
             None
         } else {
@@ -482,7 +482,7 @@ fn tests(state: &mut State) -> anyhow::Result<()> {
                     "otel-faas-integration-tests",
                     "--lib",
                     "--test",
-                    "engine_over_otlp",
+                    "core_engine",
                 ],
             )?;
             run(
@@ -509,17 +509,17 @@ fn tests(state: &mut State) -> anyhow::Result<()> {
                     "-p",
                     "otel-faas-integration-tests",
                     "--test",
-                    "lambda_runtime",
+                    "aws_lambda_runtime",
                     "--test",
-                    "lambda_in_process",
+                    "aws_lambda_in_process",
                     "--test",
-                    "moto_events",
+                    "aws_moto_events",
                     "--test",
-                    "sdk_over_moto",
+                    "aws_sdk_over_moto",
                     "--test",
-                    "lambda_to_lambda",
+                    "aws_lambda_to_lambda",
                     "--test",
-                    "cargo_lambda",
+                    "aws_cargo_lambda",
                 ],
             )?;
         }

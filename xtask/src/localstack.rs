@@ -173,9 +173,9 @@ pub(crate) fn run(_lint: bool) -> anyhow::Result<()> {
                 "-p",
                 "otel-faas-integration-tests",
                 "--test",
-                "sdk_over_moto",
+                "aws_sdk_over_moto",
                 "--test",
-                "moto_events",
+                "aws_moto_events",
                 "--",
                 "--exact",
             ])
@@ -235,7 +235,7 @@ mod tests {
     fn every_emulator_test_is_classified() {
         let dir = workspace_root().join("integration-tests/tests");
         let mut found = Vec::new();
-        for file in ["sdk_over_moto.rs", "moto_events.rs"] {
+        for file in ["aws_sdk_over_moto.rs", "aws_moto_events.rs"] {
             let source = std::fs::read_to_string(dir.join(file)).unwrap();
             let mut lines = source.lines();
             while let Some(line) = lines.next() {

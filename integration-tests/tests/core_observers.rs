@@ -142,7 +142,7 @@ async fn observers_see_the_start_and_the_one_end_of_every_outcome() {
         (
             "errors",
             InvocationStatus::Errored,
-            Some("observers_over_otlp::Declined"),
+            Some("core_observers::Declined"),
         ),
         ("panics", InvocationStatus::Panicked, Some("panic")),
         ("times out", InvocationStatus::TimedOut, Some("timeout")),

@@ -275,12 +275,12 @@ async fn a_failing_handler_records_error_type_and_exception() {
     assert_eq!(span.status_message, "payment declined for order 7");
     assert_eq!(
         span.attr_str("error.type"),
-        Some("engine_over_otlp::PaymentDeclined")
+        Some("core_engine::PaymentDeclined")
     );
     assert_eq!(
         span.event("exception")
             .and_then(|e| e.attributes.get("exception.type")),
-        Some(&AttrValue::from("engine_over_otlp::PaymentDeclined"))
+        Some(&AttrValue::from("core_engine::PaymentDeclined"))
     );
     telemetry.shutdown(WAIT).await.unwrap();
 }
@@ -778,7 +778,7 @@ async fn an_inner_span_sits_between_the_invocation_and_the_handler_and_shares_it
         assert_eq!(span.status, StatusCode::Error, "{}", span.name);
         assert_eq!(
             span.attr_str("error.type"),
-            Some("engine_over_otlp::PaymentDeclined")
+            Some("core_engine::PaymentDeclined")
         );
     }
     assert!(invocation.event("exception").is_some());
