@@ -17,7 +17,7 @@ use otel_faas_core::{
     trigger::{InvocationContext, Outcome},
 };
 
-use crate::lambda::{invocation_attributes, invocation_context};
+use crate::event::{invocation_attributes, invocation_context};
 use crate::triggers::apigw_http::route_of_key;
 
 /// Describes invocations that `lambda_http` delivers as `http::Request`s.

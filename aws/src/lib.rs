@@ -148,6 +148,7 @@
 mod arn;
 pub mod batch;
 pub mod emf;
+mod event;
 #[cfg(feature = "lambda-http")]
 mod http_trigger;
 pub mod lambda;

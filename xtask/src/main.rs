@@ -4,8 +4,6 @@
 
 mod azure_host;
 mod bench;
-mod bench_faults;
-mod bench_flush;
 mod check;
 mod demo;
 mod demo_azure;

@@ -16,7 +16,7 @@ use otel_faas_core::env::report_once;
 use super::EXTENSION_NAME;
 use super::completion::Completions;
 use super::platform::{PlatformFigures, subscribe};
-use crate::lambda::deadline_time;
+use crate::event::deadline_time;
 
 /// What the extension does.
 pub(crate) struct ExtensionPlan {

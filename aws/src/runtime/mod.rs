@@ -8,7 +8,7 @@ pub mod platform;
 mod shutdown;
 mod snapstart;
 
-use crate::lambda::LambdaEventAdapter;
+use crate::event::LambdaEventAdapter;
 pub use filter::{RUNTIME_SPAN_NAME, without_runtime_spans};
 pub use platform::{LambdaPricing, PlatformTelemetry};
 pub use snapstart::LambdaSnapStart;

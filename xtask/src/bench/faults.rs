@@ -51,7 +51,7 @@ pub(crate) async fn measure(quick: bool) -> anyhow::Result<String> {
     )?;
     for (label, fault) in FAULTS {
         let collector = FaultyCollector::start(Fault::Healthy)?;
-        let telemetry = crate::bench_flush::traces_to(collector.endpoint());
+        let telemetry = super::flush::traces_to(collector.endpoint());
         let engine = telemetry.engine().build();
         let invoke = |number: u32| {
             let engine = &engine;
