@@ -4,114 +4,33 @@ use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, any, on, post_service};
-use futures_util::FutureExt as _;
+use axum::routing::{any, on, post_service};
 use futures_util::future::BoxFuture;
-use http::{Request, StatusCode};
+use http::Request;
 use otel_faas_core::engine::{FlushPolicy, TypedError, error_type_of};
 use otel_faas_core::env::{ConfigWarning, ProcessEnvironment};
 use otel_faas_core::server::{EnvelopeService, Server, ServerError};
 use otel_faas_core::{Environment, InvocationEngine, Telemetry};
-use serde_json::Value;
 
 use crate::extract::FromInvocation;
-use crate::function_json::{Direction, FunctionJson, TriggerKind};
-use crate::http_messages::HttpRequest;
+use crate::function_json::FunctionJson;
 use crate::logs::InvocationLogs;
 use crate::reply::{Encoded, IntoReply};
 use crate::request::InvocationRequest;
-use crate::triggers::http::match_route;
 use crate::triggers::{AppIdentity, FunctionTrigger};
 
-/// How the host hands HTTP triggers to the handler (`customHandler` in `host.json`).
-///
-/// ```
-/// use otel_faas_azure::{FunctionApp, HttpMode};
-/// use otel_faas_core::{Pipeline, env::MapEnvironment};
-///
-/// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_TRACES_EXPORTER", "none")])).install();
-/// // No host.json in this directory: the default mode (and a warning saying so).
-/// let app = FunctionApp::with_environment(&telemetry, MapEnvironment::default(), "/nonexistent");
-/// assert_eq!(app.http_mode(), HttpMode::Envelope);
-/// assert!(app.warnings()[0].to_string().contains("host.json"));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HttpMode {
-    /// The request inside the envelope, the response in `Outputs` (the default).
-    Envelope,
-    /// `enableForwardingHttpRequest`: the request itself, at its own path (legacy).
-    Forwarding,
-    /// `enableProxyingHttpRequest`: the request streamed through the host's proxy, at its
-    /// own path.
-    Proxying,
-}
+mod host_json;
+mod routing;
 
-/// What `host.json` says that matters here.
-#[derive(Debug, Clone)]
-struct HostJson {
-    http_mode: HttpMode,
-    route_prefix: String,
-    /// `telemetryMode: OpenTelemetry`: the host records requests as spans itself.
-    host_records_requests: bool,
-}
-
-impl Default for HostJson {
-    fn default() -> Self {
-        Self {
-            http_mode: HttpMode::Envelope,
-            route_prefix: "api".to_owned(),
-            host_records_requests: false,
-        }
-    }
-}
-
-impl HostJson {
-    /// The settings, or what is wrong with the file.
-    fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read(path).map_err(|e| format!("it cannot be read: {e}"))?;
-        let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
-        let json: Value =
-            serde_json::from_slice(text).map_err(|e| format!("it is not valid JSON: {e}"))?;
-        let flag = |section: &str, key: &str| {
-            json.get(section)
-                .and_then(|s| s.get(key))
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        };
-        let http_mode = if flag("customHandler", "enableProxyingHttpRequest") {
-            HttpMode::Proxying
-        } else if flag("customHandler", "enableForwardingHttpRequest")
-            || flag("httpWorker", "enableForwardingHttpRequest")
-        {
-            HttpMode::Forwarding
-        } else {
-            HttpMode::Envelope
-        };
-        let route_prefix = json
-            .pointer("/extensions/http/routePrefix")
-            .and_then(Value::as_str)
-            .unwrap_or("api")
-            .trim_matches('/')
-            .to_owned();
-        let host_records_requests = json
-            .get("telemetryMode")
-            .and_then(Value::as_str)
-            .is_some_and(|mode| mode.eq_ignore_ascii_case("OpenTelemetry"));
-        Ok(Self {
-            http_mode,
-            route_prefix,
-            host_records_requests,
-        })
-    }
-}
+use host_json::HostJson;
+pub use host_json::HttpMode;
+use routing::*;
 
 type Handler =
     Arc<dyn Fn(InvocationRequest) -> BoxFuture<'static, Result<Encoded, TypedError>> + Send + Sync>;
@@ -495,24 +414,6 @@ impl FunctionApp {
     }
 }
 
-/// The router with a `404` that names the functions served, for the host's log.
-fn with_fallback(router: Router, functions: &[String]) -> Router {
-    let functions = functions.join(", ");
-    router.fallback(move |request: Request<Body>| {
-        let functions = functions.clone();
-        async move {
-            (
-                StatusCode::NOT_FOUND,
-                format!(
-                    "no function answers {} {} (functions: {functions})",
-                    request.method(),
-                    request.uri().path()
-                ),
-            )
-        }
-    })
-}
-
 /// A [`FunctionApp`] whose port is bound.
 ///
 /// ```no_run
@@ -542,158 +443,5 @@ impl BoundFunctionApp {
     /// Serves until shutdown, then drains and flushes.
     pub async fn serve(self) -> Result<(), ServerError> {
         self.server.serve(self.router).await
-    }
-}
-
-async fn forward(
-    engine: InvocationEngine,
-    trigger: Arc<FunctionTrigger>,
-    handler: Handler,
-    template: &str,
-    name: String,
-    request: Request<Body>,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, 100 * 1024 * 1024).await {
-        Ok(body) => body,
-        Err(_) => {
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body could not be read",
-            )
-                .into_response();
-        }
-    };
-    let params = match_route(template, parts.uri.path()).unwrap_or_default();
-    let http = HttpRequest::new(parts.method, parts.uri, parts.headers, body).with_params(params);
-    let request = InvocationRequest::forwarded(name, http);
-    let run = engine
-        .invocation(trigger.as_ref(), request)
-        .run(move |request| handler(request));
-    match AssertUnwindSafe(run).catch_unwind().await {
-        Ok(Ok(encoded)) => encoded.into_response(),
-        Ok(Err(error)) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the function failed: {error}"),
-        )
-            .into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the function panicked").into_response(),
-    }
-}
-
-/// `/<prefix>/<route>`, the function's `route` defaulting to its name, as the host routes.
-fn http_route(prefix: &str, function: &FunctionJson) -> String {
-    let route = function
-        .trigger()
-        .and_then(|b| b.setting("route"))
-        .unwrap_or(function.name())
-        .trim_matches('/');
-    match prefix.is_empty() {
-        true => format!("/{route}"),
-        false => format!("/{prefix}/{route}"),
-    }
-}
-
-/// Whether the host forwards this function's requests in the forwarding and proxying modes:
-/// an HTTP trigger and one HTTP output, nothing else (the host's `IsHttpInAndOutFunction`).
-fn is_http_in_and_out(function: &FunctionJson) -> bool {
-    let bindings = function.bindings();
-    function.trigger_kind() == TriggerKind::Http
-        && bindings.len() == 2
-        && bindings.iter().any(|b| {
-            b.direction() == Direction::Out && b.binding_type().eq_ignore_ascii_case("http")
-        })
-}
-
-fn methods_of(function: &FunctionJson) -> Option<MethodFilter> {
-    let methods = function.trigger()?.setting_list("methods")?;
-    let mut filter: Option<MethodFilter> = None;
-    for method in methods {
-        let one = match method.to_ascii_uppercase().as_str() {
-            "GET" => MethodFilter::GET,
-            "POST" => MethodFilter::POST,
-            "PUT" => MethodFilter::PUT,
-            "DELETE" => MethodFilter::DELETE,
-            "PATCH" => MethodFilter::PATCH,
-            "HEAD" => MethodFilter::HEAD,
-            "OPTIONS" => MethodFilter::OPTIONS,
-            "TRACE" => MethodFilter::TRACE,
-            _ => continue,
-        };
-        filter = Some(filter.map_or(one, |f| f.or(one)));
-    }
-    filter
-}
-
-/// The host's route template in axum's syntax: constraints dropped (`{id:int}` → `{id}`),
-/// catch-alls as `{*rest}`, and one path per optional parameter (`hello/{name?}` →
-/// `hello` and `hello/{name}`), since axum has no optional segments.
-fn axum_paths(route: &str) -> Vec<String> {
-    let mut paths = Vec::new();
-    let mut path = String::new();
-    for segment in route.split('/').filter(|s| !s.is_empty()) {
-        let piece = match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(inner) => {
-                if inner.ends_with('?') {
-                    paths.push(if path.is_empty() {
-                        "/".to_owned()
-                    } else {
-                        path.clone()
-                    });
-                }
-                let name = inner
-                    .split(':')
-                    .next()
-                    .unwrap_or(inner)
-                    .trim_end_matches('?');
-                match name.strip_prefix('*') {
-                    Some(rest) => format!("{{*{}}}", rest.trim_start_matches('*')),
-                    None => format!("{{{name}}}"),
-                }
-            }
-            None => segment.to_owned(),
-        };
-        path.push('/');
-        path.push_str(&piece);
-    }
-    paths.push(if path.is_empty() {
-        "/".to_owned()
-    } else {
-        path
-    });
-    paths
-}
-
-/// A path with its parameter names erased, to find two routes that would collide.
-fn normalise(path: &str) -> String {
-    path.split('/')
-        .map(|s| {
-            if s.starts_with('{') {
-                "{}".to_owned()
-            } else {
-                s.to_ascii_lowercase()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_routes_become_axum_paths() {
-        assert_eq!(
-            axum_paths("/api/hello/{name?}"),
-            ["/api/hello", "/api/hello/{name}"]
-        );
-        assert_eq!(axum_paths("/api/orders/{id:int}"), ["/api/orders/{id}"]);
-        assert_eq!(
-            axum_paths("/api/orders/{id:int?}"),
-            ["/api/orders", "/api/orders/{id}"]
-        );
-        assert_eq!(axum_paths("/api/files/{*path}"), ["/api/files/{*path}"]);
-        assert_eq!(axum_paths("/{x?}"), ["/", "/{x}"]);
     }
 }
