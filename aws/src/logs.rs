@@ -139,7 +139,7 @@ impl<W> LambdaLogLayer<W> {
 }
 
 impl LineFormat for LambdaLineFormat {
-    fn line(&self, line: LineContext<'_>) -> String {
+    fn line(&self, line: LineContext) -> String {
         match self.0 {
             LambdaLogFormat::Json => json_line(line),
             LambdaLogFormat::Text => text_line(line),
@@ -147,7 +147,7 @@ impl LineFormat for LambdaLineFormat {
     }
 }
 
-fn json_line(line: LineContext<'_>) -> String {
+fn json_line(line: LineContext) -> String {
     let LineContext {
         metadata,
         fields,
@@ -181,7 +181,7 @@ fn json_line(line: LineContext<'_>) -> String {
     text
 }
 
-fn text_line(line: LineContext<'_>) -> String {
+fn text_line(line: LineContext) -> String {
     let LineContext {
         metadata,
         fields,

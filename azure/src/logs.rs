@@ -28,7 +28,7 @@ const DEFAULT_MAX_LINES: usize = 1000;
 /// use otel_faas_azure::InvocationLogs;
 /// use tracing_subscriber::layer::SubscriberExt as _;
 ///
-/// // With your own subscriber: add the layer (FunctionApp installs one itself otherwise).
+/// // With your own subscriber: add the layer (`otel_faas_azure::start` installs the shared one otherwise).
 /// let logs = InvocationLogs::new(tracing::Level::INFO);
 /// let subscriber = tracing_subscriber::registry().with(logs.clone());
 /// # drop(subscriber);

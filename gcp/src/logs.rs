@@ -128,7 +128,7 @@ fn severity(level: &Level) -> &'static str {
 }
 
 impl LineFormat for CloudLoggingFormat {
-    fn line(&self, line: LineContext<'_>) -> String {
+    fn line(&self, line: LineContext) -> String {
         let LineContext {
             metadata,
             fields,

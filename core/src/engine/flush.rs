@@ -1,6 +1,6 @@
 //! Flushing without blocking the executor.
 //!
-//! A pipeline's spans are exported by its own export path (`pipeline::direct`): the
+//! A pipeline's spans are exported by its own export path: the
 //! [`Flusher`] sends them on the calling task with async I/O — no thread hop — within the
 //! budget. Metrics and log records are exported by the SDK's periodic reader and batch
 //! processor on their own threads, whose `force_flush` blocks its caller until they are
@@ -256,7 +256,7 @@ impl Flusher {
     /// Before a snapshot of the process is taken (Lambda SnapStart's `before_snapshot`):
     /// flushes within `budget`, tries once more to send the spans the export path still
     /// holds whatever its circuit breaker says, then drops what is left and counts it
-    /// ([`ExportStats::dropped_snapshot`](crate::pipeline::ExportStats::dropped_snapshot)).
+    /// (the pipeline's `ExportStats::dropped_snapshot`).
     /// Kept, those spans would be in the snapshot, and every environment restored from it
     /// would send them again: duplicates, as many as restores.
     ///

@@ -67,6 +67,14 @@ pub const TIMEOUT_ERROR_TYPE: &str = "timeout";
 /// not decode into the platform's event (answered `400` by the server harness), or an
 /// event that cannot be read into the handler's argument. One value for every platform, so
 /// that one query finds every malformed event.
+///
+/// ```
+/// use otel_faas_core::engine::{INVALID_EVENT_ERROR_TYPE, TypedError, error_type_of};
+///
+/// // A handler's argument that cannot be read fails the invocation with this type.
+/// let error = TypedError::new(INVALID_EVENT_ERROR_TYPE, "the event is not a Pub/Sub message");
+/// assert_eq!(error_type_of(&error), "invalid_event");
+/// ```
 pub const INVALID_EVENT_ERROR_TYPE: &str = "invalid_event";
 /// `error.type` of an invocation whose handler panicked. Rust panics have no exception
 /// class, so the conventions' "exception type" is this fixed value.

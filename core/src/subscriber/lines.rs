@@ -14,9 +14,22 @@ use super::JsonFields;
 use crate::engine::CurrentInvocation;
 
 /// What one log line is made of, handed to a [`LineFormat`].
+///
+/// ```
+/// use otel_faas_core::subscriber::{LineContext, LineFormat};
+///
+/// /// `LEVEL trace_id message`, or `-` for the trace outside any span.
+/// struct Short;
+/// impl LineFormat for Short {
+///     fn line(&self, line: LineContext) -> String {
+///         let trace = if line.span.is_valid() { line.span.trace_id().to_string() } else { "-".into() };
+///         format!("{} {trace} {}\n", line.metadata.level(), line.fields.message)
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct LineContext<'a> {
+pub struct LineContext {
     /// The event's metadata (level, target, file and line).
     pub metadata: &'static tracing::Metadata<'static>,
     /// Its message and other fields.
@@ -26,7 +39,6 @@ pub struct LineContext<'a> {
     pub span: SpanContext,
     /// The invocation it was written in, if any.
     pub invocation: Option<CurrentInvocation>,
-    _event: std::marker::PhantomData<&'a ()>,
 }
 
 /// A platform's log line format: one line, ending in `\n`, for each event.
@@ -36,7 +48,7 @@ pub struct LineContext<'a> {
 ///
 /// struct Plain;
 /// impl LineFormat for Plain {
-///     fn line(&self, line: LineContext<'_>) -> String {
+///     fn line(&self, line: LineContext) -> String {
 ///         format!("{} {}\n", line.metadata.level(), line.fields.message)
 ///     }
 /// }
@@ -45,7 +57,7 @@ pub struct LineContext<'a> {
 /// ```
 pub trait LineFormat: Send + Sync + 'static {
     /// The line for one event.
-    fn line(&self, line: LineContext<'_>) -> String;
+    fn line(&self, line: LineContext) -> String;
 }
 
 /// Writes each `tracing` event as one line in a platform's [`LineFormat`], with one write
@@ -55,6 +67,26 @@ pub trait LineFormat: Send + Sync + 'static {
 /// The level is checked here rather than in the layer's filter, which would hide the event
 /// from the other layers (the spans' and the OTLP logs') as well; `init_tracing` filters the
 /// events every layer sees beforehand.
+///
+/// ```
+/// use otel_faas_core::subscriber::{LineContext, LineFormat, LogLineLayer};
+/// use tracing_subscriber::filter::LevelFilter;
+/// use tracing_subscriber::layer::SubscriberExt as _;
+///
+/// struct Message;
+/// impl LineFormat for Message {
+///     fn line(&self, line: LineContext) -> String {
+///         format!("{}\n", line.fields.message)
+///     }
+/// }
+///
+/// let layer = LogLineLayer::new(Message, std::io::stderr).with_level(LevelFilter::WARN);
+/// assert_eq!(layer.level(), LevelFilter::WARN);
+/// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+///     tracing::warn!("written");
+///     tracing::info!("below the level: not written");
+/// });
+/// ```
 #[derive(Debug, Clone)]
 pub struct LogLineLayer<F, W> {
     format: F,
@@ -123,7 +155,6 @@ where
             fields: JsonFields::of(event),
             span: opentelemetry::Context::map_current(|cx| cx.span().span_context().clone()),
             invocation: CurrentInvocation::get(),
-            _event: std::marker::PhantomData,
         });
         let _ = self.writer.make_writer().write_all(line.as_bytes());
     }

@@ -58,13 +58,7 @@ async fn main() {
             Server::from_env(&telemetry).serve(app).await
         }
         "gcp" => {
-            let telemetry = match otel_faas_gcp::start() {
-                Ok(telemetry) => telemetry,
-                Err(error) => {
-                    eprintln!("{error}");
-                    std::process::exit(1);
-                }
-            };
+            let telemetry = or_exit(otel_faas_gcp::start());
             otel_faas_gcp::FunctionsFramework::new(&telemetry)
                 .http_router("probe", routes())
                 // Served at /on_message: takes Pub/Sub messages only.
@@ -76,13 +70,7 @@ async fn main() {
         }
         "azure" => {
             use otel_faas_azure::{FunctionApp, HttpRequest, HttpResponse};
-            let telemetry = match otel_faas_azure::start() {
-                Ok(telemetry) => telemetry,
-                Err(error) => {
-                    eprintln!("{error}");
-                    std::process::exit(1);
-                }
-            };
+            let telemetry = or_exit(otel_faas_azure::start());
             FunctionApp::new(&telemetry)
                 .function("panic", |_: HttpRequest| async move {
                     let _ = panics();
@@ -103,8 +91,13 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(error) = served {
+    or_exit(served);
+}
+
+/// The value, or the error on standard error and exit status 1.
+fn or_exit<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+    result.unwrap_or_else(|error| {
         eprintln!("{error}");
-        std::process::exit(1);
-    }
+        std::process::exit(1)
+    })
 }
