@@ -199,16 +199,7 @@ fn text_line(line: LineContext) -> String {
         level_name(metadata.level()),
         fields.message
     );
-    for (key, value) in fields.values {
-        match value {
-            Value::String(value) => {
-                let _ = write!(text, " {key}={value:?}");
-            }
-            other => {
-                let _ = write!(text, " {key}={other}");
-            }
-        }
-    }
+    fields.write_key_values(&mut text);
     if span.is_valid() {
         let _ = write!(
             text,

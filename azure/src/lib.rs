@@ -118,16 +118,25 @@ pub use extract::FromInvocation;
 pub use http_messages::{HttpRequest, HttpResponse};
 pub use logs::InvocationLogs;
 pub use reply::{IntoReply, Reply};
-pub use request::{
-    HOST_VERSION_HEADER, INVOCATION_ID_HEADER, InvocationRequest, PROXY_INVOCATION_ID_HEADER,
-    RetryContext,
-};
-pub use resource::{AzureFunctionsResourceDetector, RESOURCE_GROUP_ATTRIBUTE};
+pub use request::{InvocationRequest, RetryContext};
+pub use resource::AzureFunctionsResourceDetector;
 pub use triggers::blob::BlobInput;
 pub use triggers::event_hubs::EventHubEvent;
 pub use triggers::queue::QueueMessage;
 pub use triggers::service_bus::ServiceBusMessage;
 pub use triggers::timer::TimerInfo;
+
+/// The headers the Functions host puts on each invocation request, as
+/// [`InvocationRequest`] reads them.
+///
+/// ```
+/// assert_eq!(otel_faas_azure::host::INVOCATION_ID_HEADER, "x-azure-functions-invocationid");
+/// ```
+pub mod host {
+    pub use crate::request::{
+        HOST_VERSION_HEADER, INVOCATION_ID_HEADER, PROXY_INVOCATION_ID_HEADER,
+    };
+}
 
 /// Starts telemetry for an Azure Functions app, the one call its `main` needs before
 /// [`FunctionApp::new`]: the pipeline from the standard `OTEL_*` variables with the

@@ -6,17 +6,21 @@
 //! when it ends, and as a `tracing` layer it appends every event recorded inside that
 //! invocation — in its own task, in spans the handler started — with the trace and span
 //! ids of where it was recorded. The app takes the lines when the handler returns.
+//!
+//! The lines are core's [`LogLineLayer`] in the host's text format ([`HostLine`]), written
+//! into the invocation's buffer rather than to a stream.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use opentelemetry::Context;
-use opentelemetry::trace::{SpanId, TraceContextExt as _};
+use opentelemetry::trace::SpanId;
 use otel_faas_core::InvocationObserver;
 use otel_faas_core::engine::{InvocationRecord, InvocationScope, InvocationStart};
-use tracing::field::{Field, Visit};
+use otel_faas_core::subscriber::{LineContext, LineFormat, LogLineLayer};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 
 /// Lines kept per invocation; beyond it, a last line says how many were dropped.
@@ -36,6 +40,7 @@ const DEFAULT_MAX_LINES: usize = 1000;
 #[derive(Clone)]
 pub struct InvocationLogs {
     inner: Arc<Inner>,
+    lines: LogLineLayer<HostLine, Buffers>,
 }
 
 struct Inner {
@@ -63,13 +68,14 @@ impl InvocationLogs {
     /// Collects events at `level` and above (more severe), at most 1000 lines per
     /// invocation.
     pub fn new(level: Level) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                buffers: Mutex::new(HashMap::new()),
-                level,
-                max_lines: DEFAULT_MAX_LINES,
-            }),
-        }
+        let inner = Arc::new(Inner {
+            buffers: Mutex::new(HashMap::new()),
+            level,
+            max_lines: DEFAULT_MAX_LINES,
+        });
+        let lines = LogLineLayer::new(HostLine, Buffers(Arc::clone(&inner)))
+            .with_level(LevelFilter::from_level(level));
+        Self { inner, lines }
     }
 
     /// The process's capture, at `INFO`: what [`start`](crate::start) installs in the
@@ -88,10 +94,7 @@ impl InvocationLogs {
     }
 
     fn buffers(&self) -> std::sync::MutexGuard<'_, HashMap<SpanId, Buffer>> {
-        self.inner
-            .buffers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.buffers()
     }
 
     /// Takes the lines recorded so far by the invocation running on this task; empty
@@ -127,66 +130,164 @@ impl InvocationObserver for InvocationLogs {
     }
 }
 
+impl Inner {
+    fn buffers(&self) -> std::sync::MutexGuard<'_, HashMap<SpanId, Buffer>> {
+        self.buffers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl<S: Subscriber> Layer<S> for InvocationLogs {
-    fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
-        let metadata = event.metadata();
-        if *metadata.level() > self.inner.level {
+    fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+        if *event.metadata().level() > self.inner.level {
             return;
         }
+        // Cheap check first: most events of a busy server belong to no open buffer, and
+        // need no line.
         let Some(invocation) = InvocationScope::current_invocation_span_id() else {
             return;
         };
-        // Cheap check first: most events of a busy server belong to no open buffer.
         if !self.buffers().contains_key(&invocation) {
             return;
         }
-        let mut line = Line::default();
-        event.record(&mut line);
-        let (trace_id, span_id) = Context::map_current(|cx| {
-            let span = cx.span();
-            let context = span.span_context();
-            (context.trace_id(), context.span_id())
-        });
+        self.lines.on_event(event, ctx);
+    }
+}
+
+/// The host's text line: `LEVEL target: message key=value… trace_id=… span_id=…`, the
+/// fields as [`JsonFields::write_key_values`](otel_faas_core::subscriber::JsonFields::write_key_values)
+/// writes them.
+#[derive(Clone, Copy)]
+struct HostLine;
+
+impl LineFormat for HostLine {
+    fn line(&self, line: LineContext) -> String {
         let mut text = format!(
             "{} {}: {}",
-            metadata.level(),
-            metadata.target(),
-            line.message
+            line.metadata.level(),
+            line.metadata.target(),
+            line.fields.message
         );
-        text.push_str(&line.fields);
-        let _ = write!(text, " trace_id={trace_id} span_id={span_id}");
-        let mut buffers = self.buffers();
+        line.fields.write_key_values(&mut text);
+        let _ = writeln!(
+            text,
+            " trace_id={} span_id={}",
+            line.span.trace_id(),
+            line.span.span_id()
+        );
+        text
+    }
+}
+
+/// Writes each line into the buffer of the invocation running on the writing task; up to
+/// the limit, then counts what it drops.
+#[derive(Clone)]
+struct Buffers(Arc<Inner>);
+
+impl<'a> MakeWriter<'a> for Buffers {
+    type Writer = BufferWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        BufferWriter(&self.0)
+    }
+}
+
+struct BufferWriter<'a>(&'a Inner);
+
+impl std::io::Write for BufferWriter<'_> {
+    // The layer writes each line whole, in one call: one call is one line.
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        let Some(invocation) = InvocationScope::current_invocation_span_id() else {
+            return Ok(line.len());
+        };
+        let mut buffers = self.0.buffers();
         if let Some(buffer) = buffers.get_mut(&invocation) {
-            if buffer.lines.len() < self.inner.max_lines {
-                buffer.lines.push(text);
+            if buffer.lines.len() < self.0.max_lines {
+                let text = String::from_utf8_lossy(line);
+                buffer.lines.push(text.trim_end_matches('\n').to_owned());
             } else {
                 buffer.dropped += 1;
             }
         }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
-/// An event's message and its other fields as ` key=value`.
-#[derive(Default)]
-struct Line {
-    message: String,
-    fields: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use otel_faas_core::trigger::{FaasTrigger, InvocationContext, SpanSpec};
+    use otel_faas_core::{InvocationEngine, InvocationSpec, Propagation, TriggerAdapter};
+    use tracing_subscriber::layer::SubscriberExt as _;
 
-impl Visit for Line {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else {
-            let _ = write!(self.fields, " {}={value:?}", field.name());
+    struct Job;
+    impl<R> TriggerAdapter<(), R> for Job {
+        fn invocation_spec(
+            &self,
+            _: &(),
+            _: &InvocationContext,
+            _: &dyn Propagation,
+        ) -> InvocationSpec {
+            InvocationSpec::new(FaasTrigger::Other, SpanSpec::server("job"))
         }
     }
 
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else {
-            let _ = write!(self.fields, " {}={value:?}", field.name());
-        }
+    /// Runs one invocation that logs `lines` times, under a subscriber with `logs`, and
+    /// returns what the invocation took, with its trace id.
+    async fn invocation_lines(logs: InvocationLogs, lines: usize) -> (Vec<String>, String) {
+        let provider = SdkTracerProvider::builder().build();
+        let engine = InvocationEngine::builder(&provider)
+            .observer(logs.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry().with(logs.clone());
+        let _guard = tracing::subscriber::set_default(subscriber);
+        tracing::info!("outside any invocation: not kept");
+        engine
+            .invocation(&Job, ())
+            .run(|_| async move {
+                let trace = opentelemetry::Context::map_current(|cx| {
+                    use opentelemetry::trace::TraceContextExt as _;
+                    cx.span().span_context().trace_id().to_string()
+                });
+                tracing::debug!("below the level: not kept");
+                for i in 0..lines {
+                    tracing::warn!(sku = "A 1", order = i, urgent = true, "low stock");
+                }
+                Ok::<_, std::convert::Infallible>((logs.take_current(), trace))
+            })
+            .await
+            .expect("the invocation")
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn lines_are_the_hosts_text_with_the_fields_in_order_and_the_ids() {
+        let (lines, trace) = invocation_lines(InvocationLogs::new(Level::INFO), 1).await;
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let prefix = format!(
+            r#"WARN otel_faas_azure::logs::tests: low stock sku="A 1" order=0 urgent=true trace_id={trace} span_id="#
+        );
+        assert!(lines[0].starts_with(&prefix), "{}", lines[0]);
+        let span_id = &lines[0][prefix.len()..];
+        assert_eq!(span_id.len(), 16, "{}", lines[0]);
+        assert!(
+            span_id.chars().all(|c| c.is_ascii_hexdigit()),
+            "{}",
+            lines[0]
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn beyond_the_limit_a_last_line_counts_the_dropped_ones() {
+        let (lines, _) = invocation_lines(InvocationLogs::new(Level::INFO), 1003).await;
+        assert_eq!(lines.len(), 1001);
+        assert!(lines[999].contains("order=999"), "{}", lines[999]);
+        assert_eq!(
+            lines[1000],
+            "otel-faas: 3 more log line(s) of this invocation were dropped (the limit is 1000)"
+        );
     }
 }

@@ -10,9 +10,6 @@ use opentelemetry_semantic_conventions::attribute::{
 use otel_faas_core::resource::max_memory_from_megabytes;
 use otel_faas_core::{Environment, ResourceDetector};
 
-/// `azure.resource_group.name`: the resource group of the function app.
-pub const RESOURCE_GROUP_ATTRIBUTE: &str = "azure.resource_group.name";
-
 /// Describes an Azure Functions app (semantic conventions v1.44, the cloud and FaaS
 /// resource pages).
 ///
@@ -49,6 +46,12 @@ pub const RESOURCE_GROUP_ATTRIBUTE: &str = "azure.resource_group.name";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AzureFunctionsResourceDetector;
 
+impl AzureFunctionsResourceDetector {
+    /// `azure.resource_group.name`: the resource group of the function app (from
+    /// `WEBSITE_RESOURCE_GROUP`; the conventions have no key for it yet).
+    pub const RESOURCE_GROUP_ATTRIBUTE: &'static str = "azure.resource_group.name";
+}
+
 impl ResourceDetector for AzureFunctionsResourceDetector {
     fn detect(&self, env: &dyn Environment) -> Resource {
         let Some(app) = env.get_non_empty("WEBSITE_SITE_NAME") else {
@@ -66,7 +69,7 @@ impl ResourceDetector for AzureFunctionsResourceDetector {
         };
         optional(FAAS_INSTANCE, "WEBSITE_INSTANCE_ID");
         optional(CLOUD_REGION, "REGION_NAME");
-        optional(RESOURCE_GROUP_ATTRIBUTE, "WEBSITE_RESOURCE_GROUP");
+        optional(Self::RESOURCE_GROUP_ATTRIBUTE, "WEBSITE_RESOURCE_GROUP");
         // The host gives megabytes; the conventions want bytes.
         if let Some(bytes) = env
             .get_non_empty("WEBSITE_MEMORY_LIMIT_MB")

@@ -40,6 +40,36 @@ impl JsonFields {
         event.record(&mut fields);
         fields
     }
+
+    /// Appends the fields other than the message to `line` as ` key=value`, in the order
+    /// written: text quoted as Rust writes a string (so a value with spaces or `=` reads
+    /// back unambiguously), numbers and booleans bare — the text lines of Lambda and of the
+    /// Azure host's `Logs`.
+    ///
+    /// ```
+    /// use otel_faas_core::subscriber::JsonFields;
+    /// use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+    ///
+    /// struct Check;
+    /// impl<S: tracing::Subscriber> Layer<S> for Check {
+    ///     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+    ///         let mut line = String::from("low stock");
+    ///         JsonFields::of(event).write_key_values(&mut line);
+    ///         assert_eq!(line, r#"low stock sku="A 1" order=42 urgent=true"#);
+    ///     }
+    /// }
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(Check), || {
+    ///     tracing::warn!(sku = "A 1", order = 42, urgent = true, "low stock");
+    /// });
+    /// ```
+    pub fn write_key_values(&self, line: &mut String) {
+        for (key, value) in &self.values {
+            let _ = match value {
+                Value::String(text) => write!(line, " {key}={text:?}"),
+                other => write!(line, " {key}={other}"),
+            };
+        }
+    }
 }
 
 impl Visit for JsonFields {
