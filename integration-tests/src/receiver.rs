@@ -553,6 +553,7 @@ impl MetricsService for GrpcSink {
             .unwrap_or_else(PoisonError::into_inner)
             .push(ReceivedRequest::grpc(
                 "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+                request.metadata(),
             ));
         self.0
             .metrics
@@ -576,6 +577,7 @@ impl LogsService for GrpcSink {
             .unwrap_or_else(PoisonError::into_inner)
             .push(ReceivedRequest::grpc(
                 "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+                request.metadata(),
             ));
         self.0
             .logs
@@ -600,6 +602,7 @@ impl TraceService for GrpcSink {
             .unwrap_or_else(PoisonError::into_inner)
             .push(ReceivedRequest::grpc(
                 "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                request.metadata(),
             ));
         record(&self.0, request.get_ref(), received_at).await;
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))

@@ -47,12 +47,19 @@ impl ReceivedRequest {
         }
     }
 
-    pub(crate) fn grpc(method: &str) -> Self {
+    /// A gRPC call to `method`, with its metadata as the headers.
+    pub(crate) fn grpc(method: &str, metadata: &tonic::metadata::MetadataMap) -> Self {
+        let headers = metadata.clone().into_headers();
         Self {
             path: method.to_owned(),
             content_type: "application/grpc".to_owned(),
             content_encoding: String::new(),
-            headers: BTreeMap::new(),
+            headers: headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                })
+                .collect(),
         }
     }
 }

@@ -272,7 +272,14 @@ fn lint(state: &mut State) -> anyhow::Result<()> {
     )?;
     // Each exporter feature alone: their code is behind cfgs that must compile in any
     // combination a user picks.
-    for feature in ["otlp-metrics", "otlp-logs", "console", "otlp-grpc", "axum"] {
+    for feature in [
+        "otlp-metrics",
+        "otlp-logs",
+        "console",
+        "otlp-grpc",
+        "axum",
+        "reqwest-middleware",
+    ] {
         clippy(
             &format!(
                 "cargo clippy -p otel-faas-core --no-default-features --features {feature} -D warnings"

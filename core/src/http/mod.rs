@@ -6,7 +6,11 @@
 //! recorded);
 //! [`http_response_outcome`] reads the status code. [`HttpTrigger`] is the cloud-free
 //! adapter for `http::Request`, and the reference for writing one.
+//!
+//! Outgoing calls: [`client`], CLIENT spans and context injection for reqwest and tower
+//! clients.
 
+pub mod client;
 mod redaction;
 mod route;
 mod semconv;

@@ -160,35 +160,15 @@ impl HttpServerAttributes {
         self
     }
 
-    fn known_method(&self) -> Option<&'static str> {
-        KNOWN_METHODS
-            .iter()
-            .copied()
-            .find(|known| *known == self.method)
-    }
-
     /// `{method} {route}`, `{method}`, `HTTP {route}` or `HTTP`.
     pub fn span_name(&self) -> String {
-        let method = self.known_method().unwrap_or("HTTP");
-        match &self.route {
-            Some(route) => format!("{method} {route}"),
-            None => method.to_owned(),
-        }
+        span_name(&self.method, self.route.as_deref())
     }
 
     /// The attributes, in the conventions' keys.
     pub fn to_attributes(&self) -> Vec<KeyValue> {
         let mut attributes = Vec::with_capacity(12);
-        match self.known_method() {
-            Some(method) => attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method)),
-            None => {
-                attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, "_OTHER"));
-                attributes.push(KeyValue::new(
-                    HTTP_REQUEST_METHOD_ORIGINAL,
-                    self.method.clone(),
-                ));
-            }
-        }
+        push_method(&mut attributes, &self.method);
         let mut push = |key: &'static str, value: &Option<String>| {
             if let Some(value) = value {
                 attributes.push(KeyValue::new(key, value.clone()));
@@ -228,6 +208,36 @@ impl HttpServerAttributes {
             FaasTrigger::Http,
             SpanSpec::server(self.span_name()).with_attributes(self.to_attributes()),
         )
+    }
+}
+
+/// A method the conventions know, as they spell it.
+fn known_method(method: &str) -> Option<&'static str> {
+    KNOWN_METHODS.iter().copied().find(|known| *known == method)
+}
+
+/// A server's or a client's span name: `{method} {route or template}`, `{method}`, with
+/// `HTTP` for a method the conventions do not know.
+pub(crate) fn span_name(method: &str, route: Option<&str>) -> String {
+    let method = known_method(method).unwrap_or("HTTP");
+    match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_owned(),
+    }
+}
+
+/// `http.request.method`, or `_OTHER` with `http.request.method_original` for a method the
+/// conventions do not know.
+pub(crate) fn push_method(attributes: &mut Vec<KeyValue>, method: &str) {
+    match known_method(method) {
+        Some(method) => attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method)),
+        None => {
+            attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, "_OTHER"));
+            attributes.push(KeyValue::new(
+                HTTP_REQUEST_METHOD_ORIGINAL,
+                method.to_owned(),
+            ));
+        }
     }
 }
 

@@ -100,9 +100,12 @@ impl Telemetry {
         &self.logger_provider
     }
 
-    /// Makes this pipeline's tracer and meter providers `opentelemetry`'s global ones, so
-    /// that `opentelemetry::global::meter(…)` and `global::tracer(…)` — in your code or in a
-    /// library — record into it. The one-line set-ups of the cloud crates call it.
+    /// Makes this pipeline's tracer and meter providers and its propagation
+    /// (`OTEL_PROPAGATORS`) `opentelemetry`'s global ones, so that
+    /// `opentelemetry::global::meter(…)`, `global::tracer(…)` and the global propagator — in
+    /// your code or in a library, such as an HTTP client outside an invocation — record into
+    /// it and inject what it is configured to. The one-line set-ups of the cloud crates
+    /// call it.
     ///
     /// ```
     /// use otel_faas_core::{Pipeline, env::MapEnvironment};
@@ -114,6 +117,7 @@ impl Telemetry {
     pub fn set_global_providers(&self) {
         opentelemetry::global::set_tracer_provider(self.tracer_provider.clone());
         opentelemetry::global::set_meter_provider(self.meter_provider.clone());
+        opentelemetry::global::set_text_map_propagator(GlobalPropagation(self.propagation()));
     }
 
     /// A tracer named `name`, for instance for `tracing-opentelemetry`.
@@ -199,5 +203,30 @@ impl Telemetry {
                 "{failures} export(s) failed since start-up; the last: {last}"
             ))),
         }
+    }
+}
+
+/// The pipeline's propagation as `opentelemetry`'s global propagator (which takes a value,
+/// where the pipeline shares one).
+#[derive(Debug)]
+struct GlobalPropagation(Arc<crate::propagation::CompositePropagation>);
+
+impl opentelemetry::propagation::TextMapPropagator for GlobalPropagation {
+    fn inject_context(
+        &self,
+        cx: &opentelemetry::Context,
+        injector: &mut dyn opentelemetry::propagation::Injector,
+    ) {
+        self.0.inject_context(cx, injector);
+    }
+    fn extract_with_context(
+        &self,
+        cx: &opentelemetry::Context,
+        extractor: &dyn opentelemetry::propagation::Extractor,
+    ) -> opentelemetry::Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        opentelemetry::propagation::TextMapPropagator::fields(&*self.0)
     }
 }

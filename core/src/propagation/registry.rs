@@ -5,10 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use opentelemetry::Context;
-use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::propagation::{
+    Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
+};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
-use super::{Carrier, CarrierMut, Propagation};
 use crate::env::Environment;
 use crate::warning::ConfigWarning;
 
@@ -202,15 +204,17 @@ impl Default for CompositePropagation {
     }
 }
 
-impl Propagation for CompositePropagation {
-    fn extract_with(&self, cx: &Context, carrier: &dyn Carrier) -> Context {
-        self.inner.extract_with(cx, carrier)
+// A `TextMapPropagator`, so that it can be `opentelemetry`'s global propagator (what
+// libraries inject with outside an invocation); `Propagation` comes with it.
+impl TextMapPropagator for CompositePropagation {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        self.inner.inject_context(cx, injector);
     }
-    fn inject_into(&self, cx: &Context, carrier: &mut dyn CarrierMut) {
-        self.inner.inject_into(cx, carrier);
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.inner.extract_with_context(cx, extractor)
     }
-    fn fields(&self) -> Vec<String> {
-        Propagation::fields(&self.inner)
+    fn fields(&self) -> FieldIter<'_> {
+        TextMapPropagator::fields(&self.inner)
     }
 }
 
@@ -222,6 +226,7 @@ mod tests {
 
     use super::*;
     use crate::env::MapEnvironment;
+    use crate::propagation::Propagation as _;
 
     const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 

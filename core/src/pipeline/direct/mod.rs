@@ -311,6 +311,18 @@ impl Shared {
     /// also waits for the requests in flight elsewhere, and sends again what they did not
     /// deliver (see the module documentation).
     pub(crate) async fn export(&self, caller: Caller, limit: Duration) -> Result<(), FlushError> {
+        use opentelemetry::context::FutureExt as _;
+        // Telemetry is suppressed for the export, as the SDK's processors do: an exporter of
+        // the user's that sends with an instrumented client (`http::client`) records no
+        // span of its own export and injects nothing — on the invocation's task too, where
+        // the current context is the invocation's.
+        let suppressed = opentelemetry::Context::current().with_telemetry_suppressed();
+        self.export_suppressed(caller, limit)
+            .with_context(suppressed)
+            .await
+    }
+
+    async fn export_suppressed(&self, caller: Caller, limit: Duration) -> Result<(), FlushError> {
         let deadline = tokio::time::Instant::now() + limit;
         self.collect();
         let result = loop {

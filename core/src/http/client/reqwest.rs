@@ -1,0 +1,155 @@
+//! [`TracingMiddleware`]: the CLIENT span and injection for reqwest, through
+//! reqwest-middleware.
+
+use std::sync::Arc;
+
+use opentelemetry::context::FutureExt as _;
+use reqwest_middleware::{Middleware, Next};
+
+use super::span::{ClientCall, ClientRequest, Target, is_tls, transport_error_type};
+use super::{ResendCount, UrlTemplate};
+use crate::http::QueryRedaction;
+
+/// A reqwest-middleware [`Middleware`] that makes each request a CLIENT span and writes the
+/// trace context into its headers (see the [module documentation](super)).
+///
+/// Each time the request passes through the middleware is one span: put it after a retry
+/// middleware (`.with(retry).with(TracingMiddleware::new())`) and each attempt is a span,
+/// the later ones with `http.request.resend_count`. reqwest follows redirects inside one
+/// `send`, so a redirected request is one span, with the final status; build the client
+/// with `redirect::Policy::none()` and follow them yourself for a span per hop.
+///
+/// ```no_run
+/// use otel_faas_core::http::client::{TracingMiddleware, UrlTemplate};
+///
+/// # async fn run() -> Result<(), reqwest_middleware::Error> {
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(TracingMiddleware::new())
+///     .build();
+/// // A CLIENT span `GET /items/{id}`, its context in `traceparent` (or whatever
+/// // `OTEL_PROPAGATORS` says).
+/// let response = client
+///     .get("https://inventory.example.com/items/7")
+///     .with_extension(UrlTemplate::new("/items/{id}"))
+///     .send()
+///     .await?;
+/// # drop(response);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct TracingMiddleware {
+    redaction: Option<Arc<QueryRedaction>>,
+}
+
+impl TracingMiddleware {
+    /// Credential query values redacted with the default list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Redacts the values of `redaction`'s keys in `url.full` instead of the default list.
+    #[must_use]
+    pub fn with_redaction(mut self, redaction: QueryRedaction) -> Self {
+        self.redaction = Some(Arc::new(redaction));
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for TracingMiddleware {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let redaction = self
+            .redaction
+            .clone()
+            .unwrap_or_else(QueryRedaction::shared_default);
+        let resend_count = extensions.get::<ResendCount>().map_or(0, |count| count.0);
+        extensions.insert(ResendCount(resend_count.saturating_add(1)));
+        let url = request.url();
+        let described = ClientRequest {
+            method: request.method(),
+            target: Target {
+                scheme: Some(url.scheme()),
+                userinfo: !url.username().is_empty() || url.password().is_some(),
+                host: url.host_str(),
+                port: url.port(),
+                path: url.path(),
+                query: url.query(),
+                fragment: url.fragment(),
+            },
+            template: extensions.get::<UrlTemplate>().map(UrlTemplate::as_str),
+            resend_count,
+            grpc: false,
+        };
+        let Some(call) = ClientCall::start(&described, &redaction) else {
+            return next.run(request, extensions).await;
+        };
+        let full_url = described.target.full_url(&redaction);
+        call.inject(request.headers_mut());
+        let context = call.context().clone();
+        let result = next.run(request, extensions).with_context(context).await;
+        match &result {
+            Ok(response) => {
+                call.record_response(response.status(), response.version(), response.headers());
+            }
+            Err(error) => {
+                let message = match error.url() {
+                    // reqwest names the URL in its message: the recorded form of it instead.
+                    Some(url) => error.to_string().replace(url.as_str(), &full_url),
+                    None => error.to_string(),
+                };
+                call.record_error(&error_type(error), message);
+            }
+        }
+        result
+    }
+}
+
+/// `error.type` of a failed reqwest call: `timeout`, `tls`, `connect`, `redirect`, `body`,
+/// `decode`, `builder` (a request reqwest cannot send, such as an unsupported scheme),
+/// `request`; `middleware` for an error of a middleware further down.
+fn error_type(error: &reqwest_middleware::Error) -> String {
+    let error = match error {
+        reqwest_middleware::Error::Reqwest(error) => error,
+        reqwest_middleware::Error::Middleware(_) => return "middleware".to_owned(),
+    };
+    let in_chain = |test: fn(&(dyn std::error::Error + 'static)) -> bool| {
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(e) = current {
+            if test(e)
+                || e.downcast_ref::<std::io::Error>()
+                    .and_then(std::io::Error::get_ref)
+                    .is_some_and(|inner| test(inner))
+            {
+                return true;
+            }
+            current = e.source();
+        }
+        false
+    };
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() && in_chain(is_tls) {
+        "tls"
+    } else if error.is_connect() {
+        "connect"
+    } else if error.is_redirect() {
+        "redirect"
+    } else if error.is_body() {
+        "body"
+    } else if error.is_decode() {
+        "decode"
+    } else if error.is_builder() {
+        "builder"
+    } else if error.is_request() {
+        "request"
+    } else {
+        return transport_error_type(error);
+    };
+    kind.to_owned()
+}
