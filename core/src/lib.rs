@@ -190,6 +190,8 @@ pub mod ids;
 pub mod pipeline;
 pub mod propagation;
 pub mod resource;
+#[cfg(feature = "tls")]
+mod rustls_roots;
 pub mod sampling;
 #[cfg(feature = "server")]
 pub mod server;

@@ -813,3 +813,36 @@ async fn a_tonic_channel_under_the_tower_layer_follows_the_rpc_conventions() {
     assert_eq!(missing.attr_str("error.type"), Some("UNIMPLEMENTED"));
     assert_eq!(missing.status, StatusCode::Error);
 }
+
+/// The ready-made client: traced, and HTTPS with the webpki roots (a self-signed server
+/// is refused as a TLS failure, not as a scheme reqwest cannot speak).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ready_made_client_is_traced_and_speaks_https() {
+    let receiver = OtlpReceiver::start().unwrap();
+    let callee = Callee::start().await;
+    let telemetry = telemetry(&receiver, &[]);
+    let dir = std::env::temp_dir().join(format!("otel-faas-ready-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certificate = otel_faas_integration_tests::TestCertificate::generate(&dir).unwrap();
+    let tls_server = OtlpReceiver::start_tls(&certificate).unwrap();
+    let untrusted = format!("{}/v1/traces", tls_server.endpoint());
+    let plain = format!("{}/items/3", callee.base);
+    let (results, _) = in_invocation(&telemetry, async move {
+        let client = otel_faas_core::http::client::traced_reqwest_client().unwrap();
+        let plain = client.get(plain).send().await.map(|r| r.status().as_u16());
+        let secure = client
+            .get(untrusted)
+            .with_extension(UrlTemplate::new("untrusted"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        (plain, secure.map_err(|e| e.to_string()))
+    })
+    .await;
+    assert_eq!(results.0.unwrap(), 200);
+    assert!(results.1.is_err());
+    assert!(callee.headers_of("/items/3")[0].contains_key("traceparent"));
+    let refused = client_span(&receiver, "GET untrusted").await;
+    assert_eq!(refused.attr_str("error.type"), Some("tls"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,9 +9,7 @@
 //! speaks plain http or https as the endpoint's scheme says.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -21,9 +19,7 @@ use super::error::BuildError;
 /// The rustls configuration of an exporter's HTTPS client: the webpki roots and the
 /// configured CA file, and the client certificate if one is configured.
 pub(crate) fn client_config(config: &SignalConfig) -> Result<rustls::ClientConfig, BuildError> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+    let mut roots = crate::rustls_roots::webpki_roots();
     if let Some(path) = &config.tls.certificate {
         let certificates = read_certificates(path)?;
         let (_added, ignored) = roots.add_parsable_certificates(certificates);
@@ -34,11 +30,8 @@ pub(crate) fn client_config(config: &SignalConfig) -> Result<rustls::ClientConfi
             });
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| BuildError::Tls(error.to_string()))?
-        .with_root_certificates(roots);
+    let builder = crate::rustls_roots::client_builder(roots)
+        .map_err(|error| BuildError::Tls(error.to_string()))?;
     match (&config.tls.client_certificate, &config.tls.client_key) {
         (Some(certificate), Some(key)) => {
             let chain = read_certificates(certificate)?;

@@ -59,7 +59,7 @@ mod tower;
 use std::borrow::Cow;
 
 #[cfg(feature = "reqwest-middleware")]
-pub use self::reqwest::TracingMiddleware;
+pub use self::reqwest::{TracingMiddleware, traced_reqwest_client};
 pub use self::tower::{ClientResponseBody, ClientResponseFuture, ClientTrace, ClientTraceLayer};
 
 /// The route template of a request (`url.template`, and the span's name `{method}

@@ -110,6 +110,34 @@ impl Middleware for TracingMiddleware {
     }
 }
 
+/// A reqwest client with [`TracingMiddleware`]: HTTPS through rustls with the webpki roots
+/// (feature `tls`, on by default: the same set-up as the exporters', needing no system
+/// OpenSSL or CA bundle), plain HTTP otherwise. For other settings, build the client
+/// yourself and add the middleware.
+///
+/// An error when reqwest cannot build its client (its TLS set-up failed).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = otel_faas_core::http::client::traced_reqwest_client()?;
+/// let stock = client.get("https://stock.example.com/items/7").send().await?.text().await?;
+/// # drop(stock);
+/// # Ok(())
+/// # }
+/// ```
+pub fn traced_reqwest_client() -> Result<reqwest_middleware::ClientWithMiddleware, reqwest::Error> {
+    let builder = reqwest::Client::builder();
+    #[cfg(feature = "tls")]
+    let builder = match crate::rustls_roots::client_builder(crate::rustls_roots::webpki_roots()) {
+        Ok(tls) => builder.tls_backend_preconfigured(tls.with_no_client_auth()),
+        // ring's safe defaults always build; were they refused, reqwest's own set-up says why.
+        Err(_) => builder,
+    };
+    Ok(reqwest_middleware::ClientBuilder::new(builder.build()?)
+        .with(TracingMiddleware::new())
+        .build())
+}
+
 /// `error.type` of a failed reqwest call: `timeout`, `tls`, `connect`, `redirect`, `body`,
 /// `decode`, `builder` (a request reqwest cannot send, such as an unsupported scheme),
 /// `request`; `middleware` for an error of a middleware further down.

@@ -359,8 +359,15 @@ mod tests {
         assert_eq!(request.span_name(), "HTTP /items/{id}");
         let attributes = attributes(&request);
         assert_eq!(get(&attributes, "http.request.method"), Some("_OTHER"));
-        assert_eq!(get(&attributes, "http.request.method_original"), Some("PURGE"));
-        assert_eq!(get(&attributes, "server.port"), Some("443"), "the scheme's port");
+        assert_eq!(
+            get(&attributes, "http.request.method_original"),
+            Some("PURGE")
+        );
+        assert_eq!(
+            get(&attributes, "server.port"),
+            Some("443"),
+            "the scheme's port"
+        );
         assert_eq!(
             get(&attributes, "url.full"),
             Some("https://cache.example.com/items/7")
