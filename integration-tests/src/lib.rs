@@ -8,12 +8,15 @@
 #![warn(missing_docs)]
 
 mod azure_app;
+mod azure_front;
 mod azure_host;
 mod azurite;
+mod cargo_lambda;
 mod emf;
 mod fake_aws;
 mod faulty_collector;
 mod function;
+mod http_api_front;
 mod lambda_api;
 mod moto;
 mod pubsub_emulator;
@@ -26,14 +29,17 @@ mod tls;
 mod waterfall;
 
 pub use azure_app::{FunctionAppHost, HostedFunction, HttpForwarding, QueueDelivery, QueueOutcome};
+pub use azure_front::AzureHttpFront;
 pub use azure_host::{HostResponse, MINI_HOST_VERSION, MiniHost};
 pub use azurite::{
     AZURITE_ACCOUNT, AZURITE_QUEUE_VARIABLE, Azurite, StorageQueue, StoredMessage, azurite_install,
 };
+pub use cargo_lambda::CargoLambdaWatch;
 pub use emf::{EMF_UNITS, EmfDocument, EmfMetric, emf_documents, validate_emf};
 pub use fake_aws::{AwsCall, FakeAwsEndpoint};
 pub use faulty_collector::{Fault, FaultyCollector, NumberedInvocation, invocation_number};
 pub use function::{FunctionProcess, build_binary, lambda_environment, workspace_root};
+pub use http_api_front::{FrontRequest, HttpApiFront};
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi, RESTORE_MS};
 pub use moto::{AWS_EMULATOR_VARIABLE, AWS_ENDPOINT_VARIABLE, Moto, moto_venv};
 pub use pubsub_emulator::{PUBSUB_EMULATOR_VARIABLE, PubSubEmulator};

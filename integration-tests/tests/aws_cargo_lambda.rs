@@ -9,19 +9,15 @@
 //! install it. cargo-lambda sends the deadline as a duration (`600000`) rather than epoch
 //! milliseconds; the examples must run through that too.
 
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use otel_faas_integration_tests::{AttrValue, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode};
+use otel_faas_integration_tests::{
+    AttrValue, CargoLambdaWatch, OtlpReceiver, ReceivedSpan, SpanKind, StatusCode,
+};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
-/// How long `cargo lambda watch` may take to build and start an example.
-const START: Duration = Duration::from_secs(300);
-
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -29,113 +25,10 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
-
-fn cargo_lambda() -> PathBuf {
-    let path = std::env::var_os("OTEL_FAAS_CARGO_LAMBDA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| target_dir().join("emulators/cargo-lambda-venv/bin/cargo-lambda"));
-    assert!(
-        path.is_file(),
-        "cargo-lambda is not installed at {}: run `cargo xtask test`, which installs it \
-         (python3 -m venv target/emulators/cargo-lambda-venv && \
-         target/emulators/cargo-lambda-venv/bin/pip install -r xtask/requirements-cargo-lambda.txt)",
-        path.display()
-    );
-    path
-}
-
 fn fixture(name: &str) -> PathBuf {
     workspace_root()
         .join("../shared/fixtures/aws-lambda-events")
         .join(name)
-}
-
-/// `cargo lambda watch` serving one example; killed, with the function it runs, on drop.
-struct Watch {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Watch {
-    fn start(example: &str, env: &[(&str, &str)]) -> Self {
-        let port = {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-            listener.local_addr().expect("its address").port()
-        };
-        let logs = target_dir().join("function-logs");
-        std::fs::create_dir_all(&logs).expect("the log directory");
-        let log = logs.join(format!("cargo-lambda-{example}-{port}.log"));
-        let output = std::fs::File::create(&log).expect("the log file");
-        let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut command = Command::new(cargo_lambda());
-        command
-            .args(["lambda", "watch", "--ignore-changes", "--quiet"])
-            .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
-            .arg(port.to_string())
-            .current_dir(workspace_root().join("examples").join(example))
-            .stdout(Stdio::null())
-            .stderr(output)
-            // Its own process group, so that the `cargo run` and the function it starts
-            // are stopped with it.
-            .process_group(0);
-        for var in &vars {
-            command.args(["--env-var", var]);
-        }
-        let child = command.spawn().expect("cargo lambda watch");
-        Self { child, port, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// `cargo lambda invoke --data-file`, retried until the example is up.
-    fn invoke(&self, function: &str, data_file: &Path) -> Value {
-        let started = Instant::now();
-        loop {
-            let output = Command::new(cargo_lambda())
-                .args(["lambda", "invoke", function, "--output-format", "json"])
-                .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
-                .arg(self.port.to_string())
-                .arg("--data-file")
-                .arg(data_file)
-                .output()
-                .expect("cargo lambda invoke");
-            if output.status.success() {
-                return serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-                    panic!(
-                        "{e}: {}\n{}",
-                        String::from_utf8_lossy(&output.stdout),
-                        self.log()
-                    )
-                });
-            }
-            assert!(
-                started.elapsed() < START,
-                "cargo lambda invoke kept failing: {}\nwatch log:\n{}",
-                String::from_utf8_lossy(&output.stderr),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        if let Ok(group) = i32::try_from(self.child.id()) {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{group}")])
-                .status();
-        }
-        let _ = self.child.wait();
-    }
 }
 
 fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> Vec<&'a ReceivedSpan> {
@@ -148,7 +41,7 @@ fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> Vec<&'a ReceivedSpan> {
 async fn sqs_batch_under_cargo_lambda(flush: &str) {
     let receiver = OtlpReceiver::start().expect("receiver");
     let endpoint = receiver.endpoint();
-    let watch = Watch::start(
+    let watch = CargoLambdaWatch::start(
         "lambda-sqs-batch",
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
@@ -240,7 +133,7 @@ async fn the_sqs_example_under_cargo_lambda_flushes_after_the_response() {
 async fn the_axum_example_under_cargo_lambda_names_the_route() {
     let receiver = OtlpReceiver::start().expect("receiver");
     let endpoint = receiver.endpoint();
-    let watch = Watch::start(
+    let watch = CargoLambdaWatch::start(
         "lambda-http-axum",
         &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
     );
@@ -281,7 +174,7 @@ async fn example_under_cargo_lambda(
     let endpoint = receiver.endpoint();
     let mut vars = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())];
     vars.extend_from_slice(env);
-    let watch = Watch::start(example, &vars);
+    let watch = CargoLambdaWatch::start(example, &vars);
     watch.invoke(example, &fixture(sample));
     let spans = receiver
         .wait_until(WAIT, |spans| !named(spans, example).is_empty())

@@ -4,6 +4,9 @@
 //! * `order` (POST `/api/orders`): validates an order and enqueues it on `orders` (a queue
 //!   output binding), with the trace context inside the message.
 //! * `fulfil` (queue `orders`): fulfils it; fails an order with no items, so the host retries.
+//! * `quote` (GET `/api/quote/{id}`): asks the price service at `PRICES_URL`
+//!   (`{PRICES_URL}/prices/{id}`; in the demo, a Cloud Run function) over HTTP with the traced
+//!   reqwest client — a CLIENT span, and the trace context in the request's headers.
 //! * `nightly` (timer, 03:00 daily), `payments` (Service Bus queue), `ingest` (Event Hubs,
 //!   batches).
 //!
@@ -45,6 +48,38 @@ async fn hello(request: HttpRequest) -> anyhow::Result<HttpResponse> {
         return Ok(HttpResponse::new(503).body("not today"));
     }
     Ok(HttpResponse::ok(format!("hello, {name}")))
+}
+
+/// Where prices come from, and the traced client that asks.
+struct Prices {
+    http: reqwest_middleware::ClientWithMiddleware,
+    url: Option<String>,
+}
+
+async fn quote(
+    prices: std::sync::Arc<Prices>,
+    request: HttpRequest,
+) -> anyhow::Result<HttpResponse> {
+    let Some(id) = request.param("id").and_then(|id| id.parse::<u64>().ok()) else {
+        return Ok(HttpResponse::new(400).body("the order id must be a number"));
+    };
+    let Some(base) = &prices.url else {
+        return Ok(HttpResponse::new(503).body("set PRICES_URL to ask for prices"));
+    };
+    let response = prices
+        .http
+        .get(format!("{base}/prices/{id}"))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        tracing::warn!(order = id, status = response.status().as_u16(), "no price");
+        return Ok(HttpResponse::new(502).body("no price"));
+    }
+    let price: serde_json::Value = response.json().await?;
+    tracing::info!(order = id, "quoted");
+    Ok(HttpResponse::ok(
+        serde_json::json!({ "order": id, "price": price, "quoted_by": "azure" }).to_string(),
+    ))
 }
 
 async fn order(request: HttpRequest) -> anyhow::Result<Reply> {
@@ -96,8 +131,15 @@ async fn ingest(events: Vec<EventHubEvent>) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let telemetry = otel_faas_azure::start()?;
+    let prices = std::sync::Arc::new(Prices {
+        http: otel_faas_core::http::client::traced_reqwest_client()?,
+        url: std::env::var("PRICES_URL").ok(),
+    });
     FunctionApp::new(&telemetry)
         .function("hello", hello)
+        .function("quote", move |request| {
+            quote(std::sync::Arc::clone(&prices), request)
+        })
         .function("order", order)
         .function("fulfil", fulfil)
         .function("nightly", nightly)

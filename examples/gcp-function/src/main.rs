@@ -2,7 +2,10 @@
 //!
 //! * `orders` (HTTP, the `FUNCTION_TARGET`): `POST /orders` validates an order and publishes
 //!   it to the `orders` topic (`ORDERS_TOPIC`) with the trace context in its attributes;
-//!   `GET /hello` greets.
+//!   `GET /hello` greets; `GET /prices/{id}` prices an order (the last hop of the demo's
+//!   request across three clouds); `GET /track/{id}` asks the order service at
+//!   `TRACKING_URL` (`{TRACKING_URL}/orders/{id}`, a Lambda function URL, say) over HTTP with
+//!   the traced reqwest client.
 //! * `fulfil` (Pub/Sub, served at `/fulfil`): fulfils each order; fails an order with no
 //!   items, so Pub/Sub redelivers it.
 //!
@@ -12,9 +15,10 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use otel_faas_core::http::{HttpRouteLayer, axum_route};
 use otel_faas_gcp::{FunctionsFramework, PubSubMessage, PubSubPublisher};
 
 #[derive(Debug, serde::Deserialize, serde::Serialize)]
@@ -41,6 +45,9 @@ impl std::error::Error for EmptyOrder {}
 struct Orders {
     publisher: PubSubPublisher,
     topic: String,
+    /// The traced HTTP client, and the order service (`TRACKING_URL`, optional).
+    http: reqwest_middleware::ClientWithMiddleware,
+    tracking_url: Option<String>,
 }
 
 async fn place_order(
@@ -79,6 +86,34 @@ async fn hello() -> &'static str {
     "hello"
 }
 
+async fn price(Path(id): Path<u64>) -> Json<serde_json::Value> {
+    tracing::info!(order = id, "priced");
+    Json(serde_json::json!({ "order": id, "amount": 12.5 + id as f64, "currency": "EUR" }))
+}
+
+async fn track(State(orders): State<Orders>, Path(id): Path<u64>) -> (StatusCode, String) {
+    let Some(base) = &orders.tracking_url else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "set TRACKING_URL to track orders".to_owned(),
+        );
+    };
+    match orders.http.get(format!("{base}/orders/{id}")).send().await {
+        Ok(response) => {
+            let status =
+                StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, response.text().await.unwrap_or_default())
+        }
+        Err(error) => {
+            tracing::error!(%error, "the order service did not answer");
+            (
+                StatusCode::BAD_GATEWAY,
+                "the order service did not answer".to_owned(),
+            )
+        }
+    }
+}
+
 async fn fulfil(message: PubSubMessage) -> anyhow::Result<()> {
     let order: Order = message.json()?;
     tracing::info!(
@@ -98,10 +133,16 @@ async fn main() -> anyhow::Result<()> {
     let orders = Orders {
         publisher: PubSubPublisher::from_env()?,
         topic: std::env::var("ORDERS_TOPIC").unwrap_or_else(|_| "orders".to_owned()),
+        http: otel_faas_core::http::client::traced_reqwest_client()?,
+        tracking_url: std::env::var("TRACKING_URL").ok(),
     };
     let api = Router::new()
         .route("/orders", post(place_order))
         .route("/hello", get(hello))
+        .route("/prices/{id}", get(price))
+        .route("/track/{id}", get(track))
+        // The span is named after the route axum matched (`GET /prices/{id}`).
+        .route_layer(HttpRouteLayer::new(axum_route))
         .with_state(orders);
     // FUNCTION_TARGET picks the function served at every path (`orders` when unset: the
     // first registered); the other answers under its name.

@@ -10,12 +10,18 @@
 //!   message attributes (`traceparent`), which the worker
 //!   (`examples/lambda-orders-worker`) links to;
 //! * the `AwsSdkTracing` interceptor adds the CLIENT span of the SDK call, `SQS.SendMessage`.
+//!
+//! `GET /orders/{id}/quote` asks the quote service at `QUOTE_URL` (`{QUOTE_URL}/{id}`; in
+//! the demo, an Azure function that asks a Cloud Run function in turn) over HTTP, with the
+//! traced reqwest client: a CLIENT span `GET`, and the trace context in the request's
+//! headers, so the quote service continues this trace.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use otel_faas_aws::LambdaTelemetry;
+use otel_faas_core::http::{HttpRouteLayer, axum_route};
 use otel_faas_messaging::aws_sdk::sqs::SendMessageTracing as _;
 use otel_faas_messaging::aws_sdk::{AwsSdkTracing, sdk_config};
 use serde::{Deserialize, Serialize};
@@ -32,6 +38,9 @@ struct Order {
 struct Orders {
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
+    /// The traced HTTP client, and where quotes come from (`QUOTE_URL`, optional).
+    http: reqwest_middleware::ClientWithMiddleware,
+    quote_url: Option<String>,
 }
 
 #[tokio::main]
@@ -51,9 +60,22 @@ async fn main() -> Result<(), lambda_http::Error> {
             .build(),
     );
 
+    // reqwest with otel-faas's middleware: each call a CLIENT span, its context injected.
+    let http = otel_faas_core::http::client::traced_reqwest_client()?;
+    let quote_url = std::env::var("QUOTE_URL").ok();
+
     let app = Router::new()
         .route("/orders", post(create_order))
-        .with_state(Orders { sqs, queue_url });
+        .route("/orders/{id}/quote", get(quote))
+        // The span is named after the route axum matched (`GET /orders/{id}/quote`), which
+        // an HTTP API `$default` route or a function URL does not tell.
+        .route_layer(HttpRouteLayer::new(axum_route))
+        .with_state(Orders {
+            sqs,
+            queue_url,
+            http,
+            quote_url,
+        });
     lambda_http::run(otel.http_layer().layer(app)).await
 }
 
@@ -83,4 +105,35 @@ async fn create_order(
         StatusCode::ACCEPTED,
         sent.message_id().unwrap_or_default().to_owned(),
     ))
+}
+
+async fn quote(
+    State(orders): State<Orders>,
+    Path(id): Path<u64>,
+) -> Result<String, (StatusCode, &'static str)> {
+    let Some(base) = &orders.quote_url else {
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "set QUOTE_URL to ask for quotes",
+        ));
+    };
+    let response = orders
+        .http
+        .get(format!("{base}/{id}"))
+        .send()
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "the quote service did not answer");
+            (StatusCode::BAD_GATEWAY, "the quote service did not answer")
+        })?;
+    if !response.status().is_success() {
+        tracing::warn!(status = response.status().as_u16(), "no quote");
+        return Err((StatusCode::BAD_GATEWAY, "no quote"));
+    }
+    let quote = response
+        .text()
+        .await
+        .map_err(|_| (StatusCode::BAD_GATEWAY, "the quote was cut short"))?;
+    tracing::info!(order = id, "quoted");
+    Ok(quote)
 }
