@@ -7,12 +7,13 @@ use std::fmt::Write as _;
 use crate::span::{ReceivedSpan, StatusCode};
 
 /// The attributes worth a glance, in the order shown.
-const KEY_ATTRIBUTES: [&str; 12] = [
+const KEY_ATTRIBUTES: [&str; 13] = [
     "faas.trigger",
     "faas.coldstart",
     "faas.invocation_id",
     "http.route",
     "url.path",
+    "url.full",
     "http.response.status_code",
     "client.address",
     "messaging.system",

@@ -1,8 +1,8 @@
 //! `cargo xtask demo`: the example functions, an embedded OTLP receiver, a realistic
 //! scenario (an HTTP function; an orders API on Lambda sending to SQS, a worker storing in
 //! DynamoDB; the same on Azure Functions through an Azurite queue, and on Cloud Run
-//! functions through the Pub/Sub emulator), and the traces printed as a waterfall and
-//! written as an HTML page.
+//! functions through the Pub/Sub emulator; one request across the three clouds over HTTP),
+//! and the traces printed as a waterfall and written as an HTML page.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -212,6 +212,14 @@ pub(crate) fn run() -> anyhow::Result<()> {
         (now >> 9) as u64
     );
     crate::demo_gcp::run(&receiver, &gcp_trace)?;
+
+    // Part five: one request across the three clouds, over HTTP.
+    let across_trace = format!(
+        "{:016x}{:016x}",
+        now.rotate_left(23) as u64,
+        (now >> 11) as u64
+    );
+    crate::demo_across::run(&receiver, &across_trace)?;
     let spans = receiver.spans();
 
     println!(
@@ -249,6 +257,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
          to orders-poison.\n\
          On Cloud Run, order 46 continues the trace {gcp_trace}: `orders` publishes it\n\
          with its context, the Pub/Sub emulator pushes it to `fulfil`.\n\
+         Across the three clouds, trace {across_trace}: the orders API on Lambda asks the\n\
+         Azure function `quote`, which asks the Cloud Run function for the price — each call a\n\
+         CLIENT span whose context the next function continues.\n\
          The metrics are the FaaS metrics each function recorded (the Lambda functions flush\n\
          them with each invocation; the Azure and Cloud Run servers at SIGTERM); each log\n\
          record carries the trace and span it was written in, all among the traces above.\n\
@@ -490,7 +501,11 @@ fn links_to(span: &ReceivedSpan, target: &ReceivedSpan) -> bool {
 }
 
 /// Whether `ancestor` is on the parent chain of `span`.
-fn is_ancestor(spans: &[ReceivedSpan], ancestor: &ReceivedSpan, span: &ReceivedSpan) -> bool {
+pub(crate) fn is_ancestor(
+    spans: &[ReceivedSpan],
+    ancestor: &ReceivedSpan,
+    span: &ReceivedSpan,
+) -> bool {
     let mut parent = span.parent_span_id.as_str();
     for _ in 0..spans.len() {
         if parent == ancestor.span_id {

@@ -6,6 +6,7 @@ mod azure_host;
 mod bench;
 mod check;
 mod demo;
+mod demo_across;
 mod demo_azure;
 mod demo_gcp;
 mod demo_signals;
