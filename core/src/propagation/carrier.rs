@@ -80,9 +80,10 @@ impl Carrier for http::HeaderMap {
 
 impl CarrierMut for http::HeaderMap {
     fn set(&mut self, key: &str, value: String) {
+        // `try_from(String)` takes the string's buffer rather than copying it.
         if let (Ok(name), Ok(value)) = (
             http::HeaderName::from_bytes(key.as_bytes()),
-            http::HeaderValue::from_str(&value),
+            http::HeaderValue::try_from(value),
         ) {
             self.insert(name, value);
         }

@@ -22,6 +22,7 @@ use anyhow::{Context as _, bail};
 
 use crate::{cargo, target_dir, workspace_root};
 
+mod client;
 mod faults;
 mod flush;
 mod measure;
@@ -130,7 +131,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
                 only.extend(list.split(',').map(|m| m.trim().to_owned()));
             }
             other => bail!(
-                "unknown argument `{other}` (cargo xtask bench [--quick] [--only P1,P2,P3,P4,P5,P6,P7])"
+                "unknown argument `{other}` (cargo xtask bench [--quick] [--only P1,P2,P3,P4,P5,P6,P7,P8])"
             ),
         }
     }
@@ -396,6 +397,11 @@ async fn measure_all(settings: &Settings) -> anyhow::Result<String> {
         // P7.
         println!("==> P7: a collector that fails");
         out.push_str(&faults::measure(settings.quick).await?);
+    }
+
+    if settings.wants("P8") {
+        println!("==> P8: an outgoing HTTP call through TracingMiddleware");
+        out.push_str(&client::measure(settings)?);
     }
 
     // The analysis: the gaps, their profiled causes and what would close them. Written by

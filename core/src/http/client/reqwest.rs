@@ -70,18 +70,9 @@ impl Middleware for TracingMiddleware {
             .unwrap_or_else(QueryRedaction::shared_default);
         let resend_count = extensions.get::<ResendCount>().map_or(0, |count| count.0);
         extensions.insert(ResendCount(resend_count.saturating_add(1)));
-        let url = request.url();
         let described = ClientRequest {
             method: request.method(),
-            target: Target {
-                scheme: Some(url.scheme()),
-                userinfo: !url.username().is_empty() || url.password().is_some(),
-                host: url.host_str(),
-                port: url.port(),
-                path: url.path(),
-                query: url.query(),
-                fragment: url.fragment(),
-            },
+            target: target_of(request.url()),
             template: extensions.get::<UrlTemplate>().map(UrlTemplate::as_str),
             resend_count,
             grpc: false,
@@ -89,7 +80,6 @@ impl Middleware for TracingMiddleware {
         let Some(call) = ClientCall::start(&described, &redaction) else {
             return next.run(request, extensions).await;
         };
-        let full_url = described.target.full_url(&redaction);
         call.inject(request.headers_mut());
         let context = call.context().clone();
         let result = next.run(request, extensions).with_context(context).await;
@@ -100,7 +90,9 @@ impl Middleware for TracingMiddleware {
             Err(error) => {
                 let message = match error.url() {
                     // reqwest names the URL in its message: the recorded form of it instead.
-                    Some(url) => error.to_string().replace(url.as_str(), &full_url),
+                    Some(url) => error
+                        .to_string()
+                        .replace(url.as_str(), &recorded_url(url, &redaction)),
                     None => error.to_string(),
                 };
                 call.record_error(&error_type(error), message);
@@ -108,6 +100,25 @@ impl Middleware for TracingMiddleware {
         }
         result
     }
+}
+
+/// What the span records of a reqwest URL.
+fn target_of(url: &reqwest::Url) -> Target<'_> {
+    Target {
+        scheme: Some(url.scheme()),
+        userinfo: !url.username().is_empty() || url.password().is_some(),
+        host: url.host_str(),
+        port: url.port(),
+        path: url.path(),
+        query: url.query(),
+        fragment: url.fragment(),
+    }
+}
+
+/// `url` as `url.full` records it (for a failed call's message only: the successful path
+/// never builds it twice).
+fn recorded_url(url: &reqwest::Url, redaction: &QueryRedaction) -> String {
+    target_of(url).full_url(redaction)
 }
 
 /// A reqwest client with [`TracingMiddleware`]: HTTPS through rustls with the webpki roots

@@ -3,6 +3,7 @@
 //! or the error.
 
 use std::error::Error as StdError;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt as _};
@@ -74,8 +75,7 @@ impl Target<'_> {
             url.push_str(host);
         }
         if let Some(port) = self.port {
-            url.push(':');
-            url.push_str(&port.to_string());
+            let _ = write!(url, ":{port}");
         }
         url.push_str(self.path);
         if let Some(query) = self.query {
