@@ -164,8 +164,15 @@
 //!   hand.
 //! * `tokio`: timers for the deadline watchdog, the exporter thread's runtime, and the
 //!   blocking pool for the metrics and logs flushes.
-//! * `tower-layer`, `tower-service`: the engine as a `Layer`, so it wraps any tower service.
+//! * `tower-layer`, `tower-service`: the engine as a `Layer`, so it wraps any tower service;
+//!   and `http::client::ClientTraceLayer`, so that it wraps any tower HTTP client.
 //! * `http`: the request and header types of the HTTP trigger and the header carrier.
+//!   `http-body`: the response body of `ClientTraceLayer`, which reads a gRPC call's status
+//!   in its trailers.
+//! * `reqwest-middleware` (feature `reqwest-middleware`): the seam for outgoing reqwest
+//!   calls (`http::client::TracingMiddleware`), which sees every attempt of a request.
+//!   `reqwest-tracing` would give the span, but its newest release is on OpenTelemetry
+//!   0.32, this crate on 0.33.
 //! * `futures-util`: catching a handler's panic across `.await`.
 //! * `percent-encoding`: `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS` values.
 //! * `thiserror`, `tracing`: typed errors, and the crate's own diagnostics.
@@ -179,7 +186,14 @@
 //!   invocation dropped before it finished (the caller hung up) is `cancelled`, with ERROR
 //!   status, since its work did not complete.
 //! * HTTP spans: ERROR status for 5xx only, since a 4xx is the client's failure (the HTTP
-//!   server span conventions).
+//!   server span conventions). Outgoing calls (`http::client`): ERROR from 400 on, as the
+//!   client span conventions ask.
+//! * Outgoing gRPC calls follow the RPC conventions of v1.44 (`rpc.system.name`, a fully
+//!   qualified `rpc.method`, `rpc.response.status_code` as the status's name), not the
+//!   older `rpc.system`, `rpc.service` and numeric `rpc.grpc.status_code` that earlier
+//!   instrumentations and examples write: the spec wins.
+//! * `url.full` of an outgoing call with a user name and password records
+//!   `REDACTED:REDACTED@` in their place, as the url registry asks.
 
 #![warn(missing_docs)]
 
