@@ -290,6 +290,37 @@ impl ReceivedSpan {
         self.events.iter().find(|event| event.name == name)
     }
 
+    /// Whether `ancestor` is this span's parent, or its parent's, and so on, among `spans`
+    /// (of this span's trace).
+    ///
+    /// ```
+    /// use otel_faas_integration_tests::{ReceivedSpan, SpanKind};
+    ///
+    /// let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    /// let root = ReceivedSpan::new(trace, "a1", "", "job", SpanKind::Server);
+    /// let step = ReceivedSpan::new(trace, "b1", "a1", "step", SpanKind::Internal);
+    /// let call = ReceivedSpan::new(trace, "c1", "b1", "GET", SpanKind::Client);
+    /// let spans = [root.clone(), step.clone(), call.clone()];
+    /// assert!(call.descends_from(&root, &spans));
+    /// assert!(!root.descends_from(&call, &spans));
+    /// ```
+    pub fn descends_from(&self, ancestor: &ReceivedSpan, spans: &[ReceivedSpan]) -> bool {
+        let mut parent = self.parent_span_id.as_str();
+        for _ in 0..=spans.len() {
+            if parent == ancestor.span_id {
+                return true;
+            }
+            match spans
+                .iter()
+                .find(|s| s.span_id == parent && s.trace_id == self.trace_id)
+            {
+                Some(next) => parent = &next.parent_span_id,
+                None => return false,
+            }
+        }
+        false
+    }
+
     /// Duration in nanoseconds.
     pub fn duration_nanos(&self) -> u64 {
         self.end_unix_nanos.saturating_sub(self.start_unix_nanos)

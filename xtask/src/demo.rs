@@ -487,7 +487,7 @@ fn check_the_pipeline(spans: &[ReceivedSpan], orders: usize) -> anyhow::Result<(
     }
     if !messages
         .iter()
-        .any(|message| is_ancestor(spans, message, put))
+        .any(|message| put.descends_from(message, spans))
     {
         bail!("DynamoDB.PutItem is not inside a message span");
     }
@@ -498,28 +498,6 @@ fn links_to(span: &ReceivedSpan, target: &ReceivedSpan) -> bool {
     span.links
         .iter()
         .any(|l| l.trace_id == target.trace_id && l.span_id == target.span_id)
-}
-
-/// Whether `ancestor` is on the parent chain of `span`.
-pub(crate) fn is_ancestor(
-    spans: &[ReceivedSpan],
-    ancestor: &ReceivedSpan,
-    span: &ReceivedSpan,
-) -> bool {
-    let mut parent = span.parent_span_id.as_str();
-    for _ in 0..spans.len() {
-        if parent == ancestor.span_id {
-            return true;
-        }
-        match spans
-            .iter()
-            .find(|s| s.span_id == parent && s.trace_id == span.trace_id)
-        {
-            Some(next) => parent = &next.parent_span_id,
-            None => return false,
-        }
-    }
-    false
 }
 
 #[cfg(test)]

@@ -191,7 +191,7 @@ pub(crate) fn check(spans: &[ReceivedSpan], shop_trace: &str) -> anyhow::Result<
             .find(|s| {
                 s.kind == SpanKind::Client
                     && service(s) == service(server)
-                    && crate::demo::is_ancestor(spans, server, s)
+                    && s.descends_from(server, spans)
             })
             .with_context(|| {
                 format!(
