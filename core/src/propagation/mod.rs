@@ -9,6 +9,7 @@
 
 mod carrier;
 mod registry;
+mod w3c;
 
 pub(crate) use carrier::AsInjector;
 pub use carrier::{Carrier, CarrierMut, Chained, IgnoreCase};

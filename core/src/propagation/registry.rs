@@ -9,7 +9,7 @@ use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
 };
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 
 use crate::env::Environment;
 use crate::warning::ConfigWarning;
@@ -73,7 +73,9 @@ impl PropagatorRegistry {
         let mut registry = Self {
             factories: BTreeMap::new(),
         };
-        registry.register("tracecontext", || Box::new(TraceContextPropagator::new()));
+        registry.register("tracecontext", || {
+            Box::new(super::w3c::W3cTraceContext::new())
+        });
         registry.register("baggage", || Box::new(BaggagePropagator::new()));
         registry
     }
@@ -287,7 +289,9 @@ mod tests {
     #[test]
     fn registered_formats_are_found_by_name() {
         let mut registry = PropagatorRegistry::new();
-        registry.register("Custom", || Box::new(TraceContextPropagator::new()));
+        registry.register("Custom", || {
+            Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new())
+        });
         let env = MapEnvironment::from([("OTEL_PROPAGATORS", "custom")]);
         let (propagation, warnings) = registry.from_env(&env);
         assert!(warnings.is_empty());
