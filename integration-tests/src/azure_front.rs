@@ -2,20 +2,20 @@
 //! (`https://<app>.azurewebsites.net/api/...`), served on loopback, each request taken by
 //! the mini host as the host takes it.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+use crate::front_log::{FrontLog, FrontRequest, set_headers};
 use crate::server::BackgroundServer;
-use crate::{FrontRequest, FunctionAppHost, ReceiverError};
+use crate::{FunctionAppHost, ReceiverError};
 
 struct Shared {
     app: Arc<FunctionAppHost>,
-    received: Mutex<Vec<FrontRequest>>,
+    received: FrontLog,
 }
 
 /// The front; stops when dropped.
@@ -37,7 +37,7 @@ impl AzureHttpFront {
     pub fn start(app: Arc<FunctionAppHost>) -> Result<Self, ReceiverError> {
         let shared = Arc::new(Shared {
             app,
-            received: Mutex::new(Vec::new()),
+            received: FrontLog::default(),
         });
         let router = axum::Router::new()
             .fallback(forward)
@@ -53,11 +53,7 @@ impl AzureHttpFront {
 
     /// Every request received, in order.
     pub fn received(&self) -> Vec<FrontRequest> {
-        self.shared
-            .received
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.shared.received.all()
     }
 }
 
@@ -68,20 +64,7 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let flat: BTreeMap<String, String> = headers
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect();
-    shared
-        .received
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(FrontRequest {
-            line: format!("{method} {}", uri.path()),
-            headers: flat.clone(),
-        });
+    let flat = shared.received.record(&method, &uri, &headers);
     let path_and_query = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
@@ -96,14 +79,10 @@ async fn forward(
         Ok(Ok(reply)) => {
             let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut response = (status, reply.body).into_response();
-            for (name, value) in reply.headers {
-                if let (Ok(name), Ok(value)) = (
-                    axum::http::HeaderName::from_bytes(name.as_bytes()),
-                    axum::http::HeaderValue::from_str(&value),
-                ) {
-                    response.headers_mut().insert(name, value);
-                }
-            }
+            set_headers(
+                &mut response,
+                reply.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
             response
         }
         Ok(Err(error)) => (StatusCode::BAD_GATEWAY, error.to_string()).into_response(),

@@ -4,9 +4,8 @@
 //! (`example-apigw-v2-request-no-authorizer.json`) with this request's method, path, query,
 //! headers and body — and the function's response becomes the HTTP response.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -16,23 +15,15 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::front_log::{FrontLog, FrontRequest, set_headers};
 use crate::server::BackgroundServer;
 use crate::{Invoke, LocalRuntimeApi, ReceiverError, workspace_root};
-
-/// What the front received: the request line and headers, names in lower case.
-#[derive(Debug, Clone)]
-pub struct FrontRequest {
-    /// `GET /orders/42`.
-    pub line: String,
-    /// The headers.
-    pub headers: BTreeMap<String, String>,
-}
 
 struct Shared {
     runtime: LocalRuntimeApi,
     template: Value,
     arn: String,
-    received: Mutex<Vec<FrontRequest>>,
+    received: FrontLog,
     next_id: AtomicU64,
 }
 
@@ -64,7 +55,7 @@ impl HttpApiFront {
             runtime,
             template,
             arn: function_arn.to_owned(),
-            received: Mutex::new(Vec::new()),
+            received: FrontLog::default(),
             next_id: AtomicU64::new(1),
         });
         let app = axum::Router::new()
@@ -86,11 +77,7 @@ impl HttpApiFront {
 
     /// Every request received, in order.
     pub fn received(&self) -> Vec<FrontRequest> {
-        self.shared
-            .received
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.shared.received.all()
     }
 }
 
@@ -101,24 +88,7 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut flat: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in &headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        flat.entry(name.as_str().to_owned())
-            .and_modify(|v| {
-                v.push(',');
-                v.push_str(&value);
-            })
-            .or_insert(value);
-    }
-    shared
-        .received
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(FrontRequest {
-            line: format!("{method} {}", uri.path()),
-            headers: flat.clone(),
-        });
+    let flat = shared.received.record(&method, &uri, &headers);
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -165,7 +135,8 @@ async fn forward(
     };
     let status = response["statusCode"]
         .as_u64()
-        .and_then(|code| StatusCode::from_u16(code as u16).ok())
+        .and_then(|code| u16::try_from(code).ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
         .unwrap_or(StatusCode::OK);
     let text = response["body"].as_str().unwrap_or_default();
     let body = if response["isBase64Encoded"].as_bool() == Some(true) {
@@ -177,14 +148,12 @@ async fn forward(
     };
     let mut reply = (status, body).into_response();
     if let Some(headers) = response["headers"].as_object() {
-        for (name, value) in headers {
-            if let (Ok(name), Some(Ok(value))) = (
-                axum::http::HeaderName::from_bytes(name.as_bytes()),
-                value.as_str().map(axum::http::HeaderValue::from_str),
-            ) {
-                reply.headers_mut().insert(name, value);
-            }
-        }
+        set_headers(
+            &mut reply,
+            headers
+                .iter()
+                .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?))),
+        );
     }
     reply
 }
