@@ -175,6 +175,8 @@
 //!   0.32, this crate on 0.33.
 //! * `futures-util`: catching a handler's panic across `.await`.
 //! * `percent-encoding`: `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_EXPORTER_OTLP_HEADERS` values.
+//! * `itoa`: a port into an outgoing call's `url.full` without the formatting machinery
+//!   (already compiled in through `serde_json`).
 //! * `thiserror`, `tracing`: typed errors, and the crate's own diagnostics.
 //!
 //! ## Choices where the spec leaves room

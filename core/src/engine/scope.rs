@@ -128,16 +128,20 @@ impl InvocationScope {
     ) -> Context {
         use opentelemetry::trace::TraceContextExt as _;
         let parent = Context::current();
-        match Self::current() {
-            Some(scope) => parent.with_span(builder.start_with_context(scope.tracer(), &parent)),
+        // Borrowed from the context, not cloned: this runs for every outgoing call.
+        match parent.get::<Self>() {
+            Some(scope) => {
+                let span = builder.start_with_context(&scope.tracer, &parent);
+                parent.with_span(span)
+            }
             None => parent.with_span(
                 builder.start_with_context(&opentelemetry::global::tracer(outside), &parent),
             ),
         }
     }
 
-    /// Writes `cx` into `carrier` with the invocation's propagation inside an invocation,
-    /// else with the global propagator.
+    /// Writes `cx` into `carrier` with the propagation of the invocation `cx` was made in
+    /// (or else of the one running now), outside any invocation with the global propagator.
     ///
     /// ```
     /// use std::collections::HashMap;
@@ -150,6 +154,10 @@ impl InvocationScope {
     /// assert!(!headers.contains_key("traceparent"));
     /// ```
     pub fn inject(cx: &Context, carrier: &mut dyn crate::propagation::CarrierMut) {
+        // A context started inside an invocation carries its scope: no look-up, no clone.
+        if let Some(scope) = cx.get::<Self>() {
+            return scope.propagation.inject_into(cx, carrier);
+        }
         match Self::current() {
             Some(scope) => scope.propagation().inject_into(cx, carrier),
             None => opentelemetry::global::get_text_map_propagator(|propagator| {
@@ -220,5 +228,79 @@ impl InvocationScope {
             Ok(result) => result,
             Err(payload) => std::panic::resume_unwind(payload),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use opentelemetry::trace::{SpanBuilder, TraceContextExt as _};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    use super::*;
+    use crate::propagation::{Carrier, CarrierMut};
+    use crate::trigger::{FaasTrigger, InvocationContext};
+    use crate::{InvocationEngine, InvocationSpec, SpanSpec, TriggerAdapter};
+
+    /// A propagation that says which one it is.
+    #[derive(Debug)]
+    struct Named;
+
+    impl Propagation for Named {
+        fn extract_with(&self, cx: &Context, _: &dyn Carrier) -> Context {
+            cx.clone()
+        }
+        fn inject_into(&self, cx: &Context, carrier: &mut dyn CarrierMut) {
+            if cx.span().span_context().is_valid() {
+                carrier.set("x-named", "the invocation's".to_owned());
+            }
+        }
+        fn fields(&self) -> Vec<String> {
+            vec!["x-named".to_owned()]
+        }
+    }
+
+    struct Job;
+
+    impl TriggerAdapter<(), Context> for Job {
+        fn invocation_spec(
+            &self,
+            _: &(),
+            _: &InvocationContext,
+            _: &dyn Propagation,
+        ) -> InvocationSpec {
+            InvocationSpec::new(FaasTrigger::Other, SpanSpec::server("job"))
+        }
+    }
+
+    /// A context started inside an invocation is injected with that invocation's
+    /// propagation, also where it is used after the invocation (a task it spawned).
+    #[tokio::test]
+    async fn a_context_from_an_invocation_injects_with_its_propagation() {
+        let provider = SdkTracerProvider::builder().build();
+        let engine = InvocationEngine::builder(&provider)
+            .propagation(Arc::new(Named))
+            .build();
+        let started = engine
+            .invocation(&Job, ())
+            .run(|()| async {
+                Ok::<_, std::convert::Infallible>(InvocationScope::start_span(
+                    SpanBuilder::from_name("call"),
+                    "test",
+                ))
+            })
+            .await
+            .unwrap();
+        assert!(
+            InvocationScope::current().is_none(),
+            "outside the invocation now"
+        );
+        let mut headers = HashMap::new();
+        InvocationScope::inject(&started, &mut headers);
+        assert_eq!(
+            headers.get("x-named").map(String::as_str),
+            Some("the invocation's")
+        );
     }
 }

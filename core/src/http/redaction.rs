@@ -69,6 +69,14 @@ pub const REDACTED: &str = "REDACTED";
 pub struct QueryRedaction {
     /// Lower-cased keys.
     keys: Vec<String>,
+    /// Bit `n` set when a key is `n` bytes long (bit 63: 63 or longer): most parameters of
+    /// most requests are told apart by their length alone, without comparing any key.
+    lengths: u64,
+}
+
+/// The bit of [`QueryRedaction::lengths`] for a key of `len` bytes.
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 static PROCESS_DEFAULT: LazyLock<Arc<QueryRedaction>> =
@@ -111,8 +119,13 @@ impl QueryRedaction {
 
     /// Exactly these keys.
     pub fn from_keys<K: AsRef<str>>(keys: impl IntoIterator<Item = K>) -> Self {
-        keys.into_iter()
-            .fold(Self { keys: Vec::new() }, Self::with_key)
+        keys.into_iter().fold(
+            Self {
+                keys: Vec::new(),
+                lengths: 0,
+            },
+            Self::with_key,
+        )
     }
 
     /// Adds a key.
@@ -120,6 +133,7 @@ impl QueryRedaction {
     pub fn with_key(mut self, key: impl AsRef<str>) -> Self {
         let key = key.as_ref().to_ascii_lowercase();
         if !self.keys.contains(&key) {
+            self.lengths |= length_bit(key.len());
             self.keys.push(key);
         }
         self
@@ -131,10 +145,11 @@ impl QueryRedaction {
         // (this runs for every query parameter of every request and outgoing call).
         if !key.bytes().any(|b| b == b'%' || b == b'+') {
             let key = key.trim();
-            return self
-                .keys
-                .iter()
-                .any(|candidate| candidate.eq_ignore_ascii_case(key));
+            return self.lengths & length_bit(key.len()) != 0
+                && self
+                    .keys
+                    .iter()
+                    .any(|candidate| candidate.eq_ignore_ascii_case(key));
         }
         let decoded = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
         let decoded = decoded.replace('+', " ");
@@ -146,20 +161,26 @@ impl QueryRedaction {
     /// The query with the value of every covered key replaced by `REDACTED`.
     pub fn redact(&self, query: &str) -> String {
         let mut redacted = String::with_capacity(query.len());
+        self.redact_into(query, &mut redacted);
+        redacted
+    }
+
+    /// [`redact`](Self::redact), appended to `out` (a URL being built: no string of its
+    /// own).
+    pub(crate) fn redact_into(&self, query: &str, out: &mut String) {
         for (index, pair) in query.split('&').enumerate() {
             if index > 0 {
-                redacted.push('&');
+                out.push('&');
             }
             match pair.split_once('=') {
                 Some((key, _)) if self.covers(key) => {
-                    redacted.push_str(key);
-                    redacted.push('=');
-                    redacted.push_str(REDACTED);
+                    out.push_str(key);
+                    out.push('=');
+                    out.push_str(REDACTED);
                 }
-                _ => redacted.push_str(pair),
+                _ => out.push_str(pair),
             }
         }
-        redacted
     }
 
     /// The process-wide default, shared without copying.

@@ -162,7 +162,7 @@ impl HttpServerAttributes {
 
     /// `{method} {route}`, `{method}`, `HTTP {route}` or `HTTP`.
     pub fn span_name(&self) -> String {
-        span_name(&self.method, self.route.as_deref())
+        span_name(&self.method, self.route.as_deref()).into_owned()
     }
 
     /// The attributes, in the conventions' keys.
@@ -218,11 +218,13 @@ fn known_method(method: &str) -> Option<&'static str> {
 
 /// A server's or a client's span name: `{method} {route or template}`, `{method}`, with
 /// `HTTP` for a method the conventions do not know.
-pub(crate) fn span_name(method: &str, route: Option<&str>) -> String {
+/// Borrowed when it is the method alone: a client span without a template names itself
+/// without allocating.
+pub(crate) fn span_name(method: &str, route: Option<&str>) -> std::borrow::Cow<'static, str> {
     let method = known_method(method).unwrap_or("HTTP");
     match route {
-        Some(route) => format!("{method} {route}"),
-        None => method.to_owned(),
+        Some(route) => format!("{method} {route}").into(),
+        None => method.into(),
     }
 }
 

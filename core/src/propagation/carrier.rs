@@ -78,13 +78,25 @@ impl Carrier for http::HeaderMap {
     }
 }
 
+/// `key` as a header name: the propagators' usual keys without parsing or copying (a name
+/// http does not know is otherwise copied into a buffer of its own on every insert).
+fn header_name(key: &str) -> Option<http::HeaderName> {
+    use http::HeaderName;
+    Some(match key {
+        "traceparent" => HeaderName::from_static("traceparent"),
+        "tracestate" => HeaderName::from_static("tracestate"),
+        "baggage" => HeaderName::from_static("baggage"),
+        "x-amzn-trace-id" => HeaderName::from_static("x-amzn-trace-id"),
+        "x-cloud-trace-context" => HeaderName::from_static("x-cloud-trace-context"),
+        "b3" => HeaderName::from_static("b3"),
+        _ => HeaderName::from_bytes(key.as_bytes()).ok()?,
+    })
+}
+
 impl CarrierMut for http::HeaderMap {
     fn set(&mut self, key: &str, value: String) {
         // `try_from(String)` takes the string's buffer rather than copying it.
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(key.as_bytes()),
-            http::HeaderValue::try_from(value),
-        ) {
+        if let (Some(name), Ok(value)) = (header_name(key), http::HeaderValue::try_from(value)) {
             self.insert(name, value);
         }
     }
@@ -233,6 +245,27 @@ mod tests {
         CarrierMut::set(&mut headers, "x-bad-value", "line\nbreak".into());
         assert_eq!(Carrier::get(&headers, "TraceParent"), Some("ok"));
         assert_eq!(headers.len(), 1);
+    }
+
+    #[test]
+    fn known_header_names_are_the_names_parsed() {
+        for key in [
+            "traceparent",
+            "tracestate",
+            "baggage",
+            "x-amzn-trace-id",
+            "x-cloud-trace-context",
+            "b3",
+            "x-b3-traceid",
+            "X-Amzn-Trace-Id",
+        ] {
+            assert_eq!(
+                header_name(key),
+                http::HeaderName::from_bytes(key.as_bytes()).ok(),
+                "{key}"
+            );
+        }
+        assert_eq!(header_name("bad header"), None);
     }
 
     #[test]
