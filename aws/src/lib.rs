@@ -42,6 +42,9 @@
 //! * [`XrayPropagator`](xray::XrayPropagator), [`XrayLambdaPropagator`](xray::XrayLambdaPropagator): `xray` and `xray-lambda` for
 //!   `OTEL_PROPAGATORS` ([`register_propagators`](xray::register_propagators)); X-Ray trace ids with
 //!   [`LambdaTelemetryBuilder::xray_ids`].
+//! * `xray::daemon` (feature `xray-daemon`): `OTEL_TRACES_EXPORTER=awsxray`, spans as X-Ray
+//!   segment documents over UDP to the X-Ray daemon (the one Lambda runs with active
+//!   tracing, or a sidecar), with X-Ray ids; no collector.
 //! * Triggers, one file each, each documenting the attributes it emits:
 //!   [`ApiGatewayRestTrigger`], [`ApiGatewayHttpTrigger`], [`FunctionUrlTrigger`],
 //!   [`AlbTrigger`], [`SqsTrigger`], [`SnsTrigger`], [`EventBridgeTrigger`],
@@ -136,6 +139,10 @@
 //! * `aws_lambda_events`: the event types of every trigger, rather than our own copies.
 //! * `opentelemetry-aws`: X-Ray header parsing and formatting, and the X-Ray id generator.
 //!   Its Lambda resource detector is not used: it reads the process environment directly.
+//!   With `xray-daemon`, its segment translator (`xray-exporter`: SERVER spans to segments,
+//!   the `http`, `aws`, `sql` and `cause` fields) — not its UDP client, which panics when
+//!   it cannot bind, sends IPv4 only, has no size limit and stops a batch at its first
+//!   failed datagram; `xray::daemon` sends instead, over tokio's UDP socket.
 //! * `opentelemetry`, `opentelemetry_sdk`, `opentelemetry-semantic-conventions`: spans and
 //!   attribute keys. `chrono`: event timestamps (the event types use it).
 //! * `tokio`, `tower`, `tower-layer`, `tower-service`: the layer, the extension's wait and

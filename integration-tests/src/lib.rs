@@ -28,6 +28,7 @@ mod span;
 mod telemetry_api;
 mod tls;
 mod waterfall;
+mod xray_daemon;
 
 pub use azure_app::{FunctionAppHost, HostedFunction, HttpForwarding, QueueDelivery, QueueOutcome};
 pub use azure_front::AzureHttpFront;
@@ -50,6 +51,7 @@ pub use signals::{ReceivedLog, ReceivedMetric, ReceivedRequest};
 pub use span::{AttrValue, ReceivedEvent, ReceivedLink, ReceivedSpan, SpanKind, StatusCode};
 pub use tls::TestCertificate;
 pub use waterfall::{render_waterfall, render_waterfall_html};
+pub use xray_daemon::{FakeXrayDaemon, check_segment_document};
 
 /// The workspace README's quick starts (cloud-free, Lambda, Azure, Cloud Run), compiled as
 /// doctests of this crate — the one that depends on every other — so that they keep

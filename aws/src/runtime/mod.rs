@@ -394,6 +394,12 @@ impl LambdaTelemetry {
                 crate::emf::EMF_EXPORTER_NAME,
                 crate::emf::EmfWriter::stdout().with_environment(&env),
             );
+        // `OTEL_TRACES_EXPORTER=awsxray`: segment documents to the daemon Lambda runs.
+        #[cfg(feature = "xray-daemon")]
+        {
+            pipeline =
+                pipeline.with_span_destination(crate::xray::daemon::xray_daemon_destination());
+        }
         register_propagators(pipeline.registry_mut());
         LambdaTelemetryBuilder {
             env: Arc::new(env),

@@ -39,6 +39,7 @@ pub struct Pipeline {
     pub(super) tail_sampling: Option<TailSampling>,
     pub(super) sampling_rules: Option<SamplingRules>,
     pub(super) span_exporters: Vec<custom::BoxedSpanExporter>,
+    pub(super) span_destinations: Vec<custom::SpanDestination>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -71,6 +72,7 @@ impl Pipeline {
             tail_sampling: None,
             sampling_rules: None,
             span_exporters: Vec::new(),
+            span_destinations: Vec::new(),
         }
     }
 
@@ -129,6 +131,17 @@ impl Pipeline {
             name,
             sink: Arc::new(sink),
         });
+        self
+    }
+
+    /// Adds a span destination that `OTEL_TRACES_EXPORTER` may select by its name, beside
+    /// `otlp` and `console` (see [`SpanDestination`](super::SpanDestination)); a later one
+    /// of the same name replaces an earlier one.
+    #[must_use]
+    pub fn with_span_destination(mut self, destination: custom::SpanDestination) -> Self {
+        self.span_destinations
+            .retain(|known| !known.name.eq_ignore_ascii_case(destination.name));
+        self.span_destinations.push(destination);
         self
     }
 

@@ -379,10 +379,20 @@ impl PipelineConfig {
         env: &dyn Environment,
         metric_exporters: &[&'static str],
     ) -> Self {
+        Self::from_env_with_exporters(env, &[], metric_exporters)
+    }
+
+    /// The configuration, with `span_exporters` and `metric_exporters` accepted as
+    /// exporter names beside the built-in ones.
+    pub(crate) fn from_env_with_exporters(
+        env: &dyn Environment,
+        span_exporters: &[&'static str],
+        metric_exporters: &[&'static str],
+    ) -> Self {
         let mut warnings = Vec::new();
         let w = &mut warnings;
         let sdk_disabled = read_bool(env, "OTEL_SDK_DISABLED", false, w);
-        let traces = read_signal(env, Signal::Traces, &[], w);
+        let traces = read_signal(env, Signal::Traces, span_exporters, w);
         let metrics = read_signal(env, Signal::Metrics, metric_exporters, w);
         let logs = read_signal(env, Signal::Logs, &[], w);
         let sampler = read_sampler(env, w);

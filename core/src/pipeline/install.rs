@@ -38,7 +38,8 @@ impl Pipeline {
     pub fn install(self) -> Telemetry {
         let env = self.env.as_ref();
         let names: Vec<&'static str> = self.metric_sinks.iter().map(|s| s.name).collect();
-        let config = PipelineConfig::from_env_with_metric_exporters(env, &names);
+        let span_names: Vec<&'static str> = self.span_destinations.iter().map(|d| d.name).collect();
+        let config = PipelineConfig::from_env_with_exporters(env, &span_names, &names);
         let mut warnings = config.warnings().to_vec();
         let detectors: Vec<&dyn ResourceDetector> =
             self.detectors.iter().map(|d| d.as_ref()).collect();
@@ -89,6 +90,8 @@ impl Pipeline {
             tail: tail_sampling.zip(tail_counters.clone()),
             rule_sampler,
             span_exporters: self.span_exporters,
+            span_destinations: self.span_destinations,
+            env,
             span_paths: Vec::new(),
             span_counters: Arc::new(direct::SpanCounters::default()),
         };
@@ -186,6 +189,9 @@ struct Build<'a> {
     tail: Option<(TailSampling, Arc<crate::sampling::tail::TailCounters>)>,
     rule_sampler: Option<crate::sampling::rules::RuleSampler>,
     span_exporters: Vec<custom::BoxedSpanExporter>,
+    /// Destinations `OTEL_TRACES_EXPORTER` may name; each is built once, when named.
+    span_destinations: Vec<custom::SpanDestination>,
+    env: &'a dyn crate::env::Environment,
     /// The spans' export paths built, for the flusher.
     span_paths: Vec<direct::DirectHandle>,
     /// Their counters (shared by all of a pipeline's paths).
@@ -202,9 +208,13 @@ impl Build<'_> {
     }
 
     fn fail(&mut self, signal: Signal, exporter: Exporter, reason: String) {
+        let name = match exporter {
+            Exporter::Named(name) => name.to_owned(),
+            other => format!("{other:?}").to_ascii_lowercase(),
+        };
         self.warnings.push(ConfigWarning::new(
             signal.exporter_variable(),
-            format!("{exporter:?}").to_ascii_lowercase(),
+            name,
             reason,
             format!("no such exporter: {signal} are dropped"),
         ));
@@ -238,6 +248,19 @@ impl Build<'_> {
         resource: Resource,
         id_generator: Option<Box<dyn IdGenerator>>,
     ) -> SdkTracerProvider {
+        // Ids given in code win; else those of the first selected destination that needs
+        // its own.
+        let id_generator = id_generator.or_else(|| {
+            let selected = self.enabled(Signal::Traces).to_vec();
+            selected.iter().find_map(|exporter| match exporter {
+                Exporter::Named(name) => self
+                    .span_destinations
+                    .iter_mut()
+                    .find(|d| d.name == *name)
+                    .and_then(|d| d.id_generator.take()),
+                _ => None,
+            })
+        });
         let limits = self.config.limits;
         let mut builder = SdkTracerProvider::builder()
             .with_resource(resource)
@@ -322,8 +345,21 @@ impl Build<'_> {
                         continue;
                     }
                 },
-                // Registered names are metrics' only; none is parsed for spans.
-                Exporter::Named(_) => continue,
+                // Only registered names are parsed, each once.
+                Exporter::Named(name) => {
+                    let Some(index) = self.span_destinations.iter().position(|d| d.name == name)
+                    else {
+                        continue;
+                    };
+                    let destination = self.span_destinations.swap_remove(index);
+                    match (destination.build)(self.env) {
+                        Ok(built) => self.any_exporter(built),
+                        Err(reason) => {
+                            self.fail(Signal::Traces, exporter, reason);
+                            continue;
+                        }
+                    }
+                }
             };
             transports.push(transport);
         }

@@ -88,6 +88,7 @@ pub use config::{
     BatchSettings, Compression, Exporter, Headers, Limits, OtlpProtocol, PipelineConfig,
     SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,
 };
+pub use custom::SpanDestination;
 pub use direct::ExportStats;
 pub use late::LateResource;
 pub use sink::MetricSink;

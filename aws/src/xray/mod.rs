@@ -6,6 +6,9 @@
 //! overwrites a valid one found by an earlier propagator. Here a header that does not yield
 //! a complete, valid context is ignored — never trusted partially.
 
+#[cfg(feature = "xray-daemon")]
+pub mod daemon;
+
 use opentelemetry::Context;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};

@@ -1,0 +1,509 @@
+//! `OTEL_TRACES_EXPORTER=awsxray`: spans as X-Ray segment documents, sent over UDP to the
+//! X-Ray daemon — the one Lambda runs itself when active tracing is on, or a sidecar on
+//! ECS, EKS and EC2. No collector, no credentials, no round trip: a datagram per span.
+//!
+//! The name is the OpenTelemetry Collector's for the same destination (`awsxray`), as
+//! `awsemf` is for metrics. The translation into segment documents is `opentelemetry-aws`'s
+//! (`SegmentTranslator`: SERVER spans become segments, the others subsegments; `http`,
+//! `aws`, `sql`, `cause`, annotations and metadata from the attributes). What this module
+//! adds around it:
+//!
+//! - **The daemon's address** from `AWS_XRAY_DAEMON_ADDRESS` in every form the X-Ray SDKs
+//!   accept — `host:port`, `[v6]:port`, and `udp:host:port tcp:host:port` (the UDP one is
+//!   used) — else `127.0.0.1:2000`. A value that does not parse is a warning at start-up and
+//!   the exporter is not built (spans go to the other listed exporters), never a failed
+//!   invocation. Host names are resolved on the first export, asynchronously: building the
+//!   pipeline never touches the network, and no executor thread waits for DNS.
+//! - **The 64 KiB datagram limit.** A document that would not fit is translated again from a
+//!   cut copy of its span — long string values shortened, then events and links left out,
+//!   then every attribute — so it is always sent whole, never broken (`opentelemetry-aws`'s
+//!   own client sends it and fails the rest of the batch).
+//! - **Every datagram is tried**: one that fails does not stop the others; the export then
+//!   fails, so the pipeline counts the batch in [`ExportStats`](otel_faas_core::pipeline::ExportStats)
+//!   (`dropped_export_failed`) and its circuit spares the invocations a daemon that is gone.
+//!
+//! Unsampled spans are never exported (the SDK does not hand them to any exporter): with
+//! Lambda's own trace header honoured, an invocation Lambda did not sample sends nothing.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_aws::xray_exporter::{SegmentDocument, SegmentTranslator};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use otel_faas_core::env::Environment;
+use otel_faas_core::pipeline::SpanDestination;
+
+/// The name `OTEL_TRACES_EXPORTER` selects this destination by.
+pub const XRAY_EXPORTER_NAME: &str = "awsxray";
+
+/// The variable naming the daemon's address.
+pub const DAEMON_ADDRESS_VARIABLE: &str = "AWS_XRAY_DAEMON_ADDRESS";
+
+/// Where the daemon listens when nothing says otherwise.
+pub const DEFAULT_DAEMON_ADDRESS: &str = "127.0.0.1:2000";
+
+/// The header line of every datagram, as the daemon expects it.
+const DAEMON_HEADER: &[u8] = b"{\"format\": \"json\", \"version\": 1}\n";
+
+/// The largest UDP payload over IPv4: a datagram (header line included) never exceeds it.
+pub const MAX_DATAGRAM: usize = 65_507;
+
+/// The daemon's UDP address as `AWS_XRAY_DAEMON_ADDRESS` gives it: a host (a name or an IP
+/// literal) and a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonAddress {
+    host: String,
+    port: u16,
+}
+
+/// Why a daemon address does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the X-Ray daemon address `{value}` does not parse ({reason}); expected `host:port` or \
+     `udp:host:port tcp:host:port`, such as `127.0.0.1:2000`"
+)]
+pub struct DaemonAddressError {
+    value: String,
+    reason: &'static str,
+}
+
+impl DaemonAddress {
+    /// Reads an address in the forms the X-Ray SDKs accept: `host:port`, `[v6]:port`, or
+    /// the UDP and TCP addresses together (`udp:127.0.0.1:2000 tcp:127.0.0.1:2001`, either
+    /// order), of which the UDP one is taken.
+    ///
+    /// ```
+    /// use otel_faas_aws::xray::daemon::DaemonAddress;
+    ///
+    /// assert_eq!(DaemonAddress::parse("169.254.79.129:2000").unwrap().to_string(), "169.254.79.129:2000");
+    /// assert_eq!(
+    ///     DaemonAddress::parse("tcp:xray:2001 udp:xray:2000").unwrap().to_string(),
+    ///     "xray:2000"
+    /// );
+    /// assert!(DaemonAddress::parse("localhost").is_err());
+    /// ```
+    pub fn parse(value: &str) -> Result<Self, DaemonAddressError> {
+        let fail = |reason| DaemonAddressError {
+            value: value.to_owned(),
+            reason,
+        };
+        let trimmed = value.trim();
+        let parts: Vec<&str> = trimmed.split_whitespace().collect();
+        let udp = match parts.as_slice() {
+            [single] if !has_scheme(single) => *single,
+            [single] => single
+                .strip_prefix("udp:")
+                .ok_or_else(|| fail("a single address with a scheme must be the udp one"))?,
+            [first, second] => {
+                let mut udp = None;
+                let mut tcp = false;
+                for part in [first, second] {
+                    if let Some(address) = part.strip_prefix("udp:") {
+                        udp = Some(address);
+                    } else if part.starts_with("tcp:") {
+                        tcp = true;
+                    }
+                }
+                match (udp, tcp) {
+                    (Some(address), true) => address,
+                    _ => return Err(fail("two addresses must be one udp: and one tcp:")),
+                }
+            }
+            [] => return Err(fail("it is empty")),
+            _ => return Err(fail("more than two addresses")),
+        };
+        let (host, port) = udp.rsplit_once(':').ok_or_else(|| fail("no port"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| fail("the port is not a number up to 65535"))?;
+        if port == 0 {
+            return Err(fail("port 0"));
+        }
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6
+                .strip_suffix(']')
+                .filter(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok())
+                .ok_or_else(|| fail("an IPv6 address must be written [address]:port"))?,
+            None if host.contains(':') => {
+                return Err(fail("an IPv6 address must be written [address]:port"));
+            }
+            None => host,
+        };
+        if host.is_empty() {
+            return Err(fail("no host"));
+        }
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+        })
+    }
+
+    /// `AWS_XRAY_DAEMON_ADDRESS` of `env`, else [`DEFAULT_DAEMON_ADDRESS`].
+    pub fn from_env(env: &dyn Environment) -> Result<Self, DaemonAddressError> {
+        Self::parse(
+            env.get_non_empty(DAEMON_ADDRESS_VARIABLE)
+                .as_deref()
+                .unwrap_or(DEFAULT_DAEMON_ADDRESS),
+        )
+    }
+}
+
+/// Whether an address part starts with a scheme (`udp:`, `tcp:`), not a host.
+fn has_scheme(part: &str) -> bool {
+    part.starts_with("udp:") || part.starts_with("tcp:")
+}
+
+impl fmt::Display for DaemonAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Sends spans to the X-Ray daemon as segment documents (see the [module
+/// documentation](self)); usually selected with `OTEL_TRACES_EXPORTER=awsxray` through
+/// [`xray_daemon_destination`].
+pub struct XrayDaemonExporter {
+    address: DaemonAddress,
+    translator: SegmentTranslator,
+    /// Bound and connected on the first export.
+    socket: tokio::sync::OnceCell<tokio::net::UdpSocket>,
+}
+
+impl fmt::Debug for XrayDaemonExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XrayDaemonExporter")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl XrayDaemonExporter {
+    /// An exporter to the daemon at `address`, with `opentelemetry-aws`'s default
+    /// translation.
+    pub fn new(address: DaemonAddress) -> Self {
+        Self::with_translator(address, SegmentTranslator::new())
+    }
+
+    /// An exporter to the daemon at `address`, translating with `translator` (indexed
+    /// attributes, log groups…).
+    pub fn with_translator(address: DaemonAddress, translator: SegmentTranslator) -> Self {
+        Self {
+            address,
+            translator,
+            socket: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The socket, bound and connected to the daemon (the host name resolved) once.
+    async fn socket(&self) -> std::io::Result<&tokio::net::UdpSocket> {
+        self.socket
+            .get_or_try_init(|| async {
+                let target: SocketAddr =
+                    tokio::net::lookup_host((self.address.host.as_str(), self.address.port))
+                        .await?
+                        .next()
+                        .ok_or_else(|| {
+                            std::io::Error::new(
+                                std::io::ErrorKind::NotFound,
+                                format!("{} resolves to no address", self.address),
+                            )
+                        })?;
+                let local: SocketAddr = if target.is_ipv4() {
+                    (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
+                let socket = tokio::net::UdpSocket::bind(local).await?;
+                socket.connect(target).await?;
+                Ok(socket)
+            })
+            .await
+    }
+
+    /// The datagram of each span — header line and document, cut to fit when needed — and
+    /// how many spans the translator refused.
+    fn datagrams(&self, batch: &[SpanData]) -> (Vec<Vec<u8>>, usize) {
+        let mut datagrams = Vec::with_capacity(batch.len());
+        let mut refused = 0;
+        for span in batch {
+            let span = as_xray_reads_it(span);
+            let mut datagram = None;
+            for cut in 0..=CUTS {
+                let candidate: Cow<'_, SpanData> = match cut {
+                    0 => Cow::Borrowed(span.as_ref()),
+                    level => Cow::Owned(cut_span(&span, level)),
+                };
+                let documents = self
+                    .translator
+                    .translate_spans(std::slice::from_ref(candidate.as_ref()));
+                // The translator leaves out a span it cannot translate.
+                let Some(document) = documents.into_iter().next() else {
+                    break;
+                };
+                let bytes = encode(&document);
+                if bytes.len() <= MAX_DATAGRAM {
+                    datagram = Some(bytes);
+                    break;
+                }
+            }
+            match datagram {
+                Some(datagram) => datagrams.push(datagram),
+                None => refused += 1,
+            }
+        }
+        (datagrams, refused)
+    }
+}
+
+/// The span as the Collector's `awsxray` exporter would translate it, where
+/// `opentelemetry-aws` 0.21 reads it otherwise (a copy only then):
+///
+/// - a span without a parent becomes a segment whatever its kind: `opentelemetry-aws` makes
+///   a segment of SERVER spans only and refuses a subsegment without a parent, so a root
+///   INTERNAL or CONSUMER span (a scheduled job, start-up work) would be lost;
+/// - a CLIENT or PRODUCER span is named after the service it calls (`peer.service`, else
+///   `server.address`), which X-Ray's service map shows as the remote node — named after
+///   the HTTP method it would read `GET`;
+/// - `server.address` becomes the `sql` URL only for a database call (`db.system.name` or
+///   `db.system`): `opentelemetry-aws` writes it into `sql` for every subsegment, which makes
+///   X-Ray show an HTTP call as a SQL database.
+fn as_xray_reads_it(span: &SpanData) -> Cow<'_, SpanData> {
+    use opentelemetry::trace::{SpanId, SpanKind};
+    let value = |key: &str| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.as_str())
+    };
+    let root = span.parent_span_id == SpanId::INVALID && span.span_kind != SpanKind::Server;
+    let calls_out = matches!(span.span_kind, SpanKind::Client | SpanKind::Producer);
+    let remote_name = if calls_out {
+        value("peer.service").or_else(|| value("server.address"))
+    } else {
+        None
+    };
+    let database = value("db.system.name").is_some() || value("db.system").is_some();
+    // Only subsegments get the `sql` block; a segment keeps its address for its URL.
+    let address_as_sql = !database
+        && !root
+        && span.span_kind != SpanKind::Server
+        && value("server.address").is_some();
+    if !root && remote_name.is_none() && !address_as_sql {
+        return Cow::Borrowed(span);
+    }
+    let mut copy = span.clone();
+    if root {
+        copy.span_kind = SpanKind::Server;
+    }
+    if let Some(name) = remote_name.filter(|name| !name.is_empty()) {
+        copy.name = Cow::Owned(name.into_owned());
+    }
+    if address_as_sql {
+        copy.attributes
+            .retain(|kv| !matches!(kv.key.as_str(), "server.address" | "server.port"));
+    }
+    Cow::Owned(copy)
+}
+
+/// How many ever smaller cuts are tried before the bare span.
+const CUTS: u8 = 3;
+
+/// The header line and the document.
+fn encode(document: &SegmentDocument<'_>) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(1024);
+    bytes.extend_from_slice(DAEMON_HEADER);
+    document.to_writer(&mut bytes);
+    bytes
+}
+
+/// A copy of `span` cut to fit a datagram: level 1 shortens string values to 1 KiB, level 2
+/// to 128 bytes and leaves out events and links, level 3 leaves out every attribute too.
+fn cut_span(span: &SpanData, level: u8) -> SpanData {
+    let mut cut = span.clone();
+    let limit = if level == 1 { 1024 } else { 128 };
+    let shorten = |attributes: &mut Vec<KeyValue>| {
+        for attribute in attributes.iter_mut() {
+            if let Value::String(text) = &attribute.value
+                && text.as_str().len() > limit
+            {
+                let text = text.as_str();
+                let mut end = limit;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                attribute.value = Value::from(text[..end].to_owned());
+            }
+        }
+    };
+    shorten(&mut cut.attributes);
+    for event in &mut cut.events.events {
+        shorten(&mut event.attributes);
+    }
+    if level >= 2 {
+        cut.events.dropped_count += u32::try_from(cut.events.events.len()).unwrap_or(u32::MAX);
+        cut.events.events.clear();
+        cut.links.dropped_count += u32::try_from(cut.links.links.len()).unwrap_or(u32::MAX);
+        cut.links.links.clear();
+    }
+    if level >= 3 {
+        cut.dropped_attributes_count += u32::try_from(cut.attributes.len()).unwrap_or(u32::MAX);
+        cut.attributes.clear();
+    }
+    cut
+}
+
+impl SpanExporter for XrayDaemonExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let (datagrams, refused) = self.datagrams(&batch);
+        if datagrams.is_empty() && refused == 0 {
+            return Ok(());
+        }
+        let socket = self.socket().await.map_err(|error| {
+            OTelSdkError::InternalFailure(format!("X-Ray daemon at {}: {error}", self.address))
+        })?;
+        let mut failed = 0;
+        let mut last_error = None;
+        for datagram in &datagrams {
+            // Non-blocking: a full socket buffer waits here, on the task, never on a thread.
+            if let Err(error) = socket.send(datagram).await {
+                failed += 1;
+                last_error = Some(error);
+            }
+        }
+        // The pipeline counts a failed export's spans as dropped: the whole batch, the
+        // sent ones too (it cannot tell them apart). Loud rather than silent.
+        match (last_error, refused) {
+            (None, 0) => Ok(()),
+            (Some(error), _) => Err(OTelSdkError::InternalFailure(format!(
+                "{failed} of {} segment documents not sent to the X-Ray daemon at {}: {error}",
+                datagrams.len(),
+                self.address
+            ))),
+            (None, refused) => Err(OTelSdkError::InternalFailure(format!(
+                "{refused} of {} spans could not be translated into segment documents",
+                batch.len()
+            ))),
+        }
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.translator.set_resource(resource);
+    }
+}
+
+/// The `awsxray` destination for [`Pipeline::with_span_destination`](otel_faas_core::Pipeline::with_span_destination):
+/// built from `AWS_XRAY_DAEMON_ADDRESS` when `OTEL_TRACES_EXPORTER` names it, with X-Ray
+/// trace ids (their first 4 bytes the epoch seconds, as X-Ray requires; fresh after a
+/// SnapStart restore) unless the pipeline was given ids in code. On Lambda the log group
+/// (`AWS_LAMBDA_LOG_GROUP_NAME`) is named in each segment, so X-Ray links the logs.
+///
+/// ```
+/// use otel_faas_core::{Pipeline, env::MapEnvironment};
+/// use otel_faas_aws::xray::daemon::xray_daemon_destination;
+///
+/// let telemetry = Pipeline::with_environment(MapEnvironment::from([
+///     ("OTEL_TRACES_EXPORTER", "awsxray"),
+///     ("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000"),
+///     ("OTEL_METRICS_EXPORTER", "none"),
+///     ("OTEL_LOGS_EXPORTER", "none"),
+/// ]))
+/// .with_span_destination(xray_daemon_destination())
+/// .install();
+/// assert!(telemetry.warnings().is_empty());
+/// ```
+pub fn xray_daemon_destination() -> SpanDestination {
+    SpanDestination::new(XRAY_EXPORTER_NAME, |env| {
+        let address = DaemonAddress::from_env(env).map_err(|error| error.to_string())?;
+        let mut translator = SegmentTranslator::new();
+        if let Some(group) = env.get_non_empty("AWS_LAMBDA_LOG_GROUP_NAME") {
+            translator = translator.with_log_group_name(group);
+        }
+        Ok(XrayDaemonExporter::with_translator(address, translator))
+    })
+    .with_id_generator(otel_faas_core::ids::FreshIds::epoch_prefixed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(value: &str) -> Result<String, DaemonAddressError> {
+        DaemonAddress::parse(value).map(|address| address.to_string())
+    }
+
+    #[test]
+    fn addresses_in_every_form_the_sdks_accept() {
+        assert_eq!(parsed("127.0.0.1:2000").unwrap(), "127.0.0.1:2000");
+        assert_eq!(parsed(" xray-daemon:3000 ").unwrap(), "xray-daemon:3000");
+        assert_eq!(parsed("[::1]:2000").unwrap(), "[::1]:2000");
+        assert_eq!(parsed("udp:10.0.0.1:2000").unwrap(), "10.0.0.1:2000");
+        assert_eq!(
+            parsed("udp:10.0.0.1:2000 tcp:10.0.0.1:2001").unwrap(),
+            "10.0.0.1:2000"
+        );
+        assert_eq!(
+            parsed("tcp:10.0.0.1:2001 udp:10.0.0.2:2002").unwrap(),
+            "10.0.0.2:2002"
+        );
+    }
+
+    #[test]
+    fn addresses_that_do_not_parse_say_why() {
+        for (value, reason) in [
+            ("", "it is empty"),
+            ("localhost", "no port"),
+            ("localhost:http", "the port is not a number up to 65535"),
+            ("localhost:70000", "the port is not a number up to 65535"),
+            ("localhost:0", "port 0"),
+            (":2000", "no host"),
+            ("::1:2000", "an IPv6 address must be written [address]:port"),
+            (
+                "[nonsense]:2000",
+                "an IPv6 address must be written [address]:port",
+            ),
+            (
+                "tcp:10.0.0.1:2001",
+                "a single address with a scheme must be the udp one",
+            ),
+            (
+                "udp:a:1 udp:b:2",
+                "two addresses must be one udp: and one tcp:",
+            ),
+            ("a:1 b:2 c:3", "more than two addresses"),
+        ] {
+            let error = DaemonAddress::parse(value).unwrap_err();
+            assert_eq!(error.reason, reason, "{value:?}");
+            assert!(
+                error.to_string().contains("expected `host:port`"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_address_when_the_variable_is_unset_or_empty() {
+        let unset = otel_faas_core::env::MapEnvironment::default();
+        assert_eq!(
+            DaemonAddress::from_env(&unset).unwrap().to_string(),
+            "127.0.0.1:2000"
+        );
+        let empty = otel_faas_core::env::MapEnvironment::from([(DAEMON_ADDRESS_VARIABLE, "  ")]);
+        assert_eq!(
+            DaemonAddress::from_env(&empty).unwrap().to_string(),
+            "127.0.0.1:2000"
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! `OTEL_TRACES_EXPORTER=awsxray`: the pipeline from the `OTEL_*` variables sends its spans
+//! as X-Ray segment documents over UDP to a fake daemon on 127.0.0.1
+//! ([`FakeXrayDaemon`]), which reads each datagram as the daemon does and checks each
+//! document against the developer guide's required fields.
+
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{
+    Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _, TracerProvider as _,
+};
+use otel_faas_aws::xray::daemon::xray_daemon_destination;
+use otel_faas_core::env::MapEnvironment;
+use otel_faas_core::{Pipeline, Telemetry};
+use otel_faas_integration_tests::FakeXrayDaemon;
+use serde_json::Value;
+
+fn pipeline(address: &str, extra: &[(&'static str, &'static str)]) -> Telemetry {
+    let mut env = MapEnvironment::from([
+        ("OTEL_TRACES_EXPORTER", "awsxray"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_LOGS_EXPORTER", "none"),
+        ("OTEL_SERVICE_NAME", "orders"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/orders"),
+    ]);
+    env.insert("AWS_XRAY_DAEMON_ADDRESS", address);
+    for (key, value) in extra {
+        env.insert(*key, *value);
+    }
+    Pipeline::with_environment(env)
+        .with_span_destination(xray_daemon_destination())
+        .install()
+}
+
+async fn flush(telemetry: &Telemetry) -> Result<(), otel_faas_core::engine::FlushError> {
+    telemetry.flusher().flush(Duration::from_secs(2)).await
+}
+
+fn by_name<'a>(documents: &'a [Value], name: &str) -> &'a Value {
+    documents
+        .iter()
+        .find(|d| d["name"] == name)
+        .unwrap_or_else(|| panic!("no document named {name}: {documents:#?}"))
+}
+
+#[tokio::test]
+async fn spans_reach_the_daemon_as_segment_documents() {
+    let daemon = FakeXrayDaemon::start().await;
+    let telemetry = pipeline(&daemon.address(), &[]);
+    assert!(
+        telemetry.warnings().is_empty(),
+        "{:?}",
+        telemetry.warnings()
+    );
+    let tracer = telemetry.tracer_provider().tracer("test");
+    let server = tracer
+        .span_builder("GET /orders/{id}")
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.path", "/orders/7"),
+            KeyValue::new("http.response.status_code", 200),
+        ])
+        .start(&tracer);
+    let cx = opentelemetry::Context::current_with_span(server);
+    let mut client = tracer
+        .span_builder("GET")
+        .with_kind(SpanKind::Client)
+        .with_attributes([
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.full", "https://prices.example.com/items/7"),
+            KeyValue::new("server.address", "prices.example.com"),
+            KeyValue::new("http.response.status_code", 503),
+        ])
+        .start_with_context(&tracer, &cx);
+    client.add_event(
+        "exception",
+        vec![
+            KeyValue::new("exception.type", "reqwest::Error"),
+            KeyValue::new("exception.message", "the price service is down"),
+        ],
+    );
+    client.set_status(Status::error("503"));
+    client.end();
+    cx.span().end();
+    flush(&telemetry).await.expect("the flush");
+
+    let documents = daemon.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(documents.len(), 2, "{documents:#?}");
+    assert_eq!(daemon.violations(), Vec::<String>::new());
+    let segment = by_name(&documents, "orders");
+    let subsegment = documents
+        .iter()
+        .find(|d| d.get("type").is_some())
+        .expect("the CLIENT span is a subsegment");
+    // One trace, the subsegment under the segment.
+    assert_eq!(segment["trace_id"], subsegment["trace_id"]);
+    assert_eq!(subsegment["type"], "subsegment");
+    // The remote node is named after the service called, and an HTTP call is no database.
+    assert_eq!(subsegment["name"], "prices.example.com");
+    assert_eq!(subsegment["namespace"], "remote");
+    assert!(subsegment.get("sql").is_none(), "{subsegment}");
+    assert_eq!(subsegment["parent_id"], segment["id"]);
+    assert!(segment.get("parent_id").is_none(), "a root: {segment}");
+    // X-Ray trace ids carry the epoch seconds: within a minute of now.
+    let epoch = u64::from_str_radix(&segment["trace_id"].as_str().unwrap()[2..10], 16).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        now.abs_diff(epoch) < 60,
+        "trace id epoch {epoch}, now {now}"
+    );
+    // The HTTP fields, and fault (5xx) with its cause.
+    assert_eq!(segment["http"]["request"]["method"], "GET");
+    assert_eq!(segment["http"]["response"]["status"], 200);
+    assert_ne!(segment.get("fault"), Some(&Value::Bool(true)));
+    assert_eq!(subsegment["http"]["response"]["status"], 503);
+    assert_eq!(subsegment["fault"], true, "{subsegment}");
+    let cause = subsegment["cause"].to_string();
+    assert!(cause.contains("the price service is down"), "{subsegment}");
+    // The log group, so that X-Ray links the function's logs.
+    assert!(
+        segment.to_string().contains("/aws/lambda/orders"),
+        "{segment}"
+    );
+}
+
+#[tokio::test]
+async fn a_span_too_large_for_a_datagram_is_cut_to_fit() {
+    let daemon = FakeXrayDaemon::start().await;
+    let telemetry = pipeline(
+        &daemon.address(),
+        &[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1000000")],
+    );
+    let tracer = telemetry.tracer_provider().tracer("test");
+    // An exception whose message alone is 200 KiB: the cause would not fit a datagram.
+    let mut large = tracer
+        .span_builder("large")
+        .with_kind(SpanKind::Server)
+        .start(&tracer);
+    large.add_event(
+        "exception",
+        vec![
+            KeyValue::new("exception.type", "Overflow"),
+            KeyValue::new("exception.message", "x".repeat(200 * 1024)),
+        ],
+    );
+    large.set_status(Status::error("overflow"));
+    large.end();
+    tracer.start("small").end();
+    flush(&telemetry).await.expect("the flush");
+    let documents = daemon.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(daemon.violations(), Vec::<String>::new());
+    assert_eq!(documents.len(), 2, "both sent: {documents:#?}");
+    let sizes = daemon.sizes();
+    assert!(sizes.iter().all(|size| *size <= 65_507), "{sizes:?}");
+    let cut = documents
+        .iter()
+        .find_map(|d| d.pointer("/cause/exceptions/0/message")?.as_str())
+        .expect("the exception is kept, its message cut");
+    assert_eq!(cut.len(), 1024, "cut to 1 KiB");
+    assert!(cut.bytes().all(|b| b == b'x'));
+}
+
+#[tokio::test]
+async fn a_daemon_that_is_not_there_fails_no_invocation_and_is_counted() {
+    // A port nothing listens on: the kernel answers each datagram with "port unreachable".
+    let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = gone.local_addr().unwrap().to_string();
+    drop(gone);
+    let telemetry = pipeline(&address, &[]);
+    let tracer = telemetry.tracer_provider().tracer("test");
+    for round in 0..5 {
+        tracer.start(format!("invocation-{round}")).end();
+        // The flush reports, never panics; the spans of a failed send are counted.
+        let _ = flush(&telemetry).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stats = telemetry.export_stats();
+    assert!(stats.dropped_export_failed >= 1, "{stats:?}");
+    assert_eq!(
+        stats.exported + stats.dropped() + stats.held,
+        5,
+        "every span exported, dropped or held: {stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_address_that_does_not_parse_is_a_warning_and_no_exporter() {
+    let telemetry = pipeline("localhost", &[]);
+    let warnings = telemetry.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].variable, "OTEL_TRACES_EXPORTER");
+    assert_eq!(warnings[0].value, "awsxray");
+    assert!(
+        warnings[0]
+            .accepted
+            .contains("the X-Ray daemon address `localhost` does not parse (no port)"),
+        "{:?}",
+        warnings[0]
+    );
+    // Spans still end without anything to send them to.
+    telemetry
+        .tracer_provider()
+        .tracer("test")
+        .start("work")
+        .end();
+    flush(&telemetry).await.expect("nothing to flush");
+}
+
+#[tokio::test]
+async fn unsampled_spans_send_nothing() {
+    let daemon = FakeXrayDaemon::start().await;
+    let unsampled = pipeline(&daemon.address(), &[("OTEL_TRACES_SAMPLER", "always_off")]);
+    unsampled
+        .tracer_provider()
+        .tracer("test")
+        .start("not sampled")
+        .end();
+    flush(&unsampled).await.expect("the flush");
+    // The same daemon receives a sampled span: it was listening all along.
+    let sampled = pipeline(&daemon.address(), &[]);
+    sampled
+        .tracer_provider()
+        .tracer("test")
+        .start("sampled")
+        .end();
+    flush(&sampled).await.expect("the flush");
+    let documents = daemon.wait_for(1, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let names: Vec<String> = daemon
+        .documents()
+        .iter()
+        .filter_map(|d| d["name"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(documents.len(), 1);
+    assert_eq!(names.len(), 1, "{names:?}");
+}
+
+#[tokio::test]
+async fn a_database_call_keeps_its_sql_url_and_a_root_job_is_a_segment() {
+    let daemon = FakeXrayDaemon::start().await;
+    let telemetry = pipeline(&daemon.address(), &[]);
+    let tracer = telemetry.tracer_provider().tracer("test");
+    // A scheduled job: an INTERNAL span without a parent.
+    let job = tracer.start("nightly-report");
+    let cx = opentelemetry::Context::current_with_span(job);
+    tracer
+        .span_builder("SELECT orders")
+        .with_kind(SpanKind::Client)
+        .with_attributes([
+            KeyValue::new("db.system.name", "postgresql"),
+            KeyValue::new("server.address", "db.internal"),
+            KeyValue::new("server.port", 5432),
+        ])
+        .start_with_context(&tracer, &cx)
+        .end();
+    cx.span().end();
+    flush(&telemetry).await.expect("the flush");
+    let documents = daemon.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(daemon.violations(), Vec::<String>::new());
+    assert_eq!(documents.len(), 2, "{documents:#?}");
+    let job = by_name(&documents, "orders");
+    assert!(job.get("type").is_none(), "a segment: {job}");
+    let query = by_name(&documents, "db.internal");
+    assert_eq!(query["parent_id"], job["id"]);
+    assert_eq!(query["sql"]["url"], "db.internal:5432", "{query}");
+}
