@@ -268,3 +268,88 @@ async fn a_database_call_keeps_its_sql_url_and_a_root_job_is_a_segment() {
     assert_eq!(query["parent_id"], job["id"]);
     assert_eq!(query["sql"]["url"], "db.internal:5432", "{query}");
 }
+
+/// A Lambda invocation under `LambdaTelemetry`, with `awsxray` and `xray-lambda`: its
+/// document sits under Lambda's own segment (the `Parent` of `Lambda-Runtime-Trace-Id`) in
+/// Lambda's trace, and an invocation Lambda did not sample sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lambda_invocation_sits_under_lambdas_segment_and_unsampled_sends_nothing() {
+    use lambda_runtime::LambdaEvent;
+    use otel_faas_aws::lambda::LambdaEventAdapter;
+    use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
+
+    let daemon = FakeXrayDaemon::start().await;
+    let env = MapEnvironment::from([
+        ("OTEL_TRACES_EXPORTER", "awsxray".to_owned()),
+        ("OTEL_PROPAGATORS", "xray-lambda".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "consumer".to_owned()),
+    ]);
+    let otel = LambdaTelemetry::builder_with_environment(env).build();
+    assert!(
+        otel.telemetry().warnings().is_empty(),
+        "{:?}",
+        otel.telemetry().warnings()
+    );
+    let fixture = format!(
+        "{}/../../shared/fixtures/aws-lambda-events/example-sqs-event.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let event: aws_lambda_events::sqs::SqsEvent =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    // X-Ray refuses trace ids whose epoch is over 30 days old: Lambda's root is fresh.
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let root = format!("1-{epoch:08x}-bd862e3fe1be46a994272793");
+    let invoke = |sampled: &'static str, request_id: &'static str| {
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = request_id.into();
+        context.invoked_function_arn =
+            "arn:aws:lambda:us-east-1:123456789012:function:consumer".into();
+        context.xray_trace_id = Some(format!(
+            "Root={root};Parent=53995c3f42cd8ad8;Sampled={sampled}"
+        ));
+        let event = event.clone();
+        let otel = &otel;
+        async move {
+            otel.engine()
+                .invocation(
+                    &LambdaEventAdapter::new(SqsTrigger::new()),
+                    LambdaEvent::new(event, context),
+                )
+                .run(|_| async { Ok::<_, std::convert::Infallible>(()) })
+                .await
+                .unwrap();
+            otel.telemetry()
+                .flusher()
+                .flush(Duration::from_secs(2))
+                .await
+                .expect("the flush");
+        }
+    };
+    invoke("0", "not-sampled").await;
+    invoke("1", "sampled").await;
+    let documents = daemon.wait_for(1, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(daemon.violations(), Vec::<String>::new());
+    let documents: Vec<&Value> = documents
+        .iter()
+        .filter(|d| d["parent_id"] == "53995c3f42cd8ad8")
+        .collect();
+    assert_eq!(documents.len(), 1, "{:#?}", daemon.documents());
+    let invocation = documents[0];
+    assert_eq!(invocation["trace_id"], root.as_str());
+    // Everything the sampled invocation sent is in Lambda's trace; nothing of the other.
+    assert!(
+        daemon
+            .documents()
+            .iter()
+            .all(|d| d["trace_id"] == root.as_str()),
+        "{:#?}",
+        daemon.documents()
+    );
+}

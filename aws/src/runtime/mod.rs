@@ -401,6 +401,14 @@ impl LambdaTelemetry {
                 pipeline.with_span_destination(crate::xray::daemon::xray_daemon_destination());
         }
         register_propagators(pipeline.registry_mut());
+        // Spans go to the daemon only with X-Ray active tracing on, and then Lambda's
+        // `Sampled=0` is X-Ray's decision: an invocation it did not sample sends nothing.
+        #[cfg(feature = "xray-daemon")]
+        if crate::xray::daemon::selected(&env) {
+            pipeline.registry_mut().register("xray-lambda", || {
+                Box::new(crate::xray::XrayLambdaPropagator::honoring_unsampled())
+            });
+        }
         LambdaTelemetryBuilder {
             env: Arc::new(env),
             pipeline,

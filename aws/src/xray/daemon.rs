@@ -22,8 +22,19 @@
 //!   fails, so the pipeline counts the batch in [`ExportStats`](otel_faas_core::pipeline::ExportStats)
 //!   (`dropped_export_failed`) and its circuit spares the invocations a daemon that is gone.
 //!
-//! Unsampled spans are never exported (the SDK does not hand them to any exporter): with
-//! Lambda's own trace header honoured, an invocation Lambda did not sample sends nothing.
+//! X-Ray takes only trace ids whose first 8 hex digits are epoch seconds of the last 30
+//! days, and `opentelemetry-aws` refuses to translate others: this destination's own ids
+//! are such (X-Ray ids), and so are Lambda's, but a W3C parent from a caller that uses
+//! random ids makes the spans of its trace untranslatable — they are counted as dropped
+//! (`dropped_export_failed`) and the failure says so, never sent half-formed.
+//!
+//! Unsampled spans are never exported (the SDK does not hand them to any exporter). On
+//! Lambda, with `awsxray` selected, `xray-lambda` honours Lambda's `Sampled=0` (the daemon
+//! runs only with active tracing on, so the decision is X-Ray's): an invocation Lambda did
+//! not sample sends nothing. For the function's spans to sit under Lambda's own
+//! `AWS::Lambda::Function` segment, name `xray-lambda` in `OTEL_PROPAGATORS`
+//! (`OTEL_PROPAGATORS=xray-lambda`, or `tracecontext,xray-lambda` to let a caller's W3C
+//! context win, as `xray-lambda` yields to a context found before it).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -151,6 +162,16 @@ impl DaemonAddress {
                 .unwrap_or(DEFAULT_DAEMON_ADDRESS),
         )
     }
+}
+
+/// Whether `OTEL_TRACES_EXPORTER` of `env` names this destination.
+pub(crate) fn selected(env: &dyn Environment) -> bool {
+    env.get_non_empty("OTEL_TRACES_EXPORTER")
+        .is_some_and(|names| {
+            names
+                .split(',')
+                .any(|name| name.trim().eq_ignore_ascii_case(XRAY_EXPORTER_NAME))
+        })
 }
 
 /// Whether an address part starts with a scheme (`udp:`, `tcp:`), not a host.

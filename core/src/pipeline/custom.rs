@@ -229,6 +229,36 @@ mod tests {
         assert_ne!(span.span_context().trace_id(), TraceId::from(0x5eed_u128));
     }
 
+    /// Fails every export.
+    #[derive(Debug)]
+    struct Refusing;
+
+    impl SpanExporter for Refusing {
+        async fn export(&self, _: Vec<SpanData>) -> OTelSdkResult {
+            Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                "the daemon is gone".to_owned(),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_destination_is_reported_by_its_name_not_the_otlp_endpoint() {
+        let telemetry = Pipeline::with_environment(env("memory"))
+            .with_span_destination(SpanDestination::new("memory", |_| Ok(Refusing)))
+            .install();
+        drop(telemetry.tracer_provider().tracer("test").start("work"));
+        let _ = telemetry
+            .flusher()
+            .flush(std::time::Duration::from_secs(1))
+            .await;
+        let (failures, last) = telemetry.health.summary().expect("a failure");
+        assert_eq!(failures, 1);
+        assert_eq!(
+            last,
+            "exporting traces to memory failed: Operation failed: the daemon is gone"
+        );
+    }
+
     #[test]
     fn a_destination_that_cannot_be_built_is_a_warning_naming_it_and_why() {
         let telemetry = Pipeline::with_environment(env("memory"))

@@ -232,9 +232,15 @@ impl Build<'_> {
 
     /// An SDK span exporter on an export path: failures reported, values truncated, late
     /// resource attributes added.
-    fn any_exporter(&self, exporter: custom::BoxedSpanExporter) -> direct::Transport {
+    fn any_exporter(
+        &self,
+        exporter: custom::BoxedSpanExporter,
+        destination: &str,
+    ) -> direct::Transport {
+        let mut observed = self.observed(Signal::Traces, self.late(exporter));
+        observed.endpoint = destination.to_owned();
         direct::Transport::Exporter(tokio::sync::RwLock::new(custom::BoxedSpanExporter::new(
-            self.observed(Signal::Traces, self.late(exporter)),
+            observed,
         )))
     }
 
@@ -314,16 +320,20 @@ impl Build<'_> {
         for exporter in self.enabled(Signal::Traces).to_vec() {
             let transport = match exporter {
                 #[cfg(feature = "console")]
-                Exporter::Console => self.any_exporter(custom::BoxedSpanExporter::new(
-                    opentelemetry_stdout::SpanExporter::default(),
-                )),
+                Exporter::Console => self.any_exporter(
+                    custom::BoxedSpanExporter::new(opentelemetry_stdout::SpanExporter::default()),
+                    "the console",
+                ),
                 // Not parsed without the feature.
                 #[cfg(not(feature = "console"))]
                 Exporter::Console => continue,
                 #[cfg(feature = "otlp-grpc")]
                 Exporter::Otlp if self.config.traces.protocol == OtlpProtocol::Grpc => {
                     match otlp_exporter!(SpanExporter, &self.config.traces) {
-                        Ok(otlp) => self.any_exporter(custom::BoxedSpanExporter::new(otlp)),
+                        Ok(otlp) => self.any_exporter(
+                            custom::BoxedSpanExporter::new(otlp),
+                            &printable_endpoint(&self.config.traces.endpoint),
+                        ),
                         Err(reason) => {
                             self.fail(Signal::Traces, exporter, reason);
                             continue;
@@ -353,7 +363,7 @@ impl Build<'_> {
                     };
                     let destination = self.span_destinations.swap_remove(index);
                     match (destination.build)(self.env) {
-                        Ok(built) => self.any_exporter(built),
+                        Ok(built) => self.any_exporter(built, name),
                         Err(reason) => {
                             self.fail(Signal::Traces, exporter, reason);
                             continue;
@@ -361,21 +371,30 @@ impl Build<'_> {
                     }
                 }
             };
-            transports.push(transport);
+            let destination = match exporter {
+                Exporter::Otlp => printable_endpoint(&self.config.traces.endpoint),
+                Exporter::Console => "the console".to_owned(),
+                Exporter::Named(name) => name.to_owned(),
+            };
+            transports.push((transport, destination));
         }
         let given = std::mem::take(&mut self.span_exporters);
         if !self.config.sdk_disabled {
             for exporter in given {
-                transports.push(self.any_exporter(exporter));
+                let destination = "a span exporter given in code";
+                transports.push((
+                    self.any_exporter(exporter, destination),
+                    destination.to_owned(),
+                ));
             }
         }
         let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::new();
-        for transport in transports {
+        for (transport, destination) in transports {
             let processor = direct::DirectSpanProcessor::new(
                 transport,
                 settings,
                 Arc::clone(self.health),
-                printable_endpoint(&self.config.traces.endpoint),
+                destination,
                 Arc::clone(&self.span_counters),
             );
             self.span_paths.push(processor.handle());
