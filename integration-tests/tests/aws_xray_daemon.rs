@@ -353,3 +353,42 @@ async fn a_lambda_invocation_sits_under_lambdas_segment_and_unsampled_sends_noth
         daemon.documents()
     );
 }
+
+#[tokio::test]
+async fn a_url_over_xrays_limit_is_shortened_not_lost() {
+    let daemon = FakeXrayDaemon::start().await;
+    let telemetry = pipeline(&daemon.address(), &[]);
+    let tracer = telemetry.tracer_provider().tracer("test");
+    let root = opentelemetry::Context::current_with_span(tracer.start("job"));
+    let long = format!("https://prices.example.com/items?ids={}", "7,".repeat(200));
+    let mut call = tracer
+        .span_builder("GET")
+        .with_kind(SpanKind::Client)
+        .with_attributes([
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.full", long.clone()),
+            KeyValue::new("http.response.status_code", 500),
+        ])
+        .start_with_context(&tracer, &root);
+    call.add_event(
+        "exception",
+        vec![KeyValue::new("exception.message", "the server failed")],
+    );
+    call.end();
+    root.span().end();
+    flush(&telemetry).await.expect("the flush");
+    let documents = daemon.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(daemon.violations(), Vec::<String>::new());
+    assert_eq!(documents.len(), 2, "{documents:#?}");
+    let call = documents
+        .iter()
+        .find(|d| d.get("type").is_some())
+        .expect("the call");
+    let url = call["http"]["request"]["url"].as_str().expect("its URL");
+    assert_eq!(url, &long[..250]);
+    // Shortening the strings was enough: the cause stays.
+    assert!(
+        call["cause"].to_string().contains("the server failed"),
+        "{call}"
+    );
+}

@@ -14,10 +14,11 @@
 //!   the exporter is not built (spans go to the other listed exporters), never a failed
 //!   invocation. Host names are resolved on the first export, asynchronously: building the
 //!   pipeline never touches the network, and no executor thread waits for DNS.
-//! - **The 64 KiB datagram limit.** A document that would not fit is translated again from a
-//!   cut copy of its span — long string values shortened, then events and links left out,
-//!   then every attribute — so it is always sent whole, never broken (`opentelemetry-aws`'s
-//!   own client sends it and fails the rest of the batch).
+//! - **The 64 KiB datagram limit, and X-Ray's own.** A document that would not fit, or a
+//!   span the translator refuses (a URL over X-Ray's 250 characters), is translated again
+//!   from a cut copy of its span — long string values shortened to 1 KiB, then 250 bytes,
+//!   then events and links left out, then every attribute — so it is sent whole, never
+//!   broken (`opentelemetry-aws`'s own client sends it and fails the rest of the batch).
 //! - **Every datagram is tried**: one that fails does not stop the others; the export then
 //!   fails, so the pipeline counts the batch in [`ExportStats`](otel_faas_core::pipeline::ExportStats)
 //!   (`dropped_export_failed`) and its circuit spares the invocations a daemon that is gone.
@@ -266,9 +267,10 @@ impl XrayDaemonExporter {
                 let documents = self
                     .translator
                     .translate_spans(std::slice::from_ref(candidate.as_ref()));
-                // The translator leaves out a span it cannot translate.
+                // The translator leaves out a span it cannot translate — a URL over X-Ray's
+                // 250 characters, for one: a cut copy may pass.
                 let Some(document) = documents.into_iter().next() else {
-                    break;
+                    continue;
                 };
                 let bytes = encode(&document);
                 if bytes.len() <= MAX_DATAGRAM {
@@ -336,7 +338,7 @@ fn as_xray_reads_it(span: &SpanData) -> Cow<'_, SpanData> {
 }
 
 /// How many ever smaller cuts are tried before the bare span.
-const CUTS: u8 = 3;
+const CUTS: u8 = 4;
 
 /// The header line and the document.
 fn encode(document: &SegmentDocument<'_>) -> Vec<u8> {
@@ -346,11 +348,16 @@ fn encode(document: &SegmentDocument<'_>) -> Vec<u8> {
     bytes
 }
 
-/// A copy of `span` cut to fit a datagram: level 1 shortens string values to 1 KiB, level 2
-/// to 128 bytes and leaves out events and links, level 3 leaves out every attribute too.
+/// A copy of `span` cut to fit a datagram or X-Ray's limits: level 1 shortens string values
+/// to 1 KiB, level 2 to 250 bytes (X-Ray's limit for the `http` fields), level 3 to 128
+/// and leaves out events and links, level 4 leaves out every attribute too.
 fn cut_span(span: &SpanData, level: u8) -> SpanData {
     let mut cut = span.clone();
-    let limit = if level == 1 { 1024 } else { 128 };
+    let limit = match level {
+        1 => 1024,
+        2 => 250,
+        _ => 128,
+    };
     let shorten = |attributes: &mut Vec<KeyValue>| {
         for attribute in attributes.iter_mut() {
             if let Value::String(text) = &attribute.value
@@ -369,13 +376,13 @@ fn cut_span(span: &SpanData, level: u8) -> SpanData {
     for event in &mut cut.events.events {
         shorten(&mut event.attributes);
     }
-    if level >= 2 {
+    if level >= 3 {
         cut.events.dropped_count += u32::try_from(cut.events.events.len()).unwrap_or(u32::MAX);
         cut.events.events.clear();
         cut.links.dropped_count += u32::try_from(cut.links.links.len()).unwrap_or(u32::MAX);
         cut.links.links.clear();
     }
-    if level >= 3 {
+    if level >= 4 {
         cut.dropped_attributes_count += u32::try_from(cut.attributes.len()).unwrap_or(u32::MAX);
         cut.attributes.clear();
     }
