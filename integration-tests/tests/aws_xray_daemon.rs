@@ -392,3 +392,44 @@ async fn a_url_over_xrays_limit_is_shortened_not_lost() {
         "{call}"
     );
 }
+
+#[tokio::test]
+async fn annotations_are_indexed_and_the_51st_goes_to_metadata() {
+    use otel_faas_aws::xray::annotations::annotate;
+    let daemon = FakeXrayDaemon::start().await;
+    let telemetry = pipeline(&daemon.address(), &[]);
+    let tracer = telemetry.tracer_provider().tracer("test");
+    let span = tracer.start("job");
+    let cx = opentelemetry::Context::current_with_span(span);
+    {
+        let _attached = cx.clone().attach();
+        annotate("order_id", "7");
+        annotate("retries", 2_i64);
+        annotate("express", true);
+        annotate("order-id", "refused");
+        for n in 0..50 {
+            annotate(&format!("extra_{n:02}"), n);
+        }
+    }
+    cx.span().end();
+    flush(&telemetry).await.expect("the flush");
+    let documents = daemon.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(daemon.violations(), Vec::<String>::new());
+    let annotations = documents[0]["annotations"]
+        .as_object()
+        .expect("annotations");
+    assert_eq!(annotations["order_id"], "7");
+    assert_eq!(annotations["retries"], 2);
+    assert_eq!(annotations["express"], true);
+    assert!(!annotations.contains_key("order-id") && !annotations.contains_key("order_id2"));
+    assert_eq!(annotations.len(), 50, "X-Ray keeps 50");
+    // The three left over are metadata, not lost.
+    let metadata = documents[0]["metadata"].to_string();
+    assert_eq!(
+        (0..50)
+            .filter(|n| metadata.contains(&format!("extra_{n:02}")))
+            .count(),
+        3,
+        "{metadata}"
+    );
+}

@@ -257,6 +257,19 @@ impl XrayDaemonExporter {
         let mut datagrams = Vec::with_capacity(batch.len());
         let mut refused = 0;
         for span in batch {
+            if super::annotations::annotation_count(&span.attributes)
+                > super::annotations::MAX_ANNOTATIONS
+            {
+                otel_faas_core::env::report_once(
+                    "xray-annotations-limit",
+                    &format!(
+                        "the span `{}` has more than X-Ray's {} annotations per segment: \
+                         the rest are sent as metadata, not indexed",
+                        span.name,
+                        super::annotations::MAX_ANNOTATIONS
+                    ),
+                );
+            }
             let span = as_xray_reads_it(span);
             let mut datagram = None;
             for cut in 0..=CUTS {

@@ -6,6 +6,7 @@
 //! overwrites a valid one found by an earlier propagator. Here a header that does not yield
 //! a complete, valid context is ignored — never trusted partially.
 
+pub mod annotations;
 #[cfg(feature = "xray-daemon")]
 pub mod daemon;
 
