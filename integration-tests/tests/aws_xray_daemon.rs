@@ -433,3 +433,80 @@ async fn annotations_are_indexed_and_the_51st_goes_to_metadata() {
         "{metadata}"
     );
 }
+
+/// The `lambda-xray` example as Lambda runs it with active tracing: the real
+/// `lambda_runtime` against a local Runtime API that sends `Lambda-Runtime-Trace-Id`, the
+/// daemon's address in `AWS_XRAY_DAEMON_ADDRESS`, the template's variables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_xray_example_under_active_tracing() {
+    use otel_faas_integration_tests::{FunctionProcess, Invoke, LocalRuntimeApi, build_binary};
+
+    let daemon = FakeXrayDaemon::start().await;
+    let api = LocalRuntimeApi::start().expect("the local Runtime API");
+    let binary = build_binary("example-lambda-xray", "lambda-xray").expect("the example");
+    let process = FunctionProcess::spawn(
+        &binary,
+        &api.address(),
+        &[
+            ("AWS_XRAY_DAEMON_ADDRESS", daemon.address()),
+            ("OTEL_SERVICE_NAME", "nightly".to_owned()),
+            ("OTEL_TRACES_EXPORTER", "awsxray".to_owned()),
+            ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+            ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+            ("OTEL_PROPAGATORS", "xray-lambda".to_owned()),
+        ],
+    )
+    .expect("the function process");
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../../shared/fixtures/aws-lambda-events/example-eventbridge-schedule.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let invoke = |root: String, sampled: &str| {
+        let mut invoke = Invoke::new(event.clone());
+        invoke.trace_header = Some(format!(
+            "Root={root};Parent=53995c3f42cd8ad8;Sampled={sampled}"
+        ));
+        invoke
+    };
+    let unsampled = format!("1-{epoch:08x}-aaaaaaaaaaaaaaaaaaaaaaaa");
+    let sampled = format!("1-{epoch:08x}-bd862e3fe1be46a994272793");
+    for (root, flag) in [(&unsampled, "0"), (&sampled, "1")] {
+        if let Err(error) = api
+            .invoke(invoke(root.clone(), flag), Duration::from_secs(10))
+            .await
+        {
+            panic!("{error}\nfunction log:\n{}", process.log());
+        }
+    }
+    daemon.wait_for(2, Duration::from_secs(10)).await;
+    // The unsampled invocation came first: anything it sent would be here by now.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(daemon.violations(), Vec::<String>::new());
+    let documents: Vec<Value> = daemon.documents();
+    assert!(
+        documents.iter().all(|d| d["trace_id"] == sampled.as_str()),
+        "only the sampled invocation, in Lambda's trace: {documents:#?}\n{}",
+        process.log()
+    );
+    let invocation = documents
+        .iter()
+        .find(|d| d["parent_id"] == "53995c3f42cd8ad8")
+        .unwrap_or_else(|| panic!("the invocation under Lambda's segment: {documents:#?}"));
+    assert_eq!(
+        invocation["annotations"]["report_kind"], "daily",
+        "{invocation}"
+    );
+    let job = documents
+        .iter()
+        .find(|d| d["name"] == "compact_reports")
+        .expect("the handler's span");
+    assert_eq!(job["parent_id"], invocation["id"]);
+}
