@@ -3,7 +3,8 @@
 //!
 //! An annotation is the attribute `annotation.{key}`: `opentelemetry-aws`'s segment
 //! translator (the `awsxray` daemon destination) makes it an annotation of the span's
-//! segment, and an export to X-Ray over OTLP lists such keys in `aws.xray.annotations`.
+//! segment. (An export to X-Ray's OTLP endpoint, which reads `aws.xray.annotations`
+//! instead, is not built yet; over plain OTLP the attribute arrives as it is.)
 //! X-Ray's rules are enforced where they can be known: a key of letters, digits and
 //! underscores only (another is refused with a warning, once), a string of at most 1,000
 //! characters (a longer one is cut), at most 50 per segment (the translator puts the 51st
@@ -21,7 +22,14 @@ pub const MAX_ANNOTATIONS: usize = 50;
 /// The longest string value X-Ray takes, in characters.
 pub const MAX_STRING: usize = 1000;
 
-/// A value X-Ray can index.
+/// A value X-Ray can index; strings, `i64`, `f64` and `bool` convert into it.
+///
+/// ```
+/// use otel_faas_aws::xray::annotations::AnnotationValue;
+///
+/// assert_eq!(AnnotationValue::from(7_i64), AnnotationValue::Int(7));
+/// assert_eq!(AnnotationValue::from("daily"), AnnotationValue::String("daily".to_owned()));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnnotationValue {
     /// A string, cut at 1,000 characters.

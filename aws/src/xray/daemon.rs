@@ -192,7 +192,26 @@ impl fmt::Display for DaemonAddress {
 
 /// Sends spans to the X-Ray daemon as segment documents (see the [module
 /// documentation](self)); usually selected with `OTEL_TRACES_EXPORTER=awsxray` through
-/// [`xray_daemon_destination`].
+/// [`xray_daemon_destination`]. Given in code, with a translation of your own:
+///
+/// ```
+/// use opentelemetry_aws::xray_exporter::SegmentTranslator;
+/// use otel_faas_aws::xray::daemon::{DaemonAddress, XrayDaemonExporter};
+/// use otel_faas_core::{Pipeline, env::MapEnvironment};
+///
+/// let exporter = XrayDaemonExporter::with_translator(
+///     DaemonAddress::parse("127.0.0.1:2000").unwrap(),
+///     SegmentTranslator::new().with_indexed_attr("order.id".to_owned()),
+/// );
+/// let telemetry = Pipeline::with_environment(MapEnvironment::from([
+///     ("OTEL_TRACES_EXPORTER", "none"),
+///     ("OTEL_METRICS_EXPORTER", "none"),
+///     ("OTEL_LOGS_EXPORTER", "none"),
+/// ]))
+/// .with_span_exporter(exporter)
+/// .install();
+/// # drop(telemetry);
+/// ```
 pub struct XrayDaemonExporter {
     address: DaemonAddress,
     translator: SegmentTranslator,
@@ -390,13 +409,21 @@ fn cut_span(span: &SpanData, level: u8) -> SpanData {
         shorten(&mut event.attributes);
     }
     if level >= 3 {
-        cut.events.dropped_count += u32::try_from(cut.events.events.len()).unwrap_or(u32::MAX);
+        cut.events.dropped_count = cut
+            .events
+            .dropped_count
+            .saturating_add(u32::try_from(cut.events.events.len()).unwrap_or(u32::MAX));
         cut.events.events.clear();
-        cut.links.dropped_count += u32::try_from(cut.links.links.len()).unwrap_or(u32::MAX);
+        cut.links.dropped_count = cut
+            .links
+            .dropped_count
+            .saturating_add(u32::try_from(cut.links.links.len()).unwrap_or(u32::MAX));
         cut.links.links.clear();
     }
     if level >= 4 {
-        cut.dropped_attributes_count += u32::try_from(cut.attributes.len()).unwrap_or(u32::MAX);
+        cut.dropped_attributes_count = cut
+            .dropped_attributes_count
+            .saturating_add(u32::try_from(cut.attributes.len()).unwrap_or(u32::MAX));
         cut.attributes.clear();
     }
     cut
@@ -405,19 +432,19 @@ fn cut_span(span: &SpanData, level: u8) -> SpanData {
 impl SpanExporter for XrayDaemonExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let (datagrams, refused) = self.datagrams(&batch);
-        if datagrams.is_empty() && refused == 0 {
-            return Ok(());
-        }
-        let socket = self.socket().await.map_err(|error| {
-            OTelSdkError::InternalFailure(format!("X-Ray daemon at {}: {error}", self.address))
-        })?;
         let mut failed = 0;
         let mut last_error = None;
-        for datagram in &datagrams {
-            // Non-blocking: a full socket buffer waits here, on the task, never on a thread.
-            if let Err(error) = socket.send(datagram).await {
-                failed += 1;
-                last_error = Some(error);
+        if !datagrams.is_empty() {
+            let socket = self.socket().await.map_err(|error| {
+                OTelSdkError::InternalFailure(format!("X-Ray daemon at {}: {error}", self.address))
+            })?;
+            for datagram in &datagrams {
+                // Non-blocking: a full socket buffer waits here, on the task, never on a
+                // thread.
+                if let Err(error) = socket.send(datagram).await {
+                    failed += 1;
+                    last_error = Some(error);
+                }
             }
         }
         // The pipeline counts a failed export's spans as dropped: the whole batch, the

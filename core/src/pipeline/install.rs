@@ -318,11 +318,17 @@ impl Build<'_> {
         };
         let mut transports = Vec::new();
         for exporter in self.enabled(Signal::Traces).to_vec() {
+            // What failures name: never the OTLP endpoint for another destination.
+            let destination = match exporter {
+                Exporter::Otlp => printable_endpoint(&self.config.traces.endpoint),
+                Exporter::Console => "the console".to_owned(),
+                Exporter::Named(name) => name.to_owned(),
+            };
             let transport = match exporter {
                 #[cfg(feature = "console")]
                 Exporter::Console => self.any_exporter(
                     custom::BoxedSpanExporter::new(opentelemetry_stdout::SpanExporter::default()),
-                    "the console",
+                    &destination,
                 ),
                 // Not parsed without the feature.
                 #[cfg(not(feature = "console"))]
@@ -330,10 +336,9 @@ impl Build<'_> {
                 #[cfg(feature = "otlp-grpc")]
                 Exporter::Otlp if self.config.traces.protocol == OtlpProtocol::Grpc => {
                     match otlp_exporter!(SpanExporter, &self.config.traces) {
-                        Ok(otlp) => self.any_exporter(
-                            custom::BoxedSpanExporter::new(otlp),
-                            &printable_endpoint(&self.config.traces.endpoint),
-                        ),
+                        Ok(otlp) => {
+                            self.any_exporter(custom::BoxedSpanExporter::new(otlp), &destination)
+                        }
                         Err(reason) => {
                             self.fail(Signal::Traces, exporter, reason);
                             continue;
@@ -361,20 +366,15 @@ impl Build<'_> {
                     else {
                         continue;
                     };
-                    let destination = self.span_destinations.swap_remove(index);
-                    match (destination.build)(self.env) {
-                        Ok(built) => self.any_exporter(built, name),
+                    let named = self.span_destinations.swap_remove(index);
+                    match (named.build)(self.env) {
+                        Ok(built) => self.any_exporter(built, &destination),
                         Err(reason) => {
                             self.fail(Signal::Traces, exporter, reason);
                             continue;
                         }
                     }
                 }
-            };
-            let destination = match exporter {
-                Exporter::Otlp => printable_endpoint(&self.config.traces.endpoint),
-                Exporter::Console => "the console".to_owned(),
-                Exporter::Named(name) => name.to_owned(),
             };
             transports.push((transport, destination));
         }
