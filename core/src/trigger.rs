@@ -13,7 +13,7 @@ use opentelemetry::trace::{Link, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
 
-use crate::propagation::Propagation;
+use crate::propagation::{ExtractedLinks, Propagation};
 
 /// The `faas.trigger` values of the semantic conventions.
 ///
@@ -299,6 +299,13 @@ impl SpanSpec {
             } else {
                 ids.new_trace_id()
             };
+            let unlinked;
+            let parent = if ExtractedLinks::of(parent).is_empty() {
+                parent
+            } else {
+                unlinked = parent.with_value(ExtractedLinks::default());
+                &unlinked
+            };
             return parent.with_remote_span_context(SpanContext::new(
                 trace_id,
                 ids.new_span_id(),
@@ -307,13 +314,22 @@ impl SpanSpec {
                 outer.trace_state().clone(),
             ));
         }
+        let extracted = ExtractedLinks::of(parent);
+        let mut links = self.links;
+        links.extend(extracted.iter().cloned());
         let span = tracer
             .span_builder(self.name)
             .with_kind(self.kind)
             .with_attributes(self.attributes)
-            .with_links(self.links)
+            .with_links(links)
             .start_with_context(tracer, parent);
-        parent.with_span(span)
+        let cx = parent.with_span(span);
+        if extracted.is_empty() {
+            cx
+        } else {
+            // Linked once, from this span: its children do not repeat the links.
+            cx.with_value(ExtractedLinks::default())
+        }
     }
 }
 
@@ -665,5 +681,65 @@ mod tests {
         );
         let past = InvocationContext::new().with_deadline_at(SystemTime::UNIX_EPOCH);
         assert_eq!(past.time_left(), Some(Duration::ZERO));
+    }
+
+    /// A link a propagator put in the context goes on the span started on it, beside the
+    /// span's own links, and on none of its children.
+    #[test]
+    fn links_a_propagator_extracted_go_on_the_span_and_not_its_children() {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+        use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "test");
+        let context = |trace: &str, span: &str| {
+            SpanContext::new(
+                TraceId::from_hex(trace).unwrap(),
+                SpanId::from_hex(span).unwrap(),
+                TraceFlags::SAMPLED,
+                true,
+                TraceState::default(),
+            )
+        };
+        let caller = context("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+        let own = context("11111111111111111111111111111111", "2222222222222222");
+        let parent = ExtractedLinks::add(
+            &Context::new().with_remote_span_context(context(
+                "5759e988bd862e3fe1be46a994272793",
+                "53995c3f42cd8ad8",
+            )),
+            Link::with_context(caller.clone()),
+        );
+
+        let invocation = SpanSpec::server("invocation")
+            .with_link(Link::with_context(own.clone()))
+            .start(&tracer, &parent);
+        assert!(ExtractedLinks::of(&invocation).is_empty());
+        SpanSpec::new("handler", SpanKind::Internal)
+            .start(&tracer, &invocation)
+            .span()
+            .end();
+        invocation.span().end();
+        let mut unsampled = SpanSpec::server("unsampled");
+        unsampled.not_sampled = true;
+        let unsampled = unsampled.start(&tracer, &parent);
+        assert!(ExtractedLinks::of(&unsampled).is_empty());
+
+        let spans = exporter.get_finished_spans().unwrap();
+        let span = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+        let linked: Vec<_> = span("invocation")
+            .links
+            .iter()
+            .map(|l| l.span_context.clone())
+            .collect();
+        assert_eq!(linked, [own, caller]);
+        assert_eq!(
+            span("invocation").parent_span_id,
+            SpanId::from_hex("53995c3f42cd8ad8").unwrap()
+        );
+        assert!(span("handler").links.is_empty());
     }
 }

@@ -269,8 +269,8 @@ async fn a_database_call_keeps_its_sql_url_and_a_root_job_is_a_segment() {
     assert_eq!(query["sql"]["url"], "db.internal:5432", "{query}");
 }
 
-/// A Lambda invocation under `LambdaTelemetry`, with `awsxray` and `xray-lambda`: its
-/// document sits under Lambda's own segment (the `Parent` of `Lambda-Runtime-Trace-Id`) in
+/// A Lambda invocation under `LambdaTelemetry` with `awsxray` and nothing else configured
+/// (no `OTEL_PROPAGATORS`): its document sits under Lambda's own segment (the `Parent` of `Lambda-Runtime-Trace-Id`) in
 /// Lambda's trace, and an invocation Lambda did not sample sends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lambda_invocation_sits_under_lambdas_segment_and_unsampled_sends_nothing() {
@@ -281,7 +281,6 @@ async fn a_lambda_invocation_sits_under_lambdas_segment_and_unsampled_sends_noth
     let daemon = FakeXrayDaemon::start().await;
     let env = MapEnvironment::from([
         ("OTEL_TRACES_EXPORTER", "awsxray".to_owned()),
-        ("OTEL_PROPAGATORS", "xray-lambda".to_owned()),
         ("OTEL_METRICS_EXPORTER", "none".to_owned()),
         ("OTEL_LOGS_EXPORTER", "none".to_owned()),
         ("AWS_XRAY_DAEMON_ADDRESS", daemon.address()),
@@ -453,7 +452,6 @@ async fn the_xray_example_under_active_tracing() {
             ("OTEL_TRACES_EXPORTER", "awsxray".to_owned()),
             ("OTEL_METRICS_EXPORTER", "none".to_owned()),
             ("OTEL_LOGS_EXPORTER", "none".to_owned()),
-            ("OTEL_PROPAGATORS", "xray-lambda".to_owned()),
         ],
     )
     .expect("the function process");
@@ -509,4 +507,75 @@ async fn the_xray_example_under_active_tracing() {
         .find(|d| d["name"] == "compact_reports")
         .expect("the handler's span");
     assert_eq!(job["parent_id"], invocation["id"]);
+}
+
+/// An HTTP caller that sends a W3C `traceparent` (a random trace id, which X-Ray refuses)
+/// to a function with `awsxray`: the invocation is still Lambda's segment's child in
+/// Lambda's trace — sent, not refused — and the caller's context is no parent of anything
+/// sent (it is the invocation span's link; X-Ray segments carry no links).
+#[tokio::test]
+async fn a_w3c_caller_does_not_take_the_invocation_out_of_lambdas_trace() {
+    use lambda_runtime::LambdaEvent;
+    use otel_faas_aws::lambda::LambdaEventAdapter;
+    use otel_faas_aws::{ApiGatewayHttpTrigger, LambdaTelemetry};
+
+    let daemon = FakeXrayDaemon::start().await;
+    let env = MapEnvironment::from([
+        ("OTEL_TRACES_EXPORTER", "awsxray".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "orders".to_owned()),
+    ]);
+    let otel = LambdaTelemetry::builder_with_environment(env).build();
+    assert_eq!(
+        otel.telemetry().propagation().names(),
+        ["tracecontext", "baggage", "xray-lambda"]
+    );
+    let fixture = format!(
+        "{}/../../shared/fixtures/aws-lambda-events/example-apigw-v2-request-no-authorizer.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    event["headers"]["traceparent"] =
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into();
+    let event: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
+        serde_json::from_value(event).unwrap();
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let root = format!("1-{epoch:08x}-bd862e3fe1be46a994272793");
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = "with-a-w3c-caller".into();
+    context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:orders".into();
+    context.xray_trace_id = Some(format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1"));
+    otel.engine()
+        .invocation(
+            &LambdaEventAdapter::new(ApiGatewayHttpTrigger),
+            LambdaEvent::new(event, context),
+        )
+        .run(|_| async {
+            let mut response = aws_lambda_events::apigw::ApiGatewayV2httpResponse::default();
+            response.status_code = 200;
+            Ok::<_, std::convert::Infallible>(response)
+        })
+        .await
+        .unwrap();
+    otel.telemetry()
+        .flusher()
+        .flush(Duration::from_secs(2))
+        .await
+        .expect("the flush");
+    // The invocation and the cold start's `init` under it.
+    let documents = daemon.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(daemon.violations(), Vec::<String>::new());
+    let invocation = by_name(&documents, "orders");
+    assert_eq!(invocation["parent_id"], "53995c3f42cd8ad8");
+    assert!(
+        documents.iter().all(|d| d["trace_id"] == root.as_str()),
+        "{documents:#?}"
+    );
+    assert_eq!(otel.telemetry().export_stats().dropped_export_failed, 0);
 }

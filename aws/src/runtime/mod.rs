@@ -403,11 +403,16 @@ impl LambdaTelemetry {
         register_propagators(pipeline.registry_mut());
         // Spans go to the daemon only with X-Ray active tracing on, and then Lambda's
         // `Sampled=0` is X-Ray's decision: an invocation it did not sample sends nothing.
+        // Lambda has recorded its segment in its own trace: the invocation's parent is that
+        // segment (a caller's context a link), and `xray-lambda` is in the default
+        // propagators, after the W3C ones so outgoing calls carry both headers.
         #[cfg(feature = "xray-daemon")]
         if crate::xray::daemon::selected(&env) {
-            pipeline.registry_mut().register("xray-lambda", || {
-                Box::new(crate::xray::XrayLambdaPropagator::honoring_unsampled())
+            let registry = pipeline.registry_mut();
+            registry.register("xray-lambda", || {
+                Box::new(crate::xray::XrayLambdaPropagator::lambda_parent())
             });
+            registry.set_default(crate::xray::daemon::DEFAULT_PROPAGATORS);
         }
         LambdaTelemetryBuilder {
             env: Arc::new(env),

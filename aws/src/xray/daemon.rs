@@ -32,10 +32,20 @@
 //! Unsampled spans are never exported (the SDK does not hand them to any exporter). On
 //! Lambda, with `awsxray` selected, `xray-lambda` honours Lambda's `Sampled=0` (the daemon
 //! runs only with active tracing on, so the decision is X-Ray's): an invocation Lambda did
-//! not sample sends nothing. For the function's spans to sit under Lambda's own
-//! `AWS::Lambda::Function` segment, name `xray-lambda` in `OTEL_PROPAGATORS`
-//! (`OTEL_PROPAGATORS=xray-lambda`, or `tracecontext,xray-lambda` to let a caller's W3C
-//! context win, as `xray-lambda` yields to a context found before it).
+//! not sample sends nothing.
+//!
+//! **One trace with Lambda's.** On Lambda, with `awsxray` selected, the invocation span's
+//! parent is Lambda's own `AWS::Lambda::Function` segment (the `Parent` of the invocation's
+//! trace header), with nothing to configure: an unset `OTEL_PROPAGATORS` means
+//! [`DEFAULT_PROPAGATORS`] (`tracecontext,baggage,xray-lambda`), and `xray-lambda` keeps
+//! Lambda's segment as the parent even when a caller sent a W3C `traceparent` or an
+//! `X-Amzn-Trace-Id` of another trace — that context becomes a **link** of the invocation
+//! span ([`XrayLambdaPropagator::lambda_parent`](crate::xray::XrayLambdaPropagator::lambda_parent)).
+//! Why not the caller's context as parent, as the propagator does without this destination:
+//! Lambda's segment is already in X-Ray under Lambda's trace id, and a W3C caller's random
+//! trace id is one X-Ray refuses, so the function's spans would be split from Lambda's or
+//! lost. An `OTEL_PROPAGATORS` that is set is used as given (without `xray-lambda` in it,
+//! the invocation starts its own trace).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -55,6 +65,10 @@ pub const XRAY_EXPORTER_NAME: &str = "awsxray";
 
 /// The variable naming the daemon's address.
 pub const DAEMON_ADDRESS_VARIABLE: &str = "AWS_XRAY_DAEMON_ADDRESS";
+
+/// What an unset `OTEL_PROPAGATORS` means on Lambda with this destination: W3C trace
+/// context and baggage, and `xray-lambda` making Lambda's segment the invocation's parent.
+pub const DEFAULT_PROPAGATORS: &str = "tracecontext,baggage,xray-lambda";
 
 /// Where the daemon listens when nothing says otherwise.
 pub const DEFAULT_DAEMON_ADDRESS: &str = "127.0.0.1:2000";

@@ -13,9 +13,9 @@ pub mod daemon;
 use opentelemetry::Context;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry::trace::{Link, SpanContext, TraceContextExt};
 use opentelemetry_aws::trace::xray_propagator::{span_context_from_str, span_context_to_string};
-use otel_faas_core::propagation::PropagatorRegistry;
+use otel_faas_core::propagation::{ExtractedLinks, PropagatorRegistry};
 use std::borrow::Cow;
 /// The HTTP header X-Ray uses.
 pub const XRAY_HEADER: &str = "x-amzn-trace-id";
@@ -178,6 +178,7 @@ fn xray_fields() -> &'static [String] {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct XrayLambdaPropagator {
     honor_unsampled: bool,
+    lambda_parent: bool,
 }
 
 impl XrayLambdaPropagator {
@@ -191,6 +192,38 @@ impl XrayLambdaPropagator {
     pub fn honoring_unsampled() -> Self {
         Self {
             honor_unsampled: true,
+            lambda_parent: false,
+        }
+    }
+
+    /// For X-Ray active tracing with the daemon destination
+    /// ([`daemon`](crate::xray::daemon)): Lambda's `Sampled=0` honoured, and Lambda's own
+    /// segment the parent **even when the carrier or a propagator listed before this one
+    /// found a context** — that context becomes a link of the invocation span
+    /// ([`ExtractedLinks`](otel_faas_core::propagation::ExtractedLinks)) unless it is in
+    /// Lambda's trace already. Lambda has recorded its segment in its own trace; the
+    /// function's spans belong there, and a caller's W3C trace id (random, not X-Ray's
+    /// epoch form) would make them untranslatable.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use opentelemetry::trace::TraceContextExt;
+    /// use otel_faas_aws::xray::{LAMBDA_TRACE_HEADER, XrayLambdaPropagator};
+    /// use otel_faas_core::Propagation;
+    /// use otel_faas_core::propagation::ExtractedLinks;
+    ///
+    /// let carrier = HashMap::from([
+    ///     (LAMBDA_TRACE_HEADER.to_owned(), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned()),
+    ///     ("x-amzn-trace-id".to_owned(), "Root=1-66666666-777777777777777777777777;Parent=8888888888888888;Sampled=1".to_owned()),
+    /// ]);
+    /// let cx = XrayLambdaPropagator::lambda_parent().extract_from(&carrier);
+    /// assert_eq!(cx.span().span_context().span_id().to_string(), "53995c3f42cd8ad8");
+    /// assert_eq!(ExtractedLinks::of(&cx)[0].span_context.span_id().to_string(), "8888888888888888");
+    /// ```
+    pub fn lambda_parent() -> Self {
+        Self {
+            honor_unsampled: true,
+            lambda_parent: true,
         }
     }
 }
@@ -202,7 +235,22 @@ impl TextMapPropagator for XrayLambdaPropagator {
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         let from_carrier = XrayPropagator.extract_with_context(cx, extractor);
-        if from_carrier.span().span_context().is_valid() {
+        let span = from_carrier.span();
+        let found = span.span_context();
+        if self.lambda_parent {
+            let lambda = parse_valid(extractor.get(LAMBDA_TRACE_HEADER))
+                .filter(|lambda| lambda.is_sampled() || self.honor_unsampled);
+            if let Some(lambda) = lambda {
+                let linked = (found.is_valid() && found.trace_id() != lambda.trace_id())
+                    .then(|| Link::with_context(found.clone()));
+                let cx = from_carrier.with_remote_span_context(lambda);
+                return match linked {
+                    Some(link) => ExtractedLinks::add(&cx, link),
+                    None => cx,
+                };
+            }
+        }
+        if found.is_valid() {
             return from_carrier;
         }
         match parse_valid(extractor.get(LAMBDA_TRACE_HEADER)) {
@@ -264,6 +312,82 @@ mod tests {
 
     fn trace_id(cx: &Context) -> String {
         cx.span().span_context().trace_id().to_string()
+    }
+
+    /// `lambda_parent`, as the X-Ray daemon destination registers it after the W3C
+    /// propagators: Lambda's segment is the parent whatever the caller sent; a caller's
+    /// context of another trace is a link; with no Lambda header the caller's context stays.
+    #[test]
+    fn lambda_parent_keeps_lambdas_segment_and_links_the_callers_context() {
+        let mut registry = PropagatorRegistry::new();
+        registry.register("xray-lambda", || {
+            Box::new(XrayLambdaPropagator::lambda_parent())
+        });
+        let propagation = registry
+            .from_env(&MapEnvironment::from([(
+                "OTEL_PROPAGATORS",
+                "tracecontext,baggage,xray-lambda",
+            )]))
+            .0;
+        let lambda = |sampled: &str| {
+            format!(
+                "Root=1-11111111-222222222222222222222222;Parent=3333333333333333;Sampled={sampled}"
+            )
+        };
+        let links = |cx: &Context| {
+            ExtractedLinks::of(cx)
+                .iter()
+                .map(|l| l.span_context.span_id().to_string())
+                .collect::<Vec<_>>()
+        };
+
+        let sampled = lambda("1");
+        let cx = propagation.extract_from(&carrier(&[
+            ("traceparent", TRACEPARENT),
+            ("baggage", "tenant=acme"),
+            (LAMBDA_TRACE_HEADER, &sampled),
+        ]));
+        assert_eq!(trace_id(&cx), "11111111222222222222222222222222");
+        assert_eq!(
+            cx.span().span_context().span_id().to_string(),
+            "3333333333333333"
+        );
+        assert_eq!(links(&cx), ["00f067aa0ba902b7"], "the caller, linked");
+        assert_eq!(
+            opentelemetry::baggage::BaggageExt::baggage(&cx)
+                .get("tenant")
+                .map(|v| v.to_string()),
+            Some("acme".to_owned()),
+            "baggage kept"
+        );
+
+        // X-Ray said not sampled: that decision stands.
+        let unsampled = lambda("0");
+        let cx = propagation.extract_from(&carrier(&[
+            ("traceparent", TRACEPARENT),
+            (LAMBDA_TRACE_HEADER, &unsampled),
+        ]));
+        assert_eq!(trace_id(&cx), "11111111222222222222222222222222");
+        assert!(!cx.span().span_context().is_sampled());
+
+        // An X-Amzn-Trace-Id in Lambda's own trace (API Gateway's segment) is no link.
+        let cx = propagation.extract_from(&carrier(&[
+            (
+                "x-amzn-trace-id",
+                "Root=1-11111111-222222222222222222222222;Parent=4444444444444444;Sampled=1",
+            ),
+            (LAMBDA_TRACE_HEADER, &sampled),
+        ]));
+        assert_eq!(
+            cx.span().span_context().span_id().to_string(),
+            "3333333333333333"
+        );
+        assert!(links(&cx).is_empty());
+
+        // No Lambda header (outside Lambda): the caller's context is the parent.
+        let cx = propagation.extract_from(&carrier(&[("traceparent", TRACEPARENT)]));
+        assert_eq!(trace_id(&cx), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(links(&cx).is_empty());
     }
 
     #[test]

@@ -8,11 +8,13 @@
 //! which is how core stays free of any cloud's format.
 
 mod carrier;
+mod links;
 mod registry;
 mod w3c;
 
 pub(crate) use carrier::AsInjector;
 pub use carrier::{Carrier, CarrierMut, Chained, IgnoreCase};
+pub use links::ExtractedLinks;
 pub use registry::{CompositePropagation, PropagatorFactory, PropagatorRegistry};
 
 use std::fmt;

@@ -51,12 +51,16 @@ const DEFAULT_PROPAGATORS: &str = "tracecontext,baggage";
 #[derive(Clone)]
 pub struct PropagatorRegistry {
     factories: BTreeMap<String, PropagatorFactory>,
+    /// What an unset `OTEL_PROPAGATORS` means: the specification's default unless a
+    /// platform crate says otherwise ([`PropagatorRegistry::set_default`]).
+    default: &'static str,
 }
 
 impl fmt::Debug for PropagatorRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PropagatorRegistry")
             .field("names", &self.factories.keys().collect::<Vec<_>>())
+            .field("default", &self.default)
             .finish()
     }
 }
@@ -72,6 +76,7 @@ impl PropagatorRegistry {
     pub fn new() -> Self {
         let mut registry = Self {
             factories: BTreeMap::new(),
+            default: DEFAULT_PROPAGATORS,
         };
         registry.register("tracecontext", || {
             Box::new(super::w3c::W3cTraceContext::new())
@@ -91,6 +96,27 @@ impl PropagatorRegistry {
         self
     }
 
+    /// Makes `names` (a comma-separated list, as in `OTEL_PROPAGATORS`) what an unset
+    /// `OTEL_PROPAGATORS` means, in place of the specification's `tracecontext,baggage`.
+    /// For a platform whose destination needs its own format to keep one trace (X-Ray's
+    /// daemon on Lambda); a user's `OTEL_PROPAGATORS` still wins, and a list of which
+    /// nothing is usable still falls back to this default.
+    ///
+    /// ```
+    /// use otel_faas_core::{env::MapEnvironment, propagation::PropagatorRegistry};
+    ///
+    /// let mut registry = PropagatorRegistry::new();
+    /// registry.set_default("baggage");
+    /// let (unset, _) = registry.from_env(&MapEnvironment::default());
+    /// assert_eq!(unset.names(), ["baggage"]);
+    /// let (set, _) = registry.from_env(&MapEnvironment::from([("OTEL_PROPAGATORS", "tracecontext")]));
+    /// assert_eq!(set.names(), ["tracecontext"]);
+    /// ```
+    pub fn set_default(&mut self, names: &'static str) -> &mut Self {
+        self.default = names;
+        self
+    }
+
     /// The registered names, sorted.
     pub fn names(&self) -> Vec<&str> {
         self.factories.keys().map(String::as_str).collect()
@@ -100,10 +126,11 @@ impl PropagatorRegistry {
     ///
     /// Unknown names are reported and skipped, as the specification requires; `none` turns
     /// propagation off; a list in which nothing is usable falls back to the default
-    /// `tracecontext,baggage` with a warning, so a typo never silently breaks every trace.
+    /// `tracecontext,baggage` (or the platform's, [`set_default`](Self::set_default)) with a
+    /// warning, so a typo never silently breaks every trace.
     pub fn from_env(&self, env: &dyn Environment) -> (CompositePropagation, Vec<ConfigWarning>) {
         let raw = env.get_non_empty("OTEL_PROPAGATORS");
-        let requested = raw.as_deref().unwrap_or(DEFAULT_PROPAGATORS);
+        let requested = raw.as_deref().unwrap_or(self.default);
         let mut warnings = Vec::new();
         let mut names: Vec<String> = Vec::new();
         let mut saw_none = false;
@@ -134,10 +161,15 @@ impl PropagatorRegistry {
                     "OTEL_PROPAGATORS",
                     raw,
                     format!("none, {}", self.names().join(", ")),
-                    DEFAULT_PROPAGATORS,
+                    self.default,
                 ));
             }
-            names = DEFAULT_PROPAGATORS.split(',').map(str::to_owned).collect();
+            names = self
+                .default
+                .split(',')
+                .map(|n| n.trim().to_ascii_lowercase())
+                .filter(|n| self.factories.contains_key(n))
+                .collect();
         }
         (self.build(names), warnings)
     }

@@ -2,8 +2,8 @@
 //! sends segment documents over UDP to the X-Ray daemon Lambda runs when active tracing is
 //! on (`Tracing: Active` in the template) — no collector, no layer, no credentials.
 //!
-//! With `OTEL_PROPAGATORS=xray-lambda` the invocation's span is a subsegment of Lambda's
-//! own `AWS::Lambda::Function` segment, so X-Ray shows one trace: Lambda's segments, then
+//! The invocation's span is a subsegment of Lambda's own `AWS::Lambda::Function` segment
+//! (with `awsxray`, nothing else to set), so X-Ray shows one trace: Lambda's segments, then
 //! this function's spans. An invocation Lambda did not sample sends nothing. The job
 //! annotates its span (`report_kind`), which X-Ray filter expressions can search.
 
