@@ -196,11 +196,11 @@ impl XrayLambdaPropagator {
         }
     }
 
-    /// For X-Ray active tracing with the daemon destination
-    /// ([`daemon`](crate::xray::daemon)): Lambda's `Sampled=0` honoured, and Lambda's own
+    /// For X-Ray active tracing with the daemon destination (`xray::daemon`, feature
+    /// `xray-daemon`): Lambda's `Sampled=0` honoured, and Lambda's own
     /// segment the parent **even when the carrier or a propagator listed before this one
     /// found a context** — that context becomes a link of the invocation span
-    /// ([`ExtractedLinks`](otel_faas_core::propagation::ExtractedLinks)) unless it is in
+    /// ([`ExtractedLinks`]) unless it is in
     /// Lambda's trace already. Lambda has recorded its segment in its own trace; the
     /// function's spans belong there, and a caller's W3C trace id (random, not X-Ray's
     /// epoch form) would make them untranslatable.
