@@ -1,8 +1,8 @@
 //! A stand-in for the X-Ray daemon: a UDP socket on 127.0.0.1 that reads every datagram as
 //! the daemon does — the header line `{"format": "json", "version": 1}`, a newline, one
-//! segment document — and checks each document against the required fields of the X-Ray
-//! developer guide's "Segment documents" page (recorded as violations, never dropped
-//! silently).
+//! segment document — and checks each document against the X-Ray segment document schema
+//! the developer guide publishes (`fixtures/xray/`) and the rules its "Segment documents"
+//! page adds in text (recorded as violations, never dropped silently).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -145,7 +145,10 @@ fn is_segment_id(id: &str) -> bool {
 /// alphanumeric or underscore, values strings, numbers or booleans; `fault`, `error` and
 /// `throttle` are booleans; `http.response.status` is an integer.
 pub fn check_segment_document(document: &Value) -> Vec<String> {
-    let mut violations = Vec::new();
+    let mut violations: Vec<String> = segment_schema()
+        .iter_errors(document)
+        .map(|error| format!("schema: {error} at {} in {document}", error.instance_path()))
+        .collect();
     let mut fail = |what: String| violations.push(format!("{what} in {document}"));
     let text = |key: &str| document.get(key).and_then(Value::as_str);
     match text("name") {
@@ -215,6 +218,21 @@ pub fn check_segment_document(document: &Value) -> Vec<String> {
     violations
 }
 
+/// The developer guide's segment document schema, compiled once.
+fn segment_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: std::sync::LazyLock<jsonschema::Validator> = std::sync::LazyLock::new(|| {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/xray/xray-segmentdocument-schema-v1.0.0.json"
+        );
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|error| panic!("the X-Ray schema at {path}: {error}"));
+        let schema: Value = serde_json::from_str(&text).expect("the X-Ray schema is JSON");
+        jsonschema::draft4::new(&schema).expect("the X-Ray schema compiles")
+    });
+    &SCHEMA
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +277,37 @@ mod tests {
         annotated["annotations"] = serde_json::json!({"order-id": "7"});
         assert!(!check_segment_document(&annotated).is_empty());
         assert!(read_datagram(b"{\"format\":\"json\"}\n{}").is_err());
+    }
+
+    /// What only the guide's schema says: a URL of at most 250 characters, metadata values
+    /// that are objects (namespaces), annotation strings of at most 1,000 characters, an
+    /// exception id of 16 characters — each refused, naming the schema.
+    #[test]
+    fn the_schema_refuses_what_the_text_checks_do_not() {
+        let good = serde_json::json!({
+            "name": "orders", "id": "70de5b6f19ff9a0a", "trace_id": "1-581cf771-a006649127e371903a2de979",
+            "start_time": 1.478293361271e9, "end_time": 1.478293361449e9,
+            "http": {"request": {"url": "https://example.com/orders", "method": "GET"}},
+            "metadata": {"default": {"note": "x"}},
+            "annotations": {"order_id": "7"},
+            "cause": {"exceptions": [{"id": "0123456789abcdef", "message": "boom"}]},
+        });
+        assert_eq!(check_segment_document(&good), Vec::<String>::new());
+        let long_url = format!("https://example.com/{}", "a".repeat(240));
+        let cases = [
+            ("/http/request/url", serde_json::json!(long_url)),
+            ("/metadata/default", serde_json::json!("not a namespace")),
+            ("/annotations/order_id", serde_json::json!("7".repeat(1001))),
+            ("/cause/exceptions/0/id", serde_json::json!("0123")),
+        ];
+        for (pointer, bad) in cases {
+            let mut document = good.clone();
+            *document.pointer_mut(pointer).unwrap() = bad;
+            let violations = check_segment_document(&document);
+            assert!(
+                violations.iter().any(|v| v.starts_with("schema: ")),
+                "{pointer}: {violations:?}"
+            );
+        }
     }
 }

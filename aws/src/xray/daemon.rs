@@ -19,6 +19,11 @@
 //!   from a cut copy of its span — long string values shortened to 1 KiB, then 250 bytes,
 //!   then events and links left out, then every attribute — so it is sent whole, never
 //!   broken (`opentelemetry-aws`'s own client sends it and fails the rest of the batch).
+//! - **Metadata in namespaces.** The translator writes metadata flat (`"metadata":
+//!   {"key": 47}`); X-Ray's segment document schema wants each metadata value to be an
+//!   object (a namespace), as X-Ray's SDKs and the Collector's exporter write it, so flat
+//!   values are put into the `default` namespace. The integration tests validate every
+//!   document against that schema.
 //! - **Every datagram is tried**: one that fails does not stop the others; the export then
 //!   fails, so the pipeline counts the batch in [`ExportStats`](otel_faas_core::pipeline::ExportStats)
 //!   (`dropped_export_failed`) and its circuit spares the invocations a daemon that is gone.
@@ -391,7 +396,57 @@ fn encode(document: &SegmentDocument<'_>) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(1024);
     bytes.extend_from_slice(DAEMON_HEADER);
     document.to_writer(&mut bytes);
+    if bytes.windows(METADATA_KEY.len()).any(|w| w == METADATA_KEY) {
+        metadata_in_namespaces(&mut bytes);
+    }
     bytes
+}
+
+const METADATA_KEY: &[u8] = b"\"metadata\":";
+
+/// The namespace X-Ray's SDKs put metadata in when none is named.
+const DEFAULT_METADATA_NAMESPACE: &str = "default";
+
+/// Puts metadata the translator wrote flat (`"metadata": {"key": 47}`) into the `default`
+/// namespace (`"metadata": {"default": {"key": 47}}`), as X-Ray's segment document schema
+/// requires (each metadata value an object: a namespace), as X-Ray's SDKs and the
+/// collector's X-Ray exporter write it. Values that are objects already stay namespaces.
+/// Only documents with metadata are read back — most have none.
+fn metadata_in_namespaces(bytes: &mut Vec<u8>) {
+    use serde_json::{Map, Value as Json};
+    let Ok(mut document) = serde_json::from_slice::<Json>(&bytes[DAEMON_HEADER.len()..]) else {
+        return;
+    };
+    let Some(metadata) = document.get_mut("metadata").and_then(Json::as_object_mut) else {
+        return;
+    };
+    if metadata.values().all(Json::is_object) {
+        return;
+    }
+    let mut namespaces = Map::new();
+    let mut flat = Map::new();
+    for (key, value) in std::mem::take(metadata) {
+        if value.is_object() {
+            namespaces.insert(key, value);
+        } else {
+            flat.insert(key, value);
+        }
+    }
+    // Only objects are in `namespaces`, so the default namespace is one.
+    if let Json::Object(default) = namespaces
+        .entry(DEFAULT_METADATA_NAMESPACE)
+        .or_insert_with(|| Json::Object(Map::new()))
+    {
+        for (key, value) in flat {
+            default.entry(key).or_insert(value);
+        }
+    }
+    *metadata = namespaces;
+    // Were writing to refuse (it cannot, into a Vec), the document stays as translated.
+    if let Ok(body) = serde_json::to_vec(&document) {
+        bytes.truncate(DAEMON_HEADER.len());
+        bytes.extend_from_slice(&body);
+    }
 }
 
 /// A copy of `span` cut to fit a datagram or X-Ray's limits: level 1 shortens string values
@@ -521,6 +576,39 @@ pub fn xray_daemon_destination() -> SpanDestination {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn namespaced(document: &str) -> serde_json::Value {
+        let mut bytes = DAEMON_HEADER.to_vec();
+        bytes.extend_from_slice(document.as_bytes());
+        metadata_in_namespaces(&mut bytes);
+        assert!(bytes.starts_with(DAEMON_HEADER));
+        serde_json::from_slice(&bytes[DAEMON_HEADER.len()..]).unwrap()
+    }
+
+    /// Flat metadata goes into the `default` namespace; namespaces stay; a `default`
+    /// namespace already there gets the flat values beside its own, its own winning.
+    #[test]
+    fn flat_metadata_goes_into_the_default_namespace() {
+        assert_eq!(
+            namespaced(r#"{"name":"a","metadata":{"extra_47":47,"note":"x"}}"#),
+            serde_json::json!({"name":"a","metadata":{"default":{"extra_47":47,"note":"x"}}})
+        );
+        assert_eq!(
+            namespaced(r#"{"metadata":{"debug":{"a":1},"default":{"b":2,"c":3},"c":4,"d":[5]}}"#),
+            serde_json::json!({"metadata":{"debug":{"a":1},"default":{"b":2,"c":3,"d":[5]}}})
+        );
+        // Nothing to do, or not JSON: the bytes stay as they were.
+        let untouched = r#"{"metadata":{"debug":{"a":1}}}"#;
+        assert_eq!(
+            namespaced(untouched),
+            serde_json::json!({"metadata":{"debug":{"a":1}}})
+        );
+        let mut broken = DAEMON_HEADER.to_vec();
+        broken.extend_from_slice(b"{\"metadata\":");
+        let before = broken.clone();
+        metadata_in_namespaces(&mut broken);
+        assert_eq!(broken, before);
+    }
 
     fn parsed(value: &str) -> Result<String, DaemonAddressError> {
         DaemonAddress::parse(value).map(|address| address.to_string())
