@@ -572,8 +572,24 @@ async fn a_w3c_caller_does_not_take_the_invocation_out_of_lambdas_trace() {
     // The invocation and the cold start's `init` under it.
     let documents = daemon.wait_for(2, Duration::from_secs(5)).await;
     assert_eq!(daemon.violations(), Vec::<String>::new());
-    let invocation = by_name(&documents, "orders");
-    assert_eq!(invocation["parent_id"], "53995c3f42cd8ad8");
+    let invocation = documents
+        .iter()
+        .find(|d| d["parent_id"] == "53995c3f42cd8ad8")
+        .unwrap_or_else(|| panic!("the invocation under Lambda's segment: {documents:#?}"));
+    // Named as the span is (a subsegment is named by its span, a segment by its service).
+    assert_eq!(invocation["name"], "GET", "{invocation:#}");
+    // A subsegment of Lambda's function segment, as X-Ray's SDKs record it, with the
+    // request it served.
+    assert_eq!(invocation["type"], "subsegment", "{invocation:#}");
+    assert_eq!(
+        invocation["http"]["request"]["method"], "GET",
+        "{invocation:#}"
+    );
+    assert_eq!(
+        invocation["http"]["response"]["status"], 200,
+        "{invocation:#}"
+    );
+    assert!(invocation.get("sql").is_none(), "{invocation:#}");
     assert!(
         documents.iter().all(|d| d["trace_id"] == root.as_str()),
         "{documents:#?}"

@@ -236,6 +236,8 @@ pub struct XrayDaemonExporter {
     translator: SegmentTranslator,
     /// Bound and connected on the first export.
     socket: tokio::sync::OnceCell<tokio::net::UdpSocket>,
+    /// The resource says AWS Lambda (`cloud.platform=aws_lambda`).
+    on_lambda: bool,
 }
 
 impl fmt::Debug for XrayDaemonExporter {
@@ -260,6 +262,7 @@ impl XrayDaemonExporter {
             address,
             translator,
             socket: tokio::sync::OnceCell::new(),
+            on_lambda: false,
         }
     }
 
@@ -308,7 +311,7 @@ impl XrayDaemonExporter {
                     ),
                 );
             }
-            let span = as_xray_reads_it(span);
+            let span = as_xray_reads_it(span, self.on_lambda);
             let mut datagram = None;
             for cut in 0..=CUTS {
                 let candidate: Cow<'_, SpanData> = match cut {
@@ -349,8 +352,13 @@ impl XrayDaemonExporter {
 ///   the HTTP method it would read `GET`;
 /// - `server.address` becomes the `sql` URL only for a database call (`db.system.name` or
 ///   `db.system`): `opentelemetry-aws` writes it into `sql` for every subsegment, which makes
-///   X-Ray show an HTTP call as a SQL database.
-fn as_xray_reads_it(span: &SpanData) -> Cow<'_, SpanData> {
+///   X-Ray show an HTTP call as a SQL database;
+/// - on Lambda (`on_lambda`), a SERVER span whose parent is remote — Lambda's own
+///   `AWS::Lambda::Function` segment, which `xray-lambda` makes the parent — becomes a
+///   subsegment of that segment, as X-Ray's SDKs record a function's work: one node for the
+///   function in X-Ray's service map, not a second segment of the same function beside
+///   Lambda's. Elsewhere (ECS, EKS, EC2) a SERVER span with a remote parent is a segment.
+fn as_xray_reads_it(span: &SpanData, on_lambda: bool) -> Cow<'_, SpanData> {
     use opentelemetry::trace::{SpanId, SpanKind};
     let value = |key: &str| {
         span.attributes
@@ -359,6 +367,12 @@ fn as_xray_reads_it(span: &SpanData) -> Cow<'_, SpanData> {
             .map(|kv| kv.value.as_str())
     };
     let root = span.parent_span_id == SpanId::INVALID && span.span_kind != SpanKind::Server;
+    // On Lambda a remote parent is Lambda's own function segment: the invocation is a
+    // subsegment of it, as X-Ray's SDKs record it, not a second segment of the function.
+    let under_lambda = on_lambda
+        && span.span_kind == SpanKind::Server
+        && span.parent_span_is_remote
+        && span.parent_span_id != SpanId::INVALID;
     let calls_out = matches!(span.span_kind, SpanKind::Client | SpanKind::Producer);
     let remote_name = if calls_out {
         value("peer.service").or_else(|| value("server.address"))
@@ -369,14 +383,17 @@ fn as_xray_reads_it(span: &SpanData) -> Cow<'_, SpanData> {
     // Only subsegments get the `sql` block; a segment keeps its address for its URL.
     let address_as_sql = !database
         && !root
-        && span.span_kind != SpanKind::Server
+        && (span.span_kind != SpanKind::Server || under_lambda)
         && value("server.address").is_some();
-    if !root && remote_name.is_none() && !address_as_sql {
+    if !root && !under_lambda && remote_name.is_none() && !address_as_sql {
         return Cow::Borrowed(span);
     }
     let mut copy = span.clone();
     if root {
         copy.span_kind = SpanKind::Server;
+    }
+    if under_lambda {
+        copy.span_kind = SpanKind::Internal;
     }
     if let Some(name) = remote_name.filter(|name| !name.is_empty()) {
         copy.name = Cow::Owned(name.into_owned());
@@ -538,6 +555,9 @@ impl SpanExporter for XrayDaemonExporter {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.translator.set_resource(resource);
+        self.on_lambda = resource
+            .get(&opentelemetry::Key::from_static_str("cloud.platform"))
+            .is_some_and(|platform| platform.as_str() == "aws_lambda");
     }
 }
 
@@ -587,6 +607,52 @@ mod tests {
 
     /// Flat metadata goes into the `default` namespace; namespaces stay; a `default`
     /// namespace already there gets the flat values beside its own, its own winning.
+    fn invocation_span(remote_parent: bool) -> SpanData {
+        use opentelemetry::trace::{
+            SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+        };
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(0x6b17_0915_bd86_2e3f_e1be_46a9_9427_2793_u128),
+                SpanId::from(0x614d_8783_9481_9512_u64),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::from(0x5399_5c3f_42cd_8ad8_u64),
+            parent_span_is_remote: remote_parent,
+            span_kind: SpanKind::Server,
+            name: "GET /orders".into(),
+            start_time: std::time::SystemTime::now(),
+            end_time: std::time::SystemTime::now(),
+            attributes: vec![KeyValue::new("server.address", "api.example.com")],
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status: Status::Unset,
+            instrumentation_scope: Default::default(),
+        }
+    }
+
+    /// On Lambda the invocation under Lambda's segment is a subsegment (and its address no
+    /// `sql` block); elsewhere, or with a local parent, a SERVER span stays a segment.
+    #[test]
+    fn on_lambda_a_server_span_under_lambdas_segment_is_a_subsegment() {
+        use opentelemetry::trace::SpanKind;
+        let remote = invocation_span(true);
+        let on_lambda = as_xray_reads_it(&remote, true);
+        assert_eq!(on_lambda.span_kind, SpanKind::Internal);
+        assert!(
+            !on_lambda
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "server.address")
+        );
+        assert_eq!(as_xray_reads_it(&remote, false).span_kind, SpanKind::Server);
+        let local = invocation_span(false);
+        assert_eq!(as_xray_reads_it(&local, true).span_kind, SpanKind::Server);
+    }
+
     #[test]
     fn flat_metadata_goes_into_the_default_namespace() {
         assert_eq!(
