@@ -590,6 +590,10 @@ async fn a_w3c_caller_does_not_take_the_invocation_out_of_lambdas_trace() {
         "{invocation:#}"
     );
     assert!(invocation.get("sql").is_none(), "{invocation:#}");
+    assert_eq!(
+        invocation["aws"]["request_id"], "with-a-w3c-caller",
+        "{invocation:#}"
+    );
     assert!(
         documents.iter().all(|d| d["trace_id"] == root.as_str()),
         "{documents:#?}"

@@ -357,9 +357,14 @@ impl XrayDaemonExporter {
 ///   `AWS::Lambda::Function` segment, which `xray-lambda` makes the parent — becomes a
 ///   subsegment of that segment, as X-Ray's SDKs record a function's work: one node for the
 ///   function in X-Ray's service map, not a second segment of the same function beside
-///   Lambda's. Elsewhere (ECS, EKS, EC2) a SERVER span with a remote parent is a segment.
+///   Lambda's; it carries Lambda's request id as `aws.request_id` (the function's ARN is on
+///   Lambda's segment). Elsewhere (ECS, EKS, EC2) a SERVER span with a remote parent is a
+///   segment;
+/// - a SERVER span that answered 4xx is X-Ray's `error` (429 also `throttle`), as the
+///   developer guide defines them: the HTTP conventions leave such a span's status unset,
+///   and `opentelemetry-aws` sets the flags only on a span in error. 5xx is `fault`.
 fn as_xray_reads_it(span: &SpanData, on_lambda: bool) -> Cow<'_, SpanData> {
-    use opentelemetry::trace::{SpanId, SpanKind};
+    use opentelemetry::trace::{SpanId, SpanKind, Status};
     let value = |key: &str| {
         span.attributes
             .iter()
@@ -385,7 +390,15 @@ fn as_xray_reads_it(span: &SpanData, on_lambda: bool) -> Cow<'_, SpanData> {
         && !root
         && (span.span_kind != SpanKind::Server || under_lambda)
         && value("server.address").is_some();
-    if !root && !under_lambda && remote_name.is_none() && !address_as_sql {
+    // X-Ray's `error` is a 4xx answer, `throttle` a 429; the translator sets them only on
+    // a span in error, and the HTTP conventions leave a server's 4xx unset.
+    let client_error = span.span_kind == SpanKind::Server
+        && !matches!(span.status, Status::Error { .. })
+        && span.attributes.iter().any(|kv| {
+            kv.key.as_str() == "http.response.status_code"
+                && matches!(kv.value, Value::I64(400..=499))
+        });
+    if !root && !under_lambda && !client_error && remote_name.is_none() && !address_as_sql {
         return Cow::Borrowed(span);
     }
     let mut copy = span.clone();
@@ -394,6 +407,15 @@ fn as_xray_reads_it(span: &SpanData, on_lambda: bool) -> Cow<'_, SpanData> {
     }
     if under_lambda {
         copy.span_kind = SpanKind::Internal;
+        // Lambda's request id, which X-Ray shows and searches on the subsegment.
+        if let Some(request_id) = value("faas.invocation_id") {
+            let request_id = request_id.into_owned();
+            copy.attributes
+                .push(KeyValue::new("aws.request_id", request_id));
+        }
+    }
+    if client_error {
+        copy.status = Status::error("");
     }
     if let Some(name) = remote_name.filter(|name| !name.is_empty()) {
         copy.name = Cow::Owned(name.into_owned());
@@ -651,6 +673,56 @@ mod tests {
         assert_eq!(as_xray_reads_it(&remote, false).span_kind, SpanKind::Server);
         let local = invocation_span(false);
         assert_eq!(as_xray_reads_it(&local, true).span_kind, SpanKind::Server);
+    }
+
+    /// The document the exporter would send for `span`.
+    fn document(span: SpanData, on_lambda: bool) -> serde_json::Value {
+        let mut exporter = XrayDaemonExporter::new(DaemonAddress::parse("127.0.0.1:2000").unwrap());
+        exporter.on_lambda = on_lambda;
+        let (datagrams, refused) = exporter.datagrams(&[span]);
+        assert_eq!(refused, 0);
+        serde_json::from_slice(&datagrams[0][DAEMON_HEADER.len()..]).unwrap()
+    }
+
+    fn answered(status: i64) -> SpanData {
+        let mut span = invocation_span(false);
+        span.attributes = vec![KeyValue::new("http.response.status_code", status)];
+        span
+    }
+
+    /// X-Ray's flags from the status a server answered: 4xx `error`, 429 also `throttle`,
+    /// 5xx `fault`, 2xx none.
+    #[test]
+    fn a_servers_answer_sets_xrays_error_throttle_and_fault() {
+        let flags = |document: &serde_json::Value| {
+            ["error", "throttle", "fault"]
+                .map(|flag| document.get(flag) == Some(&serde_json::json!(true)))
+        };
+        assert_eq!(flags(&document(answered(404), false)), [true, false, false]);
+        assert_eq!(flags(&document(answered(429), false)), [true, true, false]);
+        let mut failed = answered(503);
+        failed.status = opentelemetry::trace::Status::error("");
+        assert_eq!(flags(&document(failed, false)), [false, false, true]);
+        assert_eq!(
+            flags(&document(answered(200), false)),
+            [false, false, false]
+        );
+    }
+
+    /// The invocation under Lambda's segment names Lambda's request id.
+    #[test]
+    fn the_invocation_under_lambdas_segment_has_the_request_id() {
+        let mut span = invocation_span(true);
+        span.attributes.push(KeyValue::new(
+            "faas.invocation_id",
+            "c6af9ac6-7b61-11e6-9a41-93e812345678",
+        ));
+        let document = document(span, true);
+        assert_eq!(document["type"], "subsegment");
+        assert_eq!(
+            document["aws"]["request_id"], "c6af9ac6-7b61-11e6-9a41-93e812345678",
+            "{document:#}"
+        );
     }
 
     #[test]
