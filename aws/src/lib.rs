@@ -163,13 +163,15 @@ pub mod logs;
 mod resource;
 mod response;
 mod runtime;
+#[cfg(feature = "sigv4")]
+pub mod sigv4;
 pub mod triggers;
 pub mod warm_up;
 pub mod xray;
 
 // The headline names: the entry point, one adapter per trigger, the resource. Everything
 // else has its one path in the module it belongs to (`lambda`, `triggers`, `batch`, `logs`,
-// `xray`, `warm_up`, `emf`).
+// `xray`, `warm_up`, `emf`, `sigv4`).
 #[cfg(feature = "lambda-http")]
 pub use http_trigger::LambdaHttpTrigger;
 pub use resource::LambdaResourceDetector;

@@ -400,6 +400,11 @@ impl LambdaTelemetry {
             pipeline =
                 pipeline.with_span_destination(crate::xray::daemon::xray_daemon_destination());
         }
+        // Exports to AWS's OTLP endpoints (X-Ray, CloudWatch Logs) signed with SigV4.
+        #[cfg(feature = "sigv4")]
+        {
+            pipeline = pipeline.with_request_signer(crate::sigv4::otlp_signer());
+        }
         register_propagators(pipeline.registry_mut());
         // Spans go to the daemon only with X-Ray active tracing on, and then Lambda's
         // `Sampled=0` is X-Ray's decision: an invocation it did not sample sends nothing.

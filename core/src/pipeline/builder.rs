@@ -40,6 +40,7 @@ pub struct Pipeline {
     pub(super) sampling_rules: Option<SamplingRules>,
     pub(super) span_exporters: Vec<custom::BoxedSpanExporter>,
     pub(super) span_destinations: Vec<custom::SpanDestination>,
+    pub(super) signers: Vec<super::SignerFactory>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -73,6 +74,7 @@ impl Pipeline {
             sampling_rules: None,
             span_exporters: Vec::new(),
             span_destinations: Vec::new(),
+            signers: Vec::new(),
         }
     }
 
@@ -131,6 +133,40 @@ impl Pipeline {
             name,
             sink: Arc::new(sink),
         });
+        self
+    }
+
+    /// Signs the OTLP/HTTP export requests of every signal whose settings `factory`
+    /// accepts (see [`RequestSigner`](super::RequestSigner)): a cloud crate registers the
+    /// signature its endpoints want. The first factory that accepts a signal's settings
+    /// signs them; gRPC exports are never signed (a factory that accepts one is told so by
+    /// a warning).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use otel_faas_core::Pipeline;
+    /// use otel_faas_core::env::MapEnvironment;
+    /// use otel_faas_core::pipeline::{RequestSigner, SigningError};
+    ///
+    /// #[derive(Debug)]
+    /// struct Unsigned;
+    /// impl RequestSigner for Unsigned {
+    ///     fn sign(&self, _: &http::Method, _: &http::Uri, _: &mut http::HeaderMap, _: &[u8]) -> Result<(), SigningError> {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let pipeline = Pipeline::with_environment(MapEnvironment::default()).with_request_signer(
+    ///     Arc::new(|_env, _signal, config| {
+    ///         config.endpoint.starts_with("https://ingest.example.com/")
+    ///             .then(|| Arc::new(Unsigned) as Arc<dyn RequestSigner>)
+    ///     }),
+    /// );
+    /// # drop(pipeline);
+    /// ```
+    #[must_use]
+    pub fn with_request_signer(mut self, factory: super::SignerFactory) -> Self {
+        self.signers.push(factory);
         self
     }
 

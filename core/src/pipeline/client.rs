@@ -36,6 +36,8 @@ fn register(client: Weak<dyn Rebuild>) {
 struct Inner {
     current: RwLock<reqwest::blocking::Client>,
     config: SignalConfig,
+    /// Signs each request just before it is sent, over the bytes sent.
+    signer: Option<Arc<dyn super::RequestSigner>>,
 }
 
 /// An exporter's HTTP client; see the module documentation.
@@ -55,10 +57,14 @@ impl fmt::Debug for ReconnectingClient {
 #[cfg(feature = "otlp-sdk-http")]
 impl ReconnectingClient {
     /// A client for `config`'s endpoint, registered for [`reconnect_exporters`].
-    pub(crate) fn new(config: &SignalConfig) -> Result<Self, BuildError> {
+    pub(crate) fn new(
+        config: &SignalConfig,
+        signer: Option<Arc<dyn super::RequestSigner>>,
+    ) -> Result<Self, BuildError> {
         let inner = Arc::new(Inner {
             current: RwLock::new(build(config)?),
             config: config.clone(),
+            signer,
         });
         let weak: Weak<dyn Rebuild> = Arc::downgrade(&inner) as Weak<dyn Rebuild>;
         register(weak);
@@ -133,6 +139,14 @@ impl HttpClient for ReconnectingClient {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
+        let request = match &self.0.signer {
+            Some(signer) => {
+                let (mut parts, body) = request.into_parts();
+                signer.sign(&parts.method, &parts.uri, &mut parts.headers, &body)?;
+                Request::from_parts(parts, body)
+            }
+            None => request,
+        };
         client.send_bytes(request).await
     }
 }

@@ -185,7 +185,11 @@ use super::error::BuildError;
 
 /// The OTLP/HTTP settings every signal's exporter builder takes.
 #[cfg(feature = "otlp-sdk-http")]
-pub(crate) fn http_settings<B>(builder: B, config: &SignalConfig) -> Result<B, BuildError>
+pub(crate) fn http_settings<B>(
+    builder: B,
+    config: &SignalConfig,
+    signer: Option<std::sync::Arc<dyn super::RequestSigner>>,
+) -> Result<B, BuildError>
 where
     B: opentelemetry_otlp::WithHttpConfig + opentelemetry_otlp::WithExportConfig,
 {
@@ -204,7 +208,7 @@ where
         builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
     }
     // Our own client, so that a snapshot restore can replace it (see `client.rs`).
-    builder = builder.with_http_client(super::client::ReconnectingClient::new(config)?);
+    builder = builder.with_http_client(super::client::ReconnectingClient::new(config, signer)?);
     Ok(builder)
 }
 

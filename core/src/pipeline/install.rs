@@ -92,6 +92,8 @@ impl Pipeline {
             span_exporters: self.span_exporters,
             span_destinations: self.span_destinations,
             env,
+            shared_env: &self.env,
+            signers: &self.signers,
             span_paths: Vec::new(),
             span_counters: Arc::new(direct::SpanCounters::default()),
         };
@@ -143,12 +145,19 @@ impl Pipeline {
 /// because each signal's exporter has its own builder types for HTTP and gRPC.
 #[cfg(any(feature = "otlp-sdk-http", feature = "otlp-grpc"))]
 macro_rules! otlp_exporter {
-    ($exporter:ident, $config:expr) => {
-        otlp_exporter!($exporter, $config, |builder| builder)
+    ($exporter:ident, $config:expr, $signer:expr) => {
+        otlp_exporter!($exporter, $config, $signer, |builder| builder)
     };
-    ($exporter:ident, $config:expr, |$builder:ident| $customize:expr) => {{
+    ($exporter:ident, $config:expr, $signer:expr, |$builder:ident| $customize:expr) => {{
         let config: &SignalConfig = $config;
+        let signer: Option<Arc<dyn super::RequestSigner>> = $signer;
         let built: Result<_, error::BuildError> = match config.protocol {
+            #[cfg(feature = "otlp-grpc")]
+            OtlpProtocol::Grpc if signer.is_some() => Err(error::BuildError::Exporter(
+                "requests to this endpoint must be signed, and gRPC exports are not: \
+                 set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
+                    .to_owned(),
+            )),
             #[cfg(feature = "otlp-grpc")]
             OtlpProtocol::Grpc => {
                 let $builder = opentelemetry_otlp::$exporter::builder().with_tonic();
@@ -161,7 +170,7 @@ macro_rules! otlp_exporter {
             #[cfg(feature = "otlp-sdk-http")]
             _ => {
                 let $builder = opentelemetry_otlp::$exporter::builder().with_http();
-                export::http_settings($customize, config).and_then(|builder| {
+                export::http_settings($customize, config, signer).and_then(|builder| {
                     builder
                         .build()
                         .map_err(|error| error::BuildError::Exporter(error.to_string()))
@@ -170,9 +179,12 @@ macro_rules! otlp_exporter {
             // Spans over gRPC only: the configuration never asks for the SDK's HTTP
             // exporters then.
             #[cfg(not(feature = "otlp-sdk-http"))]
-            _ => Err(error::BuildError::MissingFeature(
-                "OTLP/HTTP through the SDK needs the otlp-metrics or otlp-logs cargo feature",
-            )),
+            _ => Err({
+                let _ = signer;
+                error::BuildError::MissingFeature(
+                    "OTLP/HTTP through the SDK needs the otlp-metrics or otlp-logs cargo feature",
+                )
+            }),
         };
         built.map_err(|error| format!("the OTLP exporter could not be built: {error}"))
     }};
@@ -192,6 +204,10 @@ struct Build<'a> {
     /// Destinations `OTEL_TRACES_EXPORTER` may name; each is built once, when named.
     span_destinations: Vec<custom::SpanDestination>,
     env: &'a dyn crate::env::Environment,
+    /// The same environment, for signers that keep it.
+    shared_env: &'a Arc<dyn crate::env::Environment>,
+    /// Who signs which signal's requests.
+    signers: &'a [super::SignerFactory],
     /// The spans' export paths built, for the flusher.
     span_paths: Vec<direct::DirectHandle>,
     /// Their counters (shared by all of a pipeline's paths).
@@ -199,6 +215,16 @@ struct Build<'a> {
 }
 
 impl Build<'_> {
+    /// The signer of `signal`'s OTLP requests, if one is registered for its endpoint.
+    fn signer(&self, signal: Signal) -> Option<Arc<dyn super::RequestSigner>> {
+        super::signing::signer_for(
+            self.signers,
+            self.shared_env,
+            signal,
+            self.config.signal(signal),
+        )
+    }
+
     fn enabled(&self, signal: Signal) -> &[Exporter] {
         if self.config.sdk_disabled {
             &[]
@@ -335,7 +361,11 @@ impl Build<'_> {
                 Exporter::Console => continue,
                 #[cfg(feature = "otlp-grpc")]
                 Exporter::Otlp if self.config.traces.protocol == OtlpProtocol::Grpc => {
-                    match otlp_exporter!(SpanExporter, &self.config.traces) {
+                    match otlp_exporter!(
+                        SpanExporter,
+                        &self.config.traces,
+                        self.signer(Signal::Traces)
+                    ) {
                         Ok(otlp) => {
                             self.any_exporter(custom::BoxedSpanExporter::new(otlp), &destination)
                         }
@@ -349,6 +379,7 @@ impl Build<'_> {
                     &self.config.traces,
                     self.late_resource.clone(),
                     self.config.limits.attribute_value_length,
+                    self.signer(Signal::Traces),
                 ) {
                     Ok(otlp) => direct::Transport::OtlpHttp(otlp),
                     Err(reason) => {
@@ -441,9 +472,12 @@ impl Build<'_> {
                 }
                 #[cfg(feature = "otlp-metrics")]
                 Exporter::Otlp => {
-                    match otlp_exporter!(MetricExporter, &self.config.metrics, |builder| builder
-                        .with_temporality(temporality))
-                    {
+                    match otlp_exporter!(
+                        MetricExporter,
+                        &self.config.metrics,
+                        self.signer(Signal::Metrics),
+                        |builder| builder.with_temporality(temporality)
+                    ) {
                         Ok(otlp) => {
                             let reader =
                                 PeriodicReader::builder(self.observed(Signal::Metrics, otlp))
@@ -510,17 +544,20 @@ impl Build<'_> {
                 .with_batch_config(batch_config())
                 .build(),
                 #[cfg(feature = "otlp-logs")]
-                Exporter::Otlp => match otlp_exporter!(LogExporter, &self.config.logs) {
-                    Ok(otlp) => {
-                        BatchLogProcessor::builder(self.observed(Signal::Logs, self.late(otlp)))
-                            .with_batch_config(batch_config())
-                            .build()
+                Exporter::Otlp => {
+                    match otlp_exporter!(LogExporter, &self.config.logs, self.signer(Signal::Logs))
+                    {
+                        Ok(otlp) => {
+                            BatchLogProcessor::builder(self.observed(Signal::Logs, self.late(otlp)))
+                                .with_batch_config(batch_config())
+                                .build()
+                        }
+                        Err(reason) => {
+                            self.fail(Signal::Logs, exporter, reason);
+                            continue;
+                        }
                     }
-                    Err(reason) => {
-                        self.fail(Signal::Logs, exporter, reason);
-                        continue;
-                    }
-                },
+                }
                 // Registered names are metrics' only; none is parsed for logs, nor the
                 // others without their features.
                 #[cfg(not(feature = "console"))]

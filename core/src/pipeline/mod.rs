@@ -79,6 +79,7 @@ mod error;
 mod export;
 mod flush;
 mod late;
+mod signing;
 mod sink;
 #[cfg(feature = "tls")]
 mod tls;
@@ -91,6 +92,7 @@ pub use config::{
 pub use custom::SpanDestination;
 pub use direct::ExportStats;
 pub use late::LateResource;
+pub use signing::{RequestSigner, SignerFactory, SigningError};
 pub use sink::MetricSink;
 
 mod builder;

@@ -64,6 +64,8 @@ pub(crate) struct OtlpHttp {
     resource: RwLock<ResourceState>,
     late: Option<LateResource>,
     clients: Arc<AsyncClients>,
+    /// Signs each request just before it is sent, over the bytes sent.
+    signer: Option<Arc<dyn super::super::RequestSigner>>,
 }
 
 #[derive(Debug)]
@@ -78,6 +80,7 @@ impl OtlpHttp {
         config: &SignalConfig,
         late: Option<LateResource>,
         value_length: Option<usize>,
+        signer: Option<Arc<dyn super::super::RequestSigner>>,
     ) -> Result<Self, BuildError> {
         let mut headers = Vec::new();
         for (name, value) in config.headers.pairs() {
@@ -107,6 +110,7 @@ impl OtlpHttp {
             }),
             late,
             clients: AsyncClients::new(config)?,
+            signer,
         })
     }
 
@@ -202,6 +206,8 @@ impl OtlpHttp {
             body
         };
         let client = self.clients.get(on_exporter_thread);
+        // A reference-counted handle, not a copy: the signature covers the bytes sent.
+        let signed_body = body.clone();
         let mut request = client.post(&self.endpoint).body(body).header(
             http::header::CONTENT_TYPE,
             if self.json {
@@ -216,7 +222,14 @@ impl OtlpHttp {
         for (name, value) in &self.headers {
             request = request.header(name, value.clone());
         }
-        let response = request.send().await.map_err(|error| SendError {
+        let response = match &self.signer {
+            None => request.send().await,
+            Some(signer) => {
+                let request = self.signed(request, signer.as_ref(), &signed_body)?;
+                client.execute(request).await
+            }
+        }
+        .map_err(|error| SendError {
             retryable: true,
             retry_after: None,
             message: describe(&error),
@@ -247,6 +260,35 @@ impl OtlpHttp {
             retry_after,
             message: format!("the collector answered {status}"),
         })
+    }
+}
+
+impl OtlpHttp {
+    /// The request `builder` describes, signed by `signer` over `body`. A request that
+    /// cannot be signed is not sent: the send fails, not retryable (credentials missing
+    /// now are missing on the next try too; the batch is counted as dropped).
+    fn signed(
+        &self,
+        builder: reqwest::RequestBuilder,
+        signer: &dyn super::super::RequestSigner,
+        body: &[u8],
+    ) -> Result<reqwest::Request, SendError> {
+        let refused = |message: String| SendError {
+            retryable: false,
+            retry_after: None,
+            message,
+        };
+        let mut request = builder.build().map_err(|error| refused(describe(&error)))?;
+        let uri: http::Uri = request
+            .url()
+            .as_str()
+            .parse()
+            .map_err(|_| refused("the endpoint is not a URI that can be signed".to_owned()))?;
+        let method = request.method().clone();
+        signer
+            .sign(&method, &uri, request.headers_mut(), body)
+            .map_err(|error| refused(format!("the export request could not be signed: {error}")))?;
+        Ok(request)
     }
 }
 
@@ -389,7 +431,7 @@ pub(super) mod tests {
             compression: None,
             tls: Default::default(),
         };
-        OtlpHttp::new(&config, None, None).expect("built")
+        OtlpHttp::new(&config, None, None, None).expect("built")
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -445,7 +487,7 @@ pub(super) mod tests {
             compression: None,
             tls: Default::default(),
         };
-        let transport = OtlpHttp::new(&config, None, None).expect("built");
+        let transport = OtlpHttp::new(&config, None, None, None).expect("built");
         transport.set_resource(
             &Resource::builder_empty()
                 .with_attribute(KeyValue::new("service.name", "orders"))
