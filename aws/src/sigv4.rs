@@ -14,8 +14,9 @@
 //!
 //! An endpoint whose host does not say the service (a proxy, a VPC endpoint under its own
 //! name) is signed when [`SIGV4_SERVICE_VARIABLE`] (`OTEL_FAAS_AWS_SIGV4_SERVICE`) names
-//! the service (`xray`, `logs`); the region is then `AWS_REGION`. Only OTLP/HTTP is signed:
-//! a signed endpoint with `grpc` is a warning and no exporter.
+//! the service: one name for every signal (`xray`), or one per signal
+//! (`traces=xray,logs=logs`); the region is then `AWS_REGION`. Only OTLP/HTTP is signed: a
+//! signed endpoint with `grpc` is a warning and no exporter.
 //!
 //! **Credentials** are read from the environment on every request — `AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` — as Lambda sets them from the function's
@@ -41,7 +42,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use otel_faas_core::env::Environment;
-use otel_faas_core::pipeline::{RequestSigner, SignalConfig, SignerFactory, SigningError};
+use otel_faas_core::pipeline::{RequestSigner, Signal, SignalConfig, SignerFactory, SigningError};
 
 /// Names the service to sign for when the endpoint's host does not say it.
 pub const SIGV4_SERVICE_VARIABLE: &str = "OTEL_FAAS_AWS_SIGV4_SERVICE";
@@ -108,6 +109,16 @@ impl SigV4Signer {
     /// `AWS_DEFAULT_REGION`); `None` otherwise, and when no region is known (with a
     /// warning).
     pub fn for_endpoint(env: Arc<dyn Environment>, endpoint: &str) -> Option<Self> {
+        Self::for_signal_endpoint(env, None, endpoint)
+    }
+
+    /// [`for_endpoint`](Self::for_endpoint) for one signal's endpoint: a per-signal
+    /// [`SIGV4_SERVICE_VARIABLE`] (`traces=xray,logs=logs`) is read for `signal`.
+    pub fn for_signal_endpoint(
+        env: Arc<dyn Environment>,
+        signal: Option<Signal>,
+        endpoint: &str,
+    ) -> Option<Self> {
         let host = endpoint
             .parse::<http::Uri>()
             .ok()
@@ -115,7 +126,7 @@ impl SigV4Signer {
         if let Some((service, region)) = aws_otlp_host(&host) {
             return Some(Self::new(service, region, env));
         }
-        let service = env.get_non_empty(SIGV4_SERVICE_VARIABLE)?;
+        let service = service_override(&env.get_non_empty(SIGV4_SERVICE_VARIABLE)?, signal)?;
         let region = env
             .get_non_empty("AWS_REGION")
             .or_else(|| env.get_non_empty("AWS_DEFAULT_REGION"));
@@ -129,7 +140,7 @@ impl SigV4Signer {
             );
             return None;
         };
-        Some(Self::new(service.trim().to_owned(), region, env))
+        Some(Self::new(service, region, env))
     }
 
     /// The service signed for (`xray`, `logs`).
@@ -162,6 +173,21 @@ impl SigV4Signer {
             "environment",
         ))
     }
+}
+
+/// The service [`SIGV4_SERVICE_VARIABLE`]'s `value` names for `signal`: the one name, or
+/// the `signal=service` pair of `signal` (`traces=xray,logs=logs`).
+fn service_override(value: &str, signal: Option<Signal>) -> Option<String> {
+    let value = value.trim();
+    if !value.contains('=') {
+        return (!value.is_empty()).then(|| value.to_owned());
+    }
+    let signal = signal?;
+    value.split(',').find_map(|pair| {
+        let (name, service) = pair.split_once('=')?;
+        (name.trim().eq_ignore_ascii_case(signal.as_str()) && !service.trim().is_empty())
+            .then(|| service.trim().to_owned())
+    })
 }
 
 /// `(service, region)` of `xray.<region>.amazonaws.com` or `logs.<region>.amazonaws.com`
@@ -241,8 +267,8 @@ impl RequestSigner for SigV4Signer {
 /// assert!(telemetry.warnings().is_empty());
 /// ```
 pub fn otlp_signer() -> SignerFactory {
-    Arc::new(|env, _signal, config: &SignalConfig| {
-        SigV4Signer::for_endpoint(Arc::clone(env), &config.endpoint)
+    Arc::new(|env, signal, config: &SignalConfig| {
+        SigV4Signer::for_signal_endpoint(Arc::clone(env), Some(signal), &config.endpoint)
             .map(|signer| Arc::new(signer) as Arc<dyn RequestSigner>)
     })
 }
@@ -250,6 +276,66 @@ pub fn otlp_signer() -> SignerFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without credentials nothing is signed, and the error names the missing variable
+    /// (never a value).
+    #[test]
+    fn missing_credentials_are_named() {
+        use otel_faas_core::env::MapEnvironment;
+        let sign = |pairs: &[(&str, &str)]| {
+            let env: Arc<dyn Environment> =
+                Arc::new(pairs.iter().copied().collect::<MapEnvironment>());
+            let mut headers = http::HeaderMap::new();
+            let uri = "https://xray.eu-west-1.amazonaws.com/v1/traces"
+                .parse()
+                .unwrap();
+            SigV4Signer::new("xray", "eu-west-1", env)
+                .sign(&http::Method::POST, &uri, &mut headers, b"")
+                .map(|()| headers)
+        };
+        let error = sign(&[("AWS_SECRET_ACCESS_KEY", "s3cret")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("AWS_ACCESS_KEY_ID is not set"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+        let error = sign(&[("AWS_ACCESS_KEY_ID", "AKID")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("AWS_SECRET_ACCESS_KEY is not set"),
+            "{error}"
+        );
+        let headers = sign(&[
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "s3cret"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ])
+        .unwrap();
+        assert_eq!(headers["x-amz-security-token"], "token");
+        assert!(headers["authorization"].is_sensitive());
+    }
+
+    #[test]
+    fn the_service_override_is_one_name_or_one_per_signal() {
+        assert_eq!(
+            service_override(" xray ", Some(Signal::Logs)).as_deref(),
+            Some("xray")
+        );
+        assert_eq!(service_override("xray", None).as_deref(), Some("xray"));
+        let pairs = "traces=xray, logs = logs";
+        assert_eq!(
+            service_override(pairs, Some(Signal::Traces)).as_deref(),
+            Some("xray")
+        );
+        assert_eq!(
+            service_override(pairs, Some(Signal::Logs)).as_deref(),
+            Some("logs")
+        );
+        assert_eq!(service_override(pairs, Some(Signal::Metrics)), None);
+        assert_eq!(service_override(pairs, None), None);
+        assert_eq!(service_override("traces=", Some(Signal::Traces)), None);
+        assert_eq!(service_override("", Some(Signal::Traces)), None);
+    }
 
     #[test]
     fn aws_otlp_hosts_name_their_service_and_region() {

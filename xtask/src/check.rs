@@ -527,6 +527,10 @@ fn tests(state: &mut State) -> anyhow::Result<()> {
                     "aws_lambda_to_lambda",
                     "--test",
                     "aws_cargo_lambda",
+                    "--test",
+                    "aws_xray_daemon",
+                    "--test",
+                    "aws_sigv4_otlp",
                 ],
             )?;
         }

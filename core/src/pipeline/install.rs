@@ -606,3 +606,21 @@ impl IdGenerator for BoxedIdGenerator {
         self.0.new_span_id()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::env::MapEnvironment;
+
+    #[test]
+    fn disabled_sdk_records_nothing() {
+        let telemetry = crate::Pipeline::with_environment(MapEnvironment::from([(
+            "OTEL_SDK_DISABLED",
+            "TRUE",
+        )]))
+        .install();
+        assert!(telemetry.config().sdk_disabled);
+        use opentelemetry::trace::{Span as _, Tracer as _};
+        let span = telemetry.tracer("t").start("s");
+        assert!(!span.is_recording());
+    }
+}

@@ -396,14 +396,3 @@ fn sampler_ratio_is_validated_for_ratio_samplers() {
     assert_eq!(config.sampler, SamplerConfig::ParentBasedTraceIdRatio(1.0));
     assert_eq!(config.warnings()[0].variable, "OTEL_TRACES_SAMPLER_ARG");
 }
-
-#[test]
-fn disabled_sdk_records_nothing() {
-    let telemetry =
-        crate::Pipeline::with_environment(MapEnvironment::from([("OTEL_SDK_DISABLED", "TRUE")]))
-            .install();
-    assert!(telemetry.config().sdk_disabled);
-    use opentelemetry::trace::{Span as _, Tracer as _};
-    let span = telemetry.tracer("t").start("s");
-    assert!(!span.is_recording());
-}
