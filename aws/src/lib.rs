@@ -154,6 +154,7 @@
 
 mod arn;
 pub mod batch;
+pub mod containers;
 pub mod emf;
 mod event;
 #[cfg(feature = "lambda-http")]
@@ -171,7 +172,7 @@ pub mod xray;
 
 // The headline names: the entry point, one adapter per trigger, the resource. Everything
 // else has its one path in the module it belongs to (`lambda`, `triggers`, `batch`, `logs`,
-// `xray`, `warm_up`, `emf`, `sigv4`).
+// `xray`, `warm_up`, `emf`, `sigv4`, `containers`).
 #[cfg(feature = "lambda-http")]
 pub use http_trigger::LambdaHttpTrigger;
 pub use resource::LambdaResourceDetector;

@@ -531,6 +531,8 @@ fn tests(state: &mut State) -> anyhow::Result<()> {
                     "aws_xray_daemon",
                     "--test",
                     "aws_sigv4_otlp",
+                    "--test",
+                    "aws_ecs_resource",
                 ],
             )?;
         }
