@@ -179,6 +179,15 @@ pub fn fetch_in_background(
 fn detectors(
     platform: AwsContainerPlatform,
 ) -> Vec<Box<dyn opentelemetry_sdk::resource::ResourceDetector + Send>> {
+    // Without a detector feature nothing is pushed.
+    #[cfg_attr(
+        not(any(
+            feature = "detector-ecs",
+            feature = "detector-eks",
+            feature = "detector-ec2"
+        )),
+        allow(unused_mut)
+    )]
     let mut detectors: Vec<Box<dyn opentelemetry_sdk::resource::ResourceDetector + Send>> =
         Vec::new();
     match platform {

@@ -53,7 +53,7 @@ pub use sigv4_verifier::{SigV4Verifier, SignedRequest};
 pub use span::{AttrValue, ReceivedEvent, ReceivedLink, ReceivedSpan, SpanKind, StatusCode};
 pub use tls::TestCertificate;
 pub use waterfall::{render_waterfall, render_waterfall_html};
-pub use xray_daemon::{FakeXrayDaemon, check_segment_document};
+pub use xray_daemon::{FakeXrayDaemon, check_segment_document, render_segment_tree};
 
 /// The workspace README's quick starts (cloud-free, Lambda, Azure, Cloud Run), compiled as
 /// doctests of this crate — the one that depends on every other — so that they keep

@@ -218,6 +218,108 @@ pub fn check_segment_document(document: &Value) -> Vec<String> {
     violations
 }
 
+/// The documents as X-Ray would show them: one block per trace, each document under the
+/// one whose `id` is its `parent_id` (a parent not among them — Lambda's own segment — is
+/// shown as a remote parent), with its type, name, duration and what X-Ray reads from it
+/// (HTTP status, `fault`/`error`/`throttle`, annotations).
+///
+/// ```
+/// use otel_faas_integration_tests::render_segment_tree;
+///
+/// let documents = vec![
+///     serde_json::json!({"name": "orders", "id": "70de5b6f19ff9a0a", "trace_id": "1-581cf771-a006649127e371903a2de979",
+///         "start_time": 1.0, "end_time": 1.25, "http": {"response": {"status": 200}}}),
+///     serde_json::json!({"type": "subsegment", "name": "DynamoDB", "id": "53995c3f42cd8ad8", "parent_id": "70de5b6f19ff9a0a",
+///         "trace_id": "1-581cf771-a006649127e371903a2de979", "start_time": 1.1, "end_time": 1.2, "fault": true}),
+/// ];
+/// let tree = render_segment_tree(&documents);
+/// assert!(tree.contains("trace 1-581cf771-a006649127e371903a2de979"));
+/// assert!(tree.contains("segment orders  250.0 ms  200"), "{tree}");
+/// assert!(tree.contains("  └ subsegment DynamoDB  100.0 ms  fault"), "{tree}");
+/// ```
+pub fn render_segment_tree(documents: &[Value]) -> String {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+    let text = |d: &Value, key: &str| d.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+    let mut traces: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for document in documents {
+        traces
+            .entry(text(document, "trace_id"))
+            .or_default()
+            .push(document);
+    }
+    let mut out = String::new();
+    for (trace, mut members) in traces {
+        members.sort_by(|a, b| {
+            let start = |d: &Value| d.get("start_time").and_then(Value::as_f64).unwrap_or(0.0);
+            start(a).total_cmp(&start(b))
+        });
+        let _ = writeln!(out, "trace {trace}");
+        let ids: Vec<String> = members.iter().map(|d| text(d, "id")).collect();
+        let roots: Vec<&Value> = members
+            .iter()
+            .copied()
+            .filter(|d| !ids.contains(&text(d, "parent_id")))
+            .collect();
+        fn line(out: &mut String, document: &Value, depth: usize, members: &[&Value]) {
+            let text = |key: &str| document.get(key).and_then(Value::as_str).unwrap_or("");
+            let kind = if text("type") == "subsegment" {
+                "subsegment"
+            } else {
+                "segment"
+            };
+            let duration = match (
+                document.get("start_time").and_then(Value::as_f64),
+                document.get("end_time").and_then(Value::as_f64),
+            ) {
+                (Some(start), Some(end)) => format!("{:.1} ms", (end - start) * 1000.0),
+                _ => "in progress".to_owned(),
+            };
+            let mut notes = Vec::new();
+            if let Some(status) = document.pointer("/http/response/status") {
+                notes.push(status.to_string());
+            }
+            for flag in ["fault", "error", "throttle"] {
+                if document.get(flag) == Some(&Value::Bool(true)) {
+                    notes.push(flag.to_owned());
+                }
+            }
+            if let Some(annotations) = document.get("annotations").and_then(Value::as_object) {
+                for (key, value) in annotations {
+                    notes.push(format!("{key}={value}"));
+                }
+            }
+            let indent = if depth == 0 {
+                String::new()
+            } else {
+                format!("{}└ ", "  ".repeat(depth))
+            };
+            let remote = if depth == 0 && !text("parent_id").is_empty() {
+                format!("  (under {})", text("parent_id"))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "  {indent}{kind} {}  {duration}{}{remote}",
+                text("name"),
+                notes.iter().map(|n| format!("  {n}")).collect::<String>()
+            );
+            let id = text("id");
+            for child in members
+                .iter()
+                .filter(|d| d.get("parent_id").and_then(Value::as_str) == Some(id))
+            {
+                line(out, child, depth + 1, members);
+            }
+        }
+        for root in roots {
+            line(&mut out, root, 0, &members);
+        }
+    }
+    out
+}
+
 /// The developer guide's segment document schema, compiled once.
 fn segment_schema() -> &'static jsonschema::Validator {
     static SCHEMA: std::sync::LazyLock<jsonschema::Validator> = std::sync::LazyLock::new(|| {

@@ -10,8 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use otel_faas_integration_tests::{
-    AttrValue, FakeAwsEndpoint, FunctionProcess, Invoke, LocalRuntimeApi, OtlpReceiver,
-    ReceivedSpan, SpanKind, StatusCode, build_binary, render_waterfall, render_waterfall_html,
+    AttrValue, FakeAwsEndpoint, FakeXrayDaemon, FunctionProcess, Invoke, LocalRuntimeApi,
+    OtlpReceiver, ReceivedSpan, SpanKind, StatusCode, build_binary, render_segment_tree,
+    render_waterfall, render_waterfall_html,
 };
 use serde_json::{Value, json};
 
@@ -102,9 +103,14 @@ fn pipeline_environment(
     name: &str,
     receiver: &OtlpReceiver,
     aws: &FakeAwsEndpoint,
+    daemon: &FakeXrayDaemon,
 ) -> Vec<(&'static str, String)> {
     vec![
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        // Both destinations at once: the receiver, and X-Ray through a daemon (the local
+        // UDP listener here; Lambda's own with active tracing).
+        ("OTEL_TRACES_EXPORTER", "otlp,awsxray".to_owned()),
+        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address()),
         ("OTEL_SERVICE_NAME", name.to_owned()),
         ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
         ("AWS_ENDPOINT_URL", aws.endpoint()),
@@ -188,11 +194,13 @@ pub(crate) fn run() -> anyhow::Result<()> {
         }))
         .context("the function's spans did not reach the receiver")?;
 
-    // The orders API's caller has a trace of its own, too (a web shop, say).
+    // The orders API's caller has a trace of its own, too (a web shop, say), with an
+    // X-Ray-compatible id (its first 8 hex digits the epoch seconds), so that the same trace
+    // reaches X-Ray through the daemon.
     let shop_trace = format!(
-        "{:016x}{:016x}",
-        now.rotate_left(7) as u64,
-        (now >> 3) as u64
+        "{:08x}{:024x}",
+        (now / 1_000_000_000) as u32,
+        now.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835) >> 32
     );
     let (spans, orders_sent) = runtime.block_on(orders_pipeline(&receiver, &shop_trace))?;
     check_the_pipeline(&spans, orders_sent)?;
@@ -295,12 +303,13 @@ async fn orders_pipeline(
     let worker_binary = build_binary("example-lambda-orders-worker", "lambda-orders-worker")
         .context("building example-lambda-orders-worker")?;
     let aws = FakeAwsEndpoint::start().context("starting the AWS stand-in")?;
+    let daemon = FakeXrayDaemon::start().await;
 
     let api_runtime = LocalRuntimeApi::start().context("starting a local Lambda Runtime API")?;
     let api = FunctionProcess::spawn(
         &api_binary,
         &api_runtime.address(),
-        &pipeline_environment("orders-api", receiver, &aws),
+        &pipeline_environment("orders-api", receiver, &aws, &daemon),
     )
     .context("starting lambda-orders-api")?;
     let orders = [
@@ -354,7 +363,7 @@ async fn orders_pipeline(
     let worker = FunctionProcess::spawn(
         &worker_binary,
         &worker_runtime.address(),
-        &pipeline_environment("orders-worker", receiver, &aws),
+        &pipeline_environment("orders-worker", receiver, &aws, &daemon),
     )
     .context("starting lambda-orders-worker")?;
     let invoked = worker_runtime
@@ -384,21 +393,70 @@ async fn orders_pipeline(
             worker.log()
         );
     }
-    receiver
+    let spans = receiver
         .wait_until(Duration::from_secs(15), |spans| {
             spans.iter().filter(|s| s.name == "orders process").count() >= 3
                 && spans.iter().any(|s| s.name == "DynamoDB.PutItem")
                 && spans.iter().filter(|s| s.name == "send orders").count() >= 2
         })
         .await
-        .map(|spans| (spans, orders.len()))
         .map_err(|error| {
             anyhow::anyhow!(
                 "{error}\norders-api log:\n{}\norders-worker log:\n{}",
                 api.log(),
                 worker.log()
             )
+        })?;
+    check_the_segments(&daemon, &spans, caller_trace).await?;
+    Ok((spans, orders.len()))
+}
+
+/// The same traces through the X-Ray daemon path: every span of the orders pipeline as a
+/// segment document the developer guide's schema accepts, the web shop's trace among them
+/// under its X-Ray id; printed as X-Ray shows them.
+async fn check_the_segments(
+    daemon: &FakeXrayDaemon,
+    spans: &[ReceivedSpan],
+    caller_trace: &str,
+) -> anyhow::Result<()> {
+    let pipeline: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.resource.get("service.name"),
+                Some(AttrValue::Str(name)) if name == "orders-api" || name == "orders-worker"
+            )
         })
+        .collect();
+    let documents = daemon
+        .wait_for(pipeline.len(), Duration::from_secs(10))
+        .await;
+    let violations = daemon.violations();
+    if !violations.is_empty() {
+        bail!("segment documents the X-Ray schema refuses: {violations:#?}");
+    }
+    if documents.len() < pipeline.len() {
+        bail!(
+            "{} spans of the orders pipeline reached the receiver, {} segment documents the daemon",
+            pipeline.len(),
+            documents.len()
+        );
+    }
+    let xray_trace = format!("1-{}-{}", &caller_trace[..8], &caller_trace[8..]);
+    let shop = documents
+        .iter()
+        .filter(|d| d["trace_id"] == xray_trace.as_str())
+        .count();
+    if shop < 2 {
+        bail!("the web shop's trace {xray_trace} has {shop} segment documents, 2 or more expected");
+    }
+    println!(
+        "\nthe orders pipeline through the X-Ray daemon path ({} segment documents over UDP, \
+         each valid against X-Ray's segment document schema):\n",
+        documents.len()
+    );
+    print!("{}", render_segment_tree(&documents));
+    Ok(())
 }
 
 /// The demo is also a test (`cargo xtask test` runs it): the traces must hang together.

@@ -236,8 +236,6 @@ pub struct XrayDaemonExporter {
     translator: SegmentTranslator,
     /// Bound and connected on the first export.
     socket: tokio::sync::OnceCell<tokio::net::UdpSocket>,
-    /// The resource says AWS Lambda (`cloud.platform=aws_lambda`).
-    on_lambda: bool,
 }
 
 impl fmt::Debug for XrayDaemonExporter {
@@ -262,7 +260,6 @@ impl XrayDaemonExporter {
             address,
             translator,
             socket: tokio::sync::OnceCell::new(),
-            on_lambda: false,
         }
     }
 
@@ -311,7 +308,7 @@ impl XrayDaemonExporter {
                     ),
                 );
             }
-            let span = as_xray_reads_it(span, self.on_lambda);
+            let span = as_xray_reads_it(span);
             let mut datagram = None;
             for cut in 0..=CUTS {
                 let candidate: Cow<'_, SpanData> = match cut {
@@ -353,17 +350,18 @@ impl XrayDaemonExporter {
 /// - `server.address` becomes the `sql` URL only for a database call (`db.system.name` or
 ///   `db.system`): `opentelemetry-aws` writes it into `sql` for every subsegment, which makes
 ///   X-Ray show an HTTP call as a SQL database;
-/// - on Lambda (`on_lambda`), a SERVER span whose parent is remote — Lambda's own
-///   `AWS::Lambda::Function` segment, which `xray-lambda` makes the parent — becomes a
-///   subsegment of that segment, as X-Ray's SDKs record a function's work: one node for the
+/// - a SERVER span whose remote parent is Lambda's own `AWS::Lambda::Function` segment (the
+///   `Parent` of the invocation's Lambda trace header, which `xray-lambda` made the parent
+///   and remembered) becomes a subsegment of that segment, as X-Ray's SDKs record a function's work: one node for the
 ///   function in X-Ray's service map, not a second segment of the same function beside
 ///   Lambda's; it carries Lambda's request id as `aws.request_id` (the function's ARN is on
-///   Lambda's segment). Elsewhere (ECS, EKS, EC2) a SERVER span with a remote parent is a
-///   segment;
+///   Lambda's segment). A SERVER span under a caller's span (a W3C or X-Ray caller, ECS, EKS,
+///   EC2, Lambda without active tracing) is a segment, as X-Ray records a service called by
+///   another;
 /// - a SERVER span that answered 4xx is X-Ray's `error` (429 also `throttle`), as the
 ///   developer guide defines them: the HTTP conventions leave such a span's status unset,
 ///   and `opentelemetry-aws` sets the flags only on a span in error. 5xx is `fault`.
-fn as_xray_reads_it(span: &SpanData, on_lambda: bool) -> Cow<'_, SpanData> {
+fn as_xray_reads_it(span: &SpanData) -> Cow<'_, SpanData> {
     use opentelemetry::trace::{SpanId, SpanKind, Status};
     let value = |key: &str| {
         span.attributes
@@ -374,10 +372,9 @@ fn as_xray_reads_it(span: &SpanData, on_lambda: bool) -> Cow<'_, SpanData> {
     let root = span.parent_span_id == SpanId::INVALID && span.span_kind != SpanKind::Server;
     // On Lambda a remote parent is Lambda's own function segment: the invocation is a
     // subsegment of it, as X-Ray's SDKs record it, not a second segment of the function.
-    let under_lambda = on_lambda
-        && span.span_kind == SpanKind::Server
+    let under_lambda = span.span_kind == SpanKind::Server
         && span.parent_span_is_remote
-        && span.parent_span_id != SpanId::INVALID;
+        && super::is_lambda_segment(span.parent_span_id);
     let calls_out = matches!(span.span_kind, SpanKind::Client | SpanKind::Producer);
     let remote_name = if calls_out {
         value("peer.service").or_else(|| value("server.address"))
@@ -577,9 +574,6 @@ impl SpanExporter for XrayDaemonExporter {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.translator.set_resource(resource);
-        self.on_lambda = resource
-            .get(&opentelemetry::Key::from_static_str("cloud.platform"))
-            .is_some_and(|platform| platform.as_str() == "aws_lambda");
     }
 }
 
@@ -627,9 +621,8 @@ mod tests {
         serde_json::from_slice(&bytes[DAEMON_HEADER.len()..]).unwrap()
     }
 
-    /// Flat metadata goes into the `default` namespace; namespaces stay; a `default`
-    /// namespace already there gets the flat values beside its own, its own winning.
-    fn invocation_span(remote_parent: bool) -> SpanData {
+    /// A SERVER span under `parent`.
+    fn invocation_span(parent: u64, remote_parent: bool) -> SpanData {
         use opentelemetry::trace::{
             SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
         };
@@ -641,7 +634,7 @@ mod tests {
                 false,
                 TraceState::default(),
             ),
-            parent_span_id: SpanId::from(0x5399_5c3f_42cd_8ad8_u64),
+            parent_span_id: SpanId::from(parent),
             parent_span_is_remote: remote_parent,
             span_kind: SpanKind::Server,
             name: "GET /orders".into(),
@@ -656,36 +649,42 @@ mod tests {
         }
     }
 
-    /// On Lambda the invocation under Lambda's segment is a subsegment (and its address no
-    /// `sql` block); elsewhere, or with a local parent, a SERVER span stays a segment.
+    /// The invocation under Lambda's segment (a parent `xray-lambda` took from the Lambda
+    /// trace header) is a subsegment, and its address no `sql` block; under a caller's
+    /// span, or a local parent, a SERVER span stays a segment.
     #[test]
-    fn on_lambda_a_server_span_under_lambdas_segment_is_a_subsegment() {
+    fn a_server_span_under_lambdas_segment_is_a_subsegment() {
         use opentelemetry::trace::SpanKind;
-        let remote = invocation_span(true);
-        let on_lambda = as_xray_reads_it(&remote, true);
-        assert_eq!(on_lambda.span_kind, SpanKind::Internal);
+        let lambdas = 0x5399_5c3f_42cd_8ad8_u64;
+        super::super::remember_lambda_segment(opentelemetry::trace::SpanId::from(lambdas));
+        let under_lambda = invocation_span(lambdas, true);
+        let read = as_xray_reads_it(&under_lambda);
+        assert_eq!(read.span_kind, SpanKind::Internal);
         assert!(
-            !on_lambda
+            !read
                 .attributes
                 .iter()
                 .any(|kv| kv.key.as_str() == "server.address")
         );
-        assert_eq!(as_xray_reads_it(&remote, false).span_kind, SpanKind::Server);
-        let local = invocation_span(false);
-        assert_eq!(as_xray_reads_it(&local, true).span_kind, SpanKind::Server);
+        let under_a_caller = invocation_span(0x0000_0000_0000_0bad, true);
+        assert_eq!(
+            as_xray_reads_it(&under_a_caller).span_kind,
+            SpanKind::Server
+        );
+        let local = invocation_span(lambdas, false);
+        assert_eq!(as_xray_reads_it(&local).span_kind, SpanKind::Server);
     }
 
     /// The document the exporter would send for `span`.
-    fn document(span: SpanData, on_lambda: bool) -> serde_json::Value {
-        let mut exporter = XrayDaemonExporter::new(DaemonAddress::parse("127.0.0.1:2000").unwrap());
-        exporter.on_lambda = on_lambda;
+    fn document(span: SpanData) -> serde_json::Value {
+        let exporter = XrayDaemonExporter::new(DaemonAddress::parse("127.0.0.1:2000").unwrap());
         let (datagrams, refused) = exporter.datagrams(&[span]);
         assert_eq!(refused, 0);
         serde_json::from_slice(&datagrams[0][DAEMON_HEADER.len()..]).unwrap()
     }
 
     fn answered(status: i64) -> SpanData {
-        let mut span = invocation_span(false);
+        let mut span = invocation_span(0x0000_0000_0000_0c11, false);
         span.attributes = vec![KeyValue::new("http.response.status_code", status)];
         span
     }
@@ -698,26 +697,25 @@ mod tests {
             ["error", "throttle", "fault"]
                 .map(|flag| document.get(flag) == Some(&serde_json::json!(true)))
         };
-        assert_eq!(flags(&document(answered(404), false)), [true, false, false]);
-        assert_eq!(flags(&document(answered(429), false)), [true, true, false]);
+        assert_eq!(flags(&document(answered(404))), [true, false, false]);
+        assert_eq!(flags(&document(answered(429))), [true, true, false]);
         let mut failed = answered(503);
         failed.status = opentelemetry::trace::Status::error("");
-        assert_eq!(flags(&document(failed, false)), [false, false, true]);
-        assert_eq!(
-            flags(&document(answered(200), false)),
-            [false, false, false]
-        );
+        assert_eq!(flags(&document(failed)), [false, false, true]);
+        assert_eq!(flags(&document(answered(200))), [false, false, false]);
     }
 
     /// The invocation under Lambda's segment names Lambda's request id.
     #[test]
     fn the_invocation_under_lambdas_segment_has_the_request_id() {
-        let mut span = invocation_span(true);
+        let lambdas = 0x0000_0000_1a3b_d000_u64;
+        super::super::remember_lambda_segment(opentelemetry::trace::SpanId::from(lambdas));
+        let mut span = invocation_span(lambdas, true);
         span.attributes.push(KeyValue::new(
             "faas.invocation_id",
             "c6af9ac6-7b61-11e6-9a41-93e812345678",
         ));
-        let document = document(span, true);
+        let document = document(span);
         assert_eq!(document["type"], "subsegment");
         assert_eq!(
             document["aws"]["request_id"], "c6af9ac6-7b61-11e6-9a41-93e812345678",
@@ -725,6 +723,8 @@ mod tests {
         );
     }
 
+    /// Flat metadata goes into the `default` namespace; namespaces stay; a `default`
+    /// namespace already there gets the flat values beside its own, its own winning.
     #[test]
     fn flat_metadata_goes_into_the_default_namespace() {
         assert_eq!(

@@ -144,6 +144,37 @@ fn xray_fields() -> &'static [String] {
     XRAY_FIELDS.get_or_init(|| [XRAY_HEADER.to_owned()])
 }
 
+/// The ids of Lambda's own `AWS::Lambda::Function` segments that recent invocations took as
+/// their parent (the `Parent` of the Lambda trace header), so that the X-Ray daemon
+/// destination can tell a span under Lambda's segment — which X-Ray records as a subsegment
+/// of it — from a span under a caller's. Bounded: the last [`LAMBDA_SEGMENTS_KEPT`].
+static LAMBDA_SEGMENTS: std::sync::Mutex<std::collections::VecDeque<opentelemetry::trace::SpanId>> =
+    std::sync::Mutex::new(std::collections::VecDeque::new());
+
+/// How many of Lambda's segment ids are remembered (far more than invocations in flight).
+const LAMBDA_SEGMENTS_KEPT: usize = 256;
+
+fn remember_lambda_segment(id: opentelemetry::trace::SpanId) {
+    let mut ids = LAMBDA_SEGMENTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !ids.contains(&id) {
+        if ids.len() == LAMBDA_SEGMENTS_KEPT {
+            ids.pop_front();
+        }
+        ids.push_back(id);
+    }
+}
+
+/// Whether `id` is the id of Lambda's own segment for a recent invocation of this process.
+#[cfg_attr(not(feature = "xray-daemon"), allow(dead_code))]
+pub(crate) fn is_lambda_segment(id: opentelemetry::trace::SpanId) -> bool {
+    LAMBDA_SEGMENTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .contains(&id)
+}
+
 /// The `xray-lambda` propagator, with the semantics of the conventions: a valid context
 /// from the carrier (or from a propagator listed before it) wins; only without one does the
 /// invocation's own Lambda trace header become the parent.
@@ -243,6 +274,7 @@ impl TextMapPropagator for XrayLambdaPropagator {
             if let Some(lambda) = lambda {
                 let linked = (found.is_valid() && found.trace_id() != lambda.trace_id())
                     .then(|| Link::with_context(found.clone()));
+                remember_lambda_segment(lambda.span_id());
                 let cx = from_carrier.with_remote_span_context(lambda);
                 return match linked {
                     Some(link) => ExtractedLinks::add(&cx, link),
@@ -255,6 +287,7 @@ impl TextMapPropagator for XrayLambdaPropagator {
         }
         match parse_valid(extractor.get(LAMBDA_TRACE_HEADER)) {
             Some(span_context) if span_context.is_sampled() || self.honor_unsampled => {
+                remember_lambda_segment(span_context.span_id());
                 cx.with_remote_span_context(span_context)
             }
             _ => cx.clone(),
