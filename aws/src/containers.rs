@@ -238,7 +238,9 @@ pub fn pipeline_with_environment(env: impl Environment + 'static) -> Pipeline {
     }
     #[cfg(feature = "sigv4")]
     {
-        pipeline = pipeline.with_request_signer(crate::sigv4::otlp_signer());
+        pipeline = pipeline
+            .with_request_signer(crate::sigv4::otlp_signer())
+            .with_otlp_span_adapter(crate::sigv4::xray_otlp_annotations());
     }
     crate::xray::register_propagators(pipeline.registry_mut());
     let late = LateResource::new();

@@ -273,6 +273,22 @@ pub fn otlp_signer() -> SignerFactory {
     })
 }
 
+/// The span adapter [`Pipeline::with_otlp_span_adapter`](otel_faas_core::Pipeline::with_otlp_span_adapter)
+/// takes: X-Ray annotations ([`OtlpAnnotations`](crate::xray::annotations::OtlpAnnotations))
+/// for spans sent to X-Ray's OTLP endpoint — `xray.<region>.amazonaws.com`, or an endpoint
+/// [`SIGV4_SERVICE_VARIABLE`] signs for `xray`. Registered with [`otlp_signer`] by
+/// `LambdaTelemetry` and `containers::pipeline`.
+pub fn xray_otlp_annotations() -> otel_faas_core::pipeline::OtlpSpanAdapterFactory {
+    Arc::new(|env, config: &SignalConfig| {
+        SigV4Signer::for_signal_endpoint(Arc::clone(env), Some(Signal::Traces), &config.endpoint)
+            .filter(|signer| signer.service() == "xray")
+            .map(|_| {
+                Arc::new(crate::xray::annotations::OtlpAnnotations)
+                    as Arc<dyn otel_faas_core::pipeline::OtlpSpanAdapter>
+            })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

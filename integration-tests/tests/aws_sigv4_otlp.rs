@@ -105,6 +105,7 @@ async fn invoke(otel: &LambdaTelemetry, request_id: &str, log: Option<&'static s
             LambdaEvent::new(event, context),
         )
         .run(|_| async move {
+            otel_faas_aws::xray::annotations::annotate("report_kind", "daily");
             if let Some(body) = log {
                 let mut record = logger.create_log_record();
                 record.set_body(body.into());
@@ -161,6 +162,35 @@ async fn spans_and_logs_are_signed_as_botocore_signs_them() {
         .map(|s| s.name.as_str())
         .collect();
     assert!(names.contains(&"nightly"), "{names:?}");
+    // The annotation as X-Ray's OTLP endpoint reads it: the attribute, listed.
+    let invocation = spans
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .find(|s| s.name == "nightly")
+        .unwrap();
+    let attribute = |key: &str| {
+        invocation
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|v| v.value.clone())
+    };
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    assert_eq!(
+        attribute("report_kind"),
+        Some(Any::StringValue("daily".into()))
+    );
+    match attribute("aws.xray.annotations") {
+        Some(Any::ArrayValue(list)) => {
+            let keys: Vec<_> = list.values.iter().filter_map(|v| v.value.clone()).collect();
+            assert_eq!(keys, [Any::StringValue("report_kind".into())]);
+        }
+        other => panic!("aws.xray.annotations: {other:?}"),
+    }
+    assert_eq!(attribute("annotation.report_kind"), None);
 
     otel.telemetry()
         .flusher()

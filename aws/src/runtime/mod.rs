@@ -403,7 +403,9 @@ impl LambdaTelemetry {
         // Exports to AWS's OTLP endpoints (X-Ray, CloudWatch Logs) signed with SigV4.
         #[cfg(feature = "sigv4")]
         {
-            pipeline = pipeline.with_request_signer(crate::sigv4::otlp_signer());
+            pipeline = pipeline
+                .with_request_signer(crate::sigv4::otlp_signer())
+                .with_otlp_span_adapter(crate::sigv4::xray_otlp_annotations());
         }
         register_propagators(pipeline.registry_mut());
         // Spans go to the daemon only with X-Ray active tracing on, and then Lambda's

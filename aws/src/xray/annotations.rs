@@ -3,8 +3,11 @@
 //!
 //! An annotation is the attribute `annotation.{key}`: `opentelemetry-aws`'s segment
 //! translator (the `awsxray` daemon destination) makes it an annotation of the span's
-//! segment. (An export to X-Ray's OTLP endpoint, which reads `aws.xray.annotations`
-//! instead, is not built yet; over plain OTLP the attribute arrives as it is.)
+//! segment. Spans sent to X-Ray's OTLP endpoint (feature `sigv4`, see
+//! [`sigv4`](crate::sigv4)) are adapted there by [`OtlpAnnotations`]: each `annotation.{key}`
+//! becomes the attribute `{key}`, listed in `aws.xray.annotations` — the attribute that
+//! endpoint reads the annotations from — so the same call indexes the same annotation on
+//! both paths. Over plain OTLP the attribute arrives as it is.
 //! X-Ray's rules are enforced where they can be known: a key of letters, digits and
 //! underscores only (another is refused with a warning, once), a string of at most 1,000
 //! characters (a longer one is cut), at most 50 per segment (the translator puts the 51st
@@ -134,6 +137,73 @@ pub fn annotate(key: &str, value: impl Into<AnnotationValue>) {
     }
 }
 
+/// The attribute X-Ray's OTLP endpoint reads: the keys of the span's attributes it indexes
+/// as annotations.
+pub const XRAY_ANNOTATIONS_ATTRIBUTE: &str = "aws.xray.annotations";
+
+/// Adapts spans for X-Ray's OTLP endpoint: `annotation.{key}` becomes `{key}`, listed in
+/// [`XRAY_ANNOTATIONS_ATTRIBUTE`] (at most [`MAX_ANNOTATIONS`]; the rest stay plain
+/// attributes, as the daemon path puts them into metadata). When the span has an attribute
+/// `{key}` of its own already, the annotation keeps its prefixed name and is not indexed
+/// (the span's own value is not overwritten).
+///
+/// ```
+/// use opentelemetry::{KeyValue, Value};
+/// use otel_faas_aws::xray::annotations::{OtlpAnnotations, annotation};
+/// use otel_faas_core::pipeline::OtlpSpanAdapter;
+/// # fn span(attributes: Vec<KeyValue>) -> opentelemetry_sdk::trace::SpanData {
+/// #     use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+/// #     opentelemetry_sdk::trace::SpanData {
+/// #         span_context: SpanContext::empty_context(), parent_span_id: SpanId::INVALID,
+/// #         parent_span_is_remote: false, span_kind: SpanKind::Internal, name: "job".into(),
+/// #         start_time: std::time::SystemTime::UNIX_EPOCH, end_time: std::time::SystemTime::UNIX_EPOCH,
+/// #         attributes, dropped_attributes_count: 0, events: Default::default(),
+/// #         links: Default::default(), status: Status::Unset, instrumentation_scope: Default::default(),
+/// #     }
+/// # }
+///
+/// let mut job = span(vec![annotation("report_kind", "daily").unwrap()]);
+/// OtlpAnnotations.adapt(&mut job);
+/// assert_eq!(job.attributes[0], KeyValue::new("report_kind", "daily"));
+/// assert_eq!(
+///     job.attributes[1].value,
+///     Value::Array(vec![opentelemetry::StringValue::from("report_kind")].into())
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OtlpAnnotations;
+
+impl otel_faas_core::pipeline::OtlpSpanAdapter for OtlpAnnotations {
+    fn adapt(&self, span: &mut opentelemetry_sdk::trace::SpanData) {
+        if annotation_count(&span.attributes) == 0 {
+            return;
+        }
+        let mut indexed: Vec<opentelemetry::StringValue> = Vec::new();
+        for index in 0..span.attributes.len() {
+            let Some(name) = span.attributes[index]
+                .key
+                .as_str()
+                .strip_prefix(ANNOTATION_PREFIX)
+            else {
+                continue;
+            };
+            let name = name.to_owned();
+            let taken = span.attributes.iter().any(|kv| kv.key.as_str() == name);
+            if taken || indexed.len() == MAX_ANNOTATIONS {
+                continue;
+            }
+            span.attributes[index].key = opentelemetry::Key::from(name.clone());
+            indexed.push(name.into());
+        }
+        if !indexed.is_empty() {
+            span.attributes.push(KeyValue::new(
+                XRAY_ANNOTATIONS_ATTRIBUTE,
+                Value::Array(indexed.into()),
+            ));
+        }
+    }
+}
+
 /// How many annotations `attributes` hold (X-Ray keeps [`MAX_ANNOTATIONS`] per segment).
 ///
 /// ```
@@ -153,6 +223,81 @@ pub fn annotation_count(attributes: &[KeyValue]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use otel_faas_core::pipeline::OtlpSpanAdapter as _;
+
+    fn span(attributes: Vec<KeyValue>) -> opentelemetry_sdk::trace::SpanData {
+        use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+        opentelemetry_sdk::trace::SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: "job".into(),
+            start_time: std::time::SystemTime::UNIX_EPOCH,
+            end_time: std::time::SystemTime::UNIX_EPOCH,
+            attributes,
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status: Status::Unset,
+            instrumentation_scope: Default::default(),
+        }
+    }
+
+    fn listed(span: &opentelemetry_sdk::trace::SpanData) -> Vec<String> {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == XRAY_ANNOTATIONS_ATTRIBUTE)
+            .map(|kv| match &kv.value {
+                Value::Array(opentelemetry::Array::String(keys)) => {
+                    keys.iter().map(|k| k.as_str().to_owned()).collect()
+                }
+                other => panic!("{other:?}"),
+            })
+            .unwrap_or_default()
+    }
+
+    /// For X-Ray's OTLP endpoint: annotations renamed and listed, a span's own attribute
+    /// of the same name kept (that annotation not indexed), at most 50 listed, a span
+    /// without annotations untouched.
+    #[test]
+    fn otlp_annotations_are_listed_for_xrays_endpoint() {
+        let mut job = span(vec![
+            annotation("order_id", "7").unwrap(),
+            KeyValue::new("retries", 9_i64),
+            annotation("retries", 2_i64).unwrap(),
+            annotation("express", true).unwrap(),
+        ]);
+        OtlpAnnotations.adapt(&mut job);
+        assert_eq!(listed(&job), ["order_id", "express"]);
+        let value = |key: &str| {
+            job.attributes
+                .iter()
+                .filter(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(value("order_id"), [Value::from("7")]);
+        assert_eq!(
+            value("retries"),
+            [Value::from(9_i64)],
+            "the span's own value"
+        );
+        assert_eq!(value("annotation.retries"), [Value::from(2_i64)]);
+
+        let mut many = span(
+            (0..60)
+                .map(|n| annotation(&format!("k{n:02}"), n as i64).unwrap())
+                .collect(),
+        );
+        OtlpAnnotations.adapt(&mut many);
+        assert_eq!(listed(&many).len(), 50);
+        assert_eq!(listed(&many)[49], "k49");
+
+        let mut plain = span(vec![KeyValue::new("url.path", "/")]);
+        OtlpAnnotations.adapt(&mut plain);
+        assert_eq!(plain.attributes, [KeyValue::new("url.path", "/")]);
+    }
 
     #[test]
     fn keys_x_ray_takes_and_keys_it_refuses() {

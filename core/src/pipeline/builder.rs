@@ -41,6 +41,7 @@ pub struct Pipeline {
     pub(super) span_exporters: Vec<custom::BoxedSpanExporter>,
     pub(super) span_destinations: Vec<custom::SpanDestination>,
     pub(super) signers: Vec<super::SignerFactory>,
+    pub(super) span_adapters: Vec<super::OtlpSpanAdapterFactory>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -75,6 +76,7 @@ impl Pipeline {
             span_exporters: Vec::new(),
             span_destinations: Vec::new(),
             signers: Vec::new(),
+            span_adapters: Vec::new(),
         }
     }
 
@@ -167,6 +169,37 @@ impl Pipeline {
     #[must_use]
     pub fn with_request_signer(mut self, factory: super::SignerFactory) -> Self {
         self.signers.push(factory);
+        self
+    }
+
+    /// Adapts the spans sent over OTLP/HTTP to an endpoint `factory` accepts (see
+    /// [`OtlpSpanAdapter`](super::OtlpSpanAdapter)): a cloud crate's endpoint that reads
+    /// some attributes its own way. The first factory that accepts the spans' settings
+    /// adapts them; other destinations get the spans as recorded.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use otel_faas_core::Pipeline;
+    /// use otel_faas_core::env::MapEnvironment;
+    /// use otel_faas_core::pipeline::OtlpSpanAdapter;
+    ///
+    /// #[derive(Debug)]
+    /// struct Unchanged;
+    /// impl OtlpSpanAdapter for Unchanged {
+    ///     fn adapt(&self, _span: &mut opentelemetry_sdk::trace::SpanData) {}
+    /// }
+    ///
+    /// let pipeline = Pipeline::with_environment(MapEnvironment::default()).with_otlp_span_adapter(
+    ///     Arc::new(|_env, config| {
+    ///         config.endpoint.starts_with("https://ingest.example.com/")
+    ///             .then(|| Arc::new(Unchanged) as Arc<dyn OtlpSpanAdapter>)
+    ///     }),
+    /// );
+    /// # drop(pipeline);
+    /// ```
+    #[must_use]
+    pub fn with_otlp_span_adapter(mut self, factory: super::OtlpSpanAdapterFactory) -> Self {
+        self.span_adapters.push(factory);
         self
     }
 

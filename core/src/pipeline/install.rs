@@ -94,6 +94,7 @@ impl Pipeline {
             env,
             shared_env: &self.env,
             signers: &self.signers,
+            span_adapters: &self.span_adapters,
             span_paths: Vec::new(),
             span_counters: Arc::new(direct::SpanCounters::default()),
         };
@@ -208,6 +209,8 @@ struct Build<'a> {
     shared_env: &'a Arc<dyn crate::env::Environment>,
     /// Who signs which signal's requests.
     signers: &'a [super::SignerFactory],
+    /// Who adapts the spans for their OTLP endpoint.
+    span_adapters: &'a [super::OtlpSpanAdapterFactory],
     /// The spans' export paths built, for the flusher.
     span_paths: Vec<direct::DirectHandle>,
     /// Their counters (shared by all of a pipeline's paths).
@@ -380,6 +383,11 @@ impl Build<'_> {
                     self.late_resource.clone(),
                     self.config.limits.attribute_value_length,
                     self.signer(Signal::Traces),
+                    super::span_adapter::adapter_for(
+                        self.span_adapters,
+                        self.shared_env,
+                        &self.config.traces,
+                    ),
                 ) {
                     Ok(otlp) => direct::Transport::OtlpHttp(otlp),
                     Err(reason) => {

@@ -81,6 +81,7 @@ mod flush;
 mod late;
 mod signing;
 mod sink;
+mod span_adapter;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -94,6 +95,7 @@ pub use direct::ExportStats;
 pub use late::LateResource;
 pub use signing::{RequestSigner, SignerFactory, SigningError};
 pub use sink::MetricSink;
+pub use span_adapter::{OtlpSpanAdapter, OtlpSpanAdapterFactory};
 
 mod builder;
 mod install;

@@ -66,6 +66,8 @@ pub(crate) struct OtlpHttp {
     clients: Arc<AsyncClients>,
     /// Signs each request just before it is sent, over the bytes sent.
     signer: Option<Arc<dyn super::super::RequestSigner>>,
+    /// Changes each span for the endpoint before it is encoded.
+    adapter: Option<Arc<dyn super::super::OtlpSpanAdapter>>,
 }
 
 #[derive(Debug)]
@@ -81,6 +83,7 @@ impl OtlpHttp {
         late: Option<LateResource>,
         value_length: Option<usize>,
         signer: Option<Arc<dyn super::super::RequestSigner>>,
+        adapter: Option<Arc<dyn super::super::OtlpSpanAdapter>>,
     ) -> Result<Self, BuildError> {
         let mut headers = Vec::new();
         for (name, value) in config.headers.pairs() {
@@ -111,6 +114,7 @@ impl OtlpHttp {
             late,
             clients: AsyncClients::new(config)?,
             signer,
+            adapter,
         })
     }
 
@@ -152,6 +156,11 @@ impl OtlpHttp {
 
     /// Encodes `spans` as one request body.
     pub(crate) fn encode(&self, mut spans: Vec<SpanData>) -> Result<Encoded, String> {
+        if let Some(adapter) = &self.adapter {
+            for span in &mut spans {
+                adapter.adapt(span);
+            }
+        }
         if let Some(limit) = self.value_length {
             for span in &mut spans {
                 truncate_span(span, limit);
@@ -431,7 +440,7 @@ pub(super) mod tests {
             compression: None,
             tls: Default::default(),
         };
-        OtlpHttp::new(&config, None, None, None).expect("built")
+        OtlpHttp::new(&config, None, None, None, None).expect("built")
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -487,7 +496,7 @@ pub(super) mod tests {
             compression: None,
             tls: Default::default(),
         };
-        let transport = OtlpHttp::new(&config, None, None, None).expect("built");
+        let transport = OtlpHttp::new(&config, None, None, None, None).expect("built");
         transport.set_resource(
             &Resource::builder_empty()
                 .with_attribute(KeyValue::new("service.name", "orders"))
