@@ -600,3 +600,71 @@ async fn a_w3c_caller_does_not_take_the_invocation_out_of_lambdas_trace() {
     );
     assert_eq!(otel.telemetry().export_stats().dropped_export_failed, 0);
 }
+
+/// A Lambda trace header that does not parse (a proxy mangled it, a test sent garbage) is
+/// no parent: the invocation is a root segment in a trace of its own, with an X-Ray id,
+/// sent whole — never a failed invocation.
+#[tokio::test]
+async fn a_malformed_lambda_trace_header_starts_a_trace_of_its_own() {
+    use lambda_runtime::LambdaEvent;
+    use otel_faas_aws::lambda::LambdaEventAdapter;
+    use otel_faas_aws::{LambdaTelemetry, ScheduledTrigger};
+
+    let daemon = FakeXrayDaemon::start().await;
+    let env = MapEnvironment::from([
+        ("OTEL_TRACES_EXPORTER", "awsxray".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "nightly".to_owned()),
+    ]);
+    let otel = LambdaTelemetry::builder_with_environment(env).build();
+    let fixture = format!(
+        "{}/../../shared/fixtures/aws-lambda-events/example-eventbridge-schedule.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    for (n, header) in [
+        "Root=garbage;Parent=53995c3f42cd8ad8;Sampled=1",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=zz;Sampled=1",
+        "Sampled=1",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = format!("malformed-{n}");
+        context.invoked_function_arn =
+            "arn:aws:lambda:us-east-1:123456789012:function:nightly".into();
+        context.xray_trace_id = Some(header.to_owned());
+        let reply = otel
+            .engine()
+            .invocation(
+                &LambdaEventAdapter::new(ScheduledTrigger::new()),
+                LambdaEvent::new(event.clone(), context),
+            )
+            .run(|_| async { Ok::<_, std::convert::Infallible>(()) })
+            .await;
+        assert!(reply.is_ok(), "{header}");
+    }
+    otel.telemetry()
+        .flusher()
+        .flush(Duration::from_secs(2))
+        .await
+        .expect("the flush");
+    let documents = daemon.wait_for(3, Duration::from_secs(5)).await;
+    assert_eq!(daemon.violations(), Vec::<String>::new());
+    let invocations: Vec<&Value> = documents
+        .iter()
+        .filter(|d| d["name"] == "nightly")
+        .collect();
+    assert_eq!(invocations.len(), 3, "{documents:#?}");
+    for invocation in invocations {
+        assert!(invocation.get("parent_id").is_none(), "{invocation:#}");
+        assert!(
+            invocation.get("type").is_none(),
+            "a segment: {invocation:#}"
+        );
+    }
+}
