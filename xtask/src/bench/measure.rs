@@ -352,6 +352,23 @@ pub(super) fn binary_sizes() -> anyhow::Result<String> {
             size("echo_otel_faas")?,
         ),
     );
+    // The collector-free destinations, each over the traces-only build.
+    build(&["--features", "xray-daemon"])?;
+    rows.insert(
+        4,
+        (
+            "otel-faas with the X-Ray daemon destination (awsxray)".to_owned(),
+            size("echo_otel_faas")?,
+        ),
+    );
+    build(&["--features", "sigv4"])?;
+    rows.insert(
+        5,
+        (
+            "otel-faas with SigV4 for X-Ray's OTLP endpoint (and TLS)".to_owned(),
+            size("echo_otel_faas")?,
+        ),
+    );
     let bare = rows.first().map_or(0, |(_, size)| *size);
     let mut out = String::new();
     writeln!(
@@ -361,7 +378,7 @@ pub(super) fn binary_sizes() -> anyhow::Result<String> {
          unit and `strip` (bench/'s `size` profile), for this machine. `otel-faas` is a \
          function that only traces (otel-faas-aws with `default-features = false`: spans \
          over OTLP/HTTP); the next rows add the default features' metrics and logs \
-         exporters and the console exporters, or TLS.\n\n| Variant | Size | \
+         exporters and the console exporters, or TLS, or a collector-free X-Ray destination.\n\n| Variant | Size | \
          over bare |\n|---|---:|---:|"
     )?;
     for (label, size) in rows {
