@@ -32,6 +32,51 @@ fn pipeline(address: &str, extra: &[(&'static str, &'static str)]) -> Telemetry 
         .install()
 }
 
+/// `LambdaTelemetry` for the function `name`, sending its spans to `daemon` only.
+fn lambda_telemetry(daemon: &FakeXrayDaemon, name: &str) -> otel_faas_aws::LambdaTelemetry {
+    let env = MapEnvironment::from([
+        ("OTEL_TRACES_EXPORTER", "awsxray".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address()),
+        ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
+    ]);
+    otel_faas_aws::LambdaTelemetry::builder_with_environment(env).build()
+}
+
+/// The official Lambda event sample `file` (../shared/fixtures/aws-lambda-events).
+fn lambda_event<T: serde::de::DeserializeOwned>(file: &str) -> T {
+    let path = format!(
+        "{}/../../shared/fixtures/aws-lambda-events/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A Lambda trace root of now, with `rest` as its 24 hex digits: X-Ray refuses trace ids
+/// whose epoch is over 30 days old.
+fn fresh_root(rest: &str) -> String {
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    format!("1-{epoch:08x}-{rest}")
+}
+
+/// The Lambda context of one invocation of `function` with `trace_header`.
+fn lambda_context(
+    request_id: &str,
+    function: &str,
+    trace_header: String,
+) -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request_id.into();
+    context.invoked_function_arn =
+        format!("arn:aws:lambda:us-east-1:123456789012:function:{function}");
+    context.xray_trace_id = Some(trace_header);
+    context
+}
+
 async fn flush(telemetry: &Telemetry) -> Result<(), otel_faas_core::engine::FlushError> {
     telemetry.flusher().flush(Duration::from_secs(2)).await
 }
@@ -275,43 +320,24 @@ async fn a_database_call_keeps_its_sql_url_and_a_root_job_is_a_segment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lambda_invocation_sits_under_lambdas_segment_and_unsampled_sends_nothing() {
     use lambda_runtime::LambdaEvent;
+    use otel_faas_aws::SqsTrigger;
     use otel_faas_aws::lambda::LambdaEventAdapter;
-    use otel_faas_aws::{LambdaTelemetry, SqsTrigger};
 
     let daemon = FakeXrayDaemon::start().await;
-    let env = MapEnvironment::from([
-        ("OTEL_TRACES_EXPORTER", "awsxray".to_owned()),
-        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
-        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
-        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "consumer".to_owned()),
-    ]);
-    let otel = LambdaTelemetry::builder_with_environment(env).build();
+    let otel = lambda_telemetry(&daemon, "consumer");
     assert!(
         otel.telemetry().warnings().is_empty(),
         "{:?}",
         otel.telemetry().warnings()
     );
-    let fixture = format!(
-        "{}/../../shared/fixtures/aws-lambda-events/example-sqs-event.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let event: aws_lambda_events::sqs::SqsEvent =
-        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
-    // X-Ray refuses trace ids whose epoch is over 30 days old: Lambda's root is fresh.
-    let epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let root = format!("1-{epoch:08x}-bd862e3fe1be46a994272793");
+    let event: aws_lambda_events::sqs::SqsEvent = lambda_event("example-sqs-event.json");
+    let root = fresh_root("bd862e3fe1be46a994272793");
     let invoke = |sampled: &'static str, request_id: &'static str| {
-        let mut context = lambda_runtime::Context::default();
-        context.request_id = request_id.into();
-        context.invoked_function_arn =
-            "arn:aws:lambda:us-east-1:123456789012:function:consumer".into();
-        context.xray_trace_id = Some(format!(
-            "Root={root};Parent=53995c3f42cd8ad8;Sampled={sampled}"
-        ));
+        let context = lambda_context(
+            request_id,
+            "consumer",
+            format!("Root={root};Parent=53995c3f42cd8ad8;Sampled={sampled}"),
+        );
         let event = event.clone();
         let otel = &otel;
         async move {
@@ -456,18 +482,7 @@ async fn the_xray_example_under_active_tracing() {
         ],
     )
     .expect("the function process");
-    let epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let event: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!(
-            "{}/../../shared/fixtures/aws-lambda-events/example-eventbridge-schedule.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let event: Value = lambda_event("example-eventbridge-schedule.json");
     let invoke = |root: String, sampled: &str| {
         let mut invoke = Invoke::new(event.clone());
         invoke.trace_header = Some(format!(
@@ -475,8 +490,8 @@ async fn the_xray_example_under_active_tracing() {
         ));
         invoke
     };
-    let unsampled = format!("1-{epoch:08x}-aaaaaaaaaaaaaaaaaaaaaaaa");
-    let sampled = format!("1-{epoch:08x}-bd862e3fe1be46a994272793");
+    let unsampled = fresh_root("aaaaaaaaaaaaaaaaaaaaaaaa");
+    let sampled = fresh_root("bd862e3fe1be46a994272793");
     for (root, flag) in [(&unsampled, "0"), (&sampled, "1")] {
         if let Err(error) = api
             .invoke(invoke(root.clone(), flag), Duration::from_secs(10))
@@ -517,41 +532,26 @@ async fn the_xray_example_under_active_tracing() {
 #[tokio::test]
 async fn a_w3c_caller_does_not_take_the_invocation_out_of_lambdas_trace() {
     use lambda_runtime::LambdaEvent;
+    use otel_faas_aws::ApiGatewayHttpTrigger;
     use otel_faas_aws::lambda::LambdaEventAdapter;
-    use otel_faas_aws::{ApiGatewayHttpTrigger, LambdaTelemetry};
 
     let daemon = FakeXrayDaemon::start().await;
-    let env = MapEnvironment::from([
-        ("OTEL_TRACES_EXPORTER", "awsxray".to_owned()),
-        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
-        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
-        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "orders".to_owned()),
-    ]);
-    let otel = LambdaTelemetry::builder_with_environment(env).build();
+    let otel = lambda_telemetry(&daemon, "orders");
     assert_eq!(
         otel.telemetry().propagation().names(),
         ["tracecontext", "baggage", "xray-lambda"]
     );
-    let fixture = format!(
-        "{}/../../shared/fixtures/aws-lambda-events/example-apigw-v2-request-no-authorizer.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let mut event: Value = lambda_event("example-apigw-v2-request-no-authorizer.json");
     event["headers"]["traceparent"] =
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into();
     let event: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
         serde_json::from_value(event).unwrap();
-    let epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let root = format!("1-{epoch:08x}-bd862e3fe1be46a994272793");
-    let mut context = lambda_runtime::Context::default();
-    context.request_id = "with-a-w3c-caller".into();
-    context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:orders".into();
-    context.xray_trace_id = Some(format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1"));
+    let root = fresh_root("bd862e3fe1be46a994272793");
+    let context = lambda_context(
+        "with-a-w3c-caller",
+        "orders",
+        format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1"),
+    );
     otel.engine()
         .invocation(
             &LambdaEventAdapter::new(ApiGatewayHttpTrigger),
@@ -607,24 +607,13 @@ async fn a_w3c_caller_does_not_take_the_invocation_out_of_lambdas_trace() {
 #[tokio::test]
 async fn a_malformed_lambda_trace_header_starts_a_trace_of_its_own() {
     use lambda_runtime::LambdaEvent;
+    use otel_faas_aws::ScheduledTrigger;
     use otel_faas_aws::lambda::LambdaEventAdapter;
-    use otel_faas_aws::{LambdaTelemetry, ScheduledTrigger};
 
     let daemon = FakeXrayDaemon::start().await;
-    let env = MapEnvironment::from([
-        ("OTEL_TRACES_EXPORTER", "awsxray".to_owned()),
-        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
-        ("OTEL_LOGS_EXPORTER", "none".to_owned()),
-        ("AWS_XRAY_DAEMON_ADDRESS", daemon.address()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "nightly".to_owned()),
-    ]);
-    let otel = LambdaTelemetry::builder_with_environment(env).build();
-    let fixture = format!(
-        "{}/../../shared/fixtures/aws-lambda-events/example-eventbridge-schedule.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let otel = lambda_telemetry(&daemon, "nightly");
     let event: aws_lambda_events::eventbridge::EventBridgeEvent =
-        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+        lambda_event("example-eventbridge-schedule.json");
     for (n, header) in [
         "Root=garbage;Parent=53995c3f42cd8ad8;Sampled=1",
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=zz;Sampled=1",
@@ -633,11 +622,7 @@ async fn a_malformed_lambda_trace_header_starts_a_trace_of_its_own() {
     .into_iter()
     .enumerate()
     {
-        let mut context = lambda_runtime::Context::default();
-        context.request_id = format!("malformed-{n}");
-        context.invoked_function_arn =
-            "arn:aws:lambda:us-east-1:123456789012:function:nightly".into();
-        context.xray_trace_id = Some(header.to_owned());
+        let context = lambda_context(&format!("malformed-{n}"), "nightly", header.to_owned());
         let reply = otel
             .engine()
             .invocation(
