@@ -128,12 +128,32 @@ impl ResourceDetector for AwsContainerResourceDetector {
 
 /// Asks the metadata service of `platform` in a thread of its own — the detectors enabled
 /// by features, first that answers — and hands what it tells to `late`; returns at once.
-/// `None` when no detector applies (none enabled for the platform).
+/// `None` when no detector applies (none enabled for the platform). IMDS is not asked
+/// when `AWS_EC2_METADATA_DISABLED=true`, as the AWS SDKs read it ([`pipeline`] passes it).
+///
+/// ```
+/// use otel_faas_aws::containers::{AwsContainerPlatform, fetch_in_background};
+/// use otel_faas_core::pipeline::LateResource;
+///
+/// let late = LateResource::new();
+/// // Outside ECS and Kubernetes, with no `detector-ec2` feature: nothing to ask.
+/// # #[cfg(not(feature = "detector-ec2"))]
+/// assert!(fetch_in_background(AwsContainerPlatform::Other, late.clone()).is_none());
+/// assert!(late.get().is_none());
+/// ```
 pub fn fetch_in_background(
     platform: AwsContainerPlatform,
     late: LateResource,
 ) -> Option<std::thread::JoinHandle<()>> {
-    let detectors = detectors(platform);
+    fetch_with(platform, false, late)
+}
+
+fn fetch_with(
+    platform: AwsContainerPlatform,
+    imds_disabled: bool,
+    late: LateResource,
+) -> Option<std::thread::JoinHandle<()>> {
+    let detectors = detectors(platform, imds_disabled);
     if detectors.is_empty() {
         return None;
     }
@@ -176,8 +196,10 @@ pub fn fetch_in_background(
 }
 
 /// The detectors to ask on `platform`, in order, as the enabled features allow.
+#[cfg_attr(not(feature = "detector-ec2"), allow(unused_variables))]
 fn detectors(
     platform: AwsContainerPlatform,
+    imds_disabled: bool,
 ) -> Vec<Box<dyn opentelemetry_sdk::resource::ResourceDetector + Send>> {
     // Without a detector feature nothing is pushed.
     #[cfg_attr(
@@ -203,7 +225,7 @@ fn detectors(
     }
     // Any of them may run on an instance whose identity IMDS tells.
     #[cfg(feature = "detector-ec2")]
-    if platform != AwsContainerPlatform::Ecs {
+    if platform != AwsContainerPlatform::Ecs && !imds_disabled {
         detectors.push(Box::new(opentelemetry_aws::detector::Ec2ResourceDetector));
     }
     detectors
@@ -222,6 +244,8 @@ pub fn pipeline() -> Pipeline {
 /// use otel_faas_core::env::MapEnvironment;
 ///
 /// let telemetry = otel_faas_aws::containers::pipeline_with_environment(MapEnvironment::from([
+///     // Not on EC2 here: IMDS is not asked.
+///     ("AWS_EC2_METADATA_DISABLED", "true"),
 ///     ("OTEL_TRACES_EXPORTER", "none"),
 ///     ("OTEL_METRICS_EXPORTER", "none"),
 ///     ("OTEL_LOGS_EXPORTER", "none"),
@@ -231,6 +255,9 @@ pub fn pipeline() -> Pipeline {
 /// ```
 pub fn pipeline_with_environment(env: impl Environment + 'static) -> Pipeline {
     let platform = AwsContainerPlatform::from_env(&env);
+    let imds_disabled = env
+        .get_non_empty("AWS_EC2_METADATA_DISABLED")
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"));
     let mut pipeline = Pipeline::with_environment(env).with_detector(AwsContainerResourceDetector);
     #[cfg(feature = "xray-daemon")]
     {
@@ -244,8 +271,30 @@ pub fn pipeline_with_environment(env: impl Environment + 'static) -> Pipeline {
     }
     crate::xray::register_propagators(pipeline.registry_mut());
     let late = LateResource::new();
-    if fetch_in_background(platform, late.clone()).is_some() {
+    if fetch_with(platform, imds_disabled, late.clone()).is_some() {
         pipeline = pipeline.with_late_resource(late);
     }
     pipeline
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// IMDS is asked only with the `detector-ec2` feature, never on ECS (its detector asks
+    /// what it needs), and not when `AWS_EC2_METADATA_DISABLED=true`.
+    #[test]
+    fn imds_is_asked_only_where_it_may_answer() {
+        let ec2 = usize::from(cfg!(feature = "detector-ec2"));
+        assert_eq!(detectors(AwsContainerPlatform::Other, false).len(), ec2);
+        assert_eq!(detectors(AwsContainerPlatform::Other, true).len(), 0);
+        let ecs = usize::from(cfg!(feature = "detector-ecs"));
+        assert_eq!(detectors(AwsContainerPlatform::Ecs, false).len(), ecs);
+        let eks = usize::from(cfg!(feature = "detector-eks"));
+        assert_eq!(detectors(AwsContainerPlatform::Kubernetes, true).len(), eks);
+        assert_eq!(
+            detectors(AwsContainerPlatform::Kubernetes, false).len(),
+            eks + ec2
+        );
+    }
 }

@@ -278,6 +278,21 @@ pub fn otlp_signer() -> SignerFactory {
 /// for spans sent to X-Ray's OTLP endpoint — `xray.<region>.amazonaws.com`, or an endpoint
 /// [`SIGV4_SERVICE_VARIABLE`] signs for `xray`. Registered with [`otlp_signer`] by
 /// `LambdaTelemetry` and `containers::pipeline`.
+///
+/// ```
+/// use otel_faas_core::Pipeline;
+/// use otel_faas_core::env::MapEnvironment;
+///
+/// let telemetry = Pipeline::with_environment(MapEnvironment::from([
+///     ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://xray.eu-west-1.amazonaws.com/v1/traces"),
+///     ("OTEL_METRICS_EXPORTER", "none"),
+///     ("OTEL_LOGS_EXPORTER", "none"),
+/// ]))
+/// .with_request_signer(otel_faas_aws::sigv4::otlp_signer())
+/// .with_otlp_span_adapter(otel_faas_aws::sigv4::xray_otlp_annotations())
+/// .install();
+/// assert!(telemetry.warnings().is_empty());
+/// ```
 pub fn xray_otlp_annotations() -> otel_faas_core::pipeline::OtlpSpanAdapterFactory {
     Arc::new(|env, config: &SignalConfig| {
         SigV4Signer::for_signal_endpoint(Arc::clone(env), Some(Signal::Traces), &config.endpoint)
