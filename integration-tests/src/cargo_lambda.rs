@@ -74,6 +74,9 @@ impl CargoLambdaWatch {
             // Its own process group, so that the `cargo run` and the function it starts
             // are stopped with it.
             .process_group(0);
+        // As a user's shell would start it: cargo-lambda runs cargo, which must not see
+        // what cargo set for this test process (see `cargo_command`).
+        crate::without_cargo_run_environment(&mut command);
         command.arg("--env-file").arg(&env_file);
         let child = command.spawn().expect("cargo lambda watch");
         Self { child, port, log }

@@ -1,7 +1,6 @@
 //! Real function binaries, run as Lambda would run them: built from the workspace, started
 //! with the Lambda environment variables, pointed at a [`LocalRuntimeApi`](crate::LocalRuntimeApi).
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Mutex;
@@ -23,30 +22,85 @@ pub(crate) fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
-static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+/// What cargo sets for the program it runs (`cargo test`'s test binaries, `cargo run`'s
+/// xtask) and for each crate it compiles.
+///
+/// A cargo started *from* such a program inherits them, and a build script that watches one
+/// (rustls's watches `CARGO_MANIFEST_DIR`) then sees it change between the outer build and
+/// the inner one: rustls and the ~35 crates above it (reqwest, tonic, the OTLP exporter,
+/// ours) were compiled again at every switch — minutes per test run.
+const INHERITED_FROM_CARGO: [&str; 9] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+    "CARGO_PKG_NAME",
+];
 
-/// Builds binary `bin` of workspace package `package` (once per process) and returns its path.
+/// A `cargo` command (`$CARGO`, else `cargo` on the path) run from the workspace root, with
+/// the environment a user's shell would give it: none of the variables cargo set for the
+/// program calling it (see [`INHERITED_FROM_CARGO`]; also every `CARGO_PKG_*` and
+/// `CARGO_BIN_EXE_*`).
+pub fn cargo_command() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.current_dir(workspace_root());
+    without_cargo_run_environment(&mut command);
+    command
+}
+
+/// Removes from `command`'s environment what cargo set for the program that runs it (see
+/// [`cargo_command`]): for tools (`cargo lambda`) that run cargo themselves.
+pub fn without_cargo_run_environment(command: &mut Command) {
+    for name in INHERITED_FROM_CARGO {
+        command.env_remove(name);
+    }
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_BIN_EXE_") {
+            command.env_remove(name);
+        }
+    }
+}
+
+static BUILT: Mutex<Option<Result<(), String>>> = Mutex::new(None);
+
+/// Builds the workspace's binaries (once per process) and returns the path of binary `bin`
+/// of package `package`.
+///
+/// Why the whole workspace, `--all-targets`: cargo resolves features per invocation, and
+/// `cargo build -p <example>` turns on fewer of them than `cargo test --workspace` (no
+/// dev-dependencies, one package's features) — so tokio, hyper, the OpenTelemetry SDK and
+/// our crates were compiled again for each example's own feature set, about 2.5 minutes
+/// each on a 2-core machine. `--workspace --all-targets` resolves exactly as the test run
+/// does, so only the examples' own code is compiled here.
 pub fn build_binary(package: &str, bin: &str) -> Result<PathBuf, ReceiverError> {
     let mut built = BUILT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let built = built.get_or_insert_with(HashSet::new);
-    let path = target_dir().join("debug").join(bin);
-    if built.contains(bin) {
-        return Ok(path);
+    let outcome = built.get_or_insert_with(|| {
+        match cargo_command()
+            .args(["build", "--quiet", "--workspace", "--all-targets"])
+            .status()
+        {
+            Ok(status) if status.success() => Ok(()),
+            Ok(_) => Err("cargo build --workspace --all-targets failed".to_owned()),
+            Err(e) => Err(format!("cargo build --workspace --all-targets: {e}")),
+        }
+    });
+    if let Err(e) = outcome {
+        return Err(ReceiverError::Start(format!("building {package}: {e}")));
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .current_dir(workspace_root())
-        .args(["build", "--quiet", "-p", package, "--bin", bin])
-        .status()
-        .map_err(|e| ReceiverError::Start(format!("cargo build -p {package}: {e}")))?;
-    if !status.success() {
+    let path = target_dir().join("debug").join(bin);
+    if !path.is_file() {
         return Err(ReceiverError::Start(format!(
-            "cargo build -p {package} --bin {bin} failed"
+            "the workspace build made no binary {} — is `{bin}` a binary of `{package}`?",
+            path.display()
         )));
     }
-    built.insert(bin.to_owned());
     Ok(path)
 }
 
@@ -172,5 +226,32 @@ impl Drop for FunctionProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    /// `cargo test` set these for this process; the inner cargo must not see them.
+    #[test]
+    fn the_inner_cargo_sees_none_of_what_cargo_set_for_this_process() {
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some(), "run under cargo test");
+        let command = super::cargo_command();
+        let removed: Vec<&OsStr> = command
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name)
+            .collect();
+        for name in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION",
+            "CARGO_CRATE_NAME",
+        ] {
+            assert!(removed.contains(&OsStr::new(name)), "{name} is passed on: {removed:?}");
+        }
+        assert!(!removed.contains(&OsStr::new("PATH")), "{removed:?}");
+        assert_eq!(command.get_current_dir(), Some(super::workspace_root().as_path()));
     }
 }

@@ -42,7 +42,10 @@ pub use emf::{EMF_UNITS, EmfDocument, EmfMetric, emf_documents, validate_emf};
 pub use fake_aws::{AwsCall, FakeAwsEndpoint};
 pub use faulty_collector::{Fault, FaultyCollector, NumberedInvocation, invocation_number};
 pub use front_log::FrontRequest;
-pub use function::{FunctionProcess, build_binary, lambda_environment, workspace_root};
+pub use function::{
+    FunctionProcess, build_binary, cargo_command, lambda_environment,
+    without_cargo_run_environment, workspace_root,
+};
 pub use http_api_front::HttpApiFront;
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi, RESTORE_MS};
 pub use moto::{AWS_EMULATOR_VARIABLE, AWS_ENDPOINT_VARIABLE, Moto, moto_venv};

@@ -137,15 +137,9 @@ impl Drop for Function {
 
 pub(crate) fn run() -> anyhow::Result<()> {
     println!("building the example function…");
-    let status = crate::cargo()
-        .args(["build", "--quiet", "-p", "example-http-function"])
-        .status()
-        .context("could not run cargo build")?;
-    if !status.success() {
-        bail!("building example-http-function failed");
-    }
+    let binary = build_binary("example-http-function", "http-function")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let target = crate::target_dir();
-    let binary = target.join("debug").join("http-function");
 
     let receiver = OtlpReceiver::start().context("starting the embedded OTLP receiver")?;
     let port = crate::process::free_port()?;

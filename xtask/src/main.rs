@@ -147,9 +147,9 @@ pub(crate) fn target_dir() -> PathBuf {
 }
 
 pub(crate) fn cargo() -> Command {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    command.current_dir(workspace_root());
-    command
+    // Without the variables `cargo run` set for xtask: each build then sees the environment
+    // the test processes' builds see, and nothing is compiled twice for a difference in it.
+    otel_faas_integration_tests::cargo_command()
 }
 
 /// Runs one step, printing its name and duration; fails the task if the step fails.
