@@ -236,7 +236,10 @@ mod tests {
     /// `cargo test` set these for this process; the inner cargo must not see them.
     #[test]
     fn the_inner_cargo_sees_none_of_what_cargo_set_for_this_process() {
-        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some(), "run under cargo test");
+        assert!(
+            std::env::var_os("CARGO_MANIFEST_DIR").is_some(),
+            "run under cargo test"
+        );
         let command = super::cargo_command();
         let removed: Vec<&OsStr> = command
             .get_envs()
@@ -249,9 +252,15 @@ mod tests {
             "CARGO_PKG_VERSION",
             "CARGO_CRATE_NAME",
         ] {
-            assert!(removed.contains(&OsStr::new(name)), "{name} is passed on: {removed:?}");
+            assert!(
+                removed.contains(&OsStr::new(name)),
+                "{name} is passed on: {removed:?}"
+            );
         }
         assert!(!removed.contains(&OsStr::new("PATH")), "{removed:?}");
-        assert_eq!(command.get_current_dir(), Some(super::workspace_root().as_path()));
+        assert_eq!(
+            command.get_current_dir(),
+            Some(super::workspace_root().as_path())
+        );
     }
 }
