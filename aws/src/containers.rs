@@ -269,6 +269,10 @@ pub fn pipeline_with_environment(env: impl Environment + 'static) -> Pipeline {
             .with_request_signer(crate::sigv4::otlp_signer())
             .with_otlp_span_adapter(crate::sigv4::xray_otlp_annotations());
     }
+    #[cfg(feature = "xray-sampling")]
+    {
+        pipeline = crate::xray::sampling::register(pipeline);
+    }
     crate::xray::register_propagators(pipeline.registry_mut());
     let late = LateResource::new();
     if fetch_with(platform, imds_disabled, late.clone()).is_some() {

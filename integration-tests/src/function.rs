@@ -43,7 +43,7 @@ const INHERITED_FROM_CARGO: [&str; 9] = [
 
 /// A `cargo` command (`$CARGO`, else `cargo` on the path) run from the workspace root, with
 /// the environment a user's shell would give it: none of the variables cargo set for the
-/// program calling it (see [`INHERITED_FROM_CARGO`]; also every `CARGO_PKG_*` and
+/// program calling it (`CARGO_MANIFEST_DIR`, `OUT_DIR` and the like; also every `CARGO_PKG_*` and
 /// `CARGO_BIN_EXE_*`).
 pub fn cargo_command() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));

@@ -30,6 +30,7 @@ mod telemetry_api;
 mod tls;
 mod waterfall;
 mod xray_daemon;
+mod xray_sampling;
 
 pub use azure_app::{FunctionAppHost, HostedFunction, HttpForwarding, QueueDelivery, QueueOutcome};
 pub use azure_front::AzureHttpFront;
@@ -57,6 +58,7 @@ pub use span::{AttrValue, ReceivedEvent, ReceivedLink, ReceivedSpan, SpanKind, S
 pub use tls::TestCertificate;
 pub use waterfall::{render_waterfall, render_waterfall_html};
 pub use xray_daemon::{FakeXrayDaemon, check_segment_document, render_segment_tree};
+pub use xray_sampling::{FakeXraySampling, SamplingRequest, xray_sampling_fixture};
 
 /// The workspace README's quick starts (cloud-free, Lambda, Azure, Cloud Run), compiled as
 /// doctests of this crate — the one that depends on every other — so that they keep

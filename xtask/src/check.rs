@@ -533,6 +533,8 @@ fn tests(state: &mut State) -> anyhow::Result<()> {
                     "aws_sigv4_otlp",
                     "--test",
                     "aws_ecs_resource",
+                    "--test",
+                    "aws_xray_sampling",
                 ],
             )?;
         }

@@ -9,6 +9,8 @@
 pub mod annotations;
 #[cfg(feature = "xray-daemon")]
 pub mod daemon;
+#[cfg(feature = "xray-sampling")]
+pub mod sampling;
 
 use opentelemetry::Context;
 use opentelemetry::propagation::text_map_propagator::FieldIter;

@@ -42,6 +42,7 @@ pub struct Pipeline {
     pub(super) span_destinations: Vec<custom::SpanDestination>,
     pub(super) signers: Vec<super::SignerFactory>,
     pub(super) span_adapters: Vec<super::OtlpSpanAdapterFactory>,
+    pub(super) root_samplers: Vec<crate::sampling::registered::NamedRootSampler>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -77,6 +78,7 @@ impl Pipeline {
             span_destinations: Vec::new(),
             signers: Vec::new(),
             span_adapters: Vec::new(),
+            root_samplers: Vec::new(),
         }
     }
 
@@ -250,6 +252,41 @@ impl Pipeline {
     #[must_use]
     pub fn with_sampling_rules(mut self, rules: SamplingRules) -> Self {
         self.sampling_rules = Some(rules);
+        self
+    }
+
+    /// Offers the root sampler `factory` builds under the `OTEL_TRACES_SAMPLER` name `name`
+    /// (lowercase): when the variable names it, `factory` is called once at
+    /// [`install`](Self::install) with the sampler's argument (`OTEL_TRACES_SAMPLER_ARG`),
+    /// the resource and the local rules, and what it returns decides for new traces — spans
+    /// with a parent follow it, as with `parentbased_*`. Otherwise it is never called. For
+    /// platform crates: `otel-faas-aws` registers `xray`, the X-Ray remote sampler.
+    ///
+    /// ```
+    /// use opentelemetry::trace::{Tracer as _, TracerProvider as _, Span as _};
+    /// use opentelemetry_sdk::trace::Sampler;
+    /// use otel_faas_core::{Pipeline, env::MapEnvironment};
+    ///
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([
+    ///     ("OTEL_TRACES_SAMPLER", "nothing_ever"),
+    ///     ("OTEL_TRACES_EXPORTER", "none"),
+    ///     ("OTEL_METRICS_EXPORTER", "none"),
+    ///     ("OTEL_LOGS_EXPORTER", "none"),
+    /// ]))
+    /// .with_root_sampler("nothing_ever", Box::new(|_input| Box::new(Sampler::AlwaysOff)))
+    /// .install();
+    /// assert!(telemetry.warnings().is_empty());
+    /// let span = telemetry.tracer_provider().tracer("example").start("root");
+    /// assert!(!span.span_context().is_sampled());
+    /// ```
+    #[must_use]
+    pub fn with_root_sampler(
+        mut self,
+        name: &'static str,
+        factory: crate::sampling::RootSamplerFactory,
+    ) -> Self {
+        self.root_samplers
+            .push(crate::sampling::registered::NamedRootSampler { name, factory });
         self
     }
 

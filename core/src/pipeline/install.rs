@@ -16,6 +16,7 @@ use opentelemetry_sdk::trace::{
 
 #[cfg(feature = "otlp-grpc")]
 use super::OtlpProtocol;
+use super::SamplerConfig;
 #[cfg(any(feature = "console", feature = "otlp-metrics"))]
 use super::TemporalityPreference;
 use super::export::{ExportHealth, Observed, printable_endpoint};
@@ -28,7 +29,7 @@ use crate::engine::Flusher;
 use crate::ids::FreshIds;
 use crate::resource::{ResourceDetector, build_resource};
 use crate::sampling::{
-    SAMPLING_RULES_VARIABLE, SamplingRules, TailSampling, UnsampledRemoteParents,
+    RootSamplerInput, SAMPLING_RULES_VARIABLE, SamplingRules, TailSampling, UnsampledRemoteParents,
 };
 use crate::warning::ConfigWarning;
 
@@ -39,7 +40,9 @@ impl Pipeline {
         let env = self.env.as_ref();
         let names: Vec<&'static str> = self.metric_sinks.iter().map(|s| s.name).collect();
         let span_names: Vec<&'static str> = self.span_destinations.iter().map(|d| d.name).collect();
-        let config = PipelineConfig::from_env_with_exporters(env, &span_names, &names);
+        let sampler_names: Vec<&'static str> = self.root_samplers.iter().map(|s| s.name).collect();
+        let config =
+            PipelineConfig::from_env_with_exporters(env, &span_names, &names, &sampler_names);
         let mut warnings = config.warnings().to_vec();
         let detectors: Vec<&dyn ResourceDetector> =
             self.detectors.iter().map(|d| d.as_ref()).collect();
@@ -73,6 +76,28 @@ impl Pipeline {
             .map(|value| value.to_string())
             .unwrap_or_default();
         let rule_sampler = sampling_rules.map(|rules| rules.sampler(&service_name));
+        // A registered root sampler named by OTEL_TRACES_SAMPLER: the local rules become
+        // its fallback instead of the root sampler.
+        let (rule_sampler, registered_root) = match config.sampler {
+            SamplerConfig::ParentBasedRegistered(name) => {
+                let factory = self
+                    .root_samplers
+                    .into_iter()
+                    .find(|registered| registered.name == name)
+                    .map(|registered| registered.factory);
+                let root = factory.map(|factory| {
+                    factory(RootSamplerInput {
+                        argument: env.get_non_empty("OTEL_TRACES_SAMPLER_ARG"),
+                        resource: &resource,
+                        local_rules: rule_sampler.clone(),
+                        env,
+                        warnings: &mut warnings,
+                    })
+                });
+                (if root.is_some() { None } else { rule_sampler }, root)
+            }
+            _ => (rule_sampler, None),
+        };
         let tail_counters =
             tail_sampling.map(|_| Arc::new(crate::sampling::tail::TailCounters::default()));
 
@@ -89,6 +114,7 @@ impl Pipeline {
             metric_sinks: &self.metric_sinks,
             tail: tail_sampling.zip(tail_counters.clone()),
             rule_sampler,
+            registered_root,
             span_exporters: self.span_exporters,
             span_destinations: self.span_destinations,
             env,
@@ -201,6 +227,7 @@ struct Build<'a> {
     metric_sinks: &'a [sink::NamedSink],
     tail: Option<(TailSampling, Arc<crate::sampling::tail::TailCounters>)>,
     rule_sampler: Option<crate::sampling::rules::RuleSampler>,
+    registered_root: Option<Box<dyn opentelemetry_sdk::trace::ShouldSample>>,
     span_exporters: Vec<custom::BoxedSpanExporter>,
     /// Destinations `OTEL_TRACES_EXPORTER` may name; each is built once, when named.
     span_destinations: Vec<custom::SpanDestination>,
@@ -308,16 +335,21 @@ impl Build<'_> {
             });
         builder = if self.config.sdk_disabled {
             builder.with_sampler(Sampler::AlwaysOff)
-        } else if let Some(rules) = self.rule_sampler.clone() {
-            // The rules decide for roots; children follow their parent.
+        } else if let Some(root) = self.registered_root.take().or_else(|| {
+            self.rule_sampler
+                .clone()
+                .map(|rules| Box::new(rules) as Box<dyn opentelemetry_sdk::trace::ShouldSample>)
+        }) {
+            // The registered sampler, else the rules, decide for roots; children follow
+            // their parent.
             match self.unsampled_remote_parents {
                 UnsampledRemoteParents::DecideLocally => builder.with_sampler(
                     crate::sampling::unsampled::LocalDecisionForUnsampledRemote {
-                        configured: Sampler::ParentBased(Box::new(rules.clone())),
-                        root: Box::new(rules),
+                        configured: Sampler::ParentBased(root.clone()),
+                        root,
                     },
                 ),
-                _ => builder.with_sampler(Sampler::ParentBased(Box::new(rules))),
+                _ => builder.with_sampler(Sampler::ParentBased(root)),
             }
         } else {
             match (
@@ -630,5 +662,108 @@ mod tests {
         use opentelemetry::trace::{Span as _, Tracer as _};
         let span = telemetry.tracer("t").start("s");
         assert!(!span.is_recording());
+    }
+
+    /// A registered root sampler named by `OTEL_TRACES_SAMPLER` decides for roots, gets
+    /// the argument and the local rules (which no longer decide themselves), and children
+    /// follow their parent; not named, it is never built.
+    #[test]
+    fn a_registered_root_sampler_decides_with_the_local_rules_as_its_fallback() {
+        use std::sync::{Arc, Mutex};
+
+        use opentelemetry::trace::{
+            Span as _, SpanKind, TraceContextExt as _, TraceId, Tracer as _,
+        };
+        use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample as _};
+
+        use crate::sampling::{RootSamplerFactory, RootSamplerInput};
+
+        type Seen = Arc<Mutex<Option<(Option<String>, bool, bool)>>>;
+        fn factory(seen: Seen) -> RootSamplerFactory {
+            Box::new(move |input: RootSamplerInput<'_>| {
+                // The local rules keep everything named "kept": the fallback given is them.
+                let fallback_keeps = input.local_rules.as_ref().is_some_and(|rules| {
+                    rules
+                        .should_sample(None, TraceId::from(3), "kept", &SpanKind::Server, &[], &[])
+                        .decision
+                        == SamplingDecision::RecordAndSample
+                });
+                *seen.lock().unwrap() = Some((
+                    input.argument.clone(),
+                    input.local_rules.is_some(),
+                    fallback_keeps,
+                ));
+                Box::new(Sampler::AlwaysOff)
+            })
+        }
+        let env = |sampler: &str| {
+            MapEnvironment::from([
+                ("OTEL_TRACES_SAMPLER", sampler.to_owned()),
+                ("OTEL_TRACES_SAMPLER_ARG", "endpoint=x".to_owned()),
+                (
+                    "OTEL_FAAS_SAMPLING_RULES",
+                    r#"{"version": 2, "rules": [{"span_name": "kept", "fixed_target": 0, "rate": 1.0}],
+                        "default": {"fixed_target": 0, "rate": 1.0}}"#
+                        .to_owned(),
+                ),
+                ("OTEL_TRACES_EXPORTER", "none".to_owned()),
+                ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+                ("OTEL_LOGS_EXPORTER", "none".to_owned()),
+            ])
+        };
+
+        let seen = Seen::default();
+        let telemetry = crate::Pipeline::with_environment(env("Remote"))
+            .with_root_sampler("remote", factory(Arc::clone(&seen)))
+            .install();
+        assert!(
+            telemetry.warnings().is_empty(),
+            "{:?}",
+            telemetry.warnings()
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            Some((Some("endpoint=x".to_owned()), true, true))
+        );
+        // The registered sampler (always off) decides, not the rules (which keep all).
+        let tracer = telemetry.tracer("t");
+        let root = tracer.start("kept");
+        assert!(!root.span_context().is_sampled());
+        // A child of a sampled remote parent follows it.
+        let parent = opentelemetry::Context::new().with_remote_span_context(
+            opentelemetry::trace::SpanContext::new(
+                TraceId::from(9),
+                opentelemetry::trace::SpanId::from(9),
+                opentelemetry::trace::TraceFlags::SAMPLED,
+                true,
+                Default::default(),
+            ),
+        );
+        let child = tracer.start_with_context("child", &parent);
+        assert!(child.span_context().is_sampled());
+
+        // Not named: never built, and the rules decide.
+        let seen = Seen::default();
+        let telemetry = crate::Pipeline::with_environment(env("parentbased_always_on"))
+            .with_root_sampler("remote", factory(Arc::clone(&seen)))
+            .install();
+        assert_eq!(*seen.lock().unwrap(), None);
+        assert!(
+            telemetry
+                .tracer("t")
+                .start("kept")
+                .span_context()
+                .is_sampled()
+        );
+
+        // A name nobody registered: a warning that lists the registered ones.
+        let telemetry = crate::Pipeline::with_environment(env("elsewhere"))
+            .with_root_sampler("remote", factory(Seen::default()))
+            .install();
+        let warning = telemetry.warnings()[0].to_string();
+        assert!(
+            warning.contains("parentbased_traceidratio, remote"),
+            "{warning}"
+        );
     }
 }

@@ -180,8 +180,25 @@ impl SamplingRules {
         &self.rules
     }
 
-    /// The sampler deciding for root spans of `service_name`'s traces.
-    pub(crate) fn sampler(&self, service_name: &str) -> RuleSampler {
+    /// The sampler deciding for root spans of `service_name`'s traces (rules naming another
+    /// service are left out).
+    ///
+    /// ```
+    /// use opentelemetry::trace::{SpanKind, TraceId};
+    /// use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
+    /// use otel_faas_core::sampling::SamplingRules;
+    ///
+    /// let rules = SamplingRules::parse(r#"{"version": 2,
+    ///     "rules": [{"span_name": "GET /health", "fixed_target": 0, "rate": 0.0}],
+    ///     "default": {"fixed_target": 0, "rate": 1.0}}"#).unwrap();
+    /// let sampler = rules.sampler("orders");
+    /// let decide = |name: &str| {
+    ///     sampler.should_sample(None, TraceId::from(7), name, &SpanKind::Server, &[], &[]).decision
+    /// };
+    /// assert_eq!(decide("GET /health"), SamplingDecision::Drop);
+    /// assert_eq!(decide("GET /orders"), SamplingDecision::RecordAndSample);
+    /// ```
+    pub fn sampler(&self, service_name: &str) -> RuleSampler {
         let mut rules: Vec<Compiled> = self
             .rules
             .iter()
@@ -195,7 +212,7 @@ impl SamplingRules {
                 http_method: rule.http_method.clone(),
                 url_path: rule.url_path.clone(),
                 span_name: rule.span_name.clone(),
-                reservoir: Reservoir::new(rule.fixed_target),
+                reservoir: Reservoir::new(u64::from(rule.fixed_target)),
                 rate: rule.rate,
             })
             .collect();
@@ -204,7 +221,7 @@ impl SamplingRules {
             http_method: None,
             url_path: None,
             span_name: None,
-            reservoir: Reservoir::new(self.default.fixed_target),
+            reservoir: Reservoir::new(u64::from(self.default.fixed_target)),
             rate: self.default.rate,
         });
         RuleSampler {
@@ -213,10 +230,11 @@ impl SamplingRules {
     }
 }
 
-/// The sampler of a [`SamplingRules`] document (for root spans; the pipeline wraps it in
-/// a parent-based sampler).
+/// The sampler of a [`SamplingRules`] document, from [`SamplingRules::sampler`]: it decides
+/// for root spans (the pipeline wraps it in a parent-based sampler). Clones share the
+/// rules' reservoirs.
 #[derive(Clone)]
-pub(crate) struct RuleSampler {
+pub struct RuleSampler {
     rules: Arc<Vec<Compiled>>,
 }
 
@@ -259,22 +277,41 @@ impl Compiled {
     }
 }
 
-/// The traces a rule samples per second before its rate applies.
-struct Reservoir {
-    per_second: u32,
+/// The traces a rule samples per second before its rate applies: the first `per_second`
+/// asked for in each second of the clock are taken, the rest are not. Shared by the local
+/// rules and the platforms' remote samplers (X-Ray's reservoirs and quotas).
+///
+/// ```
+/// use otel_faas_core::sampling::Reservoir;
+///
+/// let reservoir = Reservoir::new(2);
+/// let taken = (0..10).filter(|_| reservoir.take()).count();
+/// assert!(taken == 2 || taken == 4, "two a second (the loop may straddle one)");
+/// assert!(!Reservoir::new(0).take());
+/// ```
+#[derive(Debug)]
+pub struct Reservoir {
+    per_second: u64,
     /// (the second, how many were taken in it)
-    taken: Mutex<(u64, u32)>,
+    taken: Mutex<(u64, u64)>,
 }
 
 impl Reservoir {
-    fn new(per_second: u32) -> Self {
+    /// Takes up to `per_second` each second.
+    pub fn new(per_second: u64) -> Self {
         Self {
             per_second,
             taken: Mutex::new((0, 0)),
         }
     }
 
-    fn take(&self) -> bool {
+    /// How many it takes each second.
+    pub fn per_second(&self) -> u64 {
+        self.per_second
+    }
+
+    /// Whether one more is taken in this second.
+    pub fn take(&self) -> bool {
         if self.per_second == 0 {
             return false;
         }
@@ -312,17 +349,31 @@ impl ShouldSample for RuleSampler {
             .is_some_and(|rule| {
                 rule.reservoir.take() || super::tail::ratio_keeps(trace_id, rule.rate)
             });
-        SamplingResult {
-            decision: if sampled {
-                SamplingDecision::RecordAndSample
-            } else {
-                SamplingDecision::Drop
-            },
-            attributes: Vec::new(),
-            trace_state: parent_context
-                .map(|cx| cx.span().span_context().trace_state().clone())
-                .unwrap_or_default(),
-        }
+        root_decision(sampled, parent_context)
+    }
+}
+
+/// A root sampler's answer: sampled (recorded) or dropped, no attributes added, and the
+/// parent's trace state kept (the SDK's samplers keep it too).
+///
+/// ```
+/// use opentelemetry_sdk::trace::SamplingDecision;
+/// use otel_faas_core::sampling::root_decision;
+///
+/// assert_eq!(root_decision(true, None).decision, SamplingDecision::RecordAndSample);
+/// assert_eq!(root_decision(false, None).decision, SamplingDecision::Drop);
+/// ```
+pub fn root_decision(sampled: bool, parent_context: Option<&Context>) -> SamplingResult {
+    SamplingResult {
+        decision: if sampled {
+            SamplingDecision::RecordAndSample
+        } else {
+            SamplingDecision::Drop
+        },
+        attributes: Vec::new(),
+        trace_state: parent_context
+            .map(|cx| cx.span().span_context().trace_state().clone())
+            .unwrap_or_default(),
     }
 }
 

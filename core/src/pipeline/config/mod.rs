@@ -115,15 +115,17 @@ impl PipelineConfig {
         env: &dyn Environment,
         metric_exporters: &[&'static str],
     ) -> Self {
-        Self::from_env_with_exporters(env, &[], metric_exporters)
+        Self::from_env_with_exporters(env, &[], metric_exporters, &[])
     }
 
     /// The configuration, with `span_exporters` and `metric_exporters` accepted as
-    /// exporter names beside the built-in ones.
+    /// exporter names beside the built-in ones, and `samplers` as `OTEL_TRACES_SAMPLER`
+    /// names.
     pub(crate) fn from_env_with_exporters(
         env: &dyn Environment,
         span_exporters: &[&'static str],
         metric_exporters: &[&'static str],
+        samplers: &[&'static str],
     ) -> Self {
         let mut warnings = Vec::new();
         let w = &mut warnings;
@@ -131,7 +133,7 @@ impl PipelineConfig {
         let traces = read_signal(env, Signal::Traces, span_exporters, w);
         let metrics = read_signal(env, Signal::Metrics, metric_exporters, w);
         let logs = read_signal(env, Signal::Logs, &[], w);
-        let sampler = read_sampler(env, w);
+        let sampler = read_sampler(env, samplers, w);
         let unsampled_remote_parents = read_unsampled_remote_parents(env, w);
         let exception_signal = read_exception_signal(env, w);
         let limits = read_limits(env, w);

@@ -35,6 +35,12 @@ pub enum SamplerConfig {
     ParentBasedAlwaysOff,
     /// Follow the parent's decision; sample this share of roots.
     ParentBasedTraceIdRatio(f64),
+    /// Follow the parent's decision; roots are decided by the sampler a platform crate
+    /// registered under this name
+    /// ([`Pipeline::with_root_sampler`](crate::Pipeline::with_root_sampler)), which only
+    /// the pipeline can build: [`root_sampler`](Self::root_sampler) and
+    /// [`to_sampler`](Self::to_sampler) answer for it as for `parentbased_always_on`.
+    ParentBasedRegistered(&'static str),
 }
 
 impl SamplerConfig {
@@ -48,7 +54,7 @@ impl SamplerConfig {
     /// ```
     pub fn root_sampler(self) -> Option<Sampler> {
         match self {
-            Self::ParentBasedAlwaysOn => Some(Sampler::AlwaysOn),
+            Self::ParentBasedAlwaysOn | Self::ParentBasedRegistered(_) => Some(Sampler::AlwaysOn),
             Self::ParentBasedAlwaysOff => Some(Sampler::AlwaysOff),
             Self::ParentBasedTraceIdRatio(ratio) => Some(Sampler::TraceIdRatioBased(ratio)),
             Self::AlwaysOn | Self::AlwaysOff | Self::TraceIdRatio(_) => None,
@@ -61,7 +67,9 @@ impl SamplerConfig {
             Self::AlwaysOn => Sampler::AlwaysOn,
             Self::AlwaysOff => Sampler::AlwaysOff,
             Self::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(ratio),
-            Self::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+            Self::ParentBasedAlwaysOn | Self::ParentBasedRegistered(_) => {
+                Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
+            }
             Self::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
             Self::ParentBasedTraceIdRatio(ratio) => {
                 Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)))
@@ -70,7 +78,11 @@ impl SamplerConfig {
     }
 }
 
-pub(super) fn read_sampler(env: &dyn Environment, w: &mut Vec<ConfigWarning>) -> SamplerConfig {
+pub(super) fn read_sampler(
+    env: &dyn Environment,
+    registered: &[&'static str],
+    w: &mut Vec<ConfigWarning>,
+) -> SamplerConfig {
     const VAR: &str = "OTEL_TRACES_SAMPLER";
     const ACCEPTED: &str = "always_on, always_off, traceidratio, parentbased_always_on, \
                             parentbased_always_off, parentbased_traceidratio";
@@ -94,7 +106,11 @@ pub(super) fn read_sampler(env: &dyn Environment, w: &mut Vec<ConfigWarning>) ->
     let Some(name) = env.get_non_empty(VAR) else {
         return SamplerConfig::ParentBasedAlwaysOn;
     };
-    match name.to_ascii_lowercase().as_str() {
+    let lowercase = name.to_ascii_lowercase();
+    if let Some(registered) = registered.iter().find(|known| **known == lowercase) {
+        return SamplerConfig::ParentBasedRegistered(registered);
+    }
+    match lowercase.as_str() {
         "always_on" => SamplerConfig::AlwaysOn,
         "always_off" => SamplerConfig::AlwaysOff,
         "traceidratio" => SamplerConfig::TraceIdRatio(ratio(w)),
@@ -102,10 +118,13 @@ pub(super) fn read_sampler(env: &dyn Environment, w: &mut Vec<ConfigWarning>) ->
         "parentbased_always_off" => SamplerConfig::ParentBasedAlwaysOff,
         "parentbased_traceidratio" => SamplerConfig::ParentBasedTraceIdRatio(ratio(w)),
         _ => {
+            let accepted = registered
+                .iter()
+                .fold(ACCEPTED.to_owned(), |list, name| format!("{list}, {name}"));
             w.push(ConfigWarning::new(
                 VAR,
                 name,
-                ACCEPTED,
+                accepted,
                 "parentbased_always_on",
             ));
             SamplerConfig::ParentBasedAlwaysOn
