@@ -13,6 +13,7 @@ mod azure_host;
 mod azurite;
 mod cargo_lambda;
 mod emf;
+mod example_service;
 mod fake_aws;
 mod faulty_collector;
 mod front_log;
@@ -40,6 +41,7 @@ pub use azurite::{
 };
 pub use cargo_lambda::CargoLambdaWatch;
 pub use emf::{EMF_UNITS, EmfDocument, EmfMetric, emf_documents, validate_emf};
+pub use example_service::ExampleService;
 pub use fake_aws::{AwsCall, FakeAwsEndpoint};
 pub use faulty_collector::{Fault, FaultyCollector, NumberedInvocation, invocation_number};
 pub use front_log::FrontRequest;

@@ -198,7 +198,29 @@ fn service(span: &ReceivedSpan) -> Option<&str> {
     span.resource_attr("service.name").and_then(|v| v.as_str())
 }
 
-/// The CLIENT span `service` made, and the SERVER span of the callee `callee` under it.
+/// The answered call: a CLIENT span of `service` with a 2xx status. A caller that retried
+/// while the callee was starting (cargo-lambda builds the function on the first request)
+/// also has CLIENT spans of the attempts that failed, and those have no callee span.
+fn is_client(span: &ReceivedSpan, service_name: &str) -> bool {
+    span.kind == SpanKind::Client
+        && service(span) == Some(service_name)
+        && span
+            .attr_int("http.response.status_code")
+            .is_some_and(|status| (200..300).contains(&status))
+}
+
+/// The callee's span of the answered call (2xx, as for [`is_client`]).
+fn is_server(span: &ReceivedSpan, callee: &str, name: &str) -> bool {
+    span.kind == SpanKind::Server
+        && service(span) == Some(callee)
+        && span.name == name
+        && span
+            .attr_int("http.response.status_code")
+            .is_some_and(|status| (200..300).contains(&status))
+}
+
+/// The answered CLIENT span `service` made, and the SERVER span of the callee `callee`
+/// under it.
 async fn hop(
     receiver: &OtlpReceiver,
     service_name: &str,
@@ -208,25 +230,19 @@ async fn hop(
 ) -> (ReceivedSpan, ReceivedSpan) {
     let spans = receiver
         .wait_until(WAIT, |spans| {
-            spans
-                .iter()
-                .any(|s| s.kind == SpanKind::Client && service(s) == Some(service_name))
-                && spans.iter().any(|s| {
-                    s.kind == SpanKind::Server
-                        && service(s) == Some(callee)
-                        && s.name == callee_span
-                })
+            spans.iter().any(|s| is_client(s, service_name))
+                && spans.iter().any(|s| is_server(s, callee, callee_span))
         })
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", logs()));
     let client = spans
         .iter()
-        .find(|s| s.kind == SpanKind::Client && service(s) == Some(service_name))
+        .find(|s| is_client(s, service_name))
         .cloned()
         .expect("the CLIENT span");
     let server = spans
         .iter()
-        .find(|s| s.kind == SpanKind::Server && service(s) == Some(callee) && s.name == callee_span)
+        .find(|s| is_server(s, callee, callee_span))
         .cloned()
         .expect("the callee's span");
     assert_eq!(

@@ -5,14 +5,13 @@
 //! example's task definition is validated against the ECS API's own input shape
 //! (botocore's service model).
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use otel_faas_integration_tests::{
-    AttrValue, OtlpReceiver, build_binary, moto_venv, workspace_root,
+    AttrValue, ExampleService, OtlpReceiver, build_binary, moto_venv, workspace_root,
 };
 
 fn fixture(name: &str) -> String {
@@ -47,55 +46,24 @@ async fn fake_metadata_endpoint() -> (String, Arc<AtomicUsize>) {
     (format!("http://{address}/v4/abc"), asked)
 }
 
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_carries_its_task_from_the_metadata_endpoint() {
     let receiver = OtlpReceiver::start().expect("the OTLP receiver");
     let (metadata, asked) = fake_metadata_endpoint().await;
     let binary = build_binary("example-ecs-service", "ecs-service").expect("the example");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _service = Service(
-        Command::new(binary)
-            .env_clear()
-            .env("PORT", port.to_string())
-            .env("HOST", "127.0.0.1")
-            .env("ECS_CONTAINER_METADATA_URI_V4", &metadata)
-            .env("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE")
-            .env("AWS_REGION", "us-west-2")
-            .env("OTEL_SERVICE_NAME", "orders-service")
-            .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
-            .env("OTEL_METRICS_EXPORTER", "none")
-            .env("OTEL_LOGS_EXPORTER", "none")
-            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the service starts"),
+    let service = ExampleService::start(
+        binary,
+        &[
+            ("ECS_CONTAINER_METADATA_URI_V4", &metadata),
+            ("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE"),
+            ("AWS_REGION", "us-west-2"),
+        ],
+        &receiver,
+        Stdio::null(),
+        Stdio::inherit(),
     );
-    // reqwest is built without a default TLS provider here (plain HTTP all the same).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::new();
-    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    service.wait_ready().await;
     let start = Instant::now();
-    while client.get(url("/healthz")).send().await.is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the service never answered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     // The detector asks in the background; nothing waited for it.
     while asked.load(Ordering::SeqCst) == 0 {
         assert!(
@@ -105,8 +73,7 @@ async fn the_service_carries_its_task_from_the_metadata_endpoint() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let answer = client.get(url("/orders/7")).send().await.unwrap();
-    assert_eq!(answer.status(), 200);
+    assert_eq!(service.get("/orders/7").await, 200);
 
     let span = receiver
         .wait_for_span("GET /orders/{id}", Duration::from_secs(10))

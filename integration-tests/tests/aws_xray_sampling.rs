@@ -6,7 +6,7 @@
 //! the local rules deciding with one warning — in the ECS example, run as ECS runs it.
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::KeyValue;
@@ -16,8 +16,8 @@ use otel_faas_aws::xray::sampling::{XRAY_SAMPLER, XrayRemoteSampler, XraySamplin
 use otel_faas_core::env::MapEnvironment;
 use otel_faas_core::{Pipeline, Telemetry};
 use otel_faas_integration_tests::{
-    FakeXraySampling, OtlpReceiver, SamplingRequest, build_binary, moto_venv, workspace_root,
-    xray_sampling_fixture,
+    ExampleService, FakeXraySampling, OtlpReceiver, SamplingRequest, build_binary, moto_venv,
+    workspace_root, xray_sampling_fixture,
 };
 use serde_json::Value;
 
@@ -253,66 +253,37 @@ fn a_rule_change_x_ray_announces_is_fetched_and_applied() {
 async fn an_unreachable_daemon_leaves_the_local_rules_deciding_with_one_warning() {
     let receiver = OtlpReceiver::start().expect("the OTLP receiver");
     let binary = build_binary("example-ecs-service", "ecs-service").expect("the example");
-    let free_port = || {
-        TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (port, nothing_listens) = (free_port(), free_port());
+    let nothing_listens = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     // Both streams: the first poll may fail before the service installs its subscriber,
     // and a warning then goes to standard error.
-    let log = std::env::temp_dir().join(format!("otel-faas-xray-sampling-{port}.log"));
+    let log = std::env::temp_dir().join(format!("otel-faas-xray-sampling-{nothing_listens}.log"));
     let log_file = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("PORT", port.to_string())
-        .env("HOST", "127.0.0.1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("OTEL_SERVICE_NAME", "orders-service")
-        .env("OTEL_TRACES_SAMPLER", "xray")
-        .env(
-            "OTEL_TRACES_SAMPLER_ARG",
-            format!("endpoint=http://127.0.0.1:{nothing_listens},polling_interval=1"),
-        )
-        .env(
-            "OTEL_FAAS_SAMPLING_RULES",
-            r#"{"version": 2, "rules": [{"url_path": "/orders/1*", "fixed_target": 0, "rate": 0.0}],
-                "default": {"fixed_target": 0, "rate": 1.0}}"#,
-        )
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
-        .env("OTEL_METRICS_EXPORTER", "none")
-        .env("OTEL_LOGS_EXPORTER", "none")
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .stdout(log_file.try_clone().unwrap())
-        .stderr(log_file)
-        .spawn()
-        .expect("the service starts");
-    struct Kill<'a>(&'a mut Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _kill = Kill(&mut child);
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::new();
-    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
-    let start = Instant::now();
-    while client.get(url("/healthz")).send().await.is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the service never answered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let argument = format!("endpoint=http://127.0.0.1:{nothing_listens},polling_interval=1");
+    let service = ExampleService::start(
+        binary,
+        &[
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("OTEL_TRACES_SAMPLER", "xray"),
+            ("OTEL_TRACES_SAMPLER_ARG", &argument),
+            (
+                "OTEL_FAAS_SAMPLING_RULES",
+                r#"{"version": 2, "rules": [{"url_path": "/orders/1*", "fixed_target": 0, "rate": 0.0}],
+                    "default": {"fixed_target": 0, "rate": 1.0}}"#,
+            ),
+        ],
+        &receiver,
+        Stdio::from(log_file.try_clone().unwrap()),
+        Stdio::from(log_file),
+    );
+    service.wait_ready().await;
     // Three polls fail (one a second).
     tokio::time::sleep(Duration::from_millis(3500)).await;
     for path in ["/orders/7", "/orders/13", "/orders/42"] {
-        let answer = client.get(url(path)).send().await.unwrap();
-        assert_eq!(answer.status(), 200, "{path}");
+        assert_eq!(service.get(path).await, 200, "{path}");
     }
     receiver
         .wait_for_spans(2, Duration::from_secs(10))

@@ -535,6 +535,8 @@ fn tests(state: &mut State) -> anyhow::Result<()> {
                     "aws_ecs_resource",
                     "--test",
                     "aws_xray_sampling",
+                    "--test",
+                    "aws_ec2_eks_resource",
                 ],
             )?;
         }

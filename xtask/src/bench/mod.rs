@@ -67,6 +67,41 @@ const ECHO: [Variant; 5] = [
     },
 ];
 
+/// P4's collector-free destinations: the echo function built with a feature of bench/,
+/// started with what selects the destination. Nothing is sent at start-up (no span yet), so
+/// no daemon or endpoint needs to listen; the credentials are placeholders.
+const DESTINATIONS: [(&str, Variant); 2] = [
+    (
+        "xray-daemon",
+        Variant {
+            label: "otel-faas, X-Ray through the daemon (awsxray)",
+            binary: "echo_otel_faas",
+            env: &[
+                ("OTEL_TRACES_EXPORTER", "awsxray"),
+                ("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000"),
+            ],
+        },
+    ),
+    (
+        "sigv4",
+        Variant {
+            label: "otel-faas, X-Ray's OTLP endpoint with SigV4 (TLS)",
+            binary: "echo_otel_faas",
+            env: &[
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "https://xray.us-east-1.amazonaws.com/v1/traces",
+                ),
+                ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+                (
+                    "AWS_SECRET_ACCESS_KEY",
+                    "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                ),
+            ],
+        },
+    ),
+];
+
 const SQS: [Variant; 3] = [
     Variant {
         label: "bare lambda_runtime",
@@ -172,7 +207,42 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Builds bench/'s binaries in release with `feature`, in a target directory of their own
+/// under `target/bench`; the directory of the binaries.
+fn build_bench_with(feature: &str) -> anyhow::Result<PathBuf> {
+    let dir = target_dir().join("bench").join(format!("with-{feature}"));
+    println!("==> building the bench binaries with `{feature}` (bench/, release)");
+    let status = cargo()
+        .args([
+            "build",
+            "--release",
+            "--bins",
+            "--features",
+            feature,
+            "--manifest-path",
+        ])
+        .arg(workspace_root().join("bench/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&dir)
+        .status()
+        .context("cargo build of bench/")?;
+    if !status.success() {
+        bail!("cargo build of bench/ with {feature} failed ({status})");
+    }
+    Ok(dir.join("release"))
+}
+
 impl Settings {
+    /// The same settings, running the binaries of `bin_dir`.
+    fn with_bin_dir(&self, bin_dir: PathBuf) -> Self {
+        Self {
+            quick: self.quick,
+            only: self.only.clone(),
+            bin_dir,
+            logs: self.logs.clone(),
+        }
+    }
+
     fn wants(&self, measure: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|m| m.eq_ignore_ascii_case(measure))
     }
@@ -314,7 +384,18 @@ async fn measure_all(settings: &Settings) -> anyhow::Result<String> {
             "| Variant | Median | Min – max | Over bare (median) | Instructions | over bare |\n|---|---:|---:|---:|---:|---:|"
         )?;
         let mut bare_cold = None;
-        for variant in ECHO.iter().filter(|v| v.env.is_empty()) {
+        // The default build's variants, then each destination's build (its own target
+        // directory under target/bench, so the default binaries stay as they are).
+        let mut measured: Vec<(&Variant, Settings)> = ECHO
+            .iter()
+            .filter(|v| v.env.is_empty())
+            .map(|v| (v, settings.with_bin_dir(settings.bin_dir.clone())))
+            .collect();
+        for (feature, variant) in &DESTINATIONS {
+            measured.push((variant, settings.with_bin_dir(build_bench_with(feature)?)));
+        }
+        for (variant, settings) in &measured {
+            let (variant, settings) = (*variant, settings);
             let mut samples = Vec::new();
             for _ in 0..runs {
                 samples.push(cold_start(settings, variant).await?);
