@@ -39,6 +39,7 @@
 //! | `otel_faas_messaging::traced_queue_message` | trace context across Storage queues (which have no message properties), an opt-in inside the message's JSON (with the other carriers, in otel-faas-messaging, feature `storage-queue`) |
 //! | [`InvocationLogs`] | the invocation's log lines, with trace and span ids, for `Logs` |
 //! | [`AzureFunctionsResourceDetector`] | `cloud.*`, `faas.*` and `service.name` of the app |
+//! | [`app_insights`] (feature `app-insights`, default) | traces, metrics and logs straight into Application Insights, the default where the app's connection string is set |
 //!
 //! ## Conventions (semantic conventions v1.44)
 //!
@@ -99,10 +100,17 @@
 //!   host's times as epoch seconds; `percent-encoding`: route and query values.
 //! * `tracing`, `tracing-subscriber`: the log capture layer; `futures-util`: boxed handler
 //!   futures and panic capture; `tokio`: the runtime; `thiserror`: typed errors.
+//! * `opentelemetry-application-insights` (feature `app-insights`): the maintained exporter
+//!   of Application Insights' envelopes for the three signals, on OpenTelemetry 0.33 — its
+//!   mapping of spans to requests and dependencies is the one Microsoft's own exporters
+//!   use; `opentelemetry-http` and `async-trait`: its `HttpClient` seam, which core's
+//!   `ExporterClient` fills.
 
 #![warn(missing_docs)]
 
 mod app;
+#[cfg(feature = "app-insights")]
+pub mod app_insights;
 mod extract;
 pub mod function_json;
 mod http_messages;
@@ -140,7 +148,9 @@ pub mod host {
 
 /// Starts telemetry for an Azure Functions app, the one call its `main` needs before
 /// [`FunctionApp::new`]: the pipeline from the standard `OTEL_*` variables with the
-/// [`AzureFunctionsResourceDetector`], and the global `tracing` subscriber — spans into the
+/// [`AzureFunctionsResourceDetector`] and, with the `app-insights` feature (on by default),
+/// Application Insights as the default destination where the app's connection string is
+/// set and no OTLP endpoint is ([`app_insights`]); and the global `tracing` subscriber — spans into the
 /// pipeline, plain log lines on standard error, and each invocation's lines captured for
 /// the host's `Logs` ([`InvocationLogs::shared`]); `INFO` and above, or what `RUST_LOG`
 /// says for standard error.
@@ -157,9 +167,11 @@ pub mod host {
 /// # }
 /// ```
 pub fn start() -> Result<otel_faas_core::Telemetry, otel_faas_core::subscriber::TracingInitError> {
-    let telemetry = otel_faas_core::Pipeline::from_env()
-        .with_detector(AzureFunctionsResourceDetector)
-        .install();
+    let pipeline =
+        otel_faas_core::Pipeline::from_env().with_detector(AzureFunctionsResourceDetector);
+    #[cfg(feature = "app-insights")]
+    let pipeline = app_insights::register(pipeline);
+    let telemetry = pipeline.install();
     telemetry.init_tracing_with(
         otel_faas_core::subscriber::TracingOptions::default(),
         InvocationLogs::shared(),

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod app_insights;
 mod azure_app;
 mod azure_front;
 mod azure_host;
@@ -33,6 +34,9 @@ mod waterfall;
 mod xray_daemon;
 mod xray_sampling;
 
+pub use app_insights::{
+    FakeIngestion, TEST_INSTRUMENTATION_KEY, azure_monitor_venv, validate_envelopes,
+};
 pub use azure_app::{FunctionAppHost, HostedFunction, HttpForwarding, QueueDelivery, QueueOutcome};
 pub use azure_front::AzureHttpFront;
 pub use azure_host::{HostResponse, MINI_HOST_VERSION, MiniHost};

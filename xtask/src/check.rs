@@ -416,6 +416,16 @@ impl Services {
         } else {
             None
         };
+        // Microsoft's model of Application Insights' track API (the Azure Monitor exporter
+        // for Python), the oracle of the `azuremonitor` destination's envelopes.
+        if matches!(suite, Suite::All | Suite::Azure) {
+            emulators::install_venv(
+                &target_dir().join("emulators"),
+                "azure-monitor-venv",
+                &emulators::python3()?,
+                &workspace_root().join("integration-tests/oracle/requirements-azure-monitor.txt"),
+            )?;
+        }
         // The Node Functions Framework, the oracle the GCP server is compared with.
         let functions_framework = if matches!(suite, Suite::All | Suite::Gcp) {
             Some(install_functions_framework()?)
@@ -546,7 +556,7 @@ fn tests(state: &mut State) -> anyhow::Result<()> {
                 &["test", "-p", "otel-faas-azure"],
             )?;
             run(
-                "cargo test: the custom handler under the mini host, with Azurite",
+                "cargo test: the custom handler under the mini host, with Azurite; Application Insights",
                 &[
                     "test",
                     "-p",
@@ -554,6 +564,8 @@ fn tests(state: &mut State) -> anyhow::Result<()> {
                     "--lib",
                     "--test",
                     "azure_custom_handler",
+                    "--test",
+                    "azure_app_insights",
                 ],
             )?;
         }

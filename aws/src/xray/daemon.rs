@@ -598,7 +598,7 @@ impl SpanExporter for XrayDaemonExporter {
 /// assert!(telemetry.warnings().is_empty());
 /// ```
 pub fn xray_daemon_destination() -> SpanDestination {
-    SpanDestination::new(XRAY_EXPORTER_NAME, |env| {
+    SpanDestination::new(XRAY_EXPORTER_NAME, |env, _traces| {
         let address = DaemonAddress::from_env(env).map_err(|error| error.to_string())?;
         let mut translator = SegmentTranslator::new();
         if let Some(group) = env.get_non_empty("AWS_LAMBDA_LOG_GROUP_NAME") {

@@ -15,6 +15,7 @@ use futures_util::future::BoxFuture;
 use http::Request;
 use otel_faas_core::engine::{FlushPolicy, TypedError, error_type_of};
 use otel_faas_core::env::{ConfigWarning, ProcessEnvironment};
+use otel_faas_core::pipeline::Signal;
 use otel_faas_core::server::{EnvelopeService, Server, ServerError};
 use otel_faas_core::{Environment, InvocationEngine, Telemetry};
 
@@ -88,6 +89,8 @@ pub struct FunctionApp {
     warnings: Vec<ConfigWarning>,
     /// Whether the host records HTTP requests as spans: from host.json, overridable.
     host_records_requests: Arc<AtomicBool>,
+    /// Whether each invocation's log lines are returned to the host in `Logs`.
+    host_logs: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for FunctionApp {
@@ -179,7 +182,13 @@ impl FunctionApp {
             server,
             logs,
             root,
-            host_records_requests: Arc::new(AtomicBool::new(host.host_records_requests)),
+            // The host writes a request for each invocation into Application Insights
+            // itself, and each line of `Logs` as a trace: where this handler's spans and
+            // logs go there too, its own records would say the same twice.
+            host_records_requests: Arc::new(AtomicBool::new(
+                host.host_records_requests || to_app_insights(telemetry, Signal::Traces),
+            )),
+            host_logs: Arc::new(AtomicBool::new(!to_app_insights(telemetry, Signal::Logs))),
             host,
             identity: Arc::new(AppIdentity::from_env(&env)),
             env: Box::new(env),
@@ -212,7 +221,8 @@ impl FunctionApp {
     /// Whether the Functions host records each HTTP request as a span itself, so that the
     /// invocation span of an HTTP function is INTERNAL rather than a second SERVER span of
     /// the same request. `host.json` decides by default (`"telemetryMode":
-    /// "OpenTelemetry"`); this overrides it, for every function registered before or
+    /// "OpenTelemetry"`, or spans sent to Application Insights, where the host writes its
+    /// requests too); this overrides it, for every function registered before or
     /// after — `false` when the host's spans go somewhere your backend does not see,
     /// `true` when something in front of the handler records the requests.
     ///
@@ -231,6 +241,32 @@ impl FunctionApp {
         self.host_records_requests
             .store(host_records, Ordering::Relaxed);
         self
+    }
+
+    /// Whether each invocation's log lines are returned to the host in the reply's `Logs`
+    /// (the host then writes them to its own logs, and to Application Insights). `true`
+    /// unless this app's log records go to Application Insights themselves (the
+    /// `azuremonitor` logs exporter), where the host would write each line a second time;
+    /// this overrides that choice.
+    ///
+    /// ```
+    /// use otel_faas_azure::FunctionApp;
+    /// use otel_faas_core::{Pipeline, env::MapEnvironment};
+    ///
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([("OTEL_LOGS_EXPORTER", "none")])).install();
+    /// let app = FunctionApp::with_environment(&telemetry, MapEnvironment::default(), "/nonexistent");
+    /// assert!(app.host_logs());
+    /// assert!(!app.with_host_logs(false).host_logs());
+    /// ```
+    #[must_use]
+    pub fn with_host_logs(self, host_logs: bool) -> Self {
+        self.host_logs.store(host_logs, Ordering::Relaxed);
+        self
+    }
+
+    /// Whether log lines are returned to the host (see [`with_host_logs`](Self::with_host_logs)).
+    pub fn host_logs(&self) -> bool {
+        self.host_logs.load(Ordering::Relaxed)
     }
 
     /// Whether HTTP invocation spans are INTERNAL because the host records the requests
@@ -281,11 +317,13 @@ impl FunctionApp {
         };
         let handler = Arc::new(handler);
         let logs = self.logs.clone();
+        let host_logs = Arc::clone(&self.host_logs);
         let for_handler = Arc::clone(&function);
         let handler: Handler = Arc::new(move |request: InvocationRequest| {
             let handler = Arc::clone(&handler);
             let function = Arc::clone(&for_handler);
             let logs = logs.clone();
+            let host_logs = Arc::clone(&host_logs);
             Box::pin(async move {
                 let forwarded = request.forwarded.is_some();
                 let input = T::from_invocation(request, &function).map_err(|reason| {
@@ -301,7 +339,11 @@ impl FunctionApp {
                 if forwarded {
                     return Ok(Encoded::Http(reply.take_http().unwrap_or_default()));
                 }
-                reply.logs = logs.take_current();
+                // Taken either way, so that lines never carry over to another invocation.
+                let lines = logs.take_current();
+                if host_logs.load(Ordering::Relaxed) {
+                    reply.logs = lines;
+                }
                 let status = reply.http_response().map(|r| r.status().as_u16());
                 Ok(Encoded::Envelope(reply.to_envelope(&function), status))
             })
@@ -444,4 +486,16 @@ impl BoundFunctionApp {
     pub async fn serve(self) -> Result<(), ServerError> {
         self.server.serve(self.router).await
     }
+}
+
+/// Whether `telemetry` sends `signal` to Application Insights, where the host writes its
+/// own records.
+#[cfg(feature = "app-insights")]
+fn to_app_insights(telemetry: &Telemetry, signal: Signal) -> bool {
+    crate::app_insights::exports_to_app_insights(telemetry, signal)
+}
+
+#[cfg(not(feature = "app-insights"))]
+fn to_app_insights(_telemetry: &Telemetry, _signal: Signal) -> bool {
+    false
 }

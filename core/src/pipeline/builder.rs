@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use opentelemetry_sdk::trace::IdGenerator;
 
-use super::{LateResource, MetricSink, custom, sink};
+use super::{LateResource, MetricSink, custom, destination, sink};
 use crate::env::{Environment, ProcessEnvironment};
 use crate::propagation::PropagatorRegistry;
 use crate::resource::ResourceDetector;
@@ -40,6 +40,9 @@ pub struct Pipeline {
     pub(super) sampling_rules: Option<SamplingRules>,
     pub(super) span_exporters: Vec<custom::BoxedSpanExporter>,
     pub(super) span_destinations: Vec<custom::SpanDestination>,
+    pub(super) metric_destinations: Vec<destination::MetricDestination>,
+    pub(super) log_destinations: Vec<destination::LogDestination>,
+    pub(super) default_destinations: Vec<destination::DefaultDestination>,
     pub(super) signers: Vec<super::SignerFactory>,
     pub(super) span_adapters: Vec<super::OtlpSpanAdapterFactory>,
     pub(super) root_samplers: Vec<crate::sampling::registered::NamedRootSampler>,
@@ -76,6 +79,9 @@ impl Pipeline {
             sampling_rules: None,
             span_exporters: Vec::new(),
             span_destinations: Vec::new(),
+            metric_destinations: Vec::new(),
+            log_destinations: Vec::new(),
+            default_destinations: Vec::new(),
             signers: Vec::new(),
             span_adapters: Vec::new(),
             root_samplers: Vec::new(),
@@ -213,6 +219,61 @@ impl Pipeline {
         self.span_destinations
             .retain(|known| !known.name.eq_ignore_ascii_case(destination.name));
         self.span_destinations.push(destination);
+        self
+    }
+
+    /// Adds a metrics destination that `OTEL_METRICS_EXPORTER` may select by its name (see
+    /// [`MetricDestination`](super::MetricDestination)); a later one of the same name
+    /// replaces an earlier one.
+    #[must_use]
+    pub fn with_metric_destination(mut self, destination: destination::MetricDestination) -> Self {
+        self.metric_destinations
+            .retain(|known| !known.name.eq_ignore_ascii_case(destination.name));
+        self.metric_destinations.push(destination);
+        self
+    }
+
+    /// Adds a log destination that `OTEL_LOGS_EXPORTER` may select by its name (see
+    /// [`LogDestination`](super::LogDestination)); a later one of the same name replaces
+    /// an earlier one.
+    #[must_use]
+    pub fn with_log_destination(mut self, destination: destination::LogDestination) -> Self {
+        self.log_destinations
+            .retain(|known| !known.name.eq_ignore_ascii_case(destination.name));
+        self.log_destinations.push(destination);
+        self
+    }
+
+    /// Makes the destination registered as `name` the default of each signal for which
+    /// `when` holds and whose `OTEL_{SIGNAL}_EXPORTER` is unset, instead of `otlp`: a
+    /// platform's own back end, where the platform's environment says the function is
+    /// wired to it (Application Insights where `APPLICATIONINSIGHTS_CONNECTION_STRING` is
+    /// set and no OTLP endpoint is). Setting the variable always wins; a signal with no
+    /// destination of that name keeps its default.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use otel_faas_core::{Pipeline, env::{Environment, MapEnvironment}};
+    /// use otel_faas_core::pipeline::{Exporter, Signal, SpanDestination};
+    ///
+    /// fn wired(env: &dyn Environment, _signal: Signal) -> bool {
+    ///     env.get_non_empty("VENDOR_KEY").is_some()
+    /// }
+    /// let telemetry = Pipeline::with_environment(MapEnvironment::from([("VENDOR_KEY", "k")]))
+    ///     .with_span_destination(SpanDestination::new("vendor", |_, _| Ok(InMemorySpanExporter::default())))
+    ///     .with_default_destination("vendor", wired)
+    ///     .install();
+    /// assert_eq!(telemetry.config().traces.exporters, [Exporter::Named("vendor")]);
+    /// assert_eq!(telemetry.config().metrics.exporters, [Exporter::Otlp], "no metrics destination of that name");
+    /// ```
+    #[must_use]
+    pub fn with_default_destination(
+        mut self,
+        name: &'static str,
+        when: destination::DefaultWhen,
+    ) -> Self {
+        self.default_destinations
+            .push(destination::DefaultDestination { name, when });
         self
     }
 

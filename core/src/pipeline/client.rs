@@ -12,7 +12,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
-#[cfg(feature = "otlp-sdk-http")]
+#[cfg(feature = "exporter-client")]
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 
 use super::config::SignalConfig;
@@ -32,7 +32,7 @@ fn register(client: Weak<dyn Rebuild>) {
     clients.push(client);
 }
 
-#[cfg(feature = "otlp-sdk-http")]
+#[cfg(feature = "exporter-client")]
 struct Inner {
     current: RwLock<reqwest::blocking::Client>,
     config: SignalConfig,
@@ -41,11 +41,11 @@ struct Inner {
 }
 
 /// An exporter's HTTP client; see the module documentation.
-#[cfg(feature = "otlp-sdk-http")]
+#[cfg(feature = "exporter-client")]
 #[derive(Clone)]
 pub(crate) struct ReconnectingClient(Arc<Inner>);
 
-#[cfg(feature = "otlp-sdk-http")]
+#[cfg(feature = "exporter-client")]
 impl fmt::Debug for ReconnectingClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReconnectingClient")
@@ -54,7 +54,7 @@ impl fmt::Debug for ReconnectingClient {
     }
 }
 
-#[cfg(feature = "otlp-sdk-http")]
+#[cfg(feature = "exporter-client")]
 impl ReconnectingClient {
     /// A client for `config`'s endpoint, registered for [`reconnect_exporters`].
     pub(crate) fn new(
@@ -72,13 +72,27 @@ impl ReconnectingClient {
     }
 }
 
-#[cfg(feature = "otlp-sdk-http")]
+#[cfg(feature = "exporter-client")]
 impl Rebuild for Inner {
     fn rebuild(&self) -> Result<(), BuildError> {
         let client = build(&self.config)?;
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = client;
         Ok(())
     }
+}
+
+thread_local! {
+    static ON_EXPORTER_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the calling thread as an export path's exporter thread (for [`AsyncClients::get`]).
+pub(crate) fn mark_exporter_thread() {
+    ON_EXPORTER_THREAD.with(|flag| flag.set(true));
+}
+
+/// Whether the calling thread is an exporter thread.
+pub(crate) fn on_exporter_thread() -> bool {
+    ON_EXPORTER_THREAD.with(std::cell::Cell::get)
 }
 
 /// The two async clients of the spans' export path: one for sends on an invocation's task
@@ -129,7 +143,7 @@ impl Rebuild for AsyncClients {
     }
 }
 
-#[cfg(feature = "otlp-sdk-http")]
+#[cfg(feature = "exporter-client")]
 #[async_trait::async_trait]
 impl HttpClient for ReconnectingClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
@@ -194,7 +208,7 @@ fn build_async(config: &SignalConfig) -> Result<reqwest::Client, BuildError> {
 /// A blocking client (the exporters run on the SDK's own threads), built on a thread of
 /// its own: reqwest's blocking client owns a runtime, which must not start inside the
 /// caller's async context.
-#[cfg(feature = "otlp-sdk-http")]
+#[cfg(feature = "exporter-client")]
 fn build(config: &SignalConfig) -> Result<reqwest::blocking::Client, BuildError> {
     #[cfg(feature = "tls")]
     let tls = super::tls::client_config(config)?;
@@ -209,4 +223,77 @@ fn build(config: &SignalConfig) -> Result<reqwest::blocking::Client, BuildError>
     })
     .join()
     .map_err(|_| BuildError::HttpClient("its thread panicked".to_owned()))?
+}
+
+/// Why an [`ExporterClient`] could not be built (a TLS file that cannot be read, for
+/// instance); the message says which.
+#[cfg(feature = "exporter-client")]
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ExporterClientError(#[from] BuildError);
+
+/// The HTTP client for a destination whose exporter sends HTTP itself, through
+/// `opentelemetry_http::HttpClient` (a vendor's exporter crate): built from the signal's
+/// settings — `OTEL_EXPORTER_OTLP_[SIGNAL_]TIMEOUT`, the CA file and client certificate of
+/// `OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE` and companions, the webpki roots — and sending
+/// the way the signal's export path needs: for spans, async on the invocation's task or
+/// the exporter thread (each with its own pool, as the OTLP path does); for metrics and
+/// logs, blocking on the SDK's own threads, which have no runtime. It is rebuilt by
+/// [`reconnect_exporters`] after a snapshot restore, like the OTLP clients.
+///
+/// ```
+/// use otel_faas_core::env::MapEnvironment;
+/// use otel_faas_core::pipeline::{ExporterClient, PipelineConfig, Signal};
+///
+/// let config = PipelineConfig::from_env(&MapEnvironment::default());
+/// let client = ExporterClient::new(Signal::Traces, &config.traces).unwrap();
+/// # drop(client);
+/// ```
+#[cfg(feature = "exporter-client")]
+#[derive(Clone)]
+pub struct ExporterClient(ClientFor);
+
+#[cfg(feature = "exporter-client")]
+#[derive(Clone)]
+enum ClientFor {
+    Spans(Arc<AsyncClients>),
+    SdkThreads(ReconnectingClient),
+}
+
+#[cfg(feature = "exporter-client")]
+impl fmt::Debug for ExporterClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            ClientFor::Spans(clients) => f.debug_tuple("ExporterClient").field(clients).finish(),
+            ClientFor::SdkThreads(client) => f.debug_tuple("ExporterClient").field(client).finish(),
+        }
+    }
+}
+
+#[cfg(feature = "exporter-client")]
+impl ExporterClient {
+    /// The client for `signal`'s exporter, with `settings`' timeout and TLS files.
+    pub fn new(
+        signal: super::Signal,
+        settings: &SignalConfig,
+    ) -> Result<Self, ExporterClientError> {
+        Ok(Self(match signal {
+            super::Signal::Traces => ClientFor::Spans(AsyncClients::new(settings)?),
+            _ => ClientFor::SdkThreads(ReconnectingClient::new(settings, None)?),
+        }))
+    }
+}
+
+#[cfg(feature = "exporter-client")]
+#[async_trait::async_trait]
+impl HttpClient for ExporterClient {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        match &self.0 {
+            ClientFor::Spans(clients) => {
+                let client = clients.get(on_exporter_thread());
+                client.send_bytes(request).await
+            }
+            ClientFor::SdkThreads(client) => client.send_bytes(request).await,
+        }
+    }
 }

@@ -13,6 +13,8 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
+use super::SignalConfig;
+
 type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>;
 
 /// A span exporter as a trait object.
@@ -63,14 +65,17 @@ impl SpanExporter for BoxedSpanExporter {
     }
 }
 
-/// Builds a named destination's exporter from the pipeline's environment; the `String` of
-/// an error says why it could not be built.
-type BuildSpanExporter =
-    Box<dyn FnOnce(&dyn crate::env::Environment) -> Result<BoxedSpanExporter, String> + Send>;
+/// Builds a named destination's exporter from the pipeline's environment and the signal's
+/// settings; the `String` of an error says why it could not be built.
+type BuildSpanExporter = Box<
+    dyn FnOnce(&dyn crate::env::Environment, &SignalConfig) -> Result<BoxedSpanExporter, String>
+        + Send,
+>;
 
 /// A span destination that `OTEL_TRACES_EXPORTER` may select by name, beside `otlp` and
 /// `console`: a platform crate's back end (the AWS crate's `xray`, for instance). Its
-/// exporter is built only when the variable names it, from the pipeline's environment, and
+/// exporter is built only when the variable names it, from the pipeline's environment and
+/// the traces' settings (their timeout and TLS files, for an HTTP destination), and
 /// runs on the pipeline's export path like any other (flushed with the invocation, every
 /// drop counted in [`ExportStats`](crate::pipeline::ExportStats)).
 ///
@@ -85,7 +90,7 @@ type BuildSpanExporter =
 ///     ("OTEL_METRICS_EXPORTER", "none"),
 ///     ("OTEL_LOGS_EXPORTER", "none"),
 /// ]))
-/// .with_span_destination(SpanDestination::new("memory", move |_env| Ok(given)))
+/// .with_span_destination(SpanDestination::new("memory", move |_env, _settings| Ok(given)))
 /// .install();
 /// assert!(telemetry.warnings().is_empty());
 /// ```
@@ -97,16 +102,18 @@ pub struct SpanDestination {
 
 impl SpanDestination {
     /// A destination called `name` (case insensitive) whose exporter `build` makes from
-    /// the environment, or says why it cannot (the reason becomes the pipeline's warning,
-    /// and spans then go to the other listed exporters).
+    /// the environment and the traces' settings, or says why it cannot (the reason becomes
+    /// the pipeline's warning, and spans then go to the other listed exporters).
     pub fn new<E, F>(name: &'static str, build: F) -> Self
     where
         E: SpanExporter + 'static,
-        F: FnOnce(&dyn crate::env::Environment) -> Result<E, String> + Send + 'static,
+        F: FnOnce(&dyn crate::env::Environment, &SignalConfig) -> Result<E, String>
+            + Send
+            + 'static,
     {
         Self {
             name,
-            build: Box::new(move |env| build(env).map(BoxedSpanExporter::new)),
+            build: Box::new(move |env, settings| build(env, settings).map(BoxedSpanExporter::new)),
             id_generator: None,
         }
     }
@@ -177,7 +184,7 @@ mod tests {
         let given = spans.clone();
         let telemetry = Pipeline::with_environment(env("Memory"))
             .with_span_destination(
-                SpanDestination::new("memory", move |env| {
+                SpanDestination::new("memory", move |env, _| {
                     assert_eq!(env.get("DAEMON").as_deref(), Some("here"));
                     Ok(given)
                 })
@@ -209,7 +216,7 @@ mod tests {
         let built = Arc::new(AtomicBool::new(false));
         let seen = Arc::clone(&built);
         let telemetry = Pipeline::with_environment(env("none"))
-            .with_span_destination(SpanDestination::new("memory", move |_| {
+            .with_span_destination(SpanDestination::new("memory", move |_, _| {
                 seen.store(true, Ordering::SeqCst);
                 Ok(InMemorySpanExporter::default())
             }))
@@ -220,7 +227,7 @@ mod tests {
         let telemetry = Pipeline::with_environment(env("memory"))
             .with_id_generator(opentelemetry_sdk::trace::RandomIdGenerator::default())
             .with_span_destination(
-                SpanDestination::new("memory", |_| Ok(InMemorySpanExporter::default()))
+                SpanDestination::new("memory", |_, _| Ok(InMemorySpanExporter::default()))
                     .with_id_generator(Marked),
             )
             .install();
@@ -244,7 +251,7 @@ mod tests {
     #[tokio::test]
     async fn a_failing_destination_is_reported_by_its_name_not_the_otlp_endpoint() {
         let telemetry = Pipeline::with_environment(env("memory"))
-            .with_span_destination(SpanDestination::new("memory", |_| Ok(Refusing)))
+            .with_span_destination(SpanDestination::new("memory", |_, _| Ok(Refusing)))
             .install();
         drop(telemetry.tracer_provider().tracer("test").start("work"));
         let _ = telemetry
@@ -262,7 +269,7 @@ mod tests {
     #[test]
     fn a_destination_that_cannot_be_built_is_a_warning_naming_it_and_why() {
         let telemetry = Pipeline::with_environment(env("memory"))
-            .with_span_destination(SpanDestination::new("memory", |_| {
+            .with_span_destination(SpanDestination::new("memory", |_, _| {
                 Err::<InMemorySpanExporter, _>("the daemon address `x:y` does not parse".to_owned())
             }))
             .install();

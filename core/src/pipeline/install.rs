@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry_sdk::Resource;
-#[cfg(any(feature = "console", feature = "otlp-logs"))]
 use opentelemetry_sdk::logs::BatchLogProcessor;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 #[cfg(any(feature = "console", feature = "otlp-metrics"))]
@@ -19,12 +18,13 @@ use super::OtlpProtocol;
 use super::SamplerConfig;
 #[cfg(any(feature = "console", feature = "otlp-metrics"))]
 use super::TemporalityPreference;
+use super::config::Registered;
 use super::export::{ExportHealth, Observed, printable_endpoint};
 use super::flush::{Destinations, Providers, destination};
 use super::{Exporter, LateResource, Pipeline, PipelineConfig, Signal, Telemetry};
 #[cfg(any(feature = "otlp-sdk-http", feature = "otlp-grpc"))]
 use super::{SignalConfig, error, export};
-use super::{custom, direct, late, sink};
+use super::{custom, destination, direct, late, sink};
 use crate::engine::Flusher;
 use crate::ids::FreshIds;
 use crate::resource::{ResourceDetector, build_resource};
@@ -38,11 +38,39 @@ impl Pipeline {
     /// emitted once as a warning and listed in [`Telemetry::warnings`].
     pub fn install(self) -> Telemetry {
         let env = self.env.as_ref();
-        let names: Vec<&'static str> = self.metric_sinks.iter().map(|s| s.name).collect();
+        let metric_names: Vec<&'static str> = self
+            .metric_sinks
+            .iter()
+            .map(|s| s.name)
+            .chain(self.metric_destinations.iter().map(|d| d.name))
+            .collect();
         let span_names: Vec<&'static str> = self.span_destinations.iter().map(|d| d.name).collect();
+        let log_names: Vec<&'static str> = self.log_destinations.iter().map(|d| d.name).collect();
         let sampler_names: Vec<&'static str> = self.root_samplers.iter().map(|s| s.name).collect();
-        let config =
-            PipelineConfig::from_env_with_exporters(env, &span_names, &names, &sampler_names);
+        let mut defaults = Vec::new();
+        for (signal, names) in [
+            (Signal::Traces, &span_names),
+            (Signal::Metrics, &metric_names),
+            (Signal::Logs, &log_names),
+        ] {
+            let default = self
+                .default_destinations
+                .iter()
+                .find(|default| names.contains(&default.name) && (default.when)(env, signal));
+            if let Some(default) = default {
+                defaults.push((signal, default.name));
+            }
+        }
+        let config = PipelineConfig::from_env_with_exporters(
+            env,
+            &Registered {
+                spans: &span_names,
+                metrics: &metric_names,
+                logs: &log_names,
+                samplers: &sampler_names,
+                defaults,
+            },
+        );
         let mut warnings = config.warnings().to_vec();
         let detectors: Vec<&dyn ResourceDetector> =
             self.detectors.iter().map(|d| d.as_ref()).collect();
@@ -117,6 +145,8 @@ impl Pipeline {
             registered_root,
             span_exporters: self.span_exporters,
             span_destinations: self.span_destinations,
+            metric_destinations: self.metric_destinations,
+            log_destinations: self.log_destinations,
             env,
             shared_env: &self.env,
             signers: &self.signers,
@@ -231,6 +261,9 @@ struct Build<'a> {
     span_exporters: Vec<custom::BoxedSpanExporter>,
     /// Destinations `OTEL_TRACES_EXPORTER` may name; each is built once, when named.
     span_destinations: Vec<custom::SpanDestination>,
+    /// The same for metrics and logs.
+    metric_destinations: Vec<destination::MetricDestination>,
+    log_destinations: Vec<destination::LogDestination>,
     env: &'a dyn crate::env::Environment,
     /// The same environment, for signers that keep it.
     shared_env: &'a Arc<dyn crate::env::Environment>,
@@ -438,7 +471,7 @@ impl Build<'_> {
                         continue;
                     };
                     let named = self.span_destinations.swap_remove(index);
-                    match (named.build)(self.env) {
+                    match (named.build)(self.env, &self.config.traces) {
                         Ok(built) => self.any_exporter(built, &destination),
                         Err(reason) => {
                             self.fail(Signal::Traces, exporter, reason);
@@ -534,7 +567,7 @@ impl Build<'_> {
                 #[cfg(not(feature = "otlp-metrics"))]
                 Exporter::Otlp => {}
                 Exporter::Named(name) => {
-                    // Only registered names are parsed, so the sink is there.
+                    // Only registered names are parsed: a sink's, else a destination's.
                     if let Some(named) = self.metric_sinks.iter().find(|s| s.name == name) {
                         let exporter = sink::SinkExporter(Arc::clone(&named.sink));
                         let reader =
@@ -542,6 +575,21 @@ impl Build<'_> {
                                 .with_interval(interval)
                                 .build();
                         builder = builder.with_reader(reader);
+                    } else if let Some(index) =
+                        self.metric_destinations.iter().position(|d| d.name == name)
+                    {
+                        let named = self.metric_destinations.swap_remove(index);
+                        match (named.build)(self.env, &self.config.metrics) {
+                            Ok(exporter) => {
+                                let mut observed = self.observed(Signal::Metrics, exporter);
+                                observed.endpoint = name.to_owned();
+                                let reader = PeriodicReader::builder(observed)
+                                    .with_interval(interval)
+                                    .build();
+                                builder = builder.with_reader(reader);
+                            }
+                            Err(reason) => self.fail(Signal::Metrics, exporter, reason),
+                        }
                     }
                 }
             }
@@ -551,7 +599,6 @@ impl Build<'_> {
 
     fn logger_provider(&mut self, resource: Resource) -> SdkLoggerProvider {
         let builder = SdkLoggerProvider::builder().with_resource(resource);
-        #[cfg(any(feature = "console", feature = "otlp-logs"))]
         let builder = self
             .log_processors()
             .into_iter()
@@ -561,9 +608,7 @@ impl Build<'_> {
         builder.build()
     }
 
-    /// A batch processor per log exporter (none can be configured without a feature that
-    /// builds one in).
-    #[cfg(any(feature = "console", feature = "otlp-logs"))]
+    /// A batch processor per log exporter.
     fn log_processors(&mut self) -> Vec<BatchLogProcessor> {
         let batch = self.config.log_batch;
         let batch_config = || {
@@ -598,13 +643,32 @@ impl Build<'_> {
                         }
                     }
                 }
-                // Registered names are metrics' only; none is parsed for logs, nor the
-                // others without their features.
+                // Neither is parsed without its feature.
                 #[cfg(not(feature = "console"))]
                 Exporter::Console => continue,
                 #[cfg(not(feature = "otlp-logs"))]
                 Exporter::Otlp => continue,
-                Exporter::Named(_) => continue,
+                // Only registered names are parsed, each once.
+                Exporter::Named(name) => {
+                    let Some(index) = self.log_destinations.iter().position(|d| d.name == name)
+                    else {
+                        continue;
+                    };
+                    let named = self.log_destinations.swap_remove(index);
+                    match (named.build)(self.env, &self.config.logs) {
+                        Ok(exporter) => {
+                            let mut observed = self.observed(Signal::Logs, self.late(exporter));
+                            observed.endpoint = name.to_owned();
+                            BatchLogProcessor::builder(observed)
+                                .with_batch_config(batch_config())
+                                .build()
+                        }
+                        Err(reason) => {
+                            self.fail(Signal::Logs, exporter, reason);
+                            continue;
+                        }
+                    }
+                }
             };
             processors.push(processor);
         }

@@ -74,6 +74,7 @@
 mod client;
 mod config;
 mod custom;
+mod destination;
 pub(crate) mod direct;
 mod error;
 mod export;
@@ -86,11 +87,14 @@ mod span_adapter;
 mod tls;
 
 pub use client::reconnect_exporters;
+#[cfg(feature = "exporter-client")]
+pub use client::{ExporterClient, ExporterClientError};
 pub use config::{
     BatchSettings, Compression, Exporter, Headers, Limits, OtlpProtocol, PipelineConfig,
     SamplerConfig, Signal, SignalConfig, TemporalityPreference, TlsFiles,
 };
 pub use custom::SpanDestination;
+pub use destination::{DefaultWhen, LogDestination, MetricDestination};
 pub use direct::ExportStats;
 pub use late::LateResource;
 pub use signing::{RequestSigner, SignerFactory, SigningError};

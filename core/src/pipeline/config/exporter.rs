@@ -28,8 +28,9 @@ pub enum Exporter {
     Otlp,
     /// Human-readable lines on standard output, for local use.
     Console,
-    /// A destination a platform crate registered under this name (metrics only; see
-    /// [`Pipeline::with_metric_exporter`](crate::Pipeline::with_metric_exporter)).
+    /// A destination a platform crate registered under this name (see
+    /// [`Pipeline::with_span_destination`](crate::Pipeline::with_span_destination) and its
+    /// siblings for metrics and logs).
     Named(&'static str),
 }
 
@@ -88,9 +89,10 @@ pub(super) fn read_signal(
     env: &dyn Environment,
     signal: Signal,
     named: &[&'static str],
+    default: Option<&'static str>,
     w: &mut Vec<ConfigWarning>,
 ) -> SignalConfig {
-    let exporters = read_exporters(env, signal, named, w);
+    let exporters = read_exporters(env, signal, named, default, w);
     let protocol = read_protocol(env, signal, w);
     let endpoint = read_endpoint(env, signal, protocol, w);
     let headers = read_headers(env, signal, w);
@@ -148,15 +150,20 @@ fn read_exporters(
     env: &dyn Environment,
     signal: Signal,
     named: &[&'static str],
+    platform_default: Option<&'static str>,
     w: &mut Vec<ConfigWarning>,
 ) -> Vec<Exporter> {
     let var = signal.exporter_variable();
     let otlp = otlp_built(signal);
     let console = cfg!(feature = "console");
-    // The specification's default is `otlp`; where the OTLP exporter of this signal is not
-    // compiled in, the default is `none` (a function built without it chose so).
+    // The specification's default is `otlp`, unless a platform made its own destination
+    // the default (Application Insights where its connection string is set); where the
+    // OTLP exporter of this signal is not compiled in, the default is `none` (a function
+    // built without it chose so).
     let default = || {
-        if otlp {
+        if let Some(name) = platform_default {
+            vec![Exporter::Named(name)]
+        } else if otlp {
             vec![Exporter::Otlp]
         } else {
             Vec::new()

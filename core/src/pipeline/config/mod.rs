@@ -103,6 +103,18 @@ pub struct PipelineConfig {
     warnings: Vec<ConfigWarning>,
 }
 
+/// What platform crates registered: names each signal's exporter variable and
+/// `OTEL_TRACES_SAMPLER` accept beside the built-in ones, and the platform's default
+/// exporter of a signal whose variable is unset.
+#[derive(Debug, Default)]
+pub(crate) struct Registered<'a> {
+    pub(crate) spans: &'a [&'static str],
+    pub(crate) metrics: &'a [&'static str],
+    pub(crate) logs: &'a [&'static str],
+    pub(crate) samplers: &'a [&'static str],
+    pub(crate) defaults: Vec<(Signal, &'static str)>,
+}
+
 impl PipelineConfig {
     /// Reads the settings from `env`.
     pub fn from_env(env: &dyn Environment) -> Self {
@@ -115,25 +127,34 @@ impl PipelineConfig {
         env: &dyn Environment,
         metric_exporters: &[&'static str],
     ) -> Self {
-        Self::from_env_with_exporters(env, &[], metric_exporters, &[])
+        Self::from_env_with_exporters(
+            env,
+            &Registered {
+                metrics: metric_exporters,
+                ..Registered::default()
+            },
+        )
     }
 
-    /// The configuration, with `span_exporters` and `metric_exporters` accepted as
-    /// exporter names beside the built-in ones, and `samplers` as `OTEL_TRACES_SAMPLER`
-    /// names.
-    pub(crate) fn from_env_with_exporters(
-        env: &dyn Environment,
-        span_exporters: &[&'static str],
-        metric_exporters: &[&'static str],
-        samplers: &[&'static str],
-    ) -> Self {
+    /// The configuration, with the `registered` names accepted beside the built-in ones.
+    pub(crate) fn from_env_with_exporters(env: &dyn Environment, registered: &Registered) -> Self {
         let mut warnings = Vec::new();
         let w = &mut warnings;
         let sdk_disabled = read_bool(env, "OTEL_SDK_DISABLED", false, w);
-        let traces = read_signal(env, Signal::Traces, span_exporters, w);
-        let metrics = read_signal(env, Signal::Metrics, metric_exporters, w);
-        let logs = read_signal(env, Signal::Logs, &[], w);
-        let sampler = read_sampler(env, samplers, w);
+        let [traces, metrics, logs] = [
+            (Signal::Traces, registered.spans),
+            (Signal::Metrics, registered.metrics),
+            (Signal::Logs, registered.logs),
+        ]
+        .map(|(signal, names)| {
+            let default = registered
+                .defaults
+                .iter()
+                .find(|(of, _)| *of == signal)
+                .map(|(_, name)| *name);
+            read_signal(env, signal, names, default, w)
+        });
+        let sampler = read_sampler(env, registered.samplers, w);
         let unsampled_remote_parents = read_unsampled_remote_parents(env, w);
         let exception_signal = read_exception_signal(env, w);
         let limits = read_limits(env, w);

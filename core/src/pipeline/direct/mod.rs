@@ -445,7 +445,7 @@ impl Shared {
                 let started = Instant::now();
                 let outcome = tokio::time::timeout_at(
                     deadline,
-                    otlp.send(sending, worker::on_exporter_thread()),
+                    otlp.send(sending, super::client::on_exporter_thread()),
                 )
                 .await;
                 match outcome {

@@ -8,7 +8,6 @@
 //! Whatever the collector does there is one such thread, and it sends one request at a
 //! time.
 
-use std::cell::Cell;
 use std::sync::Weak;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -17,15 +16,6 @@ use tokio::sync::mpsc;
 
 use super::{Caller, Shared};
 use crate::engine::FlushError;
-
-thread_local! {
-    static ON_EXPORTER_THREAD: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the calling thread is an exporter thread.
-pub(crate) fn on_exporter_thread() -> bool {
-    ON_EXPORTER_THREAD.with(Cell::get)
-}
 
 pub(crate) enum Command {
     /// Export what is queued and held (a full batch, or a due probe).
@@ -58,7 +48,7 @@ impl Worker {
         std::thread::Builder::new()
             .name("otel-faas-export".to_owned())
             .spawn(move || {
-                ON_EXPORTER_THREAD.with(|flag| flag.set(true));
+                super::super::client::mark_exporter_thread();
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
