@@ -36,6 +36,7 @@
 //! | [`GcpResourceDetector`], [`MetadataServer`](metadata::MetadataServer) | the resource: environment at start-up, metadata server in the background |
 //! | `PubSubPublisher` (feature `publisher`) | publishing with the context in `googclient_traceparent`, to the emulator or the service |
 //! | [`CloudTraceContextPropagator`](cloud_trace::CloudTraceContextPropagator) | `X-Cloud-Trace-Context` as a read-only fallback, `gcp` in `OTEL_PROPAGATORS` |
+//! | [`telemetry_api`] | Cloud Trace without a collector: OTLP to `https://telemetry.googleapis.com` with the service account's token from the metadata server |
 //!
 //! **Cloud Run's unsampled parents.** On Cloud Run a caller's `sampled=0` keeps the trace
 //! and parent but not the decision: see [`pipeline_with_environment`].
@@ -147,6 +148,7 @@ mod publisher;
 mod push;
 mod resource;
 mod services;
+pub mod telemetry_api;
 pub mod triggers;
 
 // The headline names: the server and the entry point, the event and its typed arguments,
@@ -178,7 +180,7 @@ pub mod events {
 /// The metadata server: where the resource's instance, region and project come from on
 /// Cloud Run, asked in the background.
 pub mod metadata {
-    pub use crate::resource::{METADATA_HOST, MetadataError, MetadataServer};
+    pub use crate::resource::{GCP_PROJECT_ID, METADATA_HOST, MetadataError, MetadataServer};
 }
 
 /// Starts telemetry for a Cloud Run function, the one call its `main` needs before
@@ -221,7 +223,8 @@ pub fn start() -> Result<otel_faas_core::Telemetry, otel_faas_core::subscriber::
 /// `OTEL_PROPAGATORS`, and — on Cloud Run (`K_SERVICE` is set) — the metadata server asked
 /// in the background for the instance, region and project (joining the span and log
 /// exports once known; see [`MetadataServer`](metadata::MetadataServer)) and unsampled remote parents decided
-/// locally.
+/// locally; and, for OTLP endpoints of Google's (`https://telemetry.googleapis.com`), the
+/// service account's access token on every export request ([`telemetry_api`]).
 ///
 /// **Why.** Cloud Run's front end samples about 0.1 request per second per instance and
 /// sends `traceparent` with `sampled=0` on every other request; the default
@@ -248,6 +251,7 @@ pub fn pipeline_with_environment(
     use otel_faas_core::sampling::UnsampledRemoteParents;
     let on_cloud_run = env.get_non_empty("K_SERVICE").is_some();
     let metadata = on_cloud_run.then(|| metadata::MetadataServer::from_env(&env));
+    let token_server = metadata::MetadataServer::from_env(&env);
     let mut pipeline = otel_faas_core::Pipeline::with_environment(env)
         .with_detector(GcpResourceDetector)
         .unsampled_remote_parents(if on_cloud_run {
@@ -256,6 +260,8 @@ pub fn pipeline_with_environment(
             UnsampledRemoteParents::Honor
         });
     cloud_trace::register_propagators(pipeline.registry_mut());
+    // The Telemetry API's access token, fetched only when an OTLP endpoint needs it.
+    pipeline = pipeline.with_request_signer(telemetry_api::signer_factory(token_server));
     if let Some(metadata) = metadata {
         let late = otel_faas_core::pipeline::LateResource::new();
         // Never on a request's path: a thread of its own, short timeouts.

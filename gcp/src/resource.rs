@@ -14,6 +14,10 @@ use opentelemetry_semantic_conventions::resource::{
 use otel_faas_core::pipeline::LateResource;
 use otel_faas_core::{Environment, ResourceDetector};
 
+/// Google's resource attribute of the project (not in the semantic conventions): the
+/// Telemetry API files spans under it.
+pub const GCP_PROJECT_ID: &str = "gcp.project_id";
+
 /// The metadata server's host, unless `GCE_METADATA_HOST` says otherwise.
 pub const METADATA_HOST: &str = "metadata.google.internal";
 
@@ -90,7 +94,9 @@ pub enum MetadataError {
 /// The metadata server (`Metadata-Flavor: Google` over plain HTTP, host from
 /// `GCE_METADATA_HOST`), for `faas.instance` (`instance/id`), `cloud.region`
 /// (`instance/region`, whose answer is `projects/<number>/regions/<region>`) and
-/// `cloud.account.id` (`project/project-id`).
+/// `cloud.account.id` (`project/project-id`, also as `gcp.project_id`, the attribute
+/// Google's Telemetry API reads), and the service account's access token
+/// ([`AccessTokens`](crate::telemetry_api::AccessTokens)).
 ///
 /// It is asked in the background, never on a request's path: a server that is slow,
 /// failing or absent costs the requests nothing, and the attributes join the exports
@@ -148,6 +154,10 @@ impl MetadataServer {
                     } else {
                         value
                     };
+                    // The Telemetry API files spans under the project this names.
+                    if key == CLOUD_ACCOUNT_ID {
+                        attributes.push(KeyValue::new(GCP_PROJECT_ID, value.clone()));
+                    }
                     attributes.push(KeyValue::new(key, value));
                 }
                 Err(error) => {
@@ -168,12 +178,12 @@ impl MetadataServer {
                 late.set(attributes);
             }
             Err(error) => eprintln!(
-                "otel-faas: {error}; faas.instance, cloud.region and cloud.account.id are not reported"
+                "otel-faas: {error}; faas.instance, cloud.region and cloud.account.id (gcp.project_id) are not reported"
             ),
         })
     }
 
-    fn get(&self, path: &str) -> Result<String, MetadataError> {
+    pub(crate) fn get(&self, path: &str) -> Result<String, MetadataError> {
         let unreachable = |source| MetadataError::Unreachable {
             host: self.host.clone(),
             source,

@@ -19,6 +19,7 @@ mod fake_aws;
 mod faulty_collector;
 mod front_log;
 mod function;
+mod gcp_metadata;
 mod http_api_front;
 mod lambda_api;
 mod moto;
@@ -53,6 +54,7 @@ pub use function::{
     FunctionProcess, build_binary, cargo_command, lambda_environment,
     without_cargo_run_environment, workspace_root,
 };
+pub use gcp_metadata::{FakeMetadataServer, TEST_PROJECT};
 pub use http_api_front::HttpApiFront;
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi, RESTORE_MS};
 pub use moto::{AWS_EMULATOR_VARIABLE, AWS_ENDPOINT_VARIABLE, Moto, moto_venv};

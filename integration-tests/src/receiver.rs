@@ -62,6 +62,8 @@ struct Shared {
     requests: Mutex<Vec<ReceivedRequest>>,
     arrived: Notify,
     delay: Mutex<Duration>,
+    /// The `authorization` value every HTTP export must carry, when set.
+    authorization: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -244,6 +246,16 @@ impl OtlpReceiver {
     /// The full traces URL, for `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
     pub fn traces_endpoint(&self) -> String {
         format!("http://{}/v1/traces", self.address)
+    }
+
+    /// Refuses every HTTP export (`401`, as Google's and most vendors' endpoints answer)
+    /// whose `authorization` header is not `value`; `None` accepts all again.
+    pub fn require_authorization(&self, value: Option<&str>) {
+        *self
+            .shared
+            .authorization
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = value.map(str::to_owned);
     }
 
     /// Makes every export request wait `delay` before it is answered: a slow collector.
@@ -459,9 +471,26 @@ fn note_request(shared: &Shared, path: &str, headers: &HeaderMap) {
         .push(ReceivedRequest::new(path, headers));
 }
 
+/// `401` when the receiver requires an `authorization` value the request does not carry.
+fn unauthorized(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let required = shared
+        .authorization
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()?;
+    let given = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok());
+    (given != Some(required.as_str()))
+        .then(|| (StatusCode::UNAUTHORIZED, "missing or invalid credentials").into_response())
+}
+
 async fn export(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let received_at = Instant::now();
     note_request(&shared, "/v1/traces", &headers);
+    if let Some(refused) = unauthorized(&shared, &headers) {
+        return refused;
+    }
     let (request, json) = match decode_request::<ExportTraceServiceRequest>(&headers, &body) {
         Ok(decoded) => decoded,
         Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
@@ -476,6 +505,9 @@ async fn export_metrics(
     body: Bytes,
 ) -> Response {
     note_request(&shared, "/v1/metrics", &headers);
+    if let Some(refused) = unauthorized(&shared, &headers) {
+        return refused;
+    }
     let (request, json) = match decode_request::<ExportMetricsServiceRequest>(&headers, &body) {
         Ok(decoded) => decoded,
         Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),
@@ -495,6 +527,9 @@ async fn export_logs(
     body: Bytes,
 ) -> Response {
     note_request(&shared, "/v1/logs", &headers);
+    if let Some(refused) = unauthorized(&shared, &headers) {
+        return refused;
+    }
     let (request, json) = match decode_request::<ExportLogsServiceRequest>(&headers, &body) {
         Ok(decoded) => decoded,
         Err(error) => return (StatusCode::BAD_REQUEST, error).into_response(),

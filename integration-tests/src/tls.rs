@@ -27,6 +27,14 @@ impl TestCertificate {
         Self::generate_named(dir, "otlp-receiver")
     }
 
+    /// Generates a certificate in a directory of the system's temporary one named after
+    /// `tag` and this process (each test its own).
+    pub fn in_temp_dir(tag: &str) -> Result<Self, String> {
+        Self::generate(
+            &std::env::temp_dir().join(format!("otel-faas-{tag}-{}", std::process::id())),
+        )
+    }
+
     /// Generates a certificate whose files in `dir` are named after `name` (a client
     /// certificate for mutual TLS beside the receiver's).
     pub fn generate_named(dir: &Path, name: &str) -> Result<Self, String> {

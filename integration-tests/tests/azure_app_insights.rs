@@ -29,11 +29,7 @@ const HOST_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const HOST_SPAN: &str = "00f067aa0ba902b7";
 
 fn certificate(test: &str) -> TestCertificate {
-    let dir = std::env::temp_dir().join(format!(
-        "otel-faas-app-insights-{test}-{}",
-        std::process::id()
-    ));
-    TestCertificate::generate(&dir).expect("a certificate")
+    TestCertificate::in_temp_dir(&format!("app-insights-{test}")).expect("a certificate")
 }
 
 /// A Function App's environment wired to `connection_string`, with no OTLP endpoint.

@@ -582,6 +582,8 @@ fn tests(state: &mut State) -> anyhow::Result<()> {
                     "otel-faas-integration-tests",
                     "--test",
                     "gcp_functions_framework",
+                    "--test",
+                    "gcp_telemetry_api",
                 ],
             )?;
         }

@@ -20,13 +20,42 @@ use crate::env::Environment;
 /// assert_eq!(error.to_string(), "no credentials: AWS_ACCESS_KEY_ID is not set");
 /// ```
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SigningError(String);
+#[error("{why}")]
+pub struct SigningError {
+    why: String,
+    pending: bool,
+}
 
 impl SigningError {
-    /// An error saying `why`; say what the user can do about it, never a secret.
+    /// An error saying `why`; say what the user can do about it, never a secret. The
+    /// request's records are dropped: what is missing now is missing on the next try too.
     pub fn new(why: impl Into<String>) -> Self {
-        Self(why.into())
+        Self {
+            why: why.into(),
+            pending: false,
+        }
+    }
+
+    /// The credentials are on their way (a token still being fetched): the spans are kept
+    /// for a later send, as when the endpoint cannot be reached, and the circuit opens.
+    ///
+    /// ```
+    /// use otel_faas_core::pipeline::SigningError;
+    ///
+    /// let error = SigningError::pending("no access token yet");
+    /// assert!(error.is_pending());
+    /// assert!(!SigningError::new("no key").is_pending());
+    /// ```
+    pub fn pending(why: impl Into<String>) -> Self {
+        Self {
+            why: why.into(),
+            pending: true,
+        }
+    }
+
+    /// Whether a later try may succeed (see [`pending`](Self::pending)).
+    pub fn is_pending(&self) -> bool {
+        self.pending
     }
 }
 

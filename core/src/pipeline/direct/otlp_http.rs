@@ -275,7 +275,8 @@ impl OtlpHttp {
 impl OtlpHttp {
     /// The request `builder` describes, signed by `signer` over `body`. A request that
     /// cannot be signed is not sent: the send fails, not retryable (credentials missing
-    /// now are missing on the next try too; the batch is counted as dropped).
+    /// now are missing on the next try too; the batch is counted as dropped) unless the
+    /// signer says they are pending (a token being fetched).
     fn signed(
         &self,
         builder: reqwest::RequestBuilder,
@@ -296,7 +297,12 @@ impl OtlpHttp {
         let method = request.method().clone();
         signer
             .sign(&method, &uri, request.headers_mut(), body)
-            .map_err(|error| refused(format!("the export request could not be signed: {error}")))?;
+            .map_err(|error| SendError {
+                // Credentials on their way: the bodies are kept, as for an outage.
+                retryable: error.is_pending(),
+                retry_after: None,
+                message: format!("the export request could not be signed: {error}"),
+            })?;
         Ok(request)
     }
 }
