@@ -16,7 +16,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The cargo target directory (`CARGO_TARGET_DIR`, else the workspace's `target/`).
-pub(crate) fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))

@@ -23,6 +23,7 @@ mod gcp_metadata;
 mod http_api_front;
 mod lambda_api;
 mod moto;
+mod otlp_lines;
 mod pubsub_emulator;
 mod receiver;
 mod server;
@@ -51,13 +52,14 @@ pub use fake_aws::{AwsCall, FakeAwsEndpoint};
 pub use faulty_collector::{Fault, FaultyCollector, NumberedInvocation, invocation_number};
 pub use front_log::FrontRequest;
 pub use function::{
-    FunctionProcess, build_binary, cargo_command, lambda_environment,
+    FunctionProcess, build_binary, cargo_command, lambda_environment, target_dir,
     without_cargo_run_environment, workspace_root,
 };
 pub use gcp_metadata::{FakeMetadataServer, TEST_PROJECT};
 pub use http_api_front::HttpApiFront;
 pub use lambda_api::{DEFAULT_ARN, Invoke, Invoked, LocalRuntimeApi, RESTORE_MS};
 pub use moto::{AWS_EMULATOR_VARIABLE, AWS_ENDPOINT_VARIABLE, Moto, moto_venv};
+pub use otlp_lines::{OtlpLines, decode_otlp_lines};
 pub use pubsub_emulator::{PUBSUB_EMULATOR_VARIABLE, PubSubEmulator};
 pub use receiver::{OtlpReceiver, ReceiverError};
 pub use signals::{ReceivedLog, ReceivedMetric, ReceivedRequest};

@@ -549,27 +549,34 @@ async fn record(shared: &Shared, request: &ExportTraceServiceRequest, received_a
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    {
-        let mut spans = shared.spans();
-        for resource_spans in &request.resource_spans {
-            let resource = resource_spans
-                .resource
+    shared.spans().extend(decode_spans(request, received_at));
+    shared.arrived.notify_waiters();
+}
+
+/// The spans of one export request.
+pub(crate) fn decode_spans(
+    request: &ExportTraceServiceRequest,
+    received_at: Instant,
+) -> Vec<ReceivedSpan> {
+    let mut spans = Vec::new();
+    for resource_spans in &request.resource_spans {
+        let resource = resource_spans
+            .resource
+            .as_ref()
+            .map(|r| decode_attributes(&r.attributes))
+            .unwrap_or_default();
+        for scope_spans in &resource_spans.scope_spans {
+            let scope = scope_spans
+                .scope
                 .as_ref()
-                .map(|r| decode_attributes(&r.attributes))
+                .map(|s| s.name.as_str())
                 .unwrap_or_default();
-            for scope_spans in &resource_spans.scope_spans {
-                let scope = scope_spans
-                    .scope
-                    .as_ref()
-                    .map(|s| s.name.as_str())
-                    .unwrap_or_default();
-                for span in &scope_spans.spans {
-                    spans.push(ReceivedSpan::decode(span, &resource, scope, received_at));
-                }
+            for span in &scope_spans.spans {
+                spans.push(ReceivedSpan::decode(span, &resource, scope, received_at));
             }
         }
     }
-    shared.arrived.notify_waiters();
+    spans
 }
 
 /// The OTLP/gRPC services (traces, metrics, logs), feeding the same store as the HTTP

@@ -500,6 +500,8 @@ fn tests(state: &mut State) -> anyhow::Result<()> {
                     "--lib",
                     "--test",
                     "core_engine",
+                    "--test",
+                    "core_otlp_stdout",
                 ],
             )?;
             run(

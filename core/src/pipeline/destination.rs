@@ -271,19 +271,15 @@ mod tests {
     fn the_platform_default_applies_where_its_rule_holds_and_the_variable_is_unset() {
         let telemetry = vendor(MapEnvironment::from([
             ("VENDOR_KEY", "k"),
-            ("OTEL_METRICS_EXPORTER", "console,otlp"),
+            ("OTEL_METRICS_EXPORTER", "none"),
         ]))
         .install();
         let config = telemetry.config();
         assert_eq!(config.traces.exporters, [Exporter::Named("vendor")]);
-        assert_eq!(
-            config.metrics.exporters,
-            [Exporter::Console, Exporter::Otlp],
-            "the variable wins"
-        );
-        assert_eq!(
+        assert!(config.metrics.exporters.is_empty(), "the variable wins");
+        assert_ne!(
             config.logs.exporters,
-            [Exporter::Otlp],
+            [Exporter::Named("vendor")],
             "the rule said no for logs"
         );
         assert!(
@@ -294,6 +290,18 @@ mod tests {
 
         let telemetry = vendor(MapEnvironment::default()).install();
         assert_eq!(telemetry.config().traces.exporters, [Exporter::Otlp]);
+
+        // A value with nothing usable falls back to the platform's default, and says so.
+        let telemetry = vendor(MapEnvironment::from([
+            ("VENDOR_KEY", "k"),
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+        ]))
+        .install();
+        assert_eq!(
+            telemetry.config().traces.exporters,
+            [Exporter::Named("vendor")]
+        );
+        assert_eq!(telemetry.warnings()[0].fallback, "vendor");
     }
 
     #[test]

@@ -185,6 +185,7 @@ pub(crate) fn destination(signal: &SignalConfig) -> String {
         .map(|exporter| match exporter {
             Exporter::Otlp => format!("OTLP at {}", printable_endpoint(&signal.endpoint)),
             Exporter::Console => "the console".to_owned(),
+            Exporter::OtlpStdout => "OTLP on standard output".to_owned(),
             Exporter::Named(name) => (*name).to_owned(),
         })
         .collect::<Vec<_>>()

@@ -24,7 +24,7 @@ use super::flush::{Destinations, Providers, destination};
 use super::{Exporter, LateResource, Pipeline, PipelineConfig, Signal, Telemetry};
 #[cfg(any(feature = "otlp-sdk-http", feature = "otlp-grpc"))]
 use super::{SignalConfig, error, export};
-use super::{custom, destination, direct, late, sink};
+use super::{custom, destination, direct, late, sink, stdout};
 use crate::engine::Flusher;
 use crate::ids::FreshIds;
 use crate::resource::{ResourceDetector, build_resource};
@@ -299,6 +299,7 @@ impl Build<'_> {
     fn fail(&mut self, signal: Signal, exporter: Exporter, reason: String) {
         let name = match exporter {
             Exporter::Named(name) => name.to_owned(),
+            Exporter::OtlpStdout => super::config::OTLP_STDOUT.to_owned(),
             other => format!("{other:?}").to_ascii_lowercase(),
         };
         self.warnings.push(ConfigWarning::new(
@@ -416,6 +417,7 @@ impl Build<'_> {
             let destination = match exporter {
                 Exporter::Otlp => printable_endpoint(&self.config.traces.endpoint),
                 Exporter::Console => "the console".to_owned(),
+                Exporter::OtlpStdout => "OTLP on standard output".to_owned(),
                 Exporter::Named(name) => name.to_owned(),
             };
             let transport = match exporter {
@@ -427,6 +429,10 @@ impl Build<'_> {
                 // Not parsed without the feature.
                 #[cfg(not(feature = "console"))]
                 Exporter::Console => continue,
+                Exporter::OtlpStdout => self.any_exporter(
+                    custom::BoxedSpanExporter::new(stdout::StdoutSpanExporter::new()),
+                    &destination,
+                ),
                 #[cfg(feature = "otlp-grpc")]
                 Exporter::Otlp if self.config.traces.protocol == OtlpProtocol::Grpc => {
                     match otlp_exporter!(
@@ -561,11 +567,21 @@ impl Build<'_> {
                         Err(reason) => self.fail(Signal::Metrics, exporter, reason),
                     }
                 }
-                // Neither is parsed without its feature.
+                #[cfg(feature = "otlp-stdout")]
+                Exporter::OtlpStdout => {
+                    let exporter = stdout::StdoutMetricExporter::new(temporality);
+                    let reader = PeriodicReader::builder(self.observed(Signal::Metrics, exporter))
+                        .with_interval(interval)
+                        .build();
+                    builder = builder.with_reader(reader);
+                }
+                // None is parsed without its feature.
                 #[cfg(not(feature = "console"))]
                 Exporter::Console => {}
                 #[cfg(not(feature = "otlp-metrics"))]
                 Exporter::Otlp => {}
+                #[cfg(not(feature = "otlp-stdout"))]
+                Exporter::OtlpStdout => {}
                 Exporter::Named(name) => {
                     // Only registered names are parsed: a sink's, else a destination's.
                     if let Some(named) = self.metric_sinks.iter().find(|s| s.name == name) {
@@ -643,11 +659,19 @@ impl Build<'_> {
                         }
                     }
                 }
-                // Neither is parsed without its feature.
+                #[cfg(feature = "otlp-stdout")]
+                Exporter::OtlpStdout => BatchLogProcessor::builder(
+                    self.observed(Signal::Logs, self.late(stdout::StdoutLogExporter::new())),
+                )
+                .with_batch_config(batch_config())
+                .build(),
+                // None is parsed without its feature.
                 #[cfg(not(feature = "console"))]
                 Exporter::Console => continue,
                 #[cfg(not(feature = "otlp-logs"))]
                 Exporter::Otlp => continue,
+                #[cfg(not(feature = "otlp-stdout"))]
+                Exporter::OtlpStdout => continue,
                 // Only registered names are parsed, each once.
                 Exporter::Named(name) => {
                     let Some(index) = self.log_destinations.iter().position(|d| d.name == name)

@@ -83,6 +83,7 @@ mod late;
 mod signing;
 mod sink;
 mod span_adapter;
+mod stdout;
 #[cfg(feature = "tls")]
 mod tls;
 

@@ -28,6 +28,9 @@ pub enum Exporter {
     Otlp,
     /// Human-readable lines on standard output, for local use.
     Console,
+    /// OTLP JSON lines on standard output (`otlp/stdout`), the format of the
+    /// specification's OTLP File exporter: for platforms whose log capture forwards them.
+    OtlpStdout,
     /// A destination a platform crate registered under this name (see
     /// [`Pipeline::with_span_destination`](crate::Pipeline::with_span_destination) and its
     /// siblings for metrics and logs).
@@ -146,6 +149,14 @@ fn otlp_built(signal: Signal) -> bool {
     }
 }
 
+/// The name of [`Exporter::OtlpStdout`] in the exporter variables.
+pub(crate) const OTLP_STDOUT: &str = "otlp/stdout";
+
+/// Whether `signal`'s `otlp/stdout` exporter is compiled in (spans always are).
+fn otlp_stdout_built(signal: Signal) -> bool {
+    signal == Signal::Traces || cfg!(feature = "otlp-stdout")
+}
+
 fn read_exporters(
     env: &dyn Environment,
     signal: Signal,
@@ -176,6 +187,10 @@ fn read_exporters(
     if otlp {
         names.push("otlp");
     }
+    let otlp_stdout = otlp_stdout_built(signal);
+    if otlp_stdout {
+        names.push(OTLP_STDOUT);
+    }
     if console {
         names.push("console");
     }
@@ -189,16 +204,24 @@ fn read_exporters(
     if !console {
         missing.push("console needs the console cargo feature".to_owned());
     }
+    if !otlp_stdout {
+        missing.push(format!("{OTLP_STDOUT} needs the otlp-stdout cargo feature"));
+    }
     if !missing.is_empty() {
         accepted = format!("{accepted} ({} of otel-faas-core)", missing.join(", "));
     }
-    let fallback = if otlp { "otlp" } else { "none" };
+    let fallback = match platform_default {
+        Some(name) => name,
+        None if otlp => "otlp",
+        None => "none",
+    };
     let mut exporters = Vec::new();
     let mut refused = Vec::new();
     for name in raw.split(',').map(|n| n.trim().to_ascii_lowercase()) {
         let exporter = match name.as_str() {
             "otlp" if otlp => Exporter::Otlp,
             "console" | "stdout" if console => Exporter::Console,
+            OTLP_STDOUT if otlp_stdout => Exporter::OtlpStdout,
             "none" => return Vec::new(),
             "" => continue,
             other => match named.iter().find(|n| n.eq_ignore_ascii_case(other)) {

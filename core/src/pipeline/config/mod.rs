@@ -25,6 +25,7 @@ pub use limits::{BatchSettings, Limits};
 pub use sampler::SamplerConfig;
 pub use signal::Signal;
 
+pub(crate) use exporter::OTLP_STDOUT;
 use exporter::read_signal;
 use limits::{read_batch, read_limits};
 use sampler::{read_sampler, read_unsampled_remote_parents};

@@ -44,7 +44,7 @@ fn without_the_exporter_features_metrics_and_logs_default_to_none() {
     assert_eq!(
         metrics[0].accepted,
         "none (otlp needs the otlp-metrics cargo feature, console needs the console cargo \
-         feature of otel-faas-core)"
+         feature, otlp/stdout needs the otlp-stdout cargo feature of otel-faas-core)"
     );
     assert!(
         about("OTEL_LOGS_EXPORTER")[0]
@@ -56,7 +56,7 @@ fn without_the_exporter_features_metrics_and_logs_default_to_none() {
     assert_eq!(traces[0].value, "console");
     assert_eq!(
         traces[0].accepted,
-        "otlp, none (console needs the console cargo feature of otel-faas-core)"
+        "otlp, otlp/stdout, none (console needs the console cargo feature of otel-faas-core)"
     );
 }
 
@@ -79,7 +79,7 @@ fn registered_metric_exporters_are_accepted_for_metrics_only() {
     assert_eq!(config.traces.exporters, [Exporter::Otlp]);
     let warning = &config.warnings()[0];
     assert_eq!(warning.variable, "OTEL_TRACES_EXPORTER");
-    assert_eq!(warning.accepted, "otlp, console, none");
+    assert_eq!(warning.accepted, "otlp, otlp/stdout, console, none");
     // Unregistered, the name is refused and the warning lists what is accepted.
     let plain = PipelineConfig::from_env(&env);
     assert_eq!(plain.metrics.exporters, [Exporter::Otlp]);
@@ -87,7 +87,7 @@ fn registered_metric_exporters_are_accepted_for_metrics_only() {
     let with_names = PipelineConfig::from_env_with_metric_exporters(&env, &["awsemf"]);
     assert_eq!(
         with_names.warnings()[0].accepted,
-        "otlp, console, awsemf, none"
+        "otlp, otlp/stdout, console, awsemf, none"
     );
 }
 
