@@ -81,8 +81,16 @@ pub fn lambda_tower_provider() -> std::sync::Arc<peer_opentelemetry_sdk::trace::
 /// otel-faas's one-line set-up, spans to the counting exporter (the driver sets
 /// `OTEL_*_EXPORTER=none`).
 pub async fn otel_faas() -> Result<otel_faas_aws::LambdaTelemetry, lambda_runtime::Error> {
-    otel_faas_aws::LambdaTelemetry::builder()
-        .with_span_exporter(CountingExporter)
-        .start()
-        .await
+    let builder = otel_faas_aws::LambdaTelemetry::builder().with_span_exporter(CountingExporter);
+    // P4, P5: a destination of another platform's crate, selected by the environment.
+    #[cfg(feature = "app-insights")]
+    let builder = builder.map_pipeline(otel_faas_azure::app_insights::register);
+    #[cfg(feature = "telemetry-api")]
+    let builder = builder.map_pipeline(|pipeline| {
+        let env = otel_faas_core::env::ProcessEnvironment;
+        pipeline.with_request_signer(otel_faas_gcp::telemetry_api::signer_factory(
+            otel_faas_gcp::metadata::MetadataServer::from_env(&env),
+        ))
+    });
+    builder.start().await
 }

@@ -168,6 +168,31 @@ impl LambdaTelemetryBuilder {
         self
     }
 
+    /// Changes the pipeline before it is installed: a destination, a request signer or a
+    /// sampler of your own, or another platform crate's (Application Insights or Google's
+    /// Telemetry API from a Lambda function, say).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), lambda_runtime::Error> {
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use otel_faas_core::pipeline::SpanDestination;
+    ///
+    /// let otel = otel_faas_aws::LambdaTelemetry::builder()
+    ///     .map_pipeline(|pipeline| {
+    ///         pipeline.with_span_destination(SpanDestination::new("memory", |_, _| {
+    ///             Ok(InMemorySpanExporter::default())
+    ///         }))
+    ///     })
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn map_pipeline(mut self, change: impl FnOnce(Pipeline) -> Pipeline) -> Self {
+        self.pipeline = change(self.pipeline);
+        self
+    }
+
     /// How long before the deadline a running invocation's span is ended and exported with
     /// `error.type=timeout`; 500 ms by default.
     #[must_use]

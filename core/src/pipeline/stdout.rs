@@ -9,7 +9,8 @@
 //! gzip+base64 envelope of `otlp-stdout-span-exporter` (serverless-otlp-forwarder), which
 //! no specification defines.
 //!
-//! **Never blocking.** Lines are handed to one writer thread per process (so lines of the
+//! **Never blocking.** Lines are handed to one writer thread per process, started with the
+//! first line (so lines of the
 //! three signals never interleave) through a queue bounded at [`QUEUE_BYTES`]; an export
 //! that finds it full drops its line, fails, and is counted like any failed export. The
 //! writer takes standard output's lock for each whole line. An export then waits — on the
@@ -188,7 +189,8 @@ fn json<T: serde::Serialize>(request: &T, what: &str) -> Result<Vec<u8>, OTelSdk
 
 /// Spans as `ExportTraceServiceRequest` lines.
 pub(crate) struct StdoutSpanExporter {
-    writer: Arc<Writer>,
+    /// The process's writer unless a test gives one; started on the first line.
+    writer: Option<Arc<Writer>>,
     resource: EncodedResource,
 }
 
@@ -200,12 +202,16 @@ impl std::fmt::Debug for StdoutSpanExporter {
 
 impl StdoutSpanExporter {
     pub(crate) fn new() -> Self {
-        Self::with_writer(Arc::clone(Writer::global()))
+        Self {
+            writer: None,
+            resource: EncodedResource::new(),
+        }
     }
 
+    #[cfg(test)]
     fn with_writer(writer: Arc<Writer>) -> Self {
         Self {
-            writer,
+            writer: Some(writer),
             resource: EncodedResource::new(),
         }
     }
@@ -219,8 +225,9 @@ impl SpanExporter for StdoutSpanExporter {
         let request = ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(batch, &self.resource.get()),
         };
-        let sequence = self.writer.hand(json(&request, "spans")?)?;
-        self.writer.wait_async(sequence, WRITE_WAIT).await;
+        let writer = self.writer.as_ref().unwrap_or_else(|| Writer::global());
+        let sequence = writer.hand(json(&request, "spans")?)?;
+        writer.wait_async(sequence, WRITE_WAIT).await;
         Ok(())
     }
     fn set_resource(&mut self, resource: &Resource) {
@@ -242,16 +249,12 @@ mod metrics_and_logs {
 
     /// Metrics as `ExportMetricsServiceRequest` lines.
     pub(crate) struct StdoutMetricExporter {
-        writer: Arc<Writer>,
         temporality: Temporality,
     }
 
     impl StdoutMetricExporter {
         pub(crate) fn new(temporality: Temporality) -> Self {
-            Self {
-                writer: Arc::clone(Writer::global()),
-                temporality,
-            }
+            Self { temporality }
         }
     }
 
@@ -265,9 +268,10 @@ mod metrics_and_logs {
             {
                 return Ok(());
             }
-            let sequence = self.writer.hand(json(&request, "metrics")?)?;
+            let writer = Writer::global();
+            let sequence = writer.hand(json(&request, "metrics")?)?;
             // On the periodic reader's own thread: blocking is its way.
-            self.writer.wait_blocking(sequence, WRITE_WAIT);
+            writer.wait_blocking(sequence, WRITE_WAIT);
             Ok(())
         }
         fn force_flush(&self) -> OTelSdkResult {
@@ -284,14 +288,12 @@ mod metrics_and_logs {
     /// Log records as `ExportLogsServiceRequest` lines.
     #[derive(Debug)]
     pub(crate) struct StdoutLogExporter {
-        writer: Arc<Writer>,
         resource: EncodedResource,
     }
 
     impl StdoutLogExporter {
         pub(crate) fn new() -> Self {
             Self {
-                writer: Arc::clone(Writer::global()),
                 resource: EncodedResource::new(),
             }
         }
@@ -306,9 +308,10 @@ mod metrics_and_logs {
             if request.resource_logs.is_empty() {
                 return Ok(());
             }
-            let sequence = self.writer.hand(json(&request, "log records")?)?;
+            let writer = Writer::global();
+            let sequence = writer.hand(json(&request, "log records")?)?;
             // On the batch processor's own thread.
-            self.writer.wait_blocking(sequence, WRITE_WAIT);
+            writer.wait_blocking(sequence, WRITE_WAIT);
             Ok(())
         }
         fn set_resource(&mut self, resource: &Resource) {

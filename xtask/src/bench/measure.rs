@@ -369,6 +369,22 @@ pub(super) fn binary_sizes() -> anyhow::Result<String> {
             size("echo_otel_faas")?,
         ),
     );
+    build(&["--features", "app-insights"])?;
+    rows.insert(
+        6,
+        (
+            "otel-faas with Application Insights (azuremonitor, and TLS)".to_owned(),
+            size("echo_otel_faas")?,
+        ),
+    );
+    build(&["--features", "telemetry-api"])?;
+    rows.insert(
+        7,
+        (
+            "otel-faas with the Telemetry API's token signer (and TLS)".to_owned(),
+            size("echo_otel_faas")?,
+        ),
+    );
     let bare = rows.first().map_or(0, |(_, size)| *size);
     let mut out = String::new();
     writeln!(

@@ -70,7 +70,7 @@ const ECHO: [Variant; 5] = [
 /// P4's collector-free destinations: the echo function built with a feature of bench/,
 /// started with what selects the destination. Nothing is sent at start-up (no span yet), so
 /// no daemon or endpoint needs to listen; the credentials are placeholders.
-const DESTINATIONS: [(&str, Variant); 2] = [
+const DESTINATIONS: [(&str, Variant); 4] = [
     (
         "xray-daemon",
         Variant {
@@ -97,6 +97,38 @@ const DESTINATIONS: [(&str, Variant); 2] = [
                     "AWS_SECRET_ACCESS_KEY",
                     "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
                 ),
+            ],
+        },
+    ),
+    (
+        "app-insights",
+        Variant {
+            label: "otel-faas, Application Insights (azuremonitor, all three signals)",
+            binary: "echo_otel_faas",
+            env: &[
+                (
+                    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+                    "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/",
+                ),
+                ("OTEL_TRACES_EXPORTER", "azuremonitor"),
+                ("OTEL_METRICS_EXPORTER", "azuremonitor"),
+                ("OTEL_LOGS_EXPORTER", "azuremonitor"),
+            ],
+        },
+    ),
+    (
+        "telemetry-api",
+        Variant {
+            label: "otel-faas, Cloud Trace through the Telemetry API (token signer, TLS)",
+            binary: "echo_otel_faas",
+            env: &[
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "https://telemetry.googleapis.com/v1/traces",
+                ),
+                ("OTEL_TRACES_EXPORTER", "otlp"),
+                // Nothing listens: the token thread starts and is refused at once.
+                ("GCE_METADATA_HOST", "127.0.0.1:9"),
             ],
         },
     ),
