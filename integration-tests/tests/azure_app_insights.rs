@@ -581,3 +581,39 @@ async fn the_azure_example_in_the_mini_host_sends_to_app_insights_without_duplic
     assert!(!log.contains("warning"), "{log}");
     assert!(!log.contains(TEST_INSTRUMENTATION_KEY), "{log}");
 }
+
+/// Spans kept at a ratio say so (`sampleRate`, in percent), so that the portal extrapolates
+/// its counts; metrics and logs, which are not sampled, do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampling_ratio_is_the_items_sample_rate() {
+    let certificate = certificate("ratio");
+    let ingestion = FakeIngestion::start(&certificate).expect("the stand-in");
+    let mut env = app_environment(&ingestion.connection_string(), &certificate);
+    env.insert("OTEL_TRACES_SAMPLER", "parentbased_traceidratio");
+    env.insert("OTEL_TRACES_SAMPLER_ARG", "0.5");
+    env.insert("OTEL_LOGS_EXPORTER", "none");
+    let telemetry = install(env);
+    let tracer = telemetry.tracer_provider().tracer("orders");
+    for i in 0..40 {
+        drop(tracer.start(format!("root {i}")));
+    }
+    telemetry
+        .meter("orders")
+        .u64_counter("orders.placed")
+        .build()
+        .add(1, &[]);
+    telemetry.flusher().flush(BUDGET).await.expect("flushed");
+    let envelopes = ingestion
+        .wait_for(WAIT, |e| {
+            !of_type(e, "RemoteDependencyData").is_empty() && !of_type(e, "MetricData").is_empty()
+        })
+        .expect("spans and the metric");
+    let spans = of_type(&envelopes, "RemoteDependencyData");
+    assert!(spans.len() < 40, "the ratio sampled: {}", spans.len());
+    for span in spans {
+        assert_eq!(span["sampleRate"], 50.0, "{span}");
+    }
+    for metric in of_type(&envelopes, "MetricData") {
+        assert!(metric.get("sampleRate").is_none(), "{metric}");
+    }
+}

@@ -16,7 +16,10 @@
 //! so the host's request and the handler's spans join in the portal's transaction view;
 //! `cloud_RoleName` is `service.name` (the app, `WEBSITE_SITE_NAME`) and
 //! `cloud_RoleInstance` is `service.instance.id`, else `faas.instance`
-//! (`WEBSITE_INSTANCE_ID`).
+//! (`WEBSITE_INSTANCE_ID`). With `traceidratio` or `parentbased_traceidratio` below 1, each
+//! span's item says the rate it was kept at (`sampleRate`), so the portal's request and
+//! dependency counts are extrapolated; other samplers (rules, tail sampling) are not
+//! described to it.
 //!
 //! **The host's own records.** The Functions host writes a request for every invocation to
 //! the same Application Insights resource. With this destination the handler's HTTP
@@ -56,8 +59,8 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use otel_faas_core::env::Environment;
 use otel_faas_core::pipeline::{
-    Exporter, ExporterClient, LogDestination, MetricDestination, Signal, SignalConfig,
-    SpanDestination,
+    Exporter, ExporterClient, LogDestination, MetricDestination, SamplerConfig, Signal,
+    SignalConfig, SpanDestination,
 };
 use otel_faas_core::{Pipeline, Telemetry};
 
@@ -179,6 +182,11 @@ impl Ingestion {
         )
         // Checked above; the exporter's own words, should it still disagree.
         .map_err(|error| format!("{CONNECTION_STRING_VARIABLE} cannot be used: {error}"))?;
+        // Spans kept at a ratio stand for more: the portal extrapolates its counts by it.
+        let exporter = match sampled_ratio(env) {
+            Some(ratio) if signal == Signal::Traces => exporter.with_sample_rate(ratio),
+            _ => exporter,
+        };
         Ok(Self { exporter, failure })
     }
 
@@ -190,6 +198,19 @@ impl Ingestion {
             (Err(_), Some(reason)) => Err(OTelSdkError::InternalFailure(reason)),
             (Err(error), None) => Err(error),
         }
+    }
+}
+
+/// The ratio of `traceidratio` and `parentbased_traceidratio` (`OTEL_TRACES_SAMPLER_ARG`),
+/// when below 1.
+fn sampled_ratio(env: &dyn Environment) -> Option<f64> {
+    match otel_faas_core::pipeline::PipelineConfig::from_env(env).sampler {
+        SamplerConfig::TraceIdRatio(ratio) | SamplerConfig::ParentBasedTraceIdRatio(ratio)
+            if ratio > 0.0 && ratio < 1.0 =>
+        {
+            Some(ratio)
+        }
+        _ => None,
     }
 }
 
