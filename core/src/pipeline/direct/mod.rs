@@ -388,14 +388,22 @@ impl Shared {
                     Caller::Shutdown => Admit::Send,
                 }
             };
+            // Held means kept for later; when the exporter thread took the last spans since
+            // the check above, nothing is kept and the next turn ends the loop.
             match admit {
                 Admit::Send => {}
-                Admit::Hold => break Err(FlushError::Held(self.held())),
+                Admit::Hold => match self.held() {
+                    0 => continue,
+                    held => break Err(FlushError::Held(held)),
+                },
                 Admit::ProbeDue => {
                     if let Some(worker) = self.worker() {
                         worker.wake();
                     }
-                    break Err(FlushError::Held(self.held()));
+                    match self.held() {
+                        0 => continue,
+                        held => break Err(FlushError::Held(held)),
+                    }
                 }
             }
             // Counted in flight under the buffer's lock: a flush that finds the buffer
