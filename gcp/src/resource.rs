@@ -16,6 +16,10 @@ use otel_faas_core::{Environment, ResourceDetector};
 
 /// Google's resource attribute of the project (not in the semantic conventions): the
 /// Telemetry API files spans under it.
+///
+/// ```
+/// assert_eq!(otel_faas_gcp::metadata::GCP_PROJECT_ID, "gcp.project_id");
+/// ```
 pub const GCP_PROJECT_ID: &str = "gcp.project_id";
 
 /// The metadata server's host, unless `GCE_METADATA_HOST` says otherwise.

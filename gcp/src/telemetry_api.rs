@@ -36,9 +36,18 @@ use otel_faas_core::pipeline::{RequestSigner, SignerFactory, SigningError};
 use crate::resource::MetadataServer;
 
 /// The Telemetry API's host.
+///
+/// ```
+/// assert_eq!(otel_faas_gcp::telemetry_api::TELEMETRY_API_HOST, "telemetry.googleapis.com");
+/// ```
 pub const TELEMETRY_API_HOST: &str = "telemetry.googleapis.com";
 
-/// The variable that says which OTLP endpoints get the token.
+/// The variable that says which OTLP endpoints get the token: `auto`, `always`, `never`.
+///
+/// ```
+/// use otel_faas_gcp::telemetry_api::ACCESS_TOKEN_VARIABLE;
+/// assert_eq!(ACCESS_TOKEN_VARIABLE, "OTEL_FAAS_GCP_ACCESS_TOKEN");
+/// ```
 pub const ACCESS_TOKEN_VARIABLE: &str = "OTEL_FAAS_GCP_ACCESS_TOKEN";
 
 /// The metadata server's path of the default service account's token.

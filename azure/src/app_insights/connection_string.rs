@@ -3,9 +3,23 @@
 //! the instrumentation key).
 
 /// The variable every Function App with monitoring on has.
+///
+/// ```
+/// use otel_faas_azure::app_insights::CONNECTION_STRING_VARIABLE;
+/// assert_eq!(CONNECTION_STRING_VARIABLE, "APPLICATIONINSIGHTS_CONNECTION_STRING");
+/// ```
 pub const CONNECTION_STRING_VARIABLE: &str = "APPLICATIONINSIGHTS_CONNECTION_STRING";
 
-/// Why a connection string cannot be used.
+/// Why a connection string cannot be used; its message says what is wrong, never the
+/// value.
+///
+/// ```
+/// use otel_faas_azure::app_insights::{checked_connection_string, ConnectionStringError};
+///
+/// let error = checked_connection_string("InstrumentationKey=k;Authorization=AAD").unwrap_err();
+/// assert_eq!(error, ConnectionStringError::UnsupportedAuthorization("AAD".to_owned()));
+/// assert!(error.to_string().contains("only instrumentation-key ingestion"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectionStringError {

@@ -72,6 +72,10 @@ use client::{IngestionClient, LastFailure};
 
 /// The name of the destination in `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER` and
 /// `OTEL_LOGS_EXPORTER` (the OpenTelemetry Collector's exporter has the same name).
+///
+/// ```
+/// assert_eq!(otel_faas_azure::app_insights::APP_INSIGHTS_EXPORTER, "azuremonitor");
+/// ```
 pub const APP_INSIGHTS_EXPORTER: &str = "azuremonitor";
 
 /// Registers the `azuremonitor` destination of the three signals on `pipeline`, and makes it

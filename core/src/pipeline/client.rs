@@ -227,6 +227,17 @@ fn build(config: &SignalConfig) -> Result<reqwest::blocking::Client, BuildError>
 
 /// Why an [`ExporterClient`] could not be built (a TLS file that cannot be read, for
 /// instance); the message says which.
+///
+/// ```
+/// use otel_faas_core::env::MapEnvironment;
+/// use otel_faas_core::pipeline::{ExporterClient, PipelineConfig, Signal};
+///
+/// let config = PipelineConfig::from_env(&MapEnvironment::from([
+///     ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
+/// ]));
+/// let error = ExporterClient::new(Signal::Logs, &config.logs).unwrap_err();
+/// assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
+/// ```
 #[cfg(feature = "exporter-client")]
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]

@@ -158,6 +158,14 @@ impl MetricDestination {
     }
 
     /// The name `OTEL_METRICS_EXPORTER` selects it by.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::InMemoryMetricExporter;
+    /// use otel_faas_core::pipeline::MetricDestination;
+    ///
+    /// let destination = MetricDestination::new("memory", |_, _| Ok(InMemoryMetricExporter::default()));
+    /// assert_eq!(destination.name(), "memory");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -212,6 +220,14 @@ impl LogDestination {
     }
 
     /// The name `OTEL_LOGS_EXPORTER` selects it by.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::logs::InMemoryLogExporter;
+    /// use otel_faas_core::pipeline::LogDestination;
+    ///
+    /// let destination = LogDestination::new("memory", |_, _| Ok(InMemoryLogExporter::default()));
+    /// assert_eq!(destination.name(), "memory");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -228,6 +244,17 @@ impl fmt::Debug for LogDestination {
 /// When a platform's destination replaces `otlp` as a signal's default (see
 /// [`Pipeline::with_default_destination`](crate::Pipeline::with_default_destination)):
 /// given the environment and the signal whose `OTEL_{SIGNAL}_EXPORTER` is unset.
+///
+/// ```
+/// use otel_faas_core::env::{Environment, MapEnvironment};
+/// use otel_faas_core::pipeline::{DefaultWhen, Signal};
+///
+/// let wired: DefaultWhen = |env, signal| {
+///     signal == Signal::Traces && env.get_non_empty("VENDOR_KEY").is_some()
+/// };
+/// assert!(wired(&MapEnvironment::from([("VENDOR_KEY", "k")]), Signal::Traces));
+/// assert!(!wired(&MapEnvironment::default(), Signal::Traces));
+/// ```
 pub type DefaultWhen = fn(&dyn Environment, Signal) -> bool;
 
 /// A registered default: the destination's name and when it applies.
